@@ -1,0 +1,41 @@
+# Two commands for a new machine:  `make lab`  and  `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+KERNEL := music-generation-course
+export MPLBACKEND := Agg
+
+.PHONY: lab test unit notebooks bench clean-venv data
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (music generation course)" >/dev/null
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	unset MPLBACKEND; $(VENV)/bin/jupyter lab notebooks/00_welcome.ipynb
+
+# Unit tests, then every notebook through nbval; the slowest items are listed at the end.
+test: $(STAMP)
+	$(PY) -m pytest tests notebooks --nbval-lax --nbval-current-env --durations=15 -q
+
+unit: $(STAMP)
+	$(PY) -m pytest tests -q --durations=10
+
+notebooks: $(STAMP)
+	$(PY) -m pytest notebooks --nbval-lax --nbval-current-env --durations=15 -q
+
+bench: $(STAMP)
+	$(PY) tests/benchmarks/run_all.py
+
+# Rebuild data/ from the music21 corpus (needs music21, which the course itself does not).
+data: $(STAMP)
+	$(PY) -m pip install --quiet music21==10.5.1
+	$(PY) data/build_corpora.py
+
+clean-venv:
+	rm -rf $(VENV)

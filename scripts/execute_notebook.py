@@ -1,0 +1,61 @@
+"""Execute notebooks in place and keep their outputs light enough to commit.
+
+    .venv/bin/python scripts/execute_notebook.py notebooks/01_representations.ipynb [more.ipynb ...]
+
+Runs every cell top to bottom (fresh kernel, working directory = notebooks/), then removes what should
+not be committed: embedded audio players (IPython ``Audio`` stores base64 WAV in the notebook) and widget
+state. Plots stay. nbval later re-runs each notebook and compares the cells marked ``# NBVAL_CHECK_OUTPUT``
+with the outputs saved here, so run this after every change to a notebook.
+"""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+AUDIO_NOTE = "[audio player: run the cell to listen]"
+
+
+def strip_heavy_outputs(nb) -> int:
+    removed = 0
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        kept = []
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            html = data.get("text/html", "")
+            html = "".join(html) if isinstance(html, list) else html
+            if "<audio" in html:
+                out["data"] = {"text/plain": AUDIO_NOTE}
+                removed += 1
+            data = out.get("data", {})
+            if "application/vnd.jupyter.widget-view+json" in data:
+                out["data"] = {k: v for k, v in data.items() if k == "text/plain"} or {
+                    "text/plain": "[interactive widget: run the cell to use it]"
+                }
+            kept.append(out)
+        cell["outputs"] = kept
+    nb.metadata.pop("widgets", None)
+    return removed
+
+
+def execute(path: Path, timeout: int = 900) -> None:
+    nb = nbformat.read(path, as_version=4)
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    t0 = time.time()
+    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    n = strip_heavy_outputs(nb)
+    nbformat.write(nb, path)
+    size = path.stat().st_size / 1024
+    print(f"{path}: executed in {time.time() - t0:.1f} s, {n} audio output(s) stripped, {size:.0f} KiB")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2:
+        sys.exit(__doc__)
+    for arg in sys.argv[1:]:
+        execute(Path(arg))
