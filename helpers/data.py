@@ -111,7 +111,7 @@ def _check_notes(arr: np.ndarray) -> None:
     for name, bad, what in checks:
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise ValueError(f"note {i}: {name}={arr[name][i]!r} is {what}")
+            raise ValueError(f"note {i}: {name}={arr[name][i].item()!r} is {what}")
 
 
 def sort_notes(arr: np.ndarray) -> np.recarray:
@@ -209,6 +209,12 @@ class Piece:
         """A copy of this piece with other notes (and any other field changed)."""
         return replace(self, notes=sort_notes(np.asarray(notes)), meta=dict(self.meta), **changes)
 
+    def with_notes_view(self, notes: np.recarray) -> "Piece":
+        """This piece holding ``notes`` as they are (already sorted and checked; used by the corpus reader)."""
+        self.notes = notes
+        self.__post_init__()
+        return self
+
     def transpose(self, semitones: int) -> "Piece":
         """Shift every pitch by ``semitones``; the key moves with it.
 
@@ -246,7 +252,7 @@ class Piece:
         notes["duration"] = np.minimum(notes["duration"], end - start - notes["onset"])
         return self.with_notes(notes)
 
-    # --- serialisation (the format of data/*.jsonl.gz) ---------------------------------------------------
+    # --- serialisation (a dict per piece; the corpus files hold the same fields) ---------------------------------------------------
     def to_dict(self) -> dict:
         n = self.notes
         return {
@@ -322,21 +328,72 @@ def piece_from_notes(
 
 # --- the shipped corpora ------------------------------------------------------------------------------
 CORPUS_FILES = {
-    "chorales": "chorales.jsonl.gz",
-    "essen": "folk_essen.jsonl.gz",
-    "oneills": "folk_oneills.jsonl.gz",
+    "chorales": "chorales.npz",
+    "essen": "folk_essen.npz",
+    "oneills": "folk_oneills.npz",
 }
+
+
+CORPUS_COLUMNS = ("pitch", "onset", "duration", "velocity", "voice", "fermata")
+
+
+def write_corpus(pieces: Sequence[Piece], path: str | Path) -> str:
+    """Write pieces to one compact ``.npz`` file; returns its sha256 (the bytes are deterministic).
+
+    Layout: one array per note field with the notes of all pieces concatenated, ``offsets`` (piece i owns notes
+    ``offsets[i]:offsets[i+1]``), and ``meta``: UTF-8 JSON of every piece's fields except its notes.
+    """
+    import hashlib
+    import io
+    import zipfile
+
+    if not pieces:
+        raise ValueError(f"write_corpus({path}): no pieces to write")
+    notes = np.concatenate([np.asarray(p.notes) for p in pieces])
+    offsets = np.concatenate([[0], np.cumsum([len(p) for p in pieces])]).astype(np.int64)
+    meta = [{k: v for k, v in p.to_dict().items() if k != "notes"} for p in pieces]
+    arrays = {c: np.ascontiguousarray(notes[c]) for c in CORPUS_COLUMNS}
+    arrays["offsets"] = offsets
+    arrays["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True, separators=(",", ":")).encode(), np.uint8)
+    path = Path(path)
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+        for name in sorted(arrays):
+            buf = io.BytesIO()
+            np.save(buf, arrays[name], allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            info.compress_type = zipfile.ZIP_DEFLATED
+            zf.writestr(info, buf.getvalue())
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def read_corpus(path: str | Path) -> tuple[Piece, ...]:
+    """Read a file written by :func:`write_corpus` (no pickle: plain arrays and JSON)."""
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing; rebuild it with `make data` (see data/README.md)")
+    with np.load(path, allow_pickle=False) as z:
+        missing = [k for k in (*CORPUS_COLUMNS, "offsets", "meta") if k not in z.files]
+        if missing:
+            raise ValueError(f"{path} is not a corpus file: arrays {missing} are missing")
+        notes = np.zeros(len(z["pitch"]), dtype=NOTE_DTYPE)
+        for c in CORPUS_COLUMNS:
+            notes[c] = z[c]
+        offsets = z["offsets"]
+        meta = json.loads(z["meta"].tobytes().decode("utf-8"))
+    if len(offsets) != len(meta) + 1 or offsets[-1] != len(notes):
+        raise ValueError(f"{path}: offsets do not match the notes and pieces it holds")
+    notes = notes.view(np.recarray)
+    return tuple(
+        Piece.from_dict({**m, "notes": []}).with_notes_view(notes[offsets[i] : offsets[i + 1]])
+        for i, m in enumerate(meta)
+    )
 
 
 @lru_cache(maxsize=None)
 def _load_corpus(name: str) -> tuple[Piece, ...]:
     if name not in CORPUS_FILES:
         raise KeyError(f"unknown corpus {name!r}; choose one of {sorted(CORPUS_FILES)}")
-    path = DATA_DIR / CORPUS_FILES[name]
-    if not path.exists():
-        raise FileNotFoundError(f"{path} is missing; rebuild it with `make data` (see data/README.md)")
-    with gzip.open(path, "rt", encoding="utf-8") as f:
-        return tuple(Piece.from_dict(json.loads(line)) for line in f if line.strip())
+    return read_corpus(DATA_DIR / CORPUS_FILES[name])
 
 
 def _select(pieces: Sequence[Piece], split: str | Sequence[str] | None, what: str) -> list[Piece]:
