@@ -1,0 +1,355 @@
+"""MIDI files in and out, through ``pretty_midi``.
+
+A MIDI file stores events in *ticks*; ``resolution`` ticks make one quarter note, and tempo events say how
+many microseconds a quarter lasts from then on. A :class:`~helpers.data.Piece` keeps times in quarter
+notes, so the natural conversion is ticks / resolution ("score time"). That is what :func:`read_midi`
+does; ``piece.qpm`` is the file's first tempo, so a constant-tempo file plays back at exactly the right
+speed, and later tempo changes are kept in ``piece.meta['tempo_changes']`` (a performance's rubato is not
+applied by :func:`helpers.audio.render`, which plays at one tempo).
+
+- :func:`read_midi` -- a file becomes a :class:`Piece`, one voice per non-empty instrument (track/program).
+- :func:`write_midi` -- a :class:`Piece` becomes a file, one instrument per voice, tempo ``piece.qpm``.
+- :func:`to_pretty_midi` -- the in-memory ``pretty_midi.PrettyMIDI`` object, for anything else.
+
+Notebook: ``00_welcome.ipynb`` (load your own MIDI), ``05_music_transformer.ipynb`` (save generations).
+Reference: MIDI 1.0 Detailed Specification (MIDI Manufacturers Association, 1996), Standard MIDI Files;
+Raffel & Ellis, "Intuitive analysis, creation and manipulation of MIDI data with pretty_midi",
+ISMIR late-breaking demo (2014).
+"""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from .data import CHORALE_VOICES, NOTE_DTYPE, PITCH_NAMES, Piece, sort_notes
+
+DEFAULT_PROGRAM = 0  # General MIDI 1: Acoustic Grand Piano
+CHORALE_PROGRAM = 19  # General MIDI 20: Church Organ (programs are 0-based here)
+WRITE_RESOLUTION = 960  # ticks per quarter note in files we write
+
+
+# --- reading ----------------------------------------------------------------------------------------------
+def _load_pretty_midi(path: Path):
+    """Parse with mido, count the notes pretty_midi will drop, then build the ``PrettyMIDI`` object.
+
+    Returns:
+        ``(pm, zero_length, unterminated)``.
+    """
+    import mido
+    import pretty_midi
+
+    try:
+        midi_file = mido.MidiFile(str(path))
+        zero_length, unterminated = count_dropped_notes(midi_file)
+        with warnings.catch_warnings():
+            # "Tempo, Key or Time signature change events found on non-zero tracks": harmless, common.
+            warnings.simplefilter("ignore", RuntimeWarning)
+            pm = pretty_midi.PrettyMIDI(mido_object=midi_file)
+    except Exception as err:  # mido/pretty_midi raise OSError, EOFError, KeyError, IndexError, ValueError...
+        raise ValueError(f"{path}: not a readable MIDI file ({type(err).__name__}: {err})") from err
+    return pm, zero_length, unterminated
+
+
+def count_dropped_notes(midi_file) -> tuple[int, int]:
+    """Notes that pretty_midi silently skips: zero length (note-off on the note-on's tick) and never ended.
+
+    Mirrors pretty_midi's pairing of note-ons and note-offs per (track, channel, pitch): a note-off closes
+    every open note of that key that started on an earlier tick; notes that started on the same tick stay
+    open if some older note was closed, and are dropped (zero length) otherwise.
+
+    Returns:
+        ``(zero_length, unterminated)`` counts.
+    """
+    zero_length = unterminated = 0
+    for track in midi_file.tracks:
+        tick = 0
+        open_notes: dict[tuple[int, int], list[int]] = {}
+        for msg in track:
+            tick += msg.time
+            if msg.type == "note_on" and msg.velocity > 0:
+                open_notes.setdefault((msg.channel, msg.note), []).append(tick)
+            elif msg.type in ("note_on", "note_off") and (msg.channel, msg.note) in open_notes:
+                starts = open_notes[(msg.channel, msg.note)]
+                same_tick = [t for t in starts if t == tick]
+                if len(same_tick) < len(starts) and same_tick:
+                    open_notes[(msg.channel, msg.note)] = same_tick
+                else:
+                    zero_length += len(same_tick)
+                    del open_notes[(msg.channel, msg.note)]
+        unterminated += sum(len(v) for v in open_notes.values())
+    return zero_length, unterminated
+
+
+def seconds_to_quarters(times: np.ndarray, change_times: np.ndarray, tempi: np.ndarray) -> np.ndarray:
+    """Convert seconds to quarter notes through a piecewise-constant tempo map.
+
+    Args:
+        times: seconds, any shape.
+        change_times: seconds at which each tempo starts, shape (C,), increasing, ``change_times[0] == 0``.
+        tempi: quarter notes per minute from each change on, shape (C,).
+
+    Returns:
+        quarter notes, same shape as ``times``: ``Q_i + (t - T_i) * qpm_i / 60`` in the segment ``i`` holding t.
+    """
+    change_times = np.asarray(change_times, dtype=np.float64)
+    tempi = np.asarray(tempi, dtype=np.float64)
+    quarters_at_change = np.concatenate([[0.0], np.cumsum(np.diff(change_times) * tempi[:-1] / 60.0)])  # (C,)
+    times = np.asarray(times, dtype=np.float64)
+    seg = np.clip(np.searchsorted(change_times, times, side="right") - 1, 0, len(change_times) - 1)
+    return quarters_at_change[seg] + (times - change_times[seg]) * tempi[seg] / 60.0
+
+
+def _unique_names(names: list[str]) -> tuple[str, ...]:
+    seen: dict[str, int] = {}
+    out = []
+    for name in names:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name} {seen[name]}")
+    return tuple(out)
+
+
+def _key_from_number(key_number: int) -> tuple[str, int, str]:
+    """pretty_midi key number (0..11 major, 12..23 minor) -> (``'Eb major'``, tonic, mode)."""
+    tonic, mode = key_number % 12, ("major" if key_number < 12 else "minor")
+    return f"{PITCH_NAMES[tonic]} {mode}", tonic, mode
+
+
+def read_midi(path: str | Path, merge_tracks: bool = False) -> Piece:
+    """Read a Standard MIDI File as a :class:`Piece`.
+
+    Every non-empty instrument (pretty_midi groups notes by track, channel and program) becomes a voice,
+    named after its track name, else its General MIDI program; drum tracks are named ``'drums'``.
+    Times are *score time*: ticks / resolution = quarter notes, rounded to the tick grid. ``piece.qpm`` is
+    the first tempo (120 if the file has none; rounded to 0.001), so seconds = quarters * 60 / qpm is
+    right for a constant-tempo file; every tempo change is listed in ``meta['tempo_changes']`` as
+    ``[quarter, qpm]``.
+
+    Args:
+        path: the ``.mid``/``.midi`` file.
+        merge_tracks: put all pitched notes into one voice ``'merged'`` (drums, if any, stay a separate
+            voice ``'drums'``), e.g. for a melody model trained on piano files.
+
+    Returns:
+        A :class:`Piece` with ``collection='midi'``, ``id`` = the file name without suffix, ``key`` and
+        ``time_signature`` from the file's first key/time signature events if present, and ``meta`` holding
+        ``source``, ``programs`` and ``is_drum`` (one per voice), ``track_names`` (one per instrument of
+        the file, before any merging), ``resolution``, ``tempo_changes``, ``time_signature_changes``, and
+        the counts of skipped notes ``dropped_zero_length`` (note-off on the note-on's tick) and
+        ``dropped_unterminated`` (no note-off).
+
+    Raises:
+        FileNotFoundError: if there is no such file.
+        ValueError: naming the file, if it is empty, corrupt, not MIDI, or holds no notes.
+    """
+    import pretty_midi
+
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"read_midi: no such file {path}")
+    pm, zero_length, unterminated = _load_pretty_midi(path)
+    resolution = int(pm.resolution)
+    change_times, tempi = pm.get_tempo_changes()
+    if len(tempi) == 0 or change_times[0] > 0:  # MIDI's default tempo until the first event
+        change_times, tempi = np.concatenate([[0.0], change_times]), np.concatenate([[120.0], tempi])
+
+    def to_ticks_grid(seconds: np.ndarray) -> np.ndarray:
+        q = seconds_to_quarters(seconds, change_times, tempi)
+        return np.round(q * resolution) / resolution  # exact tick positions, without float drift
+
+    columns, names, programs, drums, track_names = [], [], [], [], []
+    dropped = zero_length
+    for inst in pm.instruments:
+        if not inst.notes:
+            continue
+        raw = np.array([(n.start, n.end, n.pitch, n.velocity) for n in inst.notes], dtype=np.float64)  # (N, 4)
+        on, off = to_ticks_grid(raw[:, 0]), to_ticks_grid(raw[:, 1])
+        keep = off > on
+        dropped += int((~keep).sum())
+        if not keep.any():
+            continue
+        columns.append((on[keep], off[keep] - on[keep], raw[keep, 2], raw[keep, 3]))
+        track_names.append(inst.name.strip())
+        programs.append(int(inst.program))
+        drums.append(bool(inst.is_drum))
+        if inst.is_drum:
+            names.append("drums")
+        else:
+            names.append(inst.name.strip() or pretty_midi.program_to_instrument_name(inst.program))
+    if not columns:
+        raise ValueError(
+            f"{path}: the MIDI file holds no notes"
+            + (f" ({dropped} zero-length note(s) were skipped)" if dropped else "")
+            + (f" ({unterminated} note(s) without a note-off were skipped)" if unterminated else "")
+        )
+    voice_of = list(range(len(columns)))
+    if merge_tracks:
+        pitched = [i for i, d in enumerate(drums) if not d]
+        has_drums = any(drums)
+        voice_of = [(1 if pitched else 0) if d else 0 for d in drums]
+        names = (["merged"] if pitched else []) + (["drums"] if has_drums else [])
+        programs = ([programs[pitched[0]]] if pitched else []) + ([0] if has_drums else [])
+        drums = ([False] if pitched else []) + ([True] if has_drums else [])
+    total = sum(len(c[0]) for c in columns)
+    arr = np.zeros(total, dtype=NOTE_DTYPE)
+    i = 0
+    for v, (onset, dur, pitch, vel) in zip(voice_of, columns):
+        j = i + len(onset)
+        arr["onset"][i:j], arr["duration"][i:j], arr["pitch"][i:j] = onset, dur, pitch
+        arr["velocity"][i:j], arr["voice"][i:j] = np.clip(vel, 1, 127), v
+        i = j
+
+    key, tonic, mode = "", -1, ""
+    if pm.key_signature_changes:
+        key, tonic, mode = _key_from_number(int(pm.key_signature_changes[0].key_number))
+    ts = pm.time_signature_changes
+    time_signature = f"{ts[0].numerator}/{ts[0].denominator}" if ts else "4/4"
+    tempo_quarters = to_ticks_grid(np.asarray(change_times))
+    meta = {
+        "source": str(path),
+        "programs": programs,
+        "is_drum": drums,
+        "track_names": track_names,
+        "resolution": resolution,
+        "tempo_changes": [[float(q), round(float(t), 3)] for q, t in zip(tempo_quarters, tempi)],
+        "time_signature_changes": [
+            [float(to_ticks_grid(np.array([t.time]))[0]), f"{t.numerator}/{t.denominator}"] for t in ts
+        ],
+        "time_signature_from_file": bool(ts),
+        "dropped_zero_length": dropped,
+        "dropped_unterminated": unterminated,
+    }
+    return Piece(
+        id=path.stem,
+        title=path.stem,
+        notes=sort_notes(arr),
+        voice_names=_unique_names(names),
+        key=key,
+        tonic=tonic,
+        mode=mode,
+        time_signature=time_signature,
+        qpm=round(float(tempi[0]), 3),  # MIDI stores whole microseconds per quarter: 90 qpm reads 90.00009
+        collection="midi",
+        meta=meta,
+    )
+
+
+# --- writing ----------------------------------------------------------------------------------------------
+def default_programs(piece: Piece) -> list[int]:
+    """General MIDI program (0-based) per voice: the file's own if the piece came from MIDI, Church Organ
+    for a chorale (voices S A T B), Acoustic Grand Piano otherwise."""
+    n = len(piece.voice_names)
+    from_file = piece.meta.get("programs") if piece.meta else None
+    if from_file is not None and len(from_file) == n:
+        return [int(p) for p in from_file]
+    if tuple(piece.voice_names) == CHORALE_VOICES or piece.collection == "bach-chorales":
+        return [CHORALE_PROGRAM] * n
+    return [DEFAULT_PROGRAM] * n
+
+
+def _per_voice(piece: Piece, value, what: str) -> list:
+    """Expand a scalar, a sequence (one per voice) or a {voice name or index: value} dict to a per-voice list."""
+    n = len(piece.voice_names)
+    if isinstance(value, Mapping):
+        out = [None] * n
+        for k, v in value.items():
+            if isinstance(k, str):
+                if k not in piece.voice_names:
+                    raise ValueError(f"{what}: piece {piece.id!r} has no voice {k!r}; voices are {piece.voice_names}")
+                k = piece.voice_names.index(k)
+            if not 0 <= int(k) < n:
+                raise ValueError(f"{what}: voice index {k} outside 0..{n - 1}")
+            out[int(k)] = v
+        return out
+    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+        return [value] * n
+    value = list(value)
+    if len(value) != n:
+        raise ValueError(f"{what}: {len(value)} values given for {n} voices {piece.voice_names}")
+    return value
+
+
+def to_pretty_midi(
+    piece: Piece,
+    programs: int | Sequence[int] | Mapping | None = None,
+    drums: Iterable[int | str] | None = None,
+):
+    """The piece as a ``pretty_midi.PrettyMIDI`` object (one instrument per voice, tempo ``piece.qpm``).
+
+    See :func:`write_midi` for the arguments.
+    """
+    import pretty_midi
+
+    if len(piece) == 0:
+        raise ValueError(f"to_pretty_midi: piece {piece.id!r} has no notes")
+    n_voices = len(piece.voice_names)
+    progs = default_programs(piece)
+    if programs is not None:
+        given = _per_voice(piece, programs, "programs")
+        progs = [p if g is None else g for p, g in zip(progs, given)]
+    for v, p in enumerate(progs):
+        if int(p) != p or not 0 <= int(p) <= 127:
+            raise ValueError(f"programs: voice {piece.voice_names[v]!r} has program {p!r}; GM programs are 0..127")
+    if drums is None:
+        from_file = piece.meta.get("is_drum") if piece.meta else None
+        usable = from_file is not None and len(from_file) == n_voices
+        is_drum = [bool(d) for d in from_file] if usable else [False] * n_voices
+    else:
+        is_drum = [False] * n_voices
+        for d in drums:
+            if isinstance(d, str):
+                if d not in piece.voice_names:
+                    raise ValueError(f"drums: piece {piece.id!r} has no voice {d!r}; voices are {piece.voice_names}")
+                d = piece.voice_names.index(d)
+            if not 0 <= int(d) < n_voices:
+                raise ValueError(f"drums: voice index {d} outside 0..{n_voices - 1}")
+            is_drum[int(d)] = True
+
+    pm = pretty_midi.PrettyMIDI(resolution=WRITE_RESOLUTION, initial_tempo=float(piece.qpm))
+    sec = 60.0 / piece.qpm  # seconds per quarter
+    notes = piece.notes
+    for v in range(n_voices):
+        inst = pretty_midi.Instrument(program=int(progs[v]), is_drum=is_drum[v], name=piece.voice_names[v])
+        sel = notes[notes["voice"] == v]
+        for p, o, d, vel in zip(sel["pitch"].tolist(), sel["onset"].tolist(), sel["duration"].tolist(),
+                                sel["velocity"].tolist()):
+            inst.notes.append(pretty_midi.Note(velocity=int(vel), pitch=int(p), start=o * sec, end=(o + d) * sec))
+        pm.instruments.append(inst)
+    if piece.tonic >= 0 and piece.mode in ("major", "minor"):
+        key_number = piece.tonic + (12 if piece.mode == "minor" else 0)  # pretty_midi: 0..11 major, 12..23 minor
+        pm.key_signature_changes.append(pretty_midi.KeySignature(key_number, 0.0))
+    num, den = (int(x) for x in piece.time_signature.split("/"))
+    pm.time_signature_changes.append(pretty_midi.TimeSignature(num, den, 0.0))
+    return pm
+
+
+def write_midi(
+    piece: Piece,
+    path: str | Path,
+    programs: int | Sequence[int] | Mapping | None = None,
+    drums: Iterable[int | str] | None = None,
+) -> Path:
+    """Write a piece as a Standard MIDI File (type 1, 960 ticks per quarter, one track per voice).
+
+    Args:
+        piece: the piece. Every voice becomes a track named after it (an empty voice gives an empty track,
+            which :func:`read_midi` skips); fermatas are not stored.
+        path: the file to write (its folder must exist).
+        programs: General MIDI programs, 0-based: one for all voices, one per voice, or a dict
+            ``{voice name or index: program}``; None uses :func:`default_programs`.
+        drums: voices (names or indices) to put on the drum channel; None uses ``meta['is_drum']`` when
+            the piece came from :func:`read_midi`, else none.
+
+    Returns:
+        The path written. ``read_midi(write_midi(p, f))`` gives the same pitches, onsets and durations (to
+        within a tick), velocities and voices.
+
+    Raises:
+        ValueError: for an empty piece, a program outside 0..127 or an unknown voice.
+    """
+    path = Path(path)
+    pm = to_pretty_midi(piece, programs=programs, drums=drums)
+    pm.write(str(path))
+    return path

@@ -1,0 +1,215 @@
+"""Look at the music: piano rolls, waveforms and log-mel spectrograms (matplotlib).
+
+Every function draws into ``ax`` (or a new figure when ``ax`` is None) and returns the ``Axes``, so plots
+can be combined: ``fig, axes = plt.subplots(2, 1); plot_piano_roll(p, ax=axes[0]); ...``.
+
+Notebook: ``00_welcome.ipynb`` first, then wherever a piece or a sound is shown.
+Reference: piano-roll and spectrogram displays as in Müller, *Fundamentals of Music Processing*
+(2nd ed. 2021), Sec. 1.2 and 2.1 (libfmp's ``visualize_piano_roll``).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from matplotlib.collections import PolyCollection
+
+from .data import Piece, pitch_name
+
+VOICE_COLORS = ("tab:red", "tab:blue", "tab:green", "tab:purple", "tab:orange", "tab:brown", "tab:pink",
+                "tab:olive", "tab:cyan", "tab:gray")
+
+
+def _new_axes(ax, figsize=(9, 3.2)):
+    import matplotlib.pyplot as plt
+
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize, dpi=90)
+    return ax
+
+
+def note_rectangles(onset: np.ndarray, duration: np.ndarray, pitch: np.ndarray, height: float = 0.85) -> np.ndarray:
+    """Corners of one rectangle per note, for a ``PolyCollection`` (thousands of notes draw in one go).
+
+    Returns:
+        float array (N, 4, 2): (time, pitch) corners, each bar ``height`` semitones tall, centred on its pitch.
+    """
+    x0 = np.asarray(onset, dtype=float)
+    x1 = x0 + np.asarray(duration, dtype=float)
+    y0 = np.asarray(pitch, dtype=float) - height / 2
+    y1 = y0 + height
+    return np.stack([np.stack([x0, y0], -1), np.stack([x1, y0], -1), np.stack([x1, y1], -1), np.stack([x0, y1], -1)], 1)
+
+
+def quarters_per_bar(time_signature: str) -> float:
+    """Length of one bar in quarter notes: ``'3/4'`` -> 3.0, ``'6/8'`` -> 3.0, ``'2/2'`` -> 4.0.
+
+    Raises:
+        ValueError: if the time signature is not ``'N/D'`` with positive whole numbers.
+    """
+    parts = str(time_signature).split("/")
+    if len(parts) != 2 or not all(p.strip().isdigit() and int(p) > 0 for p in parts):
+        raise ValueError(f"time signature must look like '3/4', got {time_signature!r}")
+    num, den = int(parts[0]), int(parts[1])
+    return num * 4.0 / den
+
+
+def plot_piano_roll(
+    piece: Piece,
+    ax=None,
+    start: float | None = None,
+    end: float | None = None,
+    title: str | None = None,
+    colors: Sequence[str] | dict | None = None,
+    bar_lines: bool = True,
+):
+    """Draw notes as horizontal bars: x = time in quarter notes, y = pitch, one colour per voice.
+
+    Args:
+        piece: the piece to draw.
+        ax: matplotlib Axes to draw into (None: a new figure).
+        start, end: time window in quarter notes (None: from 0 / to the end of the piece); notes that
+            overlap the window are drawn (one bar per note), clipped to it by the axis limits.
+        title: axes title (None: the piece's title or id).
+        colors: one colour per voice index (a list) or ``{voice name or index: colour}``.
+        bar_lines: draw a thin line at every bar, from ``piece.time_signature`` (bars counted from 0; a
+            pickup bar, if ``piece.meta['pickup_quarters']`` is set, shifts them).
+
+    Returns:
+        The Axes. Each voice is one ``PolyCollection`` in ``ax.collections`` holding one rectangle (path) per
+        note; the legend lists the voices that have notes.
+
+    Raises:
+        ValueError: if ``end <= start``.
+    """
+    if not isinstance(piece, Piece):
+        raise TypeError(f"plot_piano_roll expects a helpers.data.Piece, got {type(piece).__name__}")
+    lo = 0.0 if start is None else float(start)
+    hi = piece.duration_quarters if end is None else float(end)
+    if hi <= lo:
+        if end is None and start is None:
+            hi = lo + 4.0  # an empty piece: an empty 4/4 bar
+        else:
+            raise ValueError(f"plot_piano_roll: end ({hi}) must be after start ({lo})")
+    ax = _new_axes(ax)
+    notes = piece.notes
+    visible = notes[(notes["onset"] < hi) & (notes["onset"] + notes["duration"] > lo)]
+    for v in np.unique(visible["voice"]).tolist():
+        sel = visible[visible["voice"] == v]
+        name = piece.voice_names[v] or f"voice {v}"
+        ax.add_collection(PolyCollection(
+            note_rectangles(sel["onset"], sel["duration"], sel["pitch"]), facecolors=_voice_color(colors, v, name),
+            edgecolors="black", linewidths=0.3, label=name,
+        ))
+    if len(visible):
+        p_lo, p_hi = int(visible["pitch"].min()), int(visible["pitch"].max())
+    else:
+        p_lo, p_hi = 60, 72
+    ax.set_ylim(p_lo - 1.5, p_hi + 1.5)
+    ax.set_xlim(lo, hi)
+    step = 1 if p_hi - p_lo <= 14 else (2 if p_hi - p_lo <= 28 else 12)
+    ticks = [p for p in range(p_lo, p_hi + 1) if (p % 12 == 0 if step == 12 else (p - p_lo) % step == 0)]
+    if step == 12 and not ticks:
+        ticks = [p_lo]
+    ax.set_yticks(ticks)
+    ax.set_yticklabels([pitch_name(p) for p in ticks])
+    for c in range((p_lo // 12 + 1) * 12, p_hi + 1, 12):  # faint line under every C
+        ax.axhline(c - 0.5, color="0.88", linewidth=0.6, zorder=0)
+    if bar_lines:
+        bar = quarters_per_bar(piece.time_signature)
+        pickup = float(piece.meta.get("pickup_quarters", 0.0)) % bar if piece.meta else 0.0
+        first = pickup + np.ceil((lo - pickup) / bar) * bar
+        for x in np.arange(first, hi + 1e-9, bar):
+            ax.axvline(x, color="0.75", linewidth=0.6, zorder=0)
+    ax.set_xlabel("time (quarter notes)")
+    ax.set_ylabel("pitch")
+    ax.set_title(piece.title or piece.id if title is None else title)
+    if len(visible) and (len(piece.voice_names) > 1 or piece.voice_names[0]):
+        ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize="small", frameon=False,
+                  handlelength=1.0, borderaxespad=0.0)
+    return ax
+
+
+def _voice_color(colors, index: int, name: str):
+    """Colour of a voice: ``colors[index]``, ``colors[name]`` (dict) or the default cycle."""
+    if colors is None:
+        return VOICE_COLORS[index % len(VOICE_COLORS)]
+    if isinstance(colors, dict):
+        if name in colors:
+            return colors[name]
+        if index in colors:
+            return colors[index]
+        return VOICE_COLORS[index % len(VOICE_COLORS)]
+    if index >= len(colors):
+        raise ValueError(f"plot_piano_roll: {len(colors)} colours given but the piece has a voice {index}")
+    return colors[index]
+
+
+def plot_waveform(audio, sr: int, ax=None, start: float = 0.0, duration: float | None = None, title: str | None = None):
+    """Draw a mono signal against time in seconds.
+
+    Args:
+        audio: mono signal (T,), NumPy or torch.
+        sr: its sample rate.
+        ax: Axes to draw into (None: a new figure).
+        start, duration: the window to show, in seconds (None: to the end).
+        title: axes title.
+
+    Returns:
+        The Axes (one ``Line2D``).
+
+    Raises:
+        ValueError: for a window outside the signal.
+    """
+    from .audio import _as_audio, _check_sr
+
+    audio = _as_audio(audio)
+    sr = _check_sr(sr)
+    i0 = int(round(start * sr))
+    i1 = len(audio) if duration is None else i0 + int(round(duration * sr))
+    if not 0 <= i0 < len(audio) or i1 <= i0:
+        raise ValueError(
+            f"plot_waveform: window start={start}s duration={duration} is outside the signal "
+            f"({len(audio) / sr:.3f} s)"
+        )
+    seg = audio[i0:i1]
+    t = (i0 + np.arange(len(seg))) / sr
+    ax = _new_axes(ax, figsize=(9, 2.4))
+    ax.plot(t, seg, linewidth=0.6, color="tab:blue")
+    ax.set_xlim(t[0], t[-1] if len(t) > 1 else t[0] + 1.0 / sr)
+    top = max(float(np.max(np.abs(seg))), 1e-3)
+    ax.set_ylim(-1.1 * top, 1.1 * top)
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("amplitude")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_spectrogram(audio, sr: int, ax=None, title: str | None = None, n_mels: int = 80, hop_length: int = 256,
+                     n_fft: int = 1024, colorbar: bool = True):
+    """Draw the log-mel spectrogram of a signal (:func:`helpers.audio.log_mel_spectrogram`).
+
+    x is time in seconds, y the mel band, labelled with its centre frequency in Hz.
+
+    Returns:
+        The Axes (one image in ``ax.images``).
+    """
+    from .audio import log_mel_spectrogram, mel_frequencies
+
+    mel = log_mel_spectrogram(audio, sr, n_mels=n_mels, n_fft=n_fft, hop_length=hop_length).numpy()  # (M, frames)
+    ax = _new_axes(ax)
+    seconds = mel.shape[1] * hop_length / sr
+    im = ax.imshow(mel, origin="lower", aspect="auto", cmap="magma", extent=(0, seconds, -0.5, n_mels - 0.5),
+                   vmin=max(mel.max() - 8 * np.log(10), mel.min()), vmax=mel.max())  # show the top 80 dB
+    centres = mel_frequencies(n_mels, 0.0, sr / 2)[1:-1]  # (M,)
+    ticks = np.linspace(0, n_mels - 1, 6).round().astype(int)
+    ax.set_yticks(ticks)
+    ax.set_yticklabels([f"{centres[i]:.0f}" for i in ticks])
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("frequency (Hz, mel scale)")
+    if title:
+        ax.set_title(title)
+    if colorbar:
+        ax.figure.colorbar(im, ax=ax, label="log power", pad=0.01)
+    return ax
