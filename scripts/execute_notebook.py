@@ -47,7 +47,7 @@ def execute(path: Path, timeout: int = 900) -> None:
     nb = nbformat.read(path, as_version=4)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     t0 = time.time()
-    NotebookClient(nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    NotebookClient(nb, timeout=timeout, startup_timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
     n = strip_heavy_outputs(nb)
     nbformat.write(nb, path)
     size = path.stat().st_size / 1024
