@@ -356,13 +356,15 @@ def write_corpus(pieces: Sequence[Piece], path: str | Path) -> str:
     arrays["offsets"] = offsets
     arrays["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True, separators=(",", ":")).encode(), np.uint8)
     path = Path(path)
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+    tmp = path.with_name(path.name + ".tmp")  # write then rename: a reader never sees half a file
+    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
         for name in sorted(arrays):
             buf = io.BytesIO()
             np.save(buf, arrays[name], allow_pickle=False)
             info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
             info.compress_type = zipfile.ZIP_DEFLATED
             zf.writestr(info, buf.getvalue())
+    tmp.replace(path)
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
@@ -431,7 +433,7 @@ def load_folk(collection: str = "essen", split: str | Sequence[str] | None = Non
 
     Args:
         collection: ``'essen'`` (Essen Folksong Collection as in the music21 corpus) or ``'oneills'``
-            (O'Neill's Music of Ireland, 1850), where shipped.
+            (O'Neill's Music of Ireland, 1903: "1850 melodies"), where shipped.
         split: ``'train'``, ``'valid'``, ``'test'``, a list, or None for all.
     """
     if collection not in ("essen", "oneills"):

@@ -115,7 +115,7 @@ def plot_piano_roll(
     ax.set_yticklabels([pitch_name(p) for p in ticks])
     for c in range((p_lo // 12 + 1) * 12, p_hi + 1, 12):  # faint line under every C
         ax.axhline(c - 0.5, color="0.88", linewidth=0.6, zorder=0)
-    if bar_lines:
+    if bar_lines and piece.time_signature:  # free-metre tunes have no time signature, hence no bar lines
         bar = quarters_per_bar(piece.time_signature)
         pickup = float(piece.meta.get("pickup_quarters", 0.0)) % bar if piece.meta else 0.0
         first = pickup + np.ceil((lo - pickup) / bar) * bar

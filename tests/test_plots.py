@@ -137,3 +137,14 @@ def test_spectrogram_image_matches_log_mel():
     assert ax.get_xlim()[1] == pytest.approx(expected.shape[1] * 256 / sr)
     assert all(t.get_text().isdigit() for t in ax.get_yticklabels())  # Hz labels
     assert ax.get_title() == "spec"
+
+
+def test_piano_roll_of_a_free_metre_tune_has_no_bar_lines():
+    import matplotlib.pyplot as plt
+
+    from helpers.data import piece_from_notes
+
+    piece = piece_from_notes([(60, 0, 1), (62, 1, 3)], id="free", time_signature="")
+    ax = plot_piano_roll(piece)
+    assert not [l for l in ax.lines if l.get_xdata()[0] == l.get_xdata()[-1] and l.get_xdata()[0] > 0]
+    plt.close("all")

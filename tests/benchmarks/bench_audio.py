@@ -3,7 +3,7 @@
     .venv/bin/python tests/benchmarks/bench_audio.py        (or `make bench`, which calls main())
 
 Real-time factor = seconds of audio / seconds of rendering (target: at least 50). Uses the first
-validation chorale of data/chorales.jsonl.gz, or a synthetic four-voice piece of the same size when the
+validation chorale of data/chorales.npz, or a synthetic four-voice piece of the same size when the
 corpus is missing. Each timing is the best of a few runs (the machine is shared), after one warm-up.
 """
 from __future__ import annotations
