@@ -149,7 +149,9 @@ in a few minutes), but distinct: compare the same phrase on each.
 code(r"""
 from helpers.audio import INSTRUMENTS
 phrase = tune.slice_quarters(0, 8)
-for name in INSTRUMENTS:
+for name, instrument in INSTRUMENTS.items():
+    if instrument.percussion:  # the drum kit maps pitches to drums: not for melodies
+        continue
     print(name)
     display(play(phrase, instrument=name, sr=sr))
 """)
