@@ -16,8 +16,11 @@ $(STAMP): requirements.txt pyproject.toml
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (music generation course)" >/dev/null
 	@touch $(STAMP)
 
+# Jupyter refuses to run as root unless told; containers and cloud notebooks often are root.
+ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
 lab: $(STAMP)
-	unset MPLBACKEND; $(VENV)/bin/jupyter lab notebooks/00_welcome.ipynb
+	unset MPLBACKEND; $(VENV)/bin/jupyter lab $(ALLOW_ROOT) notebooks/00_welcome.ipynb
 
 # Unit tests, then every notebook through nbval; the slowest items are listed at the end.
 test: $(STAMP)
