@@ -325,19 +325,32 @@ TRIADS = {
 
 # Row = current chord, column = next chord, in NUMERALS order. The lesson gives only the allowed moves
 # ("I can go to any chord, IV often goes to V or I, V strongly resolves to I or vi, vi goes to IV or ii,
-# ii goes to V, iii goes to vi or IV, vii goes to I"); the weights are our documented choice.
+# ii goes to V, iii goes to vi or IV, vii goes to I"); the weights are our documented choice, and so is I -> I = 0
+# (we never repeat the tonic; the lesson would allow it, see LESSON_MOVES).
 TRANSITIONS = np.array(
     [
         # I     ii    iii   IV    V     vi    vii°
         [0.00, 0.15, 0.10, 0.25, 0.25, 0.20, 0.05],  # I: to any other chord
         [0.00, 0.00, 0.00, 0.00, 1.00, 0.00, 0.00],  # ii -> V
         [0.00, 0.00, 0.00, 0.50, 0.00, 0.50, 0.00],  # iii -> IV or vi
-        [0.40, 0.10, 0.00, 0.00, 0.50, 0.00, 0.00],  # IV -> V or I (often), ii (sometimes)
+        [0.45, 0.00, 0.00, 0.00, 0.55, 0.00, 0.00],  # IV -> V or I
         [0.80, 0.00, 0.00, 0.00, 0.00, 0.20, 0.00],  # V -> I (strongly) or vi
         [0.00, 0.50, 0.00, 0.50, 0.00, 0.00, 0.00],  # vi -> IV or ii
         [1.00, 0.00, 0.00, 0.00, 0.00, 0.00, 0.00],  # vii° -> I
     ]
 )
+
+# The moves the lesson allows, as a boolean matrix (row -> column). A learner's chain may use any of them.
+LESSON_MOVES = {
+    "I": ("I", "ii", "iii", "IV", "V", "vi", "vii°"),
+    "ii": ("V",),
+    "iii": ("IV", "vi"),
+    "IV": ("V", "I"),
+    "V": ("I", "vi"),
+    "vi": ("IV", "ii"),
+    "vii°": ("I",),
+}
+ALLOWED_MOVES = np.array([[b in LESSON_MOVES[a] for b in NUMERALS] for a in NUMERALS])
 
 # Chord moves that close a phrase on a tonic-function chord. "Half cadences" (arrivals on V) are left out:
 # every move into V would count, which says more about how often V occurs than about resolution.
@@ -351,7 +364,7 @@ STRONG_RESOLUTIONS = ("V→I", "vii°→I")
 
 # Simple frequency ratios counted as consonant (within one octave), and how close an equal-tempered
 # interval must be. 20 cents lets the tempered thirds and sixths (13.7 and 15.6 cents away from 5/4, 6/5,
-# 5/3) count, and keeps the tritone (600 cents; nearest listed ratio 98 cents away) out.
+# 5/3) count, and keeps the tritone (600 cents; nearest listed ratio, 4/3 at 498 cents, 102 cents away) out.
 SIMPLE_RATIOS = {
     "1/1": 1.0, "6/5": 6 / 5, "5/4": 5 / 4, "4/3": 4 / 3, "3/2": 3 / 2, "8/5": 8 / 5, "5/3": 5 / 3, "2/1": 2.0,
 }
@@ -577,7 +590,7 @@ def check_chord_progression(
     cons = {c: float(consonance(list(TRIADS[c]))) for c in NUMERALS}
     cad = cadence_counts(prog)
     counts = transition_counts(prog)
-    illegal = [f"{NUMERALS[a]}→{NUMERALS[b]}" for a, b in zip(*np.nonzero((counts > 0) & (TRANSITIONS == 0)))]
+    illegal = [f"{NUMERALS[a]}→{NUMERALS[b]}" for a, b in zip(*np.nonzero((counts > 0) & ~ALLOWED_MOVES))]
     others = max(v for k, v in cad.items() if k != "V→I")
     peaks = spectral_peaks(audio[:8000], 16000, 3)
     expected = expected_cadence_counts(len(prog))

@@ -209,7 +209,7 @@ def precision_recall_curve(y_true, scores) -> tuple[np.ndarray, np.ndarray, np.n
 def average_precision(y_true, scores) -> float:
     """Average precision: sum over thresholds of (recall gain) x precision, from the PR curve.
 
-    NaN when there is no positive (AP undefined), as MusPy does for metrics without data.
+    NaN when there is no positive (AP is undefined: recall has no denominator).
 
     Args:
         y_true: 0/1 labels, (N,).

@@ -173,8 +173,10 @@ for name, pieces in (("chorales", chorales), ("folk", folk)):
 
 md(r"""
 Almost every chorale note already sits on the grid; the folk tunes carry triplets and grace notes, which move and,
-rarely, collide (a grace note on its main note's step is dropped: that is rule 4). From here on, "lossless" means
-"gives back `quantize(piece)` exactly".
+rarely, collide (a grace note on its main note's step is dropped: that is rule 4). From here on, an encoding is
+**lossless** when decoding gives back exactly what it promises to keep: `quantize(piece)` for the grid in `hold` mode,
+the roll by voice and REMI; for performance events, which have no voices and a 10 ms clock instead of a grid, the
+quantised notes without their voices (two voices on one pitch become one note).
 
 ## 4. The chorale grid (the Music Transformer paper's JSB format)
 
@@ -277,8 +279,8 @@ The roll is the grid without voices: 128 pitches x steps, each cell the velocity
 
 | variant | array | loses |
 |---|---|---|
-| plain | `(128, T)` | re-struck notes (like `repeat`), and unisons between voices |
-| with onsets | `(2, 128, T)`: channel 0 = onsets, 1 = sustain | unisons between voices |
+| plain | `(128, T)` | which voice plays a note, re-struck notes (like `repeat`), unisons between voices |
+| with onsets | `(2, 128, T)`: channel 0 = onsets, 1 = sustain | which voice plays a note, unisons between voices |
 | by voice | `(V, 2, 128, T)`, one roll per voice | nothing |
 """)
 
@@ -327,6 +329,11 @@ REMI (Huang & Yang 2020) puts the metre into the tokens: `Bar` starts each bar, 
 bar the next notes start, and each note is `Pitch`, `Velocity`, `Duration` (in 16ths). We add an optional `Voice`
 token before each note, so a chorale keeps its voices in one stream. A note longer than 64 16ths gets several `Duration`
 tokens that add up (counted below).
+
+Two caveats on our corpora. They have no dynamics (every velocity is 80), so here the `Velocity` tokens carry no
+information; with performed MIDI they would. And our `Bar` tokens count bars from the first note: in a piece with a
+pickup (this chorale opens with one quarter note) they fall a quarter before the written bar lines, so a metre-aware
+REMI would start counting at the written bar line.
 """)
 
 code(r"""
@@ -376,10 +383,11 @@ print("chorale notes merged into another voice's note by performance events (uni
 """)
 
 md(r"""
-Read it row by row. The four lossless encodings give back every piece. The `repeat` grid and the plain roll merge
+Read it row by row. The four lossless encodings give back every piece (each compared with what it promises to keep). The `repeat` grid and the plain roll merge
 re-struck notes (a merged run of *k* notes counts as *k* wrong notes plus one extra in the last column). The roll with
 onsets but without voices loses the unisons of the chorales; so do performance events, whose reference already merges
-two voices on one pitch (last line): the price of a format without voices.
+two voices on one pitch (last line): the price of a format without voices. The plain roll merges more than `repeat`
+does: besides re-struck notes and unisons, it joins two voices that hand the same pitch from one to the other.
 
 ## 9. Do they sound the same?
 
@@ -447,7 +455,10 @@ md(r"""
 For every representation: vocabulary size, sequence length per piece (mean and 95th percentile), per second of music,
 and storage (token ids in the smallest whole number of bytes, roll cells 1 byte, audio 4-byte floats). Sequence length
 for a roll is its number of steps (one 128-pitch vector per step); the audio rows are computed from each piece's
-duration at its tempo.
+duration at its tempo. One caution on the per-second columns: the sources carry no tempo, so every chorale plays at
+80 quarter notes per minute and every folk tune at 120. The per-second rates of the grid and the roll are fixed by
+that choice (which is why their mean and 95th percentile agree); compare per-second figures across representations,
+and per-piece figures across corpora.
 """)
 
 code(r"""
@@ -543,6 +554,7 @@ The numbers below are computed from the table above.
 
 code(r"""
 c = {name: s for name, s, _ in table["chorales"]}
+n_pickup = sum(p.meta.get("pickup_quarters", 0) > 0 for p in chorales)
 f = {name: s for name, s, _ in table["folk"]}
 sp = {name: sparsity for name, _, sparsity in table["chorales"]}
 display(Markdown(f'''
@@ -550,7 +562,8 @@ display(Markdown(f'''
   {100 * quant["chorales"]["moved"] / quant["chorales"]["notes"]:.2f}% of the chorale notes and
   {100 * quant["folk"]["moved"] / quant["folk"]["notes"]:.2f}% of the folk notes (triplets, grace notes), and drops
   {quant["chorales"]["dropped"]} and {quant["folk"]["dropped"]} notes that collide with another of their voice. Every
-  lossless encoding gives back `quantize(piece)` exactly, for all {len(chorales)} chorales and {len(folk)} folk tunes (checked in {elapsed:.0f} s above and in the tests).
+  lossless encoding gives back exactly what it promises to keep (the quantised piece; for performance events, its
+  notes without voices), for all {len(chorales)} chorales and {len(folk)} folk tunes (checked in {elapsed:.0f} s above and in the tests).
 - **Chorale grid** ({c["grid repeat"]["vocab"]} tokens in `repeat`, {c["grid hold"]["vocab"]} in `hold`):
   {c["grid repeat"]["mean"]:.0f} tokens per chorale on average, {c["grid repeat"]["per_s_mean"]:.1f} per second; `repeat`
   merges {100 * repeat_loss:.1f}% of the notes. **Notebook 03 (Music Transformer)** uses `repeat`, because it is the
@@ -563,13 +576,17 @@ display(Markdown(f'''
   for chorales, {f["performance"]["per_s_mean"]:.1f} for folk tunes; the right choice for expressive piano, where
   timing is not on a grid; it drops voices.
 - **REMI** ({c["REMI"]["vocab"]} tokens): {c["REMI"]["per_s_mean"]:.1f} tokens per second for chorales,
-  {f["REMI"]["per_s_mean"]:.1f} for folk tunes, with bars and beats spelled out, so metre is easy to learn.
+  {f["REMI"]["per_s_mean"]:.1f} for folk tunes, with bars and beats spelled out, so metre is easy to learn (once the
+  bars are counted from the written bar line rather than from the first note: {n_pickup} of the {len(chorales)}
+  chorales open with a pickup).
   **Notebook 02 (Markov chains)** models folk melodies as a stream of (pitch, duration) events, the same idea as REMI's
   note tokens without the bar structure (`helpers.markov.melody_events`).
 - **Audio**: a waveform costs {c["waveform 16 kHz"]["per_s_mean"]:.0f} numbers per second at 16 kHz and
   {c["waveform 44.1 kHz"]["per_s_mean"]:.0f} at 44.1 kHz (a chorale: {c["waveform 44.1 kHz"]["kb_mean"] / 1000:.1f} MB);
-  a mel spectrogram {80 * c["mel 80 x frames 16 kHz"]["per_s_mean"]:.0f} numbers per second at 16 kHz. That is
-  {c["waveform 16 kHz"]["per_s_mean"] / c["grid repeat"]["per_s_mean"]:.0f} times the chorale grid at 16 kHz:
+  a mel spectrogram {80 * c["mel 80 x frames 16 kHz"]["per_s_mean"]:.0f} numbers per second at 16 kHz. Per second,
+  the 16 kHz waveform holds {c["waveform 16 kHz"]["per_s_mean"] / c["grid repeat"]["per_s_mean"]:.0f} times as many
+  numbers as the chorale grid has tokens, the mel spectrogram
+  {80 * c["mel 80 x frames 16 kHz"]["per_s_mean"] / c["grid repeat"]["per_s_mean"]:.0f} times:
   the audio models of the lesson (Jukebox's VQ-VAE, MusicGen: the audio half of the course plan, notebooks 04-06)
   start by compressing sound into a few discrete codes per frame before any sequence model sees it.
 '''))

@@ -61,7 +61,8 @@ The exercise builds five 2-second signals at 16 kHz: a 440 Hz tone, white noise,
 
 - **spectral centroid**: the magnitude-weighted mean frequency, $\sum_f f\,|X(f)| / \sum_f |X(f)|$ (the sound's
   "brightness");
-- **spectral flatness**: geometric mean over arithmetic mean of the spectrum (1 = flat like noise, 0 = one line);
+- **spectral flatness**: geometric mean over arithmetic mean of the spectrum (1 = perfectly flat, as for an impulse; white noise
+  scores about 0.85, see below; 0 = one line);
 - **temporal variation**: the mean absolute change of the short-time magnitude spectrum from frame to frame
   (Hann window of 1024 samples, hop 256), a form of spectral flux.
 """)
@@ -302,9 +303,9 @@ md(r"""
 ### A harder case with known boundaries
 
 Now plant problems on purpose: two **dropouts** inside true events (3 and 5 frames of low probability, which should be
-filled), two **blips** away from any event (4 and 7 frames of high probability, which should be removed), and events
-that touch the first and the last frame of the clip (edge cases for the padding). The pipeline should return the true
-events exactly.
+filled), two **blips** away from any event (4 and 7 frames of high probability, which should be removed), a Speech
+event that starts at frame 3 (the case the exercise's loop would stretch back to frame 0) and a Dog event that runs to
+the last frame of the clip (an edge case for the padding). The pipeline should return the true events exactly.
 """)
 
 code(r"""
@@ -327,8 +328,9 @@ fig = rv.plot_event_stages(stages, truth=truth_binary)
 
 md(r"""
 Grey bars are the truth, coloured bars what each stage produces. Turn the two knobs and watch which errors come
-back: a `max_gap` below 5 leaves the Music dropout open; a `min_frames` of 4 or less lets a blip through; a very large
-`max_gap` would merge genuinely separate events of the same class.
+back: a `max_gap` below 5 leaves the Music dropout open; a `min_frames` of 7 or less lets the 7-frame Dog blip through
+(4 or less, the Speech blip too). The slider stops at a `max_gap` of 40; past 80 frames the gap filler would merge the
+Speech blip at frame 200 into the Speech event that ended at frame 120, two sounds that are really separate.
 """)
 
 code(r"""
@@ -350,7 +352,7 @@ md(r"""
 - **Spectral features.** The centroid matches the known answers (exactly for tones, within a stated tolerance for noise
   and the sweep). White noise has the highest flatness but not 1: about 0.85 on magnitudes and 0.56 on powers, as the
   Rayleigh and exponential distributions predict; only a flat spectrum such as an impulse gives 1. Temporal variation
-  is zero for a steady tone, grows with modulation, and is not normalised (it doubles with the amplitude); noise has
+  is (almost) zero for a steady tone, grows with modulation, and is not normalised (it doubles with the amplitude); noise has
   the most.
 - **Average precision.** Computed from the precision-recall curve with ties as one step, and checked against a
   pairwise definition on 500 tie-heavy problems. The lesson's ordering perfect > near-perfect > moderate > weak >

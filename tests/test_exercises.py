@@ -217,3 +217,17 @@ def test_unanswered_learner_cells_fall_back_to_the_reference(capsys):
     assert report.source == "reference generator and your consonance"
     assert ex.check_rhythm_evaluator(lambda onsets: None).source == "reference solution"
     assert ex.check_rhythm_evaluator(ex.evaluate_rhythm).source == "your answer"
+
+
+def test_legality_follows_the_lessons_moves_not_our_weights():
+    # Our weights are a subset of the lesson's moves; I -> I is allowed by the lesson though we never draw it.
+    assert not ((ex.TRANSITIONS > 0) & ~ex.ALLOWED_MOVES).any()
+    i = ex.NUMERALS.index("I")
+    assert ex.ALLOWED_MOVES[i].all() and ex.TRANSITIONS[i, i] == 0
+    tonic_repeat = ["I", "I", "V", "I", "IV", "V", "I", "I"]  # only moves the lesson allows
+    report = ex.check_chord_progression(generate=lambda rng: tonic_repeat, strict=False)
+    legal = next(p for p in report.properties if p.name == "only moves the lesson allows")
+    assert legal.holds
+    report = ex.check_chord_progression(generate=lambda rng: ["I", "IV", "ii", "V", "I", "V", "I", "I"], strict=False)
+    legal = next(p for p in report.properties if p.name == "only moves the lesson allows")
+    assert not legal.holds and "IV→ii" in legal.detail
