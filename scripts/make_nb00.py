@@ -1,18 +1,5 @@
 """Write notebooks/00_welcome.ipynb (then run scripts/execute_notebook.py on it)."""
-from pathlib import Path
-
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-cells = []
-
-
-def md(text):
-    cells.append(new_markdown_cell(text.strip()))
-
-
-def code(text):
-    cells.append(new_code_cell(text.strip()))
+from nbgen import code, md, write
 
 
 md(r"""
@@ -229,9 +216,4 @@ codebook patterns), then evaluation.
 3. Plot the piano roll of the longest chorale in the corpus (hint: `max(..., key=lambda p: p.duration_quarters)`).
 """)
 
-nb = new_notebook(cells=cells)
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-nb.metadata["language_info"] = {"name": "python"}
-out = Path(__file__).resolve().parent.parent / "notebooks" / "00_welcome.ipynb"
-nbformat.write(nb, out)
-print("wrote", out)
+write("00_welcome.ipynb")

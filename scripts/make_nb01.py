@@ -1,18 +1,5 @@
 """Write notebooks/01_representations.ipynb (then run scripts/execute_notebook.py on it)."""
-from pathlib import Path
-
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-cells = []
-
-
-def md(text):
-    cells.append(new_markdown_cell(text.strip()))
-
-
-def code(text):
-    cells.append(new_code_cell(text.strip()))
+from nbgen import code, md, write
 
 
 md(r"""
@@ -622,9 +609,4 @@ else:
     print("correct")
 """)
 
-nb = new_notebook(cells=cells)
-nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-nb.metadata["language_info"] = {"name": "python"}
-out = Path(__file__).resolve().parent.parent / "notebooks" / "01_representations.ipynb"
-nbformat.write(nb, out)
-print("wrote", out)
+write("01_representations.ipynb")

@@ -1,18 +1,5 @@
 """Write notebooks/03_music_transformer.ipynb (then run scripts/execute_notebook.py on it)."""
-from pathlib import Path
-
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-cells = []
-
-
-def md(text):
-    cells.append(new_markdown_cell(text.strip()))
-
-
-def code(text):
-    cells.append(new_code_cell(text.strip()))
+from nbgen import code, md, write
 
 
 md(r"""
@@ -590,9 +577,4 @@ def check_skew(fn):
 check_skew(attention.skew)  # the reference passes; try check_skew(skew_by_loop)
 """)
 
-nb = new_notebook(cells=cells)
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-nb.metadata["language_info"] = {"name": "python"}
-out = Path(__file__).resolve().parent.parent / "notebooks" / "03_music_transformer.ipynb"
-nbformat.write(nb, out)
-print(f"wrote {out} ({len(cells)} cells)")
+write("03_music_transformer.ipynb")

@@ -1,18 +1,5 @@
 """Write notebooks/08_review_audio_features.ipynb (then run scripts/execute_notebook.py on it)."""
-from pathlib import Path
-
-import nbformat
-from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
-
-cells = []
-
-
-def md(text):
-    cells.append(new_markdown_cell(text.strip()))
-
-
-def code(text):
-    cells.append(new_code_cell(text.strip()))
+from nbgen import code, md, write
 
 
 md(r"""
@@ -381,9 +368,4 @@ md(r"""
    planted problems does it solve without gap filling?
 """)
 
-nb = new_notebook(cells=cells)
-nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-nb.metadata["language_info"] = {"name": "python"}
-out = Path(__file__).resolve().parent.parent / "notebooks" / "08_review_audio_features.ipynb"
-nbformat.write(nb, out)
-print(f"wrote {out} ({len(cells)} cells)")
+write("08_review_audio_features.ipynb")
