@@ -331,20 +331,18 @@ for name, v in PAPER.items():  # Huang et al. 2018, JSB Chorales table, as quote
 rel, ab = (ckpt[p]["extra"] for p in ("relative", "absolute"))
 for col in ("valid_all", "valid_without_duplicates"):  # the claims of the text below, checked
     assert all(rel[col][k] < ab[col][k] for k in ("nll", "nll_change"))
-assert all(rel["valid_all"]["nll"] < r[1]["nll"] for r in rows[:4])
-assert ab["valid_all"]["nll"] > markov12_all["nll"]
-assert abs(rel["valid_all"]["nll_change"] - markov12_all["nll_change"]) < 0.1
+assert all(rel["valid_all"][k] < r[1][k] for r in rows[:4] for k in ("nll", "nll_change"))
+assert ab["valid_all"]["nll"] < markov12_all["nll"] and ab["valid_all"]["nll_change"] > markov12_all["nll_change"]
 """)
 
 md(r"""
 How to read this:
 - **Relative beats absolute** at equal size and budget, on every column, as in the paper; the gap is largest on the
   tokens where a voice moves, which is where musical knowledge lives.
-- The relative model beats every baseline on the average. The fair baseline is the last one, the 8-gram that saw
-  the chorales in 12 keys, as the transformers do: on the tokens where a voice moves, the relative model is only about
-  as good as it, and the absolute model is worse than it even on the average. At this size and budget the
-  transformers have learned good local voice leading, not much more. The paper's larger models trained to
-  convergence go well beyond a counting model; that gap is what a longer run on a GPU buys (exercise 6).
+- The relative model beats every baseline, on the average and on the tokens where a voice moves. The fair
+  baseline is the last one, the 8-gram that saw the chorales in 12 keys, as the transformers do. The absolute model
+  beats it on the average but not where voices move: with the same data, size and budget, learned absolute positions
+  get much less out of the training than relative ones.
 - Our numbers are **higher than the paper's**. What differs: (1) the data: our chorales come from music21's
   encoding, not the JSB files (held vs re-struck notes and fermatas are quantised differently, and 5 JSB pieces are
   missing from music21, see `data/README.md`); (2) the model: ours has under a million parameters, theirs was much
@@ -453,15 +451,32 @@ copies = {}
 for name, seq in rows.items():
     copies[name] = s = transformer.copy_stats(index, seq, n=64, n_pitch_ids=n_pitch)
     print(f"{name:<42} {s['share']:>19.0%} {s['longest'] / 16:>9.1f} qn")
-generated = [copies[n] for n in list(rows)[:2]]
-bach = [copies[n] for n in list(rows)[2:-1]]
-assert max(c["longest"] for c in generated) <= max(c["longest"] for c in bach)  # the claim below, checked
+free_copy, cont_copy = (copies[n] for n in list(rows)[:2])
+bach_longest = max(copies[n]["longest"] for n in list(rows)[2:-1])
+assert free_copy["longest"] <= bach_longest < cont_copy["longest"]  # the claims below, checked
 """)
 
 md(r"""
-The generated chorales do not recite: their longest stretch found in the training set (a cadence formula or a
-held chord, a few quarter notes) is no longer than what Bach's own held-out chorales share with the rest of his work.
-`bwv253`, the duplicate, is almost all "copied", as it should be.
+Two different stories. The free chorale does not recite: its longest stretch found in the training set (a cadence
+formula or a held chord) is no longer than what Bach's own held-out chorales share with the rest of his work. The
+continuation does: after Bach's opening, the model slides into whole bars copied verbatim from one training chorale.
+Which one? Search the training chorales one at a time:
+""")
+
+code(r"""
+# NBVAL_CHECK_OUTPUT
+def longest_copy_from(piece):
+    return transformer.copy_stats(CorpusIndex([grid.encode(piece)]), cont[128:], n=64, n_pitch_ids=n_pitch)["longest"]
+
+source = max(train_pieces, key=longest_copy_from)
+print(f"longest copy: {longest_copy_from(source) / 16:.1f} quarter notes from {source.id} ({source.key}, train); "
+      f"the held-out chorale {held_out.id} is in {held_out.key}")
+""")
+
+md(r"""
+A lower validation NLL does not say whether a model composes or recalls; this measure does, which is why the
+evaluation of generated music reports memorisation next to likelihood. (`bwv253`, the duplicate, is almost all
+"copied", as it should be.)
 
 ### The knobs: temperature and top-p
 
@@ -541,8 +556,11 @@ md(r"""
   the model write past its training window.
 - On the Bach chorales, relative positions beat absolute ones at equal size and budget, most clearly on the tokens
   where a voice moves. Always report that column: most tokens only repeat.
-- Compare with a strong, fair baseline: an 8-gram counting model that saw the chorales in 12 keys matches our small
-  CPU-trained transformer where voices move. A model is only as good as the baseline it clearly beats.
+- Compare with a strong, fair baseline: an 8-gram counting model that saw the chorales in 12 keys still beats the
+  absolute-position transformer where voices move; the relative one beats it clearly. A model is only as good as the
+  baseline it clearly beats.
+- Likelihood does not tell composing from recalling: prompted with a held-out opening, the model recited bars of a
+  training chorale. Measure copying next to NLL.
 
 ## Exercises
 
@@ -561,8 +579,8 @@ md(r"""
    e.g. `lr=2e-4`).
 6. **A real budget.** On a GPU, train a bigger model for longer with the same script, e.g.
    `--device cuda --n-layer 6 --d-model 256 --d-ff 1024 --steps 20000 --batch-size 64` (or under
-   `torchrun --nproc_per_node=N` on N GPUs). How close does it come to the paper's 0.357, and does the 12-key 8-gram
-   still keep up on pitch changes?
+   `torchrun --nproc_per_node=N` on N GPUs). How close does it come to the paper's 0.357, and how much
+   of the gain is on the tokens where a voice moves?
 """)
 
 code(r"""
