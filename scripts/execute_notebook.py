@@ -1,14 +1,17 @@
 """Execute notebooks in place and keep their outputs light enough to commit.
 
-    .venv/bin/python scripts/execute_notebook.py notebooks/01_representations.ipynb [more.ipynb ...]
+    .venv/bin/python scripts/execute_notebook.py notebooks/01_representations.ipynb [more.ipynb or .py ...]
 
-Runs every cell top to bottom (fresh kernel, working directory = notebooks/), then removes what should
+First reconciles each notebook with its paired py:percent source (``jupytext --sync``: the newer side wins), then runs
+every cell top to bottom (fresh kernel, working directory = notebooks/), then removes what should
 not be committed: embedded audio players (IPython ``Audio`` stores base64 WAV in the notebook) and widget
 state. Plots stay. nbval later re-runs each notebook and compares the cells marked ``# NBVAL_CHECK_OUTPUT``
 with the outputs saved here, so run this after every change to a notebook.
 """
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -44,6 +47,8 @@ def strip_heavy_outputs(nb) -> int:
 
 
 def execute(path: Path, timeout: int = 900) -> None:
+    path = path.with_suffix(".ipynb")
+    subprocess.run([sys.executable, "-m", "jupytext", "--sync", "--quiet", str(path)], check=True)
     nb = nbformat.read(path, as_version=4)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     t0 = time.time()

@@ -1,28 +1,23 @@
-"""Write notebooks/01_representations.ipynb (then run scripts/execute_notebook.py on it)."""
-from nbgen import code, md, write
+# %% [markdown]
+# # 01 · How music becomes numbers
+#
+# A model cannot read a score or listen to a recording: it reads arrays of numbers. How we turn music into numbers
+# decides what a model can learn, how long its sequences are, and what it can never say. This notebook builds every
+# representation the course uses, checks that each one gives the music back, and measures what each costs on the whole
+# corpus.
+#
+# **What you will learn**
+# - what the lesson's first token scheme gets right and wrong;
+# - what *quantisation* to a 16th-note grid moves, and how many notes it touches in real music;
+# - four symbolic encodings -- the **chorale grid** of the Music Transformer paper, the **piano roll**, MIDI-like
+#   **performance events** and **REMI** tokens -- each with an encoder, a decoder and a vocabulary;
+# - what each one loses, measured over every chorale and every folk tune (and how we *prove* the lossless ones are
+#   lossless);
+# - how big each is next to a mel spectrogram and a raw waveform, in one table computed from the corpus;
+# - which representation each later notebook uses, and why.
 
-
-md(r"""
-# 01 · How music becomes numbers
-
-A model cannot read a score or listen to a recording: it reads arrays of numbers. How we turn music into numbers
-decides what a model can learn, how long its sequences are, and what it can never say. This notebook builds every
-representation the course uses, checks that each one gives the music back, and measures what each costs on the whole
-corpus.
-
-**What you will learn**
-- what the lesson's first token scheme gets right and wrong;
-- what *quantisation* to a 16th-note grid moves, and how many notes it touches in real music;
-- four symbolic encodings -- the **chorale grid** of the Music Transformer paper, the **piano roll**, MIDI-like
-  **performance events** and **REMI** tokens -- each with an encoder, a decoder and a vocabulary;
-- what each one loses, measured over every chorale and every folk tune (and how we *prove* the lossless ones are
-  lossless);
-- how big each is next to a mel spectrogram and a raw waveform, in one table computed from the corpus;
-- which representation each later notebook uses, and why.
-""")
-
-code(r"""
-%matplotlib inline
+# %%
+# %matplotlib inline
 import time
 from collections import Counter
 
@@ -39,19 +34,17 @@ from helpers.representations import (ChoraleGrid, PianoRoll, PerformanceEvents, 
 
 plt.rcParams.update({"figure.figsize": (10, 3), "figure.dpi": 80})
 SR = 16000  # sample rate for listening and for the audio rows of the table
-""")
 
-md(r"""
-## 1. The lesson's first attempt
+# %% [markdown]
+# ## 1. The lesson's first attempt
+#
+# The lesson's `MusicRepresentations` class starts with two chords at 120 beats per minute, C-E-G then C-F-A, each a
+# quarter note long. It puts them on a 16th-note grid (a **piano roll**: 128 pitches x time steps, a cell holds the
+# velocity) and then writes one token per step: `TIME_t`, followed by `NOTE_pitch_velocity` for every cell that sounds.
+# Here is the same idea with the
+# course's helpers.
 
-The lesson's `MusicRepresentations` class starts with two chords at 120 beats per minute, C-E-G then C-F-A, each a
-quarter note long. It puts them on a 16th-note grid (a **piano roll**: 128 pitches x time steps, a cell holds the
-velocity) and then writes one token per step: `TIME_t`, followed by `NOTE_pitch_velocity` for every cell that sounds.
-Here is the same idea with the
-course's helpers.
-""")
-
-code(r"""
+# %%
 lesson = piece_from_notes(
     [(60, 0, 1, 100), (64, 0, 1, 90), (67, 0, 1, 80),   # C major: C4 E4 G4
      (60, 1, 1, 100), (65, 1, 1, 90), (69, 1, 1, 80)],  # F major, 2nd inversion: C4 F4 A4
@@ -61,21 +54,19 @@ roll = plain_roll.encode(lesson)                 # (128, T) velocities
 naive = rep.active_cell_tokens(roll)
 print("roll shape:", roll.shape, f"- {100 * rep.roll_sparsity(roll):.1f}% of its cells are silent")
 print(naive[:9], "...")
-""")
 
-md(r"""
-**What it gets right.** A fixed time grid makes music look like an image (a roll) or a sentence (tokens); the roll is
-mostly empty, so listing only what sounds is much shorter than the roll.
+# %% [markdown]
+# **What it gets right.** A fixed time grid makes music look like an image (a roll) or a sentence (tokens); the roll is
+# mostly empty, so listing only what sounds is much shorter than the roll.
+#
+# **What it gets wrong.**
+# 1. *Nothing says when a note ends or starts.* C4 is played twice, but the second chord's C4 cells look exactly like a
+#    held C4. Decoding gives 5 notes, not 6, and a C4 held through both chords.
+# 2. *`TIME_t` is an absolute position:* the vocabulary grows with the length of the piece, and a model must learn
+#    `TIME_517` from the few pieces that are that long.
+# 3. *One decimal of velocity:* 100/127 and 90/127 print as `0.8` and `0.7`, so only 11 loudness levels survive.
 
-**What it gets wrong.**
-1. *Nothing says when a note ends or starts.* C4 is played twice, but the second chord's C4 cells look exactly like a
-   held C4. Decoding gives 5 notes, not 6, and a C4 held through both chords.
-2. *`TIME_t` is an absolute position:* the vocabulary grows with the length of the piece, and a model must learn
-   `TIME_517` from the few pieces that are that long.
-3. *One decimal of velocity:* 100/127 and 90/127 print as `0.8` and `0.7`, so only 11 loudness levels survive.
-""")
-
-code(r"""
+# %%
 # NBVAL_CHECK_OUTPUT
 decoded_lesson = plain_roll.decode(roll, qpm=120)
 print("notes in:", len(lesson), " notes out:", len(decoded_lesson))
@@ -83,23 +74,20 @@ for n in decoded_lesson.note_list():
     print(" ", n)
 c4_held = piece_from_notes([(60, 0, 2, 100), (64, 0, 1, 90), (67, 0, 1, 80), (65, 1, 1, 90), (69, 1, 1, 80)], qpm=120)
 assert rep.active_cell_tokens(plain_roll.encode(c4_held)) == naive, "held or struck twice: the same tokens"
-""")
 
-code(r"""
+# %%
 display(play(lesson, sr=SR, instrument="piano"), play(decoded_lesson, sr=SR, instrument="piano"))
-""")
 
-md(r"""
-Listen: in the second clip the C4 is not struck again. A grid is fine; what is missing is a way to mark **onsets**.
-Every encoding below fixes that in its own way. First, real music.
+# %% [markdown]
+# Listen: in the second clip the C4 is not struck again. A grid is fine; what is missing is a way to mark **onsets**.
+# Every encoding below fixes that in its own way. First, real music.
+#
+# ## 2. A real chorale
+#
+# The course ships Bach's four-part chorales (soprano, alto, tenor, bass) on the canonical JSB split, and about eight
+# thousand Essen folk melodies. Times are in quarter notes; `piece.qpm` says how fast to play them.
 
-## 2. A real chorale
-
-The course ships Bach's four-part chorales (soprano, alto, tenor, bass) on the canonical JSB split, and about eight
-thousand Essen folk melodies. Times are in quarter notes; `piece.qpm` says how fast to play them.
-""")
-
-code(r"""
+# %%
 t0 = time.perf_counter()
 chorales = load_chorales(include_extra=True)          # train + valid + test + extra
 folk = load_folk("essen")
@@ -107,43 +95,39 @@ print(f"{len(chorales)} chorales ({dict(Counter(p.split for p in chorales))}), {
       f"loaded in {time.perf_counter() - t0:.1f} s")
 piece = load_chorales("valid")[0]
 piece
-""")
 
-code(r"""
+# %%
 ax = plot_piano_roll(piece, end=16)
 plt.show()
 play(piece, sr=SR, instrument="organ", max_seconds=12)
-""")
 
-md(r"""
-## 3. Quantisation: what "exactly" means
+# %% [markdown]
+# ## 3. Quantisation: what "exactly" means
+#
+# Every encoding here works on a grid (16 steps per whole note, 4 per quarter) or a time unit (10 ms), so
+# "decode(encode(piece)) gives the notes back" can only mean: *after snapping the notes to that grid*.
+# `quantize` does the snapping and its rules are the contract every encoder must honour:
+#
+# 1. onsets and offsets go to the nearest step (halves upwards);
+# 2. a note that collapses to zero length gets one step;
+# 3. two notes of one voice on the same pitch never overlap (the later one cuts the earlier);
+# 4. for the chorale grid (`monophonic=True`) one voice plays one note at a time: if two notes of a voice land on the
+#    same step, the longer stays and the other is dropped.
+#
+# Triplets show rule 1 at work:
 
-Every encoding here works on a grid (16 steps per whole note, 4 per quarter) or a time unit (10 ms), so
-"decode(encode(piece)) gives the notes back" can only mean: *after snapping the notes to that grid*.
-`quantize` does the snapping and its rules are the contract every encoder must honour:
-
-1. onsets and offsets go to the nearest step (halves upwards);
-2. a note that collapses to zero length gets one step;
-3. two notes of one voice on the same pitch never overlap (the later one cuts the earlier);
-4. for the chorale grid (`monophonic=True`) one voice plays one note at a time: if two notes of a voice land on the
-   same step, the longer stays and the other is dropped.
-
-Triplets show rule 1 at work:
-""")
-
-code(r"""
+# %%
 # NBVAL_CHECK_OUTPUT
 triplets = piece_from_notes([(60, 0, 1/3), (62, 1/3, 1/3), (64, 2/3, 1/3), (65, 1, 1)])
 print("before:", [str(n) for n in triplets.note_list()])
 print("after: ", [str(n) for n in quantize(triplets).note_list()])
-""")
 
-md(r"""
-The triplet becomes a 16th, an 8th and a 16th: a 16th grid cannot hold triplets. How often does this happen in real
-music? Count every rule over the whole corpus:
-""")
 
-code(r"""
+# %% [markdown]
+# The triplet becomes a 16th, an 8th and a 16th: a 16th grid cannot hold triplets. How often does this happen in real
+# music? Count every rule over the whole corpus:
+
+# %%
 # NBVAL_CHECK_OUTPUT
 def changes(pieces):
     total = Counter()
@@ -156,32 +140,30 @@ for name, pieces in (("chorales", chorales), ("folk", folk)):
     quant[name] = c = changes(pieces)
     share = {k: f"{100 * v / c['notes']:.2f}%" for k, v in c.items() if k != "notes"}
     print(f"{name:9s} {c['notes']:7d} notes: {share}")
-""")
 
-md(r"""
-Almost every chorale note already sits on the grid; the folk tunes carry triplets and grace notes, which move and,
-rarely, collide (a grace note on its main note's step is dropped: that is rule 4). From here on, an encoding is
-**lossless** when decoding gives back exactly what it promises to keep: `quantize(piece)` for the grid in `hold` mode,
-the roll by voice and REMI; for performance events, which have no voices and a 10 ms clock instead of a grid, the
-quantised notes without their voices (two voices on one pitch become one note).
+# %% [markdown]
+# Almost every chorale note already sits on the grid; the folk tunes carry triplets and grace notes, which move and,
+# rarely, collide (a grace note on its main note's step is dropped: that is rule 4). From here on, an encoding is
+# **lossless** when decoding gives back exactly what it promises to keep: `quantize(piece)` for the grid in `hold` mode,
+# the roll by voice and REMI; for performance events, which have no voices and a 10 ms clock instead of a grid, the
+# quantised notes without their voices (two voices on one pitch become one note).
+#
+# ## 4. The chorale grid (the Music Transformer paper's JSB format)
+#
+# Coconet's JSB data, and the Music Transformer paper after it, serialise a chorale as a grid of 16th-note steps with
+# the four voices **interleaved**: S, A, T, B at step 0, then S, A, T, B at step 1, and so on. Each token is the pitch a
+# voice sounds at that step, or `REST`. A held note simply **repeats** its pitch.
 
-## 4. The chorale grid (the Music Transformer paper's JSB format)
-
-Coconet's JSB data, and the Music Transformer paper after it, serialise a chorale as a grid of 16th-note steps with
-the four voices **interleaved**: S, A, T, B at step 0, then S, A, T, B at step 1, and so on. Each token is the pitch a
-voice sounds at that step, or `REST`. A held note simply **repeats** its pitch.
-""")
-
-code(r"""
+# %%
 grid = ChoraleGrid("repeat")
 tokens = grid.encode(piece)                  # (4T,) int64
 frames = grid.frames(tokens)                 # (T, 4): step x voice
 print(grid, "| tokens:", tokens.shape, "| frames:", frames.shape)
 for t in range(6):
     print(f"step {t}:", " ".join(f"{v}={grid.vocab.id_to_token[i]:4s}" for v, i in zip("SATB", frames[t])))
-""")
 
-code(r"""
+
+# %%
 def show_grid(frames, grid, steps=64, title=""):
     pitch = grid.id_to_pitch(frames[:steps]).T.astype(float)          # (4, steps), -1 = rest/hold
     pitch[pitch < 0] = np.nan
@@ -194,30 +176,26 @@ def show_grid(frames, grid, steps=64, title=""):
     plt.show()
 
 show_grid(frames, grid, title="chorale grid, 'repeat' mode: one token per voice per 16th")
-""")
 
-md(r"""
-Because a held note repeats, the grid **cannot tell a re-struck note from a held one**: two quarter notes on the same
-pitch become one half note. The `hold` mode fixes that with one extra token: a note's first step is its pitch, the
-next steps are `HOLD`.
-""")
+# %% [markdown]
+# Because a held note repeats, the grid **cannot tell a re-struck note from a held one**: two quarter notes on the same
+# pitch become one half note. The `hold` mode fixes that with one extra token: a note's first step is its pitch, the
+# next steps are `HOLD`.
 
-code(r"""
+# %%
 hold = ChoraleGrid("hold")
 h_frames = hold.frames(hold.encode(piece))
 print(hold)
 for t in range(6):
     print(f"step {t}:", " ".join(f"{v}={hold.vocab.id_to_token[i]:4s}" for v, i in zip("SATB", h_frames[t])))
 show_grid(h_frames, hold, title="'hold' mode: a pitch only where a note starts")
-""")
 
-md(r"""
-How much does `repeat` lose? We count, over every chorale, the notes of the quantised piece that do not come back.
-The paper's format is `repeat`, so we keep it for the Music Transformer (its per-token NLL is then comparable with the
-paper's table), and state its loss rather than hide it.
-""")
+# %% [markdown]
+# How much does `repeat` lose? We count, over every chorale, the notes of the quantised piece that do not come back.
+# The paper's format is `repeat`, so we keep it for the Music Transformer (its per-token NLL is then comparable with the
+# paper's table), and state its loss rather than hide it.
 
-code(r"""
+# %%
 # NBVAL_CHECK_OUTPUT
 merged = Counter()
 total = Counter()
@@ -229,14 +207,12 @@ for s in ("train", "valid", "test", "extra"):
     print(f"{s:6s} {merged[s]:6d} of {total[s]:6d} notes merged by 'repeat' ({100 * merged[s] / total[s]:.1f}%)")
 repeat_loss = sum(merged.values()) / sum(total.values())
 print(f"all    {100 * repeat_loss:.1f}%   ('hold' mode: 0 notes lost in {len(chorales)} chorales)")
-""")
 
-md(r"""
-About one chorale note in seven is a repeated pitch that `repeat` merges. Here is what that looks like and sounds
-like: the chorale decoded from the `repeat` grid, next to the original.
-""")
+# %% [markdown]
+# About one chorale note in seven is a repeated pitch that `repeat` merges. Here is what that looks like and sounds
+# like: the chorale decoded from the `repeat` grid, next to the original.
 
-code(r"""
+# %%
 from_repeat = grid.decode(tokens, qpm=piece.qpm)
 fig, axes = plt.subplots(1, 2, figsize=(10, 3), sharey=True)
 plot_piano_roll(quantize(piece, monophonic=True), ax=axes[0], end=16, title="quantised original")
@@ -244,41 +220,36 @@ plot_piano_roll(from_repeat, ax=axes[1], end=16, title="decoded from 'repeat' (r
 axes[0].get_legend().remove()
 plt.tight_layout(); plt.show()
 play(from_repeat, sr=SR, instrument="organ", max_seconds=12)
-""")
 
-md(r"""
-`grid.changes(tokens)` marks the tokens where a voice does something new (a different token from its previous step).
-A model that only learned to copy the previous step gets the others right for free; notebook 03 reports its loss on
-both kinds separately.
-""")
+# %% [markdown]
+# `grid.changes(tokens)` marks the tokens where a voice does something new (a different token from its previous step).
+# A model that only learned to copy the previous step gets the others right for free; notebook 03 reports its loss on
+# both kinds separately.
 
-code(r"""
+# %%
 # NBVAL_CHECK_OUTPUT
 valid_tokens = np.concatenate([grid.encode(p) for p in load_chorales("valid")])
 same_as_before = 1 - np.concatenate([grid.changes(grid.encode(p)) for p in load_chorales("valid")]).mean()
 print(f"valid split: {len(valid_tokens)} tokens, {100 * same_as_before:.0f}% repeat the voice's previous token")
-""")
 
-md(r"""
-## 5. The piano roll
+# %% [markdown]
+# ## 5. The piano roll
+#
+# The roll is the grid without voices: 128 pitches x steps, each cell the velocity (0 = silent). Three variants:
+#
+# | variant | array | loses |
+# |---|---|---|
+# | plain | `(128, T)` | which voice plays a note, re-struck notes (like `repeat`), unisons between voices |
+# | with onsets | `(2, 128, T)`: channel 0 = onsets, 1 = sustain | which voice plays a note, unisons between voices |
+# | by voice | `(V, 2, 128, T)`, one roll per voice | nothing |
 
-The roll is the grid without voices: 128 pitches x steps, each cell the velocity (0 = silent). Three variants:
-
-| variant | array | loses |
-|---|---|---|
-| plain | `(128, T)` | which voice plays a note, re-struck notes (like `repeat`), unisons between voices |
-| with onsets | `(2, 128, T)`: channel 0 = onsets, 1 = sustain | which voice plays a note, unisons between voices |
-| by voice | `(V, 2, 128, T)`, one roll per voice | nothing |
-""")
-
-code(r"""
+# %%
 rolls = {"plain": PianoRoll(onsets=False), "onsets": PianoRoll(), "by voice": PianoRoll(by_voice=True)}
 for name, r in rolls.items():
     x = r.encode(piece)
     print(f"{name:9s} shape {str(x.shape):18s} {100 * rep.roll_sparsity(x):.1f}% silent, {x.nbytes} bytes")
-""")
 
-code(r"""
+# %%
 x = rolls["onsets"].encode(piece)                     # (2, 128, T)
 lo, hi = grid.low, grid.high
 fig, axes = plt.subplots(1, 2, figsize=(10, 3), sharey=True)
@@ -288,59 +259,53 @@ for ax, channel, title in zip(axes, (1, 0), ("sustain channel (what sounds)", "o
     ax.set_title(title); ax.set_xlabel("16th-note step")
 axes[0].set_ylabel("MIDI pitch")
 plt.tight_layout(); plt.show()
-""")
 
-md(r"""
-What each variant loses over the whole corpus is measured in section 8.
+# %% [markdown]
+# What each variant loses over the whole corpus is measured in section 8.
+#
+# ## 6. Performance events (MIDI-like)
+#
+# For piano performances the Music Transformer (and Performance RNN before it) uses events in **real time**:
+# `NOTE_ON_p`, `NOTE_OFF_p` (128 each), `TIME_SHIFT_k` (k x 10 ms, up to 1 s) and `VELOCITY_b` (32 bins), 388 tokens
+# in all. Time is not tied to a grid, so an expressive performance keeps its timing; but there are no voices, and an
+# empty second costs one token while a busy second costs dozens.
 
-## 6. Performance events (MIDI-like)
-
-For piano performances the Music Transformer (and Performance RNN before it) uses events in **real time**:
-`NOTE_ON_p`, `NOTE_OFF_p` (128 each), `TIME_SHIFT_k` (k x 10 ms, up to 1 s) and `VELOCITY_b` (32 bins), 388 tokens
-in all. Time is not tied to a grid, so an expressive performance keeps its timing; but there are no voices, and an
-empty second costs one token while a busy second costs dozens.
-""")
-
-code(r"""
+# %%
 perf = PerformanceEvents()
 perf_tokens = perf.encode(piece)
 print(perf, "|", len(perf_tokens), "tokens for", f"{piece.duration_seconds:.0f} s")
 print(" ".join(perf.vocab.decode(perf_tokens[:16])))
 assert len(perf.vocab) == 388
-""")
 
-md(r"""
-## 7. REMI
+# %% [markdown]
+# ## 7. REMI
+#
+# REMI (Huang & Yang 2020) puts the metre into the tokens: `Bar` starts each bar, `Position_i` says on which 16th of the
+# bar the next notes start, and each note is `Pitch`, `Velocity`, `Duration` (in 16ths). We add an optional `Voice`
+# token before each note, so a chorale keeps its voices in one stream. A note longer than 64 16ths gets several `Duration`
+# tokens that add up (counted below).
+#
+# Two caveats on our corpora. They have no dynamics (every velocity is 80), so here the `Velocity` tokens carry no
+# information; with performed MIDI they would. And our `Bar` tokens count bars from the first note: in a piece with a
+# pickup (this chorale opens with one quarter note) they fall a quarter before the written bar lines, so a metre-aware
+# REMI would start counting at the written bar line.
 
-REMI (Huang & Yang 2020) puts the metre into the tokens: `Bar` starts each bar, `Position_i` says on which 16th of the
-bar the next notes start, and each note is `Pitch`, `Velocity`, `Duration` (in 16ths). We add an optional `Voice`
-token before each note, so a chorale keeps its voices in one stream. A note longer than 64 16ths gets several `Duration`
-tokens that add up (counted below).
-
-Two caveats on our corpora. They have no dynamics (every velocity is 80), so here the `Velocity` tokens carry no
-information; with performed MIDI they would. And our `Bar` tokens count bars from the first note: in a piece with a
-pickup (this chorale opens with one quarter note) they fall a quarter before the written bar lines, so a metre-aware
-REMI would start counting at the written bar line.
-""")
-
-code(r"""
+# %%
 remi = REMI()
 remi_tokens = remi.encode(piece)
 print(remi, "|", len(remi_tokens), "tokens")
 print(" ".join(remi.vocab.decode(remi_tokens[:19])))
-""")
 
-md(r"""
-## 8. The round trip, over the whole corpus
+# %% [markdown]
+# ## 8. The round trip, over the whole corpus
+#
+# The claim "lossless" is only worth something if it is checked on all the data. `round_trip_report` encodes and
+# decodes every piece once, and compares the result note by note with what the encoding promises to keep
+# (`enc.reference(piece)`: the quantised piece, with binned velocities where the encoding bins them, compared on
+# `enc.fields`). The same pass measures the sizes used in the table of section 11. `tests/test_representations.py`
+# asserts the same over the whole corpus.
 
-The claim "lossless" is only worth something if it is checked on all the data. `round_trip_report` encodes and
-decodes every piece once, and compares the result note by note with what the encoding promises to keep
-(`enc.reference(piece)`: the quantised piece, with binned velocities where the encoding bins them, compared on
-`enc.fields`). The same pass measures the sizes used in the table of section 11. `tests/test_representations.py`
-asserts the same over the whole corpus.
-""")
-
-code(r"""
+# %%
 encodings = {"grid repeat": grid, "grid hold": hold, "roll plain": rolls["plain"], "roll onsets": rolls["onsets"],
              "roll by voice": rolls["by voice"], "performance": perf, "REMI": remi}
 lossless = ("grid hold", "roll by voice", "performance", "REMI")
@@ -353,9 +318,8 @@ for corpus, pieces in (("chorales", chorales), ("folk", folk)):
         reports[corpus, name] = rep.round_trip_report(enc, pieces)
 elapsed = time.perf_counter() - t0
 print(f"{len(reports)} encode/decode passes over {len(chorales) + len(folk)} pieces in {elapsed:.0f} s")
-""")
 
-code(r"""
+# %%
 # NBVAL_CHECK_OUTPUT
 print(f"{'encoding':14s} {'corpus':9s} {'pieces exact':>14s} {'notes merged':>13s} {'notes wrong':>12s}")
 for (corpus, name), r in reports.items():
@@ -367,23 +331,21 @@ for (corpus, name), r in reports.items():
 print("REMI notes longer than 64 16ths (several Duration tokens):", sum(remi.long_notes(p) for p in chorales + folk))
 print("chorale notes merged into another voice's note by performance events (unisons):",
       sum(len(p) - len(quantize_seconds(p)) for p in chorales))
-""")
 
-md(r"""
-Read it row by row. The four lossless encodings give back every piece (each compared with what it promises to keep). The `repeat` grid and the plain roll merge
-re-struck notes (a merged run of *k* notes counts as *k* wrong notes plus one extra in the last column). The roll with
-onsets but without voices loses the unisons of the chorales; so do performance events, whose reference already merges
-two voices on one pitch (last line): the price of a format without voices. The plain roll merges more than `repeat`
-does: besides re-struck notes and unisons, it joins two voices that hand the same pitch from one to the other.
+# %% [markdown]
+# Read it row by row. The four lossless encodings give back every piece (each compared with what it promises to keep). The `repeat` grid and the plain roll merge
+# re-struck notes (a merged run of *k* notes counts as *k* wrong notes plus one extra in the last column). The roll with
+# onsets but without voices loses the unisons of the chorales; so do performance events, whose reference already merges
+# two voices on one pitch (last line): the price of a format without voices. The plain roll merges more than `repeat`
+# does: besides re-struck notes and unisons, it joins two voices that hand the same pitch from one to the other.
+#
+# ## 9. Do they sound the same?
+#
+# Decode the chorale from every representation, render each with the same organ, and compare its log-mel spectrogram
+# with the quantised original's, as the mean absolute difference in decibels over all bands and frames (the spectrogram,
+# not the samples: a 10 ms time grid moves notes by up to 5 ms, which you cannot hear but which changes every sample).
 
-## 9. Do they sound the same?
-
-Decode the chorale from every representation, render each with the same organ, and compare its log-mel spectrogram
-with the quantised original's, as the mean absolute difference in decibels over all bands and frames (the spectrogram,
-not the samples: a 10 ms time grid moves notes by up to 5 ms, which you cannot hear but which changes every sample).
-""")
-
-code(r"""
+# %%
 # NBVAL_CHECK_OUTPUT
 versions = {
     "quantised original": quantize(piece, monophonic=True),
@@ -406,25 +368,22 @@ for k, a in audio.items():
     n = min(m.shape[1], ref.shape[1])
     diff = np.abs(m[:, :n] - ref[:, :n]).mean()
     print(f"{k:22s} {len(versions[k]):4d} notes, mean spectrogram difference {diff:4.1f} dB")
-""")
 
-code(r"""
+# %%
 for k, a in audio.items():
     print(k); display(play(a, sr=SR))
-""")
 
-md(r"""
-The lossless grid encodings give exactly the same sound. Performance events differ a little: notes move by up to 5 ms,
-and where two voices sing the same pitch one note is left. The `repeat` grid and the plain roll differ where a note
-should have been struck again: listen to the repeated chords.
+# %% [markdown]
+# The lossless grid encodings give exactly the same sound. Performance events differ a little: notes move by up to 5 ms,
+# and where two voices sing the same pitch one note is left. The `repeat` grid and the plain roll differ where a note
+# should have been struck again: listen to the repeated chords.
+#
+# ## 10. Audio: the waveform and the mel spectrogram
+#
+# A model that works on sound itself sees either the **waveform** (16,000 or 44,100 numbers per second) or a **mel
+# spectrogram** (here 80 mel bands every 256 samples).
 
-## 10. Audio: the waveform and the mel spectrogram
-
-A model that works on sound itself sees either the **waveform** (16,000 or 44,100 numbers per second) or a **mel
-spectrogram** (here 80 mel bands every 256 samples).
-""")
-
-code(r"""
+# %%
 wave = audio["quantised original"]
 fig, axes = plt.subplots(1, 2, figsize=(10, 3))
 plot_waveform(wave, SR, ax=axes[0], title="12 seconds")
@@ -434,21 +393,20 @@ plot_spectrogram(wave, SR, title="log-mel spectrogram (80 bands, hop 256)")
 plt.show()
 mel = log_mel_spectrogram(wave, SR)
 print("waveform:", wave.shape, " mel:", tuple(mel.shape))
-""")
 
-md(r"""
-## 11. The table: what each representation costs, over the whole corpus
 
-For every representation: vocabulary size, sequence length per piece (mean and 95th percentile), per second of music,
-and storage (token ids in the smallest whole number of bytes, roll cells 1 byte, audio 4-byte floats). Sequence length
-for a roll is its number of steps (one 128-pitch vector per step); the audio rows are computed from each piece's
-duration at its tempo. One caution on the per-second columns: the sources carry no tempo, so every chorale plays at
-80 quarter notes per minute and every folk tune at 120. The per-second rates of the grid and the roll are fixed by
-that choice (which is why their mean and 95th percentile agree); compare per-second figures across representations,
-and per-piece figures across corpora.
-""")
+# %% [markdown]
+# ## 11. The table: what each representation costs, over the whole corpus
+#
+# For every representation: vocabulary size, sequence length per piece (mean and 95th percentile), per second of music,
+# and storage (token ids in the smallest whole number of bytes, roll cells 1 byte, audio 4-byte floats). Sequence length
+# for a roll is its number of steps (one 128-pitch vector per step); the audio rows are computed from each piece's
+# duration at its tempo. One caution on the per-second columns: the sources carry no tempo, so every chorale plays at
+# 80 quarter notes per minute and every folk tune at 120. The per-second rates of the grid and the roll are fixed by
+# that choice (which is why their mean and 95th percentile agree); compare per-second figures across representations,
+# and per-piece figures across corpora.
 
-code(r"""
+# %%
 # NBVAL_CHECK_OUTPUT
 def table_rows(corpus):
     rows = []
@@ -481,14 +439,12 @@ for corpus in ("chorales", "folk"):
         sp = "" if sparsity is None else f"{100 * sparsity:.1f}%"
         print(f"  {name:24s} {vocab:>6s} {s['mean']:9.0f} {s['p95']:9.0f} {s['per_s_mean']:8.1f} "
               f"{s['per_s_p95']:8.1f} {s['kb_mean']:8.1f} {sp:>7s}")
-""")
 
-md(r"""
-Which tokens are common? A model spends most of its effort on the frequent ones: the histograms below count every
-token of every chorale.
-""")
+# %% [markdown]
+# Which tokens are common? A model spends most of its effort on the frequent ones: the histograms below count every
+# token of every chorale.
 
-code(r"""
+# %%
 fig, axes = plt.subplots(1, 3, figsize=(12, 3))
 for ax, (name, enc) in zip(axes, (("chorale grid (repeat)", grid), ("performance events", perf), ("REMI", remi))):
     counts = np.bincount(np.concatenate([enc.encode(p) for p in chorales]), minlength=len(enc.vocab))
@@ -498,16 +454,14 @@ for ax, (name, enc) in zip(axes, (("chorale grid (repeat)", grid), ("performance
     ax.annotate(enc.vocab.id_to_token[top], (top, counts[top]), fontsize=8)
 axes[0].set_ylabel("count (log)")
 plt.tight_layout(); plt.show()
-""")
 
-md(r"""
-## 12. Try it: any piece, any representation
+# %% [markdown]
+# ## 12. Try it: any piece, any representation
+#
+# Pick a piece and an encoding: you see its first tokens (or, for a roll, its first steps) and hear the piece decoded
+# from it.
 
-Pick a piece and an encoding: you see its first tokens (or, for a roll, its first steps) and hear the piece decoded
-from it.
-""")
-
-code(r"""
+# %%
 import ipywidgets as widgets
 from helpers.widgets import MusicPanel
 
@@ -531,15 +485,13 @@ panel = MusicPanel(
     instrument="organ", describe=lambda piece: shown["text"], max_quarters=16, button="Encode, decode, play", sr=SR)
 panel.show()  # the first setting, before you touch anything
 panel.widget
-""")
 
-md(r"""
-## Summary
+# %% [markdown]
+# ## Summary
+#
+# The numbers below are computed from the table above.
 
-The numbers below are computed from the table above.
-""")
-
-code(r"""
+# %%
 c = {name: s for name, s, _ in table["chorales"]}
 n_pickup = sum(p.meta.get("pickup_quarters", 0) > 0 for p in chorales)
 f = {name: s for name, s, _ in table["folk"]}
@@ -577,29 +529,26 @@ display(Markdown(f'''
   the audio models of the lesson (Jukebox's VQ-VAE, MusicGen: the audio half of the course plan, notebooks 04-06)
   start by compressing sound into a few discrete codes per frame before any sequence model sees it.
 '''))
-""")
 
-md(r"""
-## Exercises
+# %% [markdown]
+# ## Exercises
+#
+# 1. **A coarser grid.** Quantise the chorales and the folk tunes to 8th notes (`steps_per_quarter=2`). What share of
+#    notes moves, and how many are dropped? Which corpus suffers more, and why?
+# 2. **The copying baseline.** Using `grid.changes`, compute on the *train* split the share of tokens that repeat the
+#    voice's previous token. A model that always copies would be right this often: what does that say about per-token
+#    accuracy as a measure?
+# 3. **REMI without voices.** Build `REMI(with_voice=False)`. How much shorter are the chorales' sequences? Use
+#    `round_trip_errors(..., fields=("pitch", "onset", "duration", "voice"))` to show what is lost, and decode a chorale
+#    to hear whether you can still tell the voices apart.
+# 4. **A finer clock.** Make `PerformanceEvents(time_unit=0.008, max_shift=125)`: same longest shift, finer steps. How does
+#    the vocabulary and the number of tokens per second change?
 
-1. **A coarser grid.** Quantise the chorales and the folk tunes to 8th notes (`steps_per_quarter=2`). What share of
-   notes moves, and how many are dropped? Which corpus suffers more, and why?
-2. **The copying baseline.** Using `grid.changes`, compute on the *train* split the share of tokens that repeat the
-   voice's previous token. A model that always copies would be right this often: what does that say about per-token
-   accuracy as a measure?
-3. **REMI without voices.** Build `REMI(with_voice=False)`. How much shorter are the chorales' sequences? Use
-   `round_trip_errors(..., fields=("pitch", "onset", "duration", "voice"))` to show what is lost, and decode a chorale
-   to hear whether you can still tell the voices apart.
-4. **A finer clock.** Make `PerformanceEvents(time_unit=0.008, max_shift=125)`: same longest shift, finer steps. How does
-   the vocabulary and the number of tokens per second change?
-""")
-
-code(r"""
+# %%
 # Exercise 2: your answer here (a number between 0 and 1)
 copy_share = None
-""")
 
-code(r"""
+# %%
 if copy_share is None:
     print("Exercise 2 not answered yet")
 else:
@@ -607,6 +556,3 @@ else:
     assert abs(copy_share - (1 - train_changes.mean())) < 0.01, \
         "count the False entries of grid.changes, over all train pieces"
     print("correct")
-""")
-
-write("01_representations.ipynb")
