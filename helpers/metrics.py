@@ -440,6 +440,10 @@ def fad_inf(
     ``rng``) and compared with the whole reference set; a least-squares line ``FAD = a + b / n`` through all
     points gives ``a`` = FAD-inf, the value an infinite generated set would reach.
 
+    It removes the bias (which grows with the embedding dimension over n), not the noise of having only N
+    generated clips: with D = 64 and N = 1000 (tests/test_metrics.py) its error is a fraction of FAD(N)'s; with
+    D = 8, where the bias is tiny next to that noise, it is no better than FAD(N).
+
     Args:
         reference: reference embeddings (N1, D), or their :class:`GaussianStats` (e.g. exact ones in a test).
         emb_generated: generated embeddings (N2, D).

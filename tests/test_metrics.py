@@ -1,0 +1,371 @@
+import math
+import warnings
+
+import numpy as np
+import pytest
+import scipy.linalg
+
+from helpers import metrics as m
+from helpers.data import Piece, make_notes, piece_from_notes
+
+
+# --- Fréchet distance: closed forms ------------------------------------------------------------------
+def _random_spd(rng, D, rank=None):
+    A = rng.standard_normal((D, rank or D))
+    return A @ A.T + (0 if rank else 0.1 * np.eye(D))
+
+
+def _rel(a, b):
+    return abs(a - b) / max(abs(b), 1e-300)
+
+
+def test_one_dimensional_gaussians_match_the_closed_form():
+    # (m1 - m2)^2 + (s1 - s2)^2 for N(1, 2^2) and N(-1, 3^2): 4 + 1
+    d = m.frechet_distance([1.0], [[4.0]], [-1.0], [[9.0]])
+    assert _rel(d, 5.0) < 1e-6
+
+
+def test_diagonal_and_commuting_covariances_match_the_closed_form():
+    rng = np.random.default_rng(0)
+    D = 6
+    a, b = rng.uniform(0.1, 3, D), rng.uniform(0.1, 3, D)
+    mu1, mu2 = rng.standard_normal(D), rng.standard_normal(D)
+    truth = float(((mu1 - mu2) ** 2).sum() + ((np.sqrt(a) - np.sqrt(b)) ** 2).sum())
+    assert _rel(m.frechet_distance(mu1, np.diag(a), mu2, np.diag(b)), truth) < 1e-6
+    Q, _ = np.linalg.qr(rng.standard_normal((D, D)))  # same eigenvectors: S1 and S2 commute
+    S1, S2 = Q @ np.diag(a) @ Q.T, Q @ np.diag(b) @ Q.T
+    S1, S2 = (S1 + S1.T) / 2, (S2 + S2.T) / 2
+    assert _rel(m.frechet_distance(mu1, S1, mu2, S2), truth) < 1e-6
+
+
+def test_scaled_covariance_matches_the_closed_form():
+    # S2 = c^2 S1 (not diagonal): tr sqrt(S1^1/2 S2 S1^1/2) = c tr S1, so d = |dmu|^2 + (1 - c)^2 tr S1
+    rng = np.random.default_rng(1)
+    S1 = _random_spd(rng, 8)
+    c = 1.7
+    dmu = rng.standard_normal(8)
+    truth = float(dmu @ dmu + (1 - c) ** 2 * np.trace(S1))
+    t = m.frechet_terms(np.zeros(8), S1, dmu, c**2 * S1)
+    assert _rel(t.distance, truth) < 1e-6
+    assert _rel(t.tr_sqrt_sqrtm, c * np.trace(S1)) < 1e-6
+
+
+def test_identical_sets_give_zero_and_the_distance_is_symmetric():
+    rng = np.random.default_rng(2)
+    a = rng.standard_normal((300, 10)) @ rng.standard_normal((10, 10))
+    b = rng.standard_normal((200, 10)) + 0.5
+    scale = np.trace(np.cov(a, rowvar=False))
+    assert abs(float(m.frechet_audio_distance(a, a))) < 1e-9 * scale
+    ab, ba = float(m.frechet_audio_distance(a, b)), float(m.frechet_audio_distance(b, a))
+    assert ab > 1.0 and _rel(ab, ba) < 1e-9
+
+
+def test_the_two_square_root_computations_agree_and_report_their_residue():
+    rng = np.random.default_rng(3)
+    S1, S2 = _random_spd(rng, 12), _random_spd(rng, 12)  # do not commute
+    t = m.frechet_terms(np.zeros(12), S1, np.ones(12), S2)
+    assert t.disagreement < 1e-9 and t.imag_residue < 1e-6
+    assert _rel(t.tr_sqrt_eig, t.tr_sqrt_sqrtm) < 1e-9
+    assert math.isnan(m.frechet_terms(np.zeros(12), S1, np.ones(12), S2, check=False).tr_sqrt_sqrtm)
+
+
+def test_a_disagreeing_square_root_raises_a_warning(monkeypatch):
+    rng = np.random.default_rng(4)
+    S1, S2 = _random_spd(rng, 4), _random_spd(rng, 4)
+    real_sqrtm = scipy.linalg.sqrtm
+    monkeypatch.setattr(scipy.linalg, "sqrtm", lambda A: 1.5 * real_sqrtm(A))  # a broken square root
+    with pytest.warns(UserWarning, match="disagree"):
+        t = m.frechet_terms(np.zeros(4), S1, np.zeros(4), S2)
+    assert t.disagreement > 1e-3
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m.frechet_terms(np.zeros(4), S1, np.zeros(4), S2, check=False)  # no second computation, no warning
+
+
+def test_bad_inputs_are_named():
+    rng = np.random.default_rng(5)
+    with pytest.raises(ValueError, match="emb_generated has 1 embedding"):
+        m.frechet_audio_distance(rng.standard_normal((5, 3)), rng.standard_normal((1, 3)))
+    with pytest.raises(ValueError, match="D=3 but emb_generated has D=4"):
+        m.frechet_audio_distance(rng.standard_normal((5, 3)), rng.standard_normal((5, 4)))
+    with pytest.raises(ValueError, match=r"\(N, D\)"):
+        m.frechet_audio_distance(rng.standard_normal(5), rng.standard_normal((5, 1)))
+    with pytest.raises(ValueError, match="not symmetric"):
+        m.frechet_distance(np.zeros(2), np.array([[1.0, 0.5], [0.0, 1.0]]), np.zeros(2), np.eye(2))
+
+
+# --- the lesson's formula ------------------------------------------------------------------------------
+def test_lesson_formula_is_not_zero_for_identical_sets():
+    D = 64
+    assert m.frechet_distance(np.zeros(D), np.eye(D), np.zeros(D), np.eye(D)) == pytest.approx(0.0, abs=1e-9)
+    assert m.lesson_frechet_distance(np.zeros(D), np.eye(D), np.zeros(D), np.eye(D)) == pytest.approx(
+        2 * D - 2 * np.sqrt(D)
+    )
+
+
+def test_lesson_formula_bounds_the_true_one_from_above_and_never_goes_negative():
+    # sum sqrt(m_i) >= sqrt(sum m_i): the lesson's value is an upper bound, equal for rank-1 products
+    rng = np.random.default_rng(6)
+    for trial in range(50):
+        D = int(rng.integers(1, 10))
+        rank = int(rng.integers(1, D + 1))
+        S1, S2 = _random_spd(rng, D, rank), _random_spd(rng, D, int(rng.integers(1, D + 1)))
+        mu1, mu2 = rng.standard_normal(D), rng.standard_normal(D)
+        true = m.frechet_distance(mu1, S1, mu2, S2, check=False)
+        lesson = m.lesson_frechet_distance(mu1, S1, mu2, S2)
+        assert lesson >= true - 1e-9 * (1 + np.trace(S1) + np.trace(S2))
+        assert lesson >= 0
+    v = rng.standard_normal((5, 1))
+    S = v @ v.T  # rank 1: the two formulas agree
+    assert m.lesson_frechet_distance(np.zeros(5), S, np.zeros(5), 3 * S) == pytest.approx(
+        m.frechet_distance(np.zeros(5), S, np.zeros(5), 3 * S, check=False), rel=1e-6
+    )
+
+
+# --- FAD results, embedders, FAD-inf -----------------------------------------------------------------
+def _tones(rng, n, sr=8000, seconds=0.25, low=200, high=800):
+    t = np.arange(int(sr * seconds)) / sr
+    f = rng.uniform(low, high, n)
+    return (0.3 * np.sin(2 * np.pi * f[:, None] * t[None, :])).astype(np.float32)  # (n, T)
+
+
+def test_fad_result_states_embedding_reference_counts_and_clip_length():
+    rng = np.random.default_rng(7)
+    emb = m.LogMelStatsEmbedder(n_mels=4, n_fft=256, hop_length=128)
+    assert isinstance(emb, m.Embedder)
+    low, high = _tones(rng, 12, low=200, high=300), _tones(rng, 10, low=1500, high=2500)
+    res = m.fad_from_audio(emb, low, high, 8000, reference="low tones")
+    same = m.fad_from_audio(emb, low, _tones(np.random.default_rng(8), 10, low=200, high=300), 8000, reference="low tones")
+    assert float(res) > float(same) > -1e-9
+    text = repr(res)
+    for part in ("log-mel mean+std (4 bands", "reference: low tones, 12 clips", "generated: 10 clips", "0.25 s clips"):
+        assert part in text
+    assert "not stated" in repr(m.frechet_audio_distance(rng.standard_normal((5, 2)), rng.standard_normal((5, 2))))
+    with pytest.raises(ValueError, match="differ in length"):
+        m.fad_from_audio(emb, low, low[:, :100], 8000, reference="x")
+    with pytest.raises(TypeError, match="embedder"):
+        m.fad_from_audio(lambda a, sr: a, low, low, 8000, reference="x")  # no .name
+
+
+def test_fad_inf_extrapolates_closer_to_the_truth_than_the_largest_sample():
+    # The bias of FAD(n) grows with D^2 / n; FAD-inf removes it (not the noise of the finite generated set).
+    # D = 64, N = 1000: over 10 seeded draws FAD-inf's error is a fraction of the largest sample's.
+    D, N = 64, 1000
+    err_inf, err_largest = [], []
+    for seed in range(10):
+        rng = np.random.default_rng(seed)
+        S1, S2 = _random_spd(rng, D, D) / D + 0.1 * np.eye(D), _random_spd(rng, D, D) / D + 0.1 * np.eye(D)
+        mu2 = 0.2 * rng.standard_normal(D) / np.sqrt(D)
+        truth = m.frechet_distance(np.zeros(D), S1, mu2, S2)
+        ref = m.GaussianStats(np.zeros(D), S1, 10**9)  # the exact reference distribution
+        gen = rng.multivariate_normal(mu2, S2, size=N)
+        res = m.fad_inf(ref, gen, np.random.default_rng(0), ns=[200, 360, 520, 680, 840, 1000], n_trials=3)
+        largest = m.frechet_distance(ref.mu, ref.sigma, gen.mean(0), np.cov(gen, rowvar=False), check=False)
+        assert largest > truth and res.slope > 0 and len(res.fads) == 18  # FAD(n) is biased upwards
+        err_inf.append(abs(res.fad_inf - truth))
+        err_largest.append(abs(largest - truth))
+    assert np.mean(err_inf) < 0.5 * np.mean(err_largest)
+    again = m.fad_inf(ref, gen, np.random.default_rng(0), ns=[200, 360, 520, 680, 840, 1000], n_trials=3)
+    assert again.fad_inf == res.fad_inf  # seeded
+    assert "FAD-inf" in repr(res) and "r^2" in repr(res)
+    with pytest.raises(ValueError, match="2 distinct sample sizes"):
+        m.fad_inf(ref, gen, rng, ns=[100])
+
+
+# --- symbolic metrics -----------------------------------------------------------------------------------
+def _melody(pitches, onsets=None, dur=1.0, **kw):
+    onsets = range(len(pitches)) if onsets is None else onsets
+    return piece_from_notes([(p, o, dur) for p, o in zip(pitches, onsets)], **kw)
+
+
+C_MAJOR = [60, 62, 64, 65, 67, 69, 71]
+
+
+def test_c_major_scale():
+    p = _melody(C_MAJOR)
+    assert m.scale_consistency(p) == 1.0
+    assert m.pitch_in_scale_rate(p, 0, "major") == 1.0 and m.pitch_in_scale_rate(p, 9, "minor") == 1.0
+    assert m.pitch_in_scale_rate(p, 1, "major") == pytest.approx(2 / 7)  # C# major holds only F and C
+    assert m.pitch_class_entropy(p) == pytest.approx(np.log2(7))
+    assert m.pitch_range(p) == 11 and m.n_pitch_classes_used(p) == 7
+    assert m.polyphony(p) == 1.0 and m.polyphony_rate(p) == 0.0 and m.empty_beat_rate(p) == 0.0
+    hist = m.pitch_class_histogram(p)
+    assert hist.sum() == pytest.approx(1) and hist[1] == 0 and hist[0] == pytest.approx(1 / 7)
+
+
+def test_single_note_and_empty_piece():
+    one = _melody([67])
+    assert m.pitch_class_entropy(one) == 0.0 and m.pitch_entropy(one) == 0.0 and m.pitch_range(one) == 0
+    assert m.scale_consistency(one) == 1.0 and m.polyphony(one) == 1.0
+    for undefined in (m.harmonic_consistency, m.rhythmic_regularity, m.groove_consistency):
+        assert math.isnan(undefined(one))
+    empty = Piece("empty", make_notes([], [], []))
+    values = m.symbolic_metrics(empty)
+    assert all(math.isnan(v) for k, v in values.items() if k != "n_pitch_classes_used")
+    assert np.isnan(m.pitch_class_histogram(empty)).all() and np.isnan(m.interval_histogram(empty)).all()
+    table = m.metric_table([one, empty])
+    assert table["pitch_range"][0] == 0 and math.isnan(table["pitch_range"][1])
+
+
+def test_polyphony_counts_distinct_pitches_over_sounding_time():
+    # beat 0: C-E-G; beat 1: C; beat 2: rest; beat 3: E, played by two voices (counts once)
+    p = piece_from_notes([(60, 0, 1, 80, 0), (64, 0, 1, 80, 1), (67, 0, 1, 80, 2), (60, 1, 1, 80, 0),
+                          (64, 3, 1, 80, 0), (64, 3, 1, 80, 1)])
+    assert m.polyphony(p) == pytest.approx((3 + 1 + 1) / 3)
+    assert m.polyphony_rate(p, 2) == pytest.approx(1 / 4) and m.polyphony_rate(p, 1) == pytest.approx(3 / 4)
+    assert m.empty_beat_rate(p) == pytest.approx(1 / 4)
+
+
+def _roll_polyphony(piece, spq):
+    """MusPy's definition on a piano roll (the plain reference for grid-aligned notes)."""
+    T = int(round(piece.duration_quarters * spq))
+    roll = np.zeros((T, 128), bool)
+    for n in piece.note_list():
+        roll[int(round(n.onset * spq)) : int(round(n.offset * spq)), n.pitch] = True
+    counts = roll.sum(1)
+    return counts.sum() / np.count_nonzero(counts), np.count_nonzero(counts >= 2) / T
+
+
+def test_polyphony_equals_the_piano_roll_definition_on_grid_aligned_notes():
+    rng = np.random.default_rng(10)
+    for _ in range(20):
+        k = int(rng.integers(1, 30))
+        notes = [(int(rng.integers(55, 65)), rng.integers(0, 32) / 4, rng.integers(1, 9) / 4, 80,
+                  int(rng.integers(0, 3))) for _ in range(k)]
+        p = piece_from_notes(notes)
+        poly, rate = _roll_polyphony(p, 4)
+        assert m.polyphony(p) == pytest.approx(poly) and m.polyphony_rate(p) == pytest.approx(rate)
+
+
+def test_empty_beats_use_the_beats_a_note_overlaps():
+    p = _melody([60, 62], onsets=[0, 2])  # notes on [0, 1) and [2, 3): beat 1 empty (MusPy would say none)
+    assert m.empty_beat_rate(p) == pytest.approx(1 / 3)
+    held = _melody([60, 62], onsets=[0, 2.5], dur=0.75)  # [0, .75), [2.5, 3.25): beats 1 empty of 0..3
+    assert m.empty_beat_rate(held) == pytest.approx(1 / 4)
+
+
+def test_groove_consistency():
+    quarters = [i for i in range(8)]  # two 4/4 bars of quarter notes
+    assert m.groove_consistency(_melody([60] * 8, quarters)) == 1.0
+    mixed = [0, 1, 2, 3] + [4 + 0.5 * i for i in range(8)]  # bar 2 in eighths: 4 more onsets of 16 steps
+    assert m.groove_consistency(_melody([60] * 12, mixed, dur=0.5)) == pytest.approx(1 - 4 / 16)
+    waltz = _melody([60] * 6, range(6), time_signature="3/4")
+    assert m.groove_consistency(waltz) == 1.0
+    assert math.isnan(m.groove_consistency(_melody([60] * 4)))  # one bar
+
+
+def test_interval_histogram_stays_within_each_voice():
+    p = piece_from_notes([(60, 0, 1, 80, 0), (62, 1, 1, 80, 0), (60, 2, 1, 80, 0), (80, 3, 1, 80, 0),
+                          (48, 0, 4, 80, 1)])
+    h = m.interval_histogram(p, max_interval=12)
+    assert h.shape == (25,)
+    assert h[12 + 2] == pytest.approx(1 / 3) and h[12 - 2] == pytest.approx(1 / 3)
+    assert h[24] == pytest.approx(1 / 3)  # +20 counted in the top bin; no interval from voice 1
+
+
+def _lesson_harmonic_consistency(pitches, window=8, include_last=True):
+    major = {0, 2, 4, 5, 7, 9, 11}
+    scores = []
+    for i in range(len(pitches) - window + (1 if include_last else 0)):
+        chunk = pitches[i : i + window]
+        best = max(sum(1 for p in chunk if p % 12 in {(r + n) % 12 for n in major}) for r in range(12))
+        scores.append(best / window)
+    return float(np.mean(scores))
+
+
+def test_harmonic_consistency():
+    assert m.harmonic_consistency(_melody(C_MAJOR + [72])) == 1.0
+    assert m.harmonic_consistency(_melody(list(range(60, 68)))) == pytest.approx(5 / 8)  # 8 chromatic notes
+    rng = np.random.default_rng(11)
+    pitches = rng.integers(48, 84, 30).tolist()
+    ours = m.harmonic_consistency(_melody(pitches))
+    assert ours == pytest.approx(_lesson_harmonic_consistency(pitches))
+    assert ours != pytest.approx(_lesson_harmonic_consistency(pitches, include_last=False))  # the lesson's off-by-one
+
+
+def test_rhythmic_regularity_and_grid():
+    assert m.rhythmic_regularity(_melody([60] * 5)) == 1.0
+    uneven = _melody([60, 62, 64, 65, 67], onsets=[0, 1, 1.5, 2, 3], dur=0.5)
+    assert m.rhythmic_regularity(uneven) == pytest.approx(1 - 0.25 / 0.75)  # IOI 1, .5, .5, 1
+    chord = piece_from_notes([(60, 0, 1), (64, 0, 1), (60, 1, 1), (60, 2, 1)])
+    assert m.rhythmic_regularity(chord) == 1.0  # a chord is one onset
+    triplets = _melody([60, 62, 64], onsets=[0, 0.25, 1 / 3], dur=0.25)
+    assert m.on_grid_rate(triplets) == pytest.approx(2 / 3)
+    assert m.on_grid_rate(triplets, steps_per_quarter=12) == 1.0
+
+
+# --- distribution distances ---------------------------------------------------------------------------
+def test_distribution_distance():
+    rng = np.random.default_rng(12)
+    x = rng.standard_normal(300)
+    same = m.distribution_distance(x, x)
+    assert same.overlap == pytest.approx(1.0, abs=1e-4) and same.kl == pytest.approx(0.0, abs=1e-9)
+    far = m.distribution_distance(x, x + 100)
+    assert far.overlap < 1e-3 and far.kl > 10
+    # N(0, 1) vs N(1, 1): OA = 2 Phi(-1/2) = 0.617, KL = 1/2
+    shifted = m.distribution_distance(rng.standard_normal(3000), rng.standard_normal(3000) + 1)
+    assert shifted.overlap == pytest.approx(0.617, abs=0.04) and shifted.kl == pytest.approx(0.5, abs=0.12)
+    const = m.distribution_distance([1.0, 1.0, np.nan, 1.0], [1.0, 1.0])
+    assert (const.overlap, const.kl, const.n_real) == (1.0, 0.0, 3)
+    assert m.distribution_distance([1.0, 1.0], [0.0, 0.0]).overlap < 0.01
+    with pytest.raises(ValueError, match="'generated' has 1 finite"):
+        m.distribution_distance(x, [1.0, np.nan])
+
+
+# --- memorisation ---------------------------------------------------------------------------------------
+def test_copied_ngrams_known_case():
+    res = m.copied_ngrams([[9, 2, 3, 4, 8], [5]], [[1, 2, 3, 4, 5]], n=2)
+    assert res.longest.tolist() == [3, 1]
+    assert res.share[0] == pytest.approx(2 / 4) and math.isnan(res.share[1])
+    assert m.copied_ngrams([[2, 3]], [[1, 2], [3, 4]], n=2).longest.tolist() == [1]  # no match across tunes
+    with pytest.raises(ValueError, match="negative token"):
+        m.copied_ngrams([[-1, 2]], [[1, 2]])
+
+
+def test_copied_ngrams_equals_brute_force():
+    rng = np.random.default_rng(13)
+    for _ in range(10):
+        train = [rng.integers(0, 4, int(rng.integers(1, 40))) for _ in range(int(rng.integers(1, 5)))]
+        gen = [rng.integers(0, 4, int(rng.integers(0, 30))) for _ in range(3)]
+        gen.append(np.r_[train[0][:12], rng.integers(0, 4, 5)])  # a copied stretch
+        for n in (1, 3, 5):
+            fast, plain = m.copied_ngrams(gen, train, n), m.copied_ngrams_plain(gen, train, n)
+            assert fast.longest.tolist() == plain.longest.tolist()
+            np.testing.assert_allclose(fast.share, plain.share)
+
+
+# --- bootstrap, rank correlation -----------------------------------------------------------------------
+def test_bootstrap_ci_contains_the_mean_and_shrinks_with_n():
+    rng = np.random.default_rng(14)
+    big = rng.normal(3.0, 1.0, 5000)
+    ci = m.bootstrap_ci(big, np.random.default_rng(0))
+    assert big.mean() in ci and 3.0 in ci and ci.low < ci.estimate < ci.high
+    small = m.bootstrap_ci(big[:100], np.random.default_rng(0))
+    ratio = (small.high - small.low) / (ci.high - ci.low)
+    assert 5 < ratio < 10  # about sqrt(5000 / 100) = 7.1
+    assert m.bootstrap_ci(big[:100], np.random.default_rng(0)) == small  # same seed, same interval
+
+
+def test_bootstrap_vectorised_path_equals_the_loop():
+    x = np.random.default_rng(15).exponential(size=50)
+    for stat in (np.mean, np.median):
+        fast = m.bootstrap_ci(x, np.random.default_rng(1), stat, n_boot=500)
+        plain = m.bootstrap_ci(x, np.random.default_rng(1), stat, n_boot=500, vectorized=False)
+        assert fast == plain
+    pairs = np.c_[x, x + 1]  # rows are items
+    ci = m.bootstrap_ci(pairs, np.random.default_rng(2), lambda s: np.mean(s[:, 1] - s[:, 0]), n_boot=100)
+    assert ci.low == pytest.approx(1) and ci.high == pytest.approx(1)
+    with pytest.raises(ValueError, match="at least 2 items"):
+        m.bootstrap_ci([1.0], np.random.default_rng(0))
+
+
+def test_rank_correlation():
+    names, rho, p = m.rank_correlation(
+        {"fad": [1, 2, 3, 4, 5], "oa": [0.9, 0.8, 0.5, 0.4, 0.1], "copy": [1, 4, 9, 16, 25],
+         "const": [2, 2, 2, 2, 2], "gappy": [1, np.nan, 3, 4, 5]}
+    )
+    i = {k: names.index(k) for k in names}
+    assert rho[i["fad"], i["copy"]] == pytest.approx(1) and rho[i["fad"], i["oa"]] == pytest.approx(-1)
+    assert np.isnan(rho[i["const"], i["fad"]]) and rho[i["gappy"], i["fad"]] == pytest.approx(1)
+    with pytest.raises(ValueError, match="different numbers"):
+        m.rank_correlation({"a": [1, 2, 3], "b": [1, 2]})
