@@ -442,7 +442,9 @@ def fad_inf(
 
     It removes the bias (which grows with the embedding dimension over n), not the noise of having only N
     generated clips: with D = 64 and N = 1000 (tests/test_metrics.py) its error is a fraction of FAD(N)'s; with
-    D = 8, where the bias is tiny next to that noise, it is no better than FAD(N).
+    D = 8, where the bias is tiny next to that noise, it is no better than FAD(N). The reference statistics are
+    used as they are, so a small reference set still biases the result (pass exact :class:`GaussianStats` or
+    many reference clips).
 
     Args:
         reference: reference embeddings (N1, D), or their :class:`GaussianStats` (e.g. exact ones in a test).
