@@ -135,10 +135,18 @@ class FrechetTerms:
     disagreement: float
 
 
+def _psd_eigenvalues_clean(w: np.ndarray) -> np.ndarray:
+    """Eigenvalues of a PSD matrix with rounding noise removed: those below ``D * eps * max`` (the default
+    tolerance of ``np.linalg.matrix_rank``) are set to 0. Their square roots would otherwise add up: 54 zero
+    eigenvalues of 1e-15 add 54 * 3e-8 to a trace of square roots."""
+    tol = len(w) * np.finfo(np.float64).eps * max(float(np.abs(w).max()), 0.0) if len(w) else 0.0
+    return np.where(w > tol, w, 0.0)
+
+
 def _sqrt_psd(S: np.ndarray) -> np.ndarray:
-    """Symmetric square root of a symmetric PSD matrix (eigenvalues below 0 from rounding are set to 0)."""
+    """Symmetric square root of a symmetric PSD matrix (eigenvalues at rounding level set to 0)."""
     w, V = np.linalg.eigh((S + S.T) / 2)  # w (D,), V (D, D)
-    return (V * np.sqrt(np.clip(w, 0.0, None))) @ V.T
+    return (V * np.sqrt(_psd_eigenvalues_clean(w))) @ V.T
 
 
 def _check_stats(mu, S, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -162,8 +170,9 @@ def frechet_terms(mu1, S1, mu2, S2, check: bool = True, rtol: float = 1e-5) -> F
     ``S1 S2`` and ``S1^1/2 S2 S1^1/2`` have the same eigenvalues, so ``tr sqrt(S1 S2)`` (what FID/FAD code
     writes) equals the trace here; the symmetric form is PSD, so its square root is real and stable.
 
-    Computation 1 (``tr_sqrt_eig``): ``eigh`` of S1 -> ``S1^1/2``; ``eigvalsh`` of ``S1^1/2 S2 S1^1/2``, tiny
-    negative eigenvalues (rounding) set to 0, sum of square roots. Computation 2 (``tr_sqrt_sqrtm``, only when
+    Computation 1 (``tr_sqrt_eig``): ``eigh`` of S1 -> ``S1^1/2``; ``eigvalsh`` of ``S1^1/2 S2 S1^1/2``,
+    eigenvalues at rounding level (below ``D * eps * largest``, negative ones included) set to 0, sum of square
+    roots. Computation 2 (``tr_sqrt_sqrtm``, only when
     ``check``): ``scipy.linalg.sqrtm(S1 @ S2)``; when it is not finite (a singular product), ``1e-6 I`` is
     added to both covariances first, as pytorch-fid does. Its imaginary part is measured (``imag_residue``) and
     a :class:`UserWarning` is raised when the two traces disagree by more than ``rtol`` relative to
@@ -190,7 +199,7 @@ def frechet_terms(mu1, S1, mu2, S2, check: bool = True, rtol: float = 1e-5) -> F
     r1 = _sqrt_psd(S1)  # (D, D)
     M = r1 @ S2 @ r1  # (D, D) symmetric PSD up to rounding
     ev = np.linalg.eigvalsh((M + M.T) / 2)  # (D,)
-    tr_eig = float(np.sqrt(np.clip(ev, 0.0, None)).sum())
+    tr_eig = float(np.sqrt(_psd_eigenvalues_clean(ev)).sum())
     trace_sum = float(np.trace(S1) + np.trace(S2))
     tr_sqrtm, imag, disagreement = float("nan"), float("nan"), float("nan")
     if check:
@@ -220,8 +229,10 @@ def frechet_terms(mu1, S1, mu2, S2, check: bool = True, rtol: float = 1e-5) -> F
 def frechet_distance(mu1, S1, mu2, S2, check: bool = True, rtol: float = 1e-5) -> float:
     """The (squared) Fréchet distance between N(mu1, S1) and N(mu2, S2); see :func:`frechet_terms`.
 
-    Can be a tiny negative number (about -1e-6 for identical sets of 10 samples in 64 dimensions) from rounding;
-    it is returned as computed, not clipped, so that a reader sees the rounding.
+    With fewer samples than dimensions the covariances are singular; ``tr sqrtm(S1 S2)`` then overshoots by
+    rounding and two identical sets get a small *negative* FAD, one source of the "negative FAD" reports. The
+    eigenvalue route zeroes eigenvalues at rounding level and gives 0 to rounding (tests/test_metrics.py). The
+    value is returned as computed, never clipped.
 
     Notebook: 06_evaluation.ipynb.
     Reference: Dowson & Landau 1982; Kilgour et al. 2019, Sec. 2.
