@@ -95,7 +95,8 @@ class VQVAEConfig:
         normalize: L2-normalise the latents before quantising (raw latents made the EMA codebook drift; issue 16).
         mu: EMA decay of the codebook statistics (Jukebox: 0.99).
         commit_weight: weight of the commitment loss (Jukebox: 0.02).
-        restart_threshold: a code whose EMA count falls below this is dead and restarted.
+        restart_threshold: a code whose EMA count (its uses per batch, averaged) falls below this is dead and is
+            restarted; keep it well below (latents per batch) / codebook_size.
         spectral_weight: weight of the multi-resolution STFT loss next to the waveform loss.
         recon: waveform loss, ``'l2'`` or ``'l1'``.
     """
