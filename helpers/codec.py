@@ -17,8 +17,8 @@ This module builds that codec, small:
 
 Gradients: the sum of the stages is passed straight through to the encoder (``z + (sum q - z).detach()``), so the
 encoder's gradient does not grow with the number of stages used; each stage adds its commitment loss
-(residual vs its detached code). Latents are L2-normalised once, before the first stage (normalising each residual
-would break the sum). Codebooks learn by EMA, applied by the hook in ``model.training_hooks()`` (see helpers.vqvae).
+(residual vs its detached code). Latents are L2-normalised once, before the first stage, whose codes are unit vectors too;
+the residuals of the later stages are quantised as they are (normalising them would break the sum). Codebooks learn by EMA, applied by the hook in ``model.training_hooks()`` (see helpers.vqvae).
 
 Notebook: 05_musicgen.ipynb
 Reference: Zeghidour et al. 2021, "SoundStream" (arXiv:2107.03312), Sec. III-C (residual VQ, Algorithm 1; quantizer
@@ -100,7 +100,8 @@ class ResidualVQ(nn.Module):
         super().__init__()
         self.normalize = normalize
         self.stages = nn.ModuleList(
-            VectorQuantizer(codebook_size, dim, mu, threshold, normalize=False, seed=seed + k) for k in range(n_codebooks)
+            VectorQuantizer(codebook_size, dim, mu, threshold, normalize=normalize and k == 0, seed=seed + k)
+            for k in range(n_codebooks)
         )
 
     @property
@@ -114,7 +115,7 @@ class ResidualVQ(nn.Module):
         if not 1 <= n_q <= self.n_codebooks:
             raise ValueError(f"n_q must lie in 1..{self.n_codebooks}, got {n_q}")
         if self.normalize:
-            z = F.normalize(z, dim=1)
+            z = F.normalize(z, dim=1)  # stage 1 normalises too (a no-op now) and keeps unit codes
         total = torch.zeros_like(z)  # (B, D, L), sum of the codes so far (no gradient)
         codes, commit, usage, perplexity = [], z.new_zeros(()), [], []
         for k in range(n_q):

@@ -258,7 +258,13 @@ class VectorQuantizer(nn.Module):
 
         n_k  = number of latents assigned to code k in the batch,   s_k = their sum
         N_k <- mu N_k + (1 - mu) n_k,    S_k <- mu S_k + (1 - mu) s_k,    e_k = S_k / N_k
+        (normalize=True: e_k = (S_k / N_k) / |S_k / N_k|, on the unit sphere like the latents)
         dead codes (N_k < threshold):   e_k <- a random latent of the batch,  S_k <- e_k,  N_k <- 1
+
+    Why normalise the codes too: a mean of unit vectors lies inside the sphere, and the more spread the latents it
+    averages, the closer to the centre; a code near the centre is at distance about 1 from *every* unit latent, so it
+    wins every latent that no code matches well, grows more central, and the codebook collapses onto a few such hubs
+    (measured: usage fell to 5% of 512 codes within 100 steps). With unit codes, nearest means largest cosine.
 
     Args:
         codebook_size, dim: K and D.
@@ -364,7 +370,8 @@ class VectorQuantizer(nn.Module):
         self.ema_count.mul_(self.mu).add_(n, alpha=1 - self.mu)
         self.ema_sum.mul_(self.mu).add_(s, alpha=1 - self.mu)
         dead = self.ema_count < self.threshold  # (K,)
-        self.codebook.copy_(self.ema_sum / self.ema_count.clamp_min(1e-12)[:, None])
+        means = self.ema_sum / self.ema_count.clamp_min(1e-12)[:, None]  # (K, D)
+        self.codebook.copy_(F.normalize(means, dim=1) if self.normalize else means)
         n_dead = int(dead.sum())
         if n_dead:
             fresh = self._pick(candidates, n_dead).to(self.codebook.dtype)
