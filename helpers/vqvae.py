@@ -259,7 +259,12 @@ class VectorQuantizer(nn.Module):
         n_k  = number of latents assigned to code k in the batch,   s_k = their sum
         N_k <- mu N_k + (1 - mu) n_k,    S_k <- mu S_k + (1 - mu) s_k,    e_k = S_k / N_k
         (normalize=True: e_k = (S_k / N_k) / |S_k / N_k|, on the unit sphere like the latents)
-        dead codes (N_k < threshold):   e_k <- a random latent of the batch,  S_k <- e_k,  N_k <- 1
+        dead codes (N_k < threshold):   e_k <- a random latent of the batch,  N_k <- c,  S_k <- c e_k
+
+    A fresh code (initialised or restarted) starts with the count ``c = threshold`` (1 if the threshold is 0), as in
+    Jukebox (threshold 1, count 1): it survives the next update only if that batch uses it, so unused fresh codes
+    are re-drawn at once. (With a starting count of 1 and the codec's threshold of 0.1, no code can die before
+    step 230, as 0.99^229 > 0.1; measured: by step 50 the codec's latents used one code, perplexity 1.1, unrestarted.)
 
     Why normalise the codes too: a mean of unit vectors lies inside the sphere, and the more spread the latents it
     averages, the closer to the centre; a code near the centre is at distance about 1 from *every* unit latent, so it
@@ -285,6 +290,11 @@ class VectorQuantizer(nn.Module):
         self._pending: dict | None = None  # batch statistics waiting for apply_pending
         self._warned = False
 
+    @property
+    def fresh_count(self) -> float:
+        """EMA count given to a code when it is initialised or restarted."""
+        return self.threshold if self.threshold > 0 else 1.0
+
     # nearest code: the fast form and its plain reference
     def nearest(self, x: torch.Tensor) -> torch.Tensor:
         """Index of the nearest code of each row of ``x`` (N, D) -> (N,), by ``|x|^2 - 2 x.e + |e|^2``."""
@@ -305,8 +315,8 @@ class VectorQuantizer(nn.Module):
     def initialise(self, x: torch.Tensor) -> None:
         """Codebook <- K random latents of ``x`` (N, D) (repeated if N < K); EMA sums and counts to match."""
         self.codebook.copy_(self._pick(x, self.codebook_size))
-        self.ema_sum.copy_(self.codebook)
-        self.ema_count.fill_(1.0)
+        self.ema_count.fill_(self.fresh_count)
+        self.ema_sum.copy_(self.codebook * self.fresh_count)
         self.initialised.fill_(True)
         if _distributed():
             for buf in (self.codebook, self.ema_sum, self.ema_count):
@@ -376,8 +386,8 @@ class VectorQuantizer(nn.Module):
         if n_dead:
             fresh = self._pick(candidates, n_dead).to(self.codebook.dtype)
             self.codebook[dead] = fresh
-            self.ema_sum[dead] = fresh
-            self.ema_count[dead] = 1.0
+            self.ema_sum[dead] = fresh * self.fresh_count
+            self.ema_count[dead] = self.fresh_count
         return dead
 
     @torch.no_grad()

@@ -274,3 +274,40 @@ def test_config_round_trip_and_checkpoint_refusal(tmp_path):
     assert torch.allclose(loaded.reconstruct(x), m.reconstruct(x))
     with pytest.raises(ValueError, match=r"another configuration \(differs in \['codebook_size'\]\)"):
         V.load_checkpoint(path, V.VQVAEConfig.tiny(hop=8, codebook_size=32))
+
+
+# --- torch.distributed: the hook all-reduces the statistics ------------------------------------------------------
+def _distributed_update(rank, world, init_file, out_dir):
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        q = V.VectorQuantizer(4, 2, mu=0.8, threshold=0.0, normalize=False, seed=0).train()
+        q.codebook.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]]))
+        q.ema_sum.copy_(q.codebook)
+        q.initialised.fill_(True)
+        q(_rank_batch(rank))  # each rank sees its own batch
+        V.update_codebooks(q)
+        torch.save(q.state_dict(), f"{out_dir}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def _rank_batch(rank):
+    return torch.randn(1, 2, 6, generator=torch.Generator().manual_seed(10 + rank))
+
+
+def test_distributed_update_equals_one_update_on_all_batches(tmp_path):
+    import torch.multiprocessing as mp
+
+    mp.start_processes(_distributed_update, args=(2, tmp_path / "init", tmp_path), nprocs=2, start_method="fork")
+    states = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    q = V.VectorQuantizer(4, 2, mu=0.8, threshold=0.0, normalize=False, seed=0).train()
+    q.codebook.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]]))
+    q.ema_sum.copy_(q.codebook)
+    q.initialised.fill_(True)
+    q(torch.cat([_rank_batch(0), _rank_batch(1)], dim=2))  # one process, both batches
+    V.update_codebooks(q)
+    for state in states:
+        for name in ("codebook", "ema_count", "ema_sum"):
+            assert torch.allclose(state[name], getattr(q, name), atol=1e-6), name
