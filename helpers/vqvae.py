@@ -21,7 +21,7 @@ the latents assigned to each code. Jukebox updates it inside ``forward`` in trai
 training mode ``forward`` only *records* the batch statistics (codes used, sums of the latents assigned, the latents
 themselves as restart candidates; accumulated if several forwards come before an update), and
 :func:`update_codebooks` applies the EMA and the restarts. Every model here lists it in ``model.training_hooks()``
-(``hook(model, step)``), which ``helpers.training.train`` calls after each optimiser step. Why: an evaluation or a
+(``hook(model, step)``), which the course's training loop calls after each optimiser step. Why: an evaluation or a
 plot in training mode under ``torch.no_grad`` cannot move the codebook, and under ``torch.distributed`` the update
 sees the statistics of every process: counts and sums are all-reduced (summed) before the EMA, and rank 0's
 codebook (with its restarts) is broadcast afterwards, so every copy stays equal. The one exception is the
@@ -32,8 +32,8 @@ A loop that never calls the hooks leaves the codebook at its initialisation: :cl
 Shapes: audio (B, T) in [-1, 1] (also (B, 1, T)); latents (B, D, T / hop); codes (B, T / hop) int64.
 
 Notebook: 04_jukebox_vqvae.ipynb (and 05_musicgen.ipynb through helpers.codec)
-Reference: Dhariwal et al. 2020, "Jukebox" (arXiv:2005.00341), Sec. 3 (3.1 VQ-VAE, 3.2 random restarts, 3.3
-separated autoencoders, spectral loss); van den Oord et al. 2017, "Neural Discrete Representation Learning", Sec. 3
+Reference: Dhariwal et al. 2020, "Jukebox" (arXiv:2005.00341), Sec. 2 (the VQ-VAE) and Sec. 3 (3.1 random
+restarts for embeddings, 3.2 separated autoencoders, 3.3 spectral loss); van den Oord et al. 2017, "Neural Discrete Representation Learning", Sec. 3
 (straight-through, commitment loss) and Appendix A.1 (EMA updates); Razavi et al. 2019 (VQ-VAE-2); L2-normalised codes:
 Yu et al. 2022 ("Vector-quantized image modeling with improved VQGAN", Sec. 3.2). Ideas from Jukebox's
 ``jukebox/vqvae/bottleneck.py``; our own code, which runs on a CPU.
@@ -480,7 +480,7 @@ class VQVAE(nn.Module):
     global random state.
 
     Notebook: 04_jukebox_vqvae.ipynb
-    Reference: Dhariwal et al. 2020, Sec. 3.1-3.3.
+    Reference: Dhariwal et al. 2020, Sec. 2 and 3.1-3.3.
     """
 
     def __init__(self, config: VQVAEConfig, seed: int = 0):
@@ -582,7 +582,7 @@ class HierarchicalVQVAE(nn.Module):
     Each level sees the raw audio and is trained on its own (``loss_fn(model.levels[i], batch)``); ``encode`` gives
     every level's codes, ``decode(codes, level)`` turns one level's codes back into audio.
 
-    Reference: Dhariwal et al. 2020, Sec. 3.3 (separated autoencoders; hops 8, 32, 128 at 44.1 kHz).
+    Reference: Dhariwal et al. 2020, Sec. 3.2 (separated autoencoders; hops 8, 32, 128 at 44.1 kHz).
     """
 
     def __init__(self, configs: Sequence[VQVAEConfig], seed: int = 0):

@@ -151,12 +151,13 @@ def trial(kind: str, seconds: float, seed: int = 0, batch: int = 8, lr: float = 
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         opt.step()
         applied = [hook(model, step) for hook in model.training_hooks()][0]  # update_codebooks: one dict per stage
-        window.append([float(loss.detach())] + [m[k] for k in keys] + [sum(r["restarted"] for r in applied)])
+        window.append([float(loss.detach())] + [m[k] for k in keys] + [sum(r["restarted"] for r in applied),
+                                                                     np.mean([r["alive"] for r in applied])])
         step += 1
         if step == 1 or step % 25 == 0:
             w = np.mean(window, axis=0)
             print(f"step {step:4d} ({time.time() - t0:4.0f} s): loss {w[0]:.3f}  " + "  ".join(
-                f"{k} {v:.4g}" for k, v in zip(keys + ("restarts",), w[1:])), flush=True)
+                f"{k} {v:.4g}" for k, v in zip(keys + ("restarts", "alive"), w[1:])), flush=True)
             window = []
     print(f"{step} steps in {time.time() - t0:.0f} s ({(time.time() - t0) / step:.2f} s/step)")
     model.eval()
