@@ -311,3 +311,14 @@ def test_distributed_update_equals_one_update_on_all_batches(tmp_path):
     for state in states:
         for name in ("codebook", "ema_count", "ema_sum"):
             assert torch.allclose(state[name], getattr(q, name), atol=1e-6), name
+
+
+def test_waveform_loss_is_relative_to_the_clips_energy():
+    x = clip(T=512)
+    for recon in ("l1", "l2"):
+        _, silence, _ = V.reconstruction_loss(x, torch.zeros_like(x), recon, spectral_weight=0.0)
+        _, quiet, _ = V.reconstruction_loss(0.01 * x, 0.01 * 0.5 * x, recon, spectral_weight=0.0)
+        _, loud, _ = V.reconstruction_loss(x, 0.5 * x, recon, spectral_weight=0.0)
+        assert silence.item() == pytest.approx(1.0)
+        assert quiet.item() == pytest.approx(loud.item(), rel=1e-5)
+        assert loud.item() == pytest.approx(0.25 if recon == "l2" else 0.5, rel=1e-5)
