@@ -126,14 +126,15 @@ def quality(model, clips, **kwargs) -> dict:
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 
 
-def trial(kind: str, seconds: float, seed: int = 0, batch: int = 8, lr: float = 1e-3) -> None:
+def trial(kind: str, seconds: float, seed: int = 0, batch: int = 8, lr: float = 1e-3, changes: dict | None = None) -> None:
     torch.set_num_threads(1)
     train, valid = training_audio(seed=seed)
     clips = torch.stack([torch.from_numpy(valid[i * SR : (i + 1) * SR].copy()) for i in range(2, 6)])
     if kind == "vq":
-        model, lf = vqvae.VQVAE(vqvae.VQVAEConfig(hop=64, codebook_size=512), seed=seed), vqvae.loss_fn
+        cfg = vqvae.VQVAEConfig(**dict(dict(hop=64, codebook_size=512), **(changes or {})))
+        model, lf = vqvae.VQVAE(cfg, seed=seed), vqvae.loss_fn
     else:
-        model, lf = codec.Codec(codec.CodecConfig(), seed=seed), codec.loss_fn
+        model, lf = codec.Codec(codec.CodecConfig(**(changes or {})), seed=seed), codec.loss_fn
     print(f"trial {kind}: {model.config}")
     print(f"{sum(len(s) for s in train) / SR:.0f} s of training audio, batch {batch} x 1 s, lr {lr}, one thread, "
           f"{seconds:.0f} s budget")
@@ -174,8 +175,12 @@ if __name__ == "__main__":
     parser.add_argument("--trial", choices=("vq", "codec"), help="run a short training trial instead of the benchmark")
     parser.add_argument("--seconds", type=float, default=240.0)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--lr", type=float, default=1e-3)
+    parser.add_argument("--set", nargs="*", default=[], metavar="FIELD=INT",
+                        help="config changes for the trial, e.g. --set channels=128 (whole numbers)")
     args = parser.parse_args()
     if args.trial:
-        trial(args.trial, args.seconds, args.seed)
+        changes = {k: int(v) for k, v in (item.split("=", 1) for item in args.set)}
+        trial(args.trial, args.seconds, args.seed, lr=args.lr, changes=changes)
     else:
         main()
