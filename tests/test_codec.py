@@ -1,0 +1,149 @@
+"""Tests of helpers.codec: shapes, bitrate, residual VQ against a plain loop, quantizer dropout, checkpoints."""
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from helpers import codec as C
+from helpers import vqvae as V
+
+
+def clip(B=2, T=320, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(T) / 16000
+    return 0.3 * torch.sin(2 * torch.pi * 330 * t)[None] + 0.05 * torch.randn(B, T, generator=g)
+
+
+def trained_tiny(steps=3, **changes):
+    m = C.Codec(C.CodecConfig.tiny(**changes), seed=0)
+    opt = torch.optim.Adam(m.parameters(), lr=3e-3)
+    m.train()
+    for step in range(steps):
+        loss, _ = C.loss_fn(m, clip(seed=step))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        for hook in m.training_hooks():
+            hook(m, step)
+    return m.eval()
+
+
+@pytest.mark.parametrize("hop", (4, 8, 20, 320))
+def test_shapes_with_one_to_k_codebooks(hop):
+    m = C.Codec(C.CodecConfig.tiny(hop=hop))
+    K = m.config.n_codebooks
+    x = clip(T=hop * 5)
+    codes = m.encode(x)
+    assert codes.shape == (2, K, 5) and codes.dtype == torch.int64
+    for k in range(1, K + 1):
+        assert m.decode(codes[:, :k]).shape == (2, hop * 5)
+        assert m.reconstruct(x, n_q=k).shape == x.shape
+        assert torch.equal(m.encode(x, n_q=k), codes[:, :k])  # a prefix of the full code stack
+    assert m(x, n_q=2).codes.shape == (2, 2, 5)
+
+
+def test_bitrate_from_codebooks_size_and_frame_rate():
+    cfg = C.CodecConfig()
+    assert cfg.frame_rate == 50.0 and C.bitrate(cfg) == 2000.0 and C.bitrate(cfg, 1) == 500.0
+    small = C.CodecConfig(hop=160, codebook_size=256, n_codebooks=8)
+    assert C.bitrate(small) == 16000 / 160 * 8 * 8 and C.Codec(C.CodecConfig.tiny()).bitrate(2) == 2000 * 2 * math.log2(16)
+    with pytest.raises(ValueError, match="1..4"):
+        C.bitrate(cfg, 5)
+
+
+def test_residual_vq_matches_a_plain_loop_over_residuals():
+    m = trained_tiny()
+    rvq = m.quantizer
+    z = torch.randn(2, m.config.code_dim, 7, generator=torch.Generator().manual_seed(5))
+    out = rvq(z)
+    residual = torch.nn.functional.normalize(z, dim=1).transpose(1, 2).reshape(-1, m.config.code_dim)
+    for k, stage in enumerate(rvq.stages):  # the plain loop: nearest code of what is left, subtract it
+        if k == 0:
+            residual = torch.nn.functional.normalize(residual, dim=1)
+        ref = stage.nearest_reference(residual)
+        assert torch.equal(out.codes[:, k].reshape(-1), ref)
+        residual = residual - stage.codebook[ref]
+    assert torch.allclose(out.z_q, rvq.lookup(out.codes), atol=1e-6)  # value = sum of the stages' codes
+
+
+def test_straight_through_reaches_the_encoder_with_unit_gain():
+    m = C.Codec(C.CodecConfig.tiny(normalize=False)).eval()
+    z = torch.randn(1, m.config.code_dim, 4, requires_grad=True)
+    w = torch.randn(1, m.config.code_dim, 4)
+    (m.quantizer(z, 3).z_q * w).sum().backward()
+    assert torch.allclose(z.grad, w)  # not 3 w: the sum of the stages passes straight through once
+
+
+def test_quantizer_dropout_is_seeded_and_covers_1_to_k():
+    a, b = C.Codec(C.CodecConfig.tiny(), seed=3), C.Codec(C.CodecConfig.tiny(), seed=3)
+    draws = [a.draw_n_q() for _ in range(60)]
+    assert draws == [b.draw_n_q() for _ in range(60)]
+    assert set(draws) == {1, 2, 3}
+    m = C.Codec(C.CodecConfig.tiny(quantizer_dropout=False)).train()
+    assert m(clip()).codes.shape[1] == 3
+    m.eval()
+    assert C.Codec(C.CodecConfig.tiny()).eval()(clip()).codes.shape[1] == 3  # eval: all K
+
+
+def test_only_the_stages_used_are_updated():
+    m = C.Codec(C.CodecConfig.tiny(), seed=0).train()
+    m(clip(), n_q=1)  # initialises and records stage 1 only
+    before = [s.codebook.clone() for s in m.quantizer.stages]
+    reports = C.update_codebooks(m)
+    assert len(reports) == 1
+    assert not torch.equal(before[0], m.quantizer.stages[0].codebook) or reports[0]["restarted"] == 0
+    assert all(torch.equal(b, s.codebook) for b, s in zip(before[1:], m.quantizer.stages[1:]))
+    assert not bool(m.quantizer.stages[1].initialised)
+
+
+def test_training_reduces_the_loss_and_reports_n_q():
+    m = C.Codec(C.CodecConfig.tiny(quantizer_dropout=False), seed=0)
+    opt = torch.optim.Adam(m.parameters(), lr=3e-3)
+    x, losses = clip(T=320), []
+    for step in range(25):
+        loss, metrics = C.loss_fn(m.train(), x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        C.update_codebooks(m)
+        losses.append(loss.item())
+    assert metrics["n_q"] == 3 and set(metrics) == {"recon", "spectral", "commit", "usage", "perplexity", "n_q"}
+    assert sum(losses[-5:]) < 0.8 * sum(losses[:5])
+
+
+def test_determinism_and_checkpoint_refusal(tmp_path):
+    a, b = trained_tiny(), trained_tiny()
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    path = C.save_checkpoint(a, tmp_path / "codec.pt")
+    loaded = C.load_checkpoint(path, a.config)
+    assert torch.equal(loaded.encode(clip()), a.encode(clip()))
+    with pytest.raises(ValueError, match="n_codebooks"):
+        C.load_checkpoint(path, C.CodecConfig.tiny(n_codebooks=4))
+    vq_path = V.save_checkpoint(V.VQVAE(V.VQVAEConfig.tiny()), tmp_path / "vq.pt")
+    with pytest.raises(ValueError, match="VQVAEConfig config, not a CodecConfig"):
+        C.load_checkpoint(vq_path)
+    with pytest.raises(ValueError, match="CodecConfig config, not a VQVAEConfig"):
+        V.load_checkpoint(path)
+    with pytest.raises(ValueError, match="not a VQVAEConfig"):
+        V.VQVAEConfig.from_dict(a.config.to_dict())
+    assert C.CodecConfig.from_dict(a.config.to_dict()) == a.config
+
+
+def test_bad_input():
+    m = C.Codec(C.CodecConfig.tiny(hop=8))
+    with pytest.raises(ValueError, match="22050 Hz"):
+        m.encode(clip(), sr=22050)
+    with pytest.raises(ValueError, match="silent"):
+        m.encode(torch.zeros(1, 80))
+    with pytest.raises(ValueError, match="too short"):
+        m.encode(clip(T=6))
+    with pytest.raises(ValueError, match=r"1 <= k <= 3"):
+        m.decode(torch.zeros(1, 4, 5, dtype=torch.long))
+    with pytest.raises(ValueError, match="n_q must lie in 1..3"):
+        m(clip(), n_q=0)
+    with pytest.raises(TypeError, match="CodecConfig"):
+        C.Codec(V.VQVAEConfig.tiny())
+    with pytest.raises(ValueError, match="n_codebooks"):
+        C.CodecConfig(n_codebooks=0)

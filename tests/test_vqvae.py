@@ -1,0 +1,324 @@
+"""Tests of helpers.vqvae: shapes per hop, the bottleneck against closed forms, restarts, determinism, bad input."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import vqvae as V
+
+HOPS = (1, 2, 4, 8, 32, 64, 128, 320)
+
+
+def clip(B=2, T=256, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    t = torch.arange(T) / 16000
+    return 0.3 * torch.sin(2 * torch.pi * 440 * t)[None] + 0.05 * torch.randn(B, T, generator=g)
+
+
+# --- shapes --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("hop", HOPS)
+def test_shapes_for_every_hop(hop):
+    m = V.VQVAE(V.VQVAEConfig.tiny(hop=hop))
+    assert int(np.prod(m.config.strides)) == hop
+    x = clip(T=hop * 6)
+    out = m(x)
+    assert out.audio.shape == x.shape and out.codes.shape == (2, 6)
+    # a length that is not a multiple of the hop is padded inside and trimmed back
+    y = clip(T=hop * 6 + (hop > 1))
+    assert m(y).audio.shape == y.shape
+    codes = m.encode(y)
+    assert codes.shape == (2, 6 + (hop > 1)) and codes.dtype == torch.int64
+    assert m.decode(codes).shape == (2, codes.shape[1] * hop)
+    assert m.reconstruct(y).shape == y.shape
+
+
+def test_hop_factorisation_and_widths():
+    for hop in range(1, 200):
+        assert int(np.prod(V.hop_strides(hop))) == hop
+    assert V.hop_strides(128) == (4, 4, 4, 2)
+    assert V.stage_widths(64, 3) == [8, 16, 32, 64]
+    with pytest.raises(ValueError, match="hop"):
+        V.VQVAEConfig(hop=0)
+
+
+# --- the bottleneck against plain references ---------------------------------------------------------------------
+def hand_quantizer(normalize=False, mu=0.9, threshold=1.0):
+    q = V.VectorQuantizer(3, 2, mu=mu, threshold=threshold, normalize=normalize, seed=0)
+    q.codebook.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]]))
+    q.ema_count.fill_(2.0)
+    q.ema_sum.copy_(2 * q.codebook)
+    q.initialised.fill_(True)
+    return q
+
+
+def test_nearest_matches_the_plain_distances():
+    q = V.VectorQuantizer(37, 5, seed=3)
+    x = torch.randn(200, 5, generator=torch.Generator().manual_seed(1))
+    assert torch.equal(q.nearest(x), q.nearest_reference(x))
+
+
+def test_ema_update_matches_the_one_step_closed_form():
+    q = hand_quantizer(normalize=False, mu=0.9)
+    z = torch.tensor([[0.9, 1.1, 0.1], [0.1, -0.1, 0.8]])[None]  # (B=1, D=2, L=3): near code 0, 0, 1
+    out = q.train()(z)
+    assert out.codes.tolist() == [[0, 0, 1]]
+    assert out.commit.item() == pytest.approx((0.01 + 0.01 + 0.01 + 0.01 + 0.01 + 0.04) / 6)
+    assert torch.allclose(out.z_q, torch.tensor([[1.0, 1.0, 0.0], [0.0, 0.0, 1.0]])[None])
+    assert torch.equal(q.codebook, torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]]))  # forward alone: no update
+    report = V.update_codebooks(q)
+    # by hand: n = (2, 1, 0), s = ((2.0, 0.0), (0.1, 0.8), (0, 0))
+    count = torch.tensor([0.9 * 2 + 0.1 * 2, 0.9 * 2 + 0.1 * 1, 0.9 * 2 + 0.1 * 0])
+    sums = torch.tensor([[0.9 * 2 + 0.1 * 2.0, 0.0], [0.1 * 0.1, 0.9 * 2 + 0.1 * 0.8], [0.9 * -2, 0.0]])
+    assert torch.allclose(q.ema_count, count) and torch.allclose(q.ema_sum, sums)
+    assert torch.allclose(q.codebook, sums / count[:, None])
+    assert report == [{"restarted": 0, "alive": 1.0}]
+    assert V.update_codebooks(q) == []  # nothing pending any more
+
+
+def test_ema_update_normalised_codes_lie_on_the_unit_sphere():
+    q = hand_quantizer(normalize=True, mu=0.9)
+    z = torch.tensor([[3.0, 2.0, 0.2], [0.3, -0.2, 1.6]])[None]
+    q.train()(z)
+    V.update_codebooks(q)
+    zn = torch.nn.functional.normalize(z[0].t(), dim=1)  # the latents as quantised
+    s1 = 0.9 * torch.tensor([0.0, 2.0]) + 0.1 * zn[2]
+    assert torch.allclose(q.codebook[1], s1 / s1.norm())
+    assert torch.allclose(q.codebook.norm(dim=1), torch.ones(3))
+
+
+def test_gradient_accumulation_sums_the_statistics():
+    q = hand_quantizer(mu=0.5)
+    z = torch.tensor([[0.9, 0.1], [0.1, 0.8]])[None]  # codes 0, 1
+    q.train()(z)
+    q.train()(z)
+    V.update_codebooks(q)
+    assert torch.allclose(q.ema_count, torch.tensor([0.5 * 2 + 0.5 * 2, 0.5 * 2 + 0.5 * 2, 0.5 * 2]))
+
+
+def test_straight_through_gradient_is_the_gradient_at_the_quantised_output():
+    q = hand_quantizer(normalize=False)
+    z = torch.tensor([[0.9, 1.1, 0.1], [0.1, -0.1, 0.8]])[None].requires_grad_()
+    w = torch.tensor([[1.0, -2.0, 0.5], [3.0, 0.25, -1.0]])[None]
+    out = q.eval()(z)
+    (out.z_q**3 * w).sum().backward()
+    assert torch.allclose(z.grad, 3 * out.z_q.detach() ** 2 * w)  # d/dq of sum(q^3 w), evaluated at q
+    # with normalised latents the same gradient flows back through the normalisation
+    qn = hand_quantizer(normalize=True)
+    z2 = z.detach().clone().requires_grad_()
+    out2 = qn.eval()(z2)
+    g = 3 * out2.z_q.detach() ** 2 * w
+    (out2.z_q**3 * w).sum().backward()
+    (expected,) = torch.autograd.grad(torch.nn.functional.normalize(z2, dim=1), z2, g)
+    assert torch.allclose(z2.grad, expected)
+
+
+def test_restarts_revive_exactly_the_dead_codes():
+    q = V.VectorQuantizer(6, 2, mu=0.5, threshold=1.0, normalize=False, seed=0)
+    q.initialised.fill_(True)
+    q.ema_count.copy_(torch.tensor([4.0, 1.5, 4.0, 1.9, 2.0, 4.0]))
+    q.ema_sum.copy_(torch.arange(12.0).reshape(6, 2))
+    n = torch.tensor([2.0, 0.0, 2.0, 0.0, 1.0, 0.0])  # new counts 3, 0.75, 3, 0.95, 1.5, 2 -> codes 1 and 3 die
+    s = torch.ones(6, 2)
+    candidates = torch.tensor([[10.0, 11.0], [20.0, 21.0], [30.0, 31.0], [40.0, 41.0]])
+    dead = q.ema_update(n, s, candidates)
+    assert dead.tolist() == [False, True, False, True, False, False]
+    alive = ~dead
+    expected_sum = 0.5 * torch.arange(12.0).reshape(6, 2) + 0.5
+    expected_count = 0.5 * torch.tensor([4.0, 1.5, 4.0, 1.9, 2.0, 4.0]) + 0.5 * n
+    assert torch.allclose(q.codebook[alive], (expected_sum / expected_count[:, None])[alive])
+    revived = q.codebook[dead]
+    assert all(any(torch.equal(r, c) for c in candidates) for r in revived)  # each a candidate latent...
+    assert not torch.equal(revived[0], revived[1])  # ... two different ones
+    assert torch.equal(q.ema_sum[dead], revived) and q.ema_count[dead].tolist() == [1.0, 1.0]
+
+
+def test_with_mu_zero_the_unused_codes_of_a_batch_are_the_restarted_ones():
+    q = V.VectorQuantizer(32, 4, mu=0.0, threshold=1.0, normalize=False, seed=0).train()
+    z = torch.randn(2, 4, 10, generator=torch.Generator().manual_seed(0))
+    q(z)  # initialises from these 20 latents (32 codes: some repeated)
+    V.update_codebooks(q)
+    z2 = torch.randn(2, 4, 10, generator=torch.Generator().manual_seed(1))
+    before = q.codebook.clone()
+    codes = q(z2).codes.flatten()
+    [report] = V.update_codebooks(q)
+    used = torch.bincount(codes, minlength=32) > 0
+    latents = z2.transpose(1, 2).reshape(-1, 4)
+    assert report["restarted"] == int((~used).sum())
+    for k in range(32):
+        if used[k]:  # mu = 0: the mean of the latents it got
+            assert torch.allclose(q.codebook[k], latents[codes == k].mean(0))
+        else:  # restarted from a latent of the batch
+            assert any(torch.equal(q.codebook[k], row) for row in latents)
+    assert not torch.equal(before, q.codebook)
+
+
+def test_codebook_is_initialised_from_the_first_training_batch():
+    q = V.VectorQuantizer(8, 3, normalize=True, seed=0)
+    z = torch.randn(2, 3, 16, generator=torch.Generator().manual_seed(0))
+    q.eval()(z)
+    assert not bool(q.initialised)  # eval mode neither initialises nor records
+    q.train()(z)
+    zn = torch.nn.functional.normalize(z, dim=1).transpose(1, 2).reshape(-1, 3)
+    assert bool(q.initialised)
+    assert all(any(torch.allclose(c, row) for row in zn) for c in q.codebook)
+    assert len({tuple(c.tolist()) for c in q.codebook}) == 8  # 32 latents >= 8 codes: no repeats
+
+
+def test_unapplied_statistics_warn():
+    q = V.VectorQuantizer(4, 2, seed=0).train()
+    z = torch.randn(1, 2, 5)
+    with pytest.warns(RuntimeWarning, match="training_hooks"):
+        for _ in range(V.PENDING_WARNING):
+            q(z)
+
+
+def test_usage_and_perplexity():
+    usage, ppl = V.code_statistics(torch.tensor([0, 1, 2, 3, 0, 1, 2, 3]), 8)
+    assert usage.item() == 0.5 and ppl.item() == pytest.approx(4.0)
+    usage, ppl = V.code_statistics(torch.tensor([5, 5, 5]), 8)
+    assert usage.item() == 1 / 8 and ppl.item() == pytest.approx(1.0)
+
+
+# --- the model ---------------------------------------------------------------------------------------------------
+def train_steps(model, x, steps, lr=3e-3):
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    history = []
+    model.train()
+    for step in range(steps):
+        loss, metrics = V.loss_fn(model, x)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        for hook in model.training_hooks():
+            hook(model, step)
+        history.append(loss.item())
+    return history, metrics
+
+
+def test_loss_falls_and_metrics_are_reported():
+    torch.manual_seed(123)  # the model must not depend on it
+    m = V.VQVAE(V.VQVAEConfig.tiny(hop=8), seed=0)
+    history, metrics = train_steps(m, clip(T=256), 25)
+    assert set(metrics) == {"recon", "spectral", "commit", "usage", "perplexity"}
+    assert np.mean(history[-5:]) < 0.8 * np.mean(history[:5])
+    assert 0 < metrics["usage"] <= 1 and 1 <= metrics["perplexity"] <= 16
+
+
+def test_same_seed_same_model_and_training():
+    a, b = V.VQVAE(V.VQVAEConfig.tiny(), seed=1), V.VQVAE(V.VQVAEConfig.tiny(), seed=1)
+    torch.manual_seed(0)
+    ha, _ = train_steps(a, clip(), 3)
+    torch.manual_seed(99)
+    hb, _ = train_steps(b, clip(), 3)
+    assert ha == hb
+    assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
+    c = V.VQVAE(V.VQVAEConfig.tiny(), seed=2)
+    assert not torch.equal(a.encoder.net[0].weight, c.encoder.net[0].weight)
+
+
+def test_hierarchy_encodes_every_level_and_decodes_any():
+    cfgs = [V.VQVAEConfig.tiny(hop=h) for h in (2, 8, 32)]
+    h = V.HierarchicalVQVAE(cfgs)
+    x = clip(T=320)
+    codes = h.encode(x)
+    assert [c.shape for c in codes] == [(2, 160), (2, 40), (2, 10)]
+    for level, c in enumerate(codes):
+        assert h.decode(c, level).shape == (2, 320)
+    with pytest.raises(ValueError, match="increase"):
+        V.HierarchicalVQVAE([cfgs[1], cfgs[0]])
+    with pytest.raises(ValueError, match="too short"):
+        h.encode(clip(T=16))
+    with pytest.raises(ValueError, match="level 3"):
+        h.decode(codes[0], 3)
+
+
+# --- bad input and checkpoints --------------------------------------------------------------------------------------
+def test_bad_audio_is_refused_with_clear_errors():
+    m = V.VQVAE(V.VQVAEConfig.tiny(hop=8))
+    x = clip(T=64)
+    with pytest.raises(ValueError, match="44100 Hz.*16000 Hz"):
+        m.encode(x, sr=44100)
+    with pytest.raises(ValueError, match="2 channels"):
+        m.encode(torch.stack([x, x], dim=1))  # (B, 2, T)
+    with pytest.raises(ValueError, match="stereo"):
+        m.encode(x[0][:, None].repeat(1, 2))  # (T, 2)
+    with pytest.raises(ValueError, match="silent"):
+        m.encode(torch.cat([x[:1], torch.zeros(1, 64)]))
+    with pytest.raises(ValueError, match="too short for the hop of 8"):
+        m.encode(x[:, :5])
+    with pytest.raises(ValueError, match="NaN"):
+        m.encode(torch.full((1, 64), float("nan")))
+    with pytest.raises(ValueError, match="floating-point"):
+        m.encode(torch.ones(1, 64, dtype=torch.int64))
+    with pytest.raises(ValueError, match="codes must be integers in 0..15"):
+        m.decode(torch.full((1, 4), 16))
+    assert m.encode(x[0].numpy(), sr=16000).shape == (1, 8)  # a mono NumPy clip at the right rate is fine
+
+
+def test_config_round_trip_and_checkpoint_refusal(tmp_path):
+    cfg = V.VQVAEConfig.tiny(hop=8)
+    assert V.VQVAEConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="unknown VQVAEConfig fields"):
+        V.VQVAEConfig.from_dict(dict(cfg.to_dict(), width=3))
+    m = V.VQVAE(cfg, seed=4)
+    train_steps(m, clip(), 2)
+    path = V.save_checkpoint(m, tmp_path / "vq.pt")
+    raw = torch.load(path, weights_only=True)
+    assert raw["config"]["kind"] == "VQVAEConfig"
+    loaded = V.load_checkpoint(path, cfg)
+    x = clip(T=64)
+    assert torch.equal(loaded.encode(x), m.encode(x))
+    assert torch.allclose(loaded.reconstruct(x), m.reconstruct(x))
+    with pytest.raises(ValueError, match=r"another configuration \(differs in \['codebook_size'\]\)"):
+        V.load_checkpoint(path, V.VQVAEConfig.tiny(hop=8, codebook_size=32))
+
+
+# --- torch.distributed: the hook all-reduces the statistics ------------------------------------------------------
+def _distributed_update(rank, world, init_file, out_dir):
+    import torch.distributed as dist
+
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        q = V.VectorQuantizer(4, 2, mu=0.8, threshold=0.0, normalize=False, seed=0).train()
+        q.codebook.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]]))
+        q.ema_sum.copy_(q.codebook)
+        q.initialised.fill_(True)
+        q(_rank_batch(rank))  # each rank sees its own batch
+        V.update_codebooks(q)
+        torch.save(q.state_dict(), f"{out_dir}/rank{rank}.pt")
+    finally:
+        dist.destroy_process_group()
+
+
+def _rank_batch(rank):
+    return torch.randn(1, 2, 6, generator=torch.Generator().manual_seed(10 + rank))
+
+
+def test_distributed_update_equals_one_update_on_all_batches(tmp_path):
+    import torch.multiprocessing as mp
+
+    mp.start_processes(_distributed_update, args=(2, tmp_path / "init", tmp_path), nprocs=2, start_method="fork")
+    states = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
+    q = V.VectorQuantizer(4, 2, mu=0.8, threshold=0.0, normalize=False, seed=0).train()
+    q.codebook.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0]]))
+    q.ema_sum.copy_(q.codebook)
+    q.initialised.fill_(True)
+    q(torch.cat([_rank_batch(0), _rank_batch(1)], dim=2))  # one process, both batches
+    V.update_codebooks(q)
+    for state in states:
+        for name in ("codebook", "ema_count", "ema_sum"):
+            assert torch.allclose(state[name], getattr(q, name), atol=1e-6), name
+
+
+def test_waveform_loss_is_relative_to_the_clips_energy():
+    x = clip(T=512)
+    for recon in ("l1", "l2"):
+        _, silence, _ = V.reconstruction_loss(x, torch.zeros_like(x), recon, spectral_weight=0.0)
+        _, quiet, _ = V.reconstruction_loss(0.01 * x, 0.01 * 0.5 * x, recon, spectral_weight=0.0)
+        _, loud, _ = V.reconstruction_loss(x, 0.5 * x, recon, spectral_weight=0.0)
+        assert silence.item() == pytest.approx(1.0)
+        assert quiet.item() == pytest.approx(loud.item(), rel=1e-5)
+        assert loud.item() == pytest.approx(0.25 if recon == "l2" else 0.5, rel=1e-5)
