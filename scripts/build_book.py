@@ -249,10 +249,10 @@ def execute(nb, cwd: Path, timeout: int) -> None:
     """Run every cell of ``nb`` in place (a fresh python3 kernel, inline plots)."""
     from nbclient import NotebookClient
 
-    os.environ["MPLBACKEND"] = "module://matplotlib_inline.backend_inline"  # the kernel inherits it: plots show
+    env = dict(os.environ, MPLBACKEND="module://matplotlib_inline.backend_inline")  # not Agg (make's): plots show
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     NotebookClient(nb, timeout=timeout, startup_timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": str(cwd)}}).execute()
+                   resources={"metadata": {"path": str(cwd)}}).execute(env=env)
 
 
 def write_css(exp, out: Path) -> Path:
