@@ -10,7 +10,7 @@ folder, as ``make test`` does; the ``.ipynb`` files are only read, never written
     notebooks/00_welcome.ipynb ──execute──> outputs with <audio src="data:audio/wav;base64,...">
                                   │  every audio player ──> build/book/audio/00_welcome_01.ogg (OGG Vorbis, soundfile)
                                   │  every $math$        ──> inline SVG (matplotlib mathtext), no MathJax
-                                  │  widgets             ──> a note ("run the notebook to use it")
+                                  │  widgets             ──> their settings as a note + what they displayed
                                   └─ nbconvert (lab template, no require.js / MathJax / mermaid / widget scripts)
                                      ──> build/book/00_welcome.html  with contents / previous / next links
     build/book/index.html: the contents page (chapter titles, players per chapter, run time, build commit).
@@ -39,7 +39,7 @@ ROOT = Path(__file__).resolve().parents[1]
 AUDIO_RE = re.compile(r"<audio\b.*?</audio>", re.S | re.I)
 DATA_URI_RE = re.compile(r"""src=["']data:audio/[\w.+-]+;base64,([A-Za-z0-9+/=\s]+)["']""", re.I)
 WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
-WIDGET_NOTE = "[interactive widget: open the notebook in JupyterLab (make lab) to use it]"
+WIDGET_NOTE = "[interactive controls: open the notebook in JupyterLab (make lab) to use them]"
 
 
 # --- audio --------------------------------------------------------------------------------------------------------
@@ -100,14 +100,49 @@ def externalise_audio(nb, audio_dir: Path, stem: str) -> list[Path]:
     return written
 
 
+def _walk_widget(state: dict, model_id: str, settings: list[str], outputs: list, seen: set) -> None:
+    """Depth-first through a widget's children: the controls' settings, and what its Output widgets captured."""
+    if model_id in seen or model_id not in state:
+        return
+    seen.add(model_id)
+    model = state[model_id]
+    st = model.get("state", {})
+    if model.get("model_name") == "OutputModel":
+        outputs.extend(st.get("outputs", []))
+    label = st.get("description") or ""
+    if "_options_labels" in st and isinstance(st.get("index"), int):  # Dropdown, RadioButtons, ...
+        settings.append(f"{label or 'choice'} = {st['_options_labels'][st['index']]}")
+    elif "value" in st and model.get("model_name") not in ("HTMLModel", "LabelModel", "HTMLMathModel"):
+        settings.append(f"{label or 'value'} = {st['value']}")
+    for child in st.get("children", []):
+        if isinstance(child, str) and child.startswith("IPY_MODEL_"):
+            _walk_widget(state, child[len("IPY_MODEL_"):], settings, outputs, seen)
+
+
 def replace_widgets(nb) -> int:
-    """A static page cannot run widgets: show a note instead (their state would need scripts from a CDN)."""
+    """A static page cannot run widgets (their scripts would come from a CDN): show their settings as a note, then
+    what their Output widgets displayed during the run (a panel's first piano roll and audio player stay).
+
+    Returns the number of widget outputs replaced.
+    """
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
     n = 0
     for cell in nb.cells:
-        for out in cell.get("outputs", []) if cell.cell_type == "code" else []:
-            if WIDGET_MIME in out.get("data", {}):
-                out["data"] = {"text/plain": WIDGET_NOTE}
-                n += 1
+        if cell.cell_type != "code":
+            continue
+        new_outputs = []
+        for out in cell.get("outputs", []):
+            view = out.get("data", {}).get(WIDGET_MIME)
+            if view is None:
+                new_outputs.append(out)
+                continue
+            n += 1
+            settings, captured = [], []
+            _walk_widget(state, view.get("model_id", ""), settings, captured, set())
+            note = WIDGET_NOTE + (f"\nsettings in this run: {', '.join(settings)}" if settings else "")
+            new_outputs.append(nbformat.v4.new_output("display_data", data={"text/plain": note}))
+            new_outputs.extend(nbformat.from_dict(o) for o in captured)
+        cell["outputs"] = new_outputs
     nb.metadata.pop("widgets", None)
     return n
 
@@ -332,10 +367,10 @@ def build_book(notebooks: list[Path], out: Path, timeout: int = 1200, title: str
         t0 = time.time()
         execute(nb, path.parent.resolve(), timeout)
         ch.seconds = time.time() - t0
+        replace_widgets(nb)  # first: a panel's captured player becomes an ordinary output
         ch.players = count_audio_players(nb)
         ch.title = chapter_title(nb, path.stem)
         ch.audio = externalise_audio(nb, audio_dir, path.stem)
-        replace_widgets(nb)
         render_all_math(nb)
         chapters.append(ch)
         executed.append(nb)

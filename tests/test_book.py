@@ -1,7 +1,7 @@
 """Tests of scripts/build_book.py (`make book`) on two small generated notebooks, not the course (that takes minutes).
 
-The book is built once per module: chapter 1 plays two clips, draws a plot, shows a widget and some math; chapter 2
-plays one clip. The pages are parsed with html.parser and checked for what an offline reader needs: one working
+The book is built once per module: chapter 1 plays two clips, draws a plot, shows some math and a panel of widgets
+whose Output plays a third clip; chapter 2 plays one clip. The pages are parsed with html.parser and checked for what an offline reader needs: one working
 player per player of the executed notebook, OGG Vorbis files that decode, navigation links that lead to pages, and
 no resource that would have to come from the network.
 """
@@ -23,7 +23,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 SR = 8000
-CLIPS = {"01_two_clips": [1.0, 0.5], "02_one_clip": [0.25]}  # seconds of each clip, in order
+# seconds of each clip, in order; chapter 1's third plays inside a widget (an Output, as helpers.widgets.MusicPanel)
+CLIPS = {"01_two_clips": [1.0, 0.5, 0.75], "02_one_clip": [0.25]}
 
 
 def load_script():
@@ -49,7 +50,11 @@ def write_notebooks(folder: Path) -> list[Path]:
         new_code_cell("import numpy as np\nimport matplotlib.pyplot as plt\nfrom helpers.audio import play"),
         new_code_cell(clip_cell(1.0, 440.0, display=True) + "\n" + clip_cell(0.5, 660.0, display=False)),
         new_code_cell("plt.plot(np.arange(10) ** 2)\nplt.title('a plot')\nplt.show()"),
-        new_code_cell("import ipywidgets\nipywidgets.IntSlider(value=3)"),
+        new_code_cell("import ipywidgets\nout = ipywidgets.Output()\nwith out:\n    "
+                      + clip_cell(0.75, 550.0, display=True) + "\n"
+                      "controls = [ipywidgets.IntSlider(value=3, description='n'),\n"
+                      "            ipywidgets.Dropdown(options=['a', 'b'], value='b', description='pick')]\n"
+                      "ipywidgets.VBox([ipywidgets.HBox(controls), out])"),
         new_markdown_cell("See [the paper](https://arxiv.org/abs/1809.04281)."),
     ])
     second = new_notebook(cells=[
@@ -177,7 +182,7 @@ def test_nothing_is_loaded_from_the_network(book):
     assert any(a["href"] == "https://arxiv.org/abs/1809.04281" for a in Page((out / chapters[0].page).read_text()).links)
 
 
-def test_plot_math_and_widget_are_rendered_statically(book):
+def test_plot_math_and_widgets_are_rendered_statically(book):
     out, chapters, _, _ = book
     text = (out / chapters[0].page).read_text(encoding="utf-8")
     page = Page(text)
@@ -187,6 +192,7 @@ def test_plot_math_and_widget_are_rendered_statically(book):
     assert all(i["src"].startswith("data:image/svg+xml;base64,") for i in math)
     assert "cost = $5" in text  # code is left alone
     assert bb.WIDGET_NOTE in text and "widget-view+json" not in text
+    assert "settings in this run: n = 3, pick = b" in text
 
 
 def test_committed_notebooks_are_only_read(book):
