@@ -12,7 +12,8 @@ folder, as ``make test`` does; the ``.ipynb`` files are only read, never written
                                   │  every $math$        ──> inline SVG (matplotlib mathtext), no MathJax
                                   │  widgets             ──> their settings as a note + what they displayed
                                   └─ nbconvert (lab template, no require.js / MathJax / mermaid / widget scripts)
-                                     ──> build/book/00_welcome.html  with contents / previous / next links
+                                     ──> build/book/00_welcome.html  with contents / previous / next links;
+                                         links to 01_x.ipynb lead to 01_x.html
     build/book/index.html: the contents page (chapter titles, players per chapter, run time, build commit).
 
 Plots stay PNG, embedded in the page. Nothing on a page loads from the network: links to papers are links, not
@@ -32,6 +33,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 import nbformat
 
@@ -272,6 +274,34 @@ def nav_html(chapters: list[Chapter], i: int, where: str) -> str:
             f'<a rel="contents" href="index.html">Contents</a>{link(i + 1, False)}</nav>')
 
 
+HREF_RE = re.compile(r"""(<a\s[^>]*?href=)(["'])([^"']*)\2""", re.I)
+
+
+def rewrite_links(page: str, source_dir: Path, pages: dict[Path, str], out: Path) -> str:
+    """Relative links of a notebook, made to work in the book.
+
+    A link to a notebook of the book (``01_representations.ipynb#Piano-roll``) goes to its page (same anchor: nbconvert
+    and JupyterLab derive heading ids alike); a link to another file of the repository (``../data/README.md``) goes to
+    that file from the book's folder (valid while the book stays in build/book); web links and anchors stay.
+    """
+    def fix(m: re.Match) -> str:
+        href = html.unescape(m.group(3))
+        if not href or re.match(r"(?i)[a-z][a-z0-9+.-]*:|#|/", href):
+            return m.group(0)
+        target, _, frag = href.partition("#")
+        path = (source_dir / unquote(target)).resolve()
+        if path in pages:
+            new = pages[path]
+        elif path.exists():
+            new = quote(os.path.relpath(path, out.resolve()).replace(os.sep, "/"))
+        else:
+            return m.group(0)
+        new += f"#{frag}" if frag else ""
+        return f"{m.group(1)}{m.group(2)}{html.escape(new, quote=True)}{m.group(2)}"
+
+    return HREF_RE.sub(fix, page)
+
+
 def exporter():
     from jinja2 import DictLoader
     from nbconvert import HTMLExporter
@@ -378,10 +408,13 @@ def build_book(notebooks: list[Path], out: Path, timeout: int = 1200, title: str
 
     exp = exporter()
     write_css(exp, out)
+    pages = {ch.source.resolve(): ch.page for ch in chapters}
+    pages.update({ch.source.with_suffix(".py").resolve(): ch.page for ch in chapters})  # the paired scripts too
     for i, (ch, nb) in enumerate(zip(chapters, executed)):
         resources = {"metadata": {"name": ch.title},
                      "book_nav_top": nav_html(chapters, i, "top"), "book_nav_bottom": nav_html(chapters, i, "bottom")}
         body, _ = exp.from_notebook_node(nb, resources=resources)
+        body = rewrite_links(body, ch.source.parent.resolve(), pages, out)
         (out / ch.page).write_text(body, encoding="utf-8")
     (out / "index.html").write_text(index_html(chapters, title), encoding="utf-8")
     return chapters

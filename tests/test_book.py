@@ -55,12 +55,14 @@ def write_notebooks(folder: Path) -> list[Path]:
                       "controls = [ipywidgets.IntSlider(value=3, description='n'),\n"
                       "            ipywidgets.Dropdown(options=['a', 'b'], value='b', description='pick')]\n"
                       "ipywidgets.VBox([ipywidgets.HBox(controls), out])"),
-        new_markdown_cell("See [the paper](https://arxiv.org/abs/1809.04281)."),
+        new_markdown_cell("See [the paper](https://arxiv.org/abs/1809.04281), [the next chapter](02_one_clip.ipynb) "
+                          "and [its clip](02_one_clip.ipynb#One-clip), and [my notes](notes.txt)."),
     ])
     second = new_notebook(cells=[
         new_markdown_cell("# One clip"),
         new_code_cell("import numpy as np\nfrom helpers.audio import play\n" + clip_cell(0.25, 330.0, display=False)),
     ])
+    (folder / "notes.txt").write_text("a file next to the notebooks, not a chapter")
     paths = [folder / "01_two_clips.ipynb", folder / "02_one_clip.ipynb"]
     for nb, path in zip((first, second), paths):
         nbformat.write(nb, path)
@@ -73,11 +75,14 @@ class Page(HTMLParser):
     def __init__(self, text: str):
         super().__init__()
         self.audio, self.sources, self.links, self.loads, self.imgs, self.styles = 0, [], [], [], [], []
+        self.ids = set()
         self._in_style = False
         self.feed(text)
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
+        if a.get("id"):
+            self.ids.add(a["id"])
         if tag == "audio":
             self.audio += 1
         if tag == "source":
@@ -157,12 +162,21 @@ def test_navigation_links_lead_to_pages_in_order(book):
             href = a["href"]
             if href.startswith("#") or remote(href):
                 continue
-            assert (out / href.split("#")[0]).is_file(), f"{ch.page}: link to missing {href}"
+            target, _, frag = href.partition("#")
+            assert (out / target).is_file(), f"{ch.page}: link to missing {href}"
+            if frag:
+                assert frag in Page((out / target).read_text(encoding="utf-8")).ids, f"{ch.page}: no anchor {href}"
             rels.setdefault(a.get("rel"), set()).add(href)
         assert rels["contents"] == {"index.html"}  # top and bottom
         assert rels.get("prev") == ({chapters[i - 1].page} if i > 0 else None)
         assert rels.get("next") == ({chapters[i + 1].page} if i + 1 < len(chapters) else None)
         assert sum(1 for a in page.links if a.get("rel") == "contents") == 2
+    # links written in a notebook: to another chapter -> its page; to another file -> that file
+    hrefs = [a["href"] for a in Page((out / chapters[0].page).read_text(encoding="utf-8")).links]
+    assert "02_one_clip.html" in hrefs and "02_one_clip.html#One-clip" in hrefs
+    assert not [h for h in hrefs if ".ipynb" in h]
+    (notes,) = [h for h in hrefs if h.endswith("notes.txt")]
+    assert (out / notes).resolve() == (chapters[0].source.parent / "notes.txt").resolve()
 
 
 def test_nothing_is_loaded_from_the_network(book):
