@@ -395,7 +395,11 @@ def build_book(notebooks: list[Path], out: Path, timeout: int = 1200, title: str
         ch = Chapter(source=path, page=f"{path.stem}.html")
         nb = nbformat.read(path, as_version=4)  # the committed file is only read
         t0 = time.time()
-        execute(nb, path.parent.resolve(), timeout)
+        try:
+            execute(nb, path.parent.resolve(), timeout)
+        except Exception as e:  # CellExecutionError / timeout: name the notebook, keep the kernel's traceback
+            raise RuntimeError(f"build_book: {path} failed while running; fix it, or build the others "
+                               "(scripts/build_book.py NN_name.ipynb ...)") from e
         ch.seconds = time.time() - t0
         replace_widgets(nb)  # first: a panel's captured player becomes an ordinary output
         ch.players = count_audio_players(nb)

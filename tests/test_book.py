@@ -235,3 +235,11 @@ def test_bad_arguments(tmp_path):
         bb.build_book([], tmp_path)
     with pytest.raises(FileNotFoundError, match="missing.ipynb"):
         bb.build_book([tmp_path / "missing.ipynb"], tmp_path)
+
+
+def test_a_failing_notebook_is_named(tmp_path):
+    bad = tmp_path / "03_broken.ipynb"
+    nbformat.write(new_notebook(cells=[new_code_cell("1 / 0")]), bad)
+    with pytest.raises(RuntimeError, match="03_broken.ipynb failed") as err:
+        bb.build_book([bad], tmp_path / "out", timeout=60)
+    assert "ZeroDivisionError" in str(err.value.__cause__)
