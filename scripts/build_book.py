@@ -10,7 +10,7 @@ folder, as ``make test`` does; the ``.ipynb`` files are only read, never written
     notebooks/00_welcome.ipynb ──execute──> outputs with <audio src="data:audio/wav;base64,...">
                                   │  every audio player ──> build/book/audio/00_welcome_01.ogg (OGG Vorbis, soundfile)
                                   │  every $math$        ──> inline SVG (matplotlib mathtext), no MathJax
-                                  │  widgets             ──> their settings as a note + what they displayed
+                                  │  widgets             ──> their settings as a note (what they displayed stays)
                                   └─ nbconvert (lab template, no require.js / MathJax / mermaid / widget scripts)
                                      ──> build/book/00_welcome.html  with contents / previous / next links;
                                          links to 01_x.ipynb lead to 01_x.html
@@ -102,15 +102,13 @@ def externalise_audio(nb, audio_dir: Path, stem: str) -> list[Path]:
     return written
 
 
-def _walk_widget(state: dict, model_id: str, settings: list[str], outputs: list, seen: set) -> None:
-    """Depth-first through a widget's children: the controls' settings, and what its Output widgets captured."""
+def _walk_widget(state: dict, model_id: str, settings: list[str], seen: set) -> None:
+    """Depth-first through a widget and its children: the settings of its controls."""
     if model_id in seen or model_id not in state:
         return
     seen.add(model_id)
     model = state[model_id]
     st = model.get("state", {})
-    if model.get("model_name") == "OutputModel":
-        outputs.extend(st.get("outputs", []))
     label = st.get("description") or ""
     if "_options_labels" in st and isinstance(st.get("index"), int):  # Dropdown, RadioButtons, ...
         settings.append(f"{label or 'choice'} = {st['_options_labels'][st['index']]}")
@@ -118,14 +116,14 @@ def _walk_widget(state: dict, model_id: str, settings: list[str], outputs: list,
         settings.append(f"{label or 'value'} = {st['value']}")
     for child in st.get("children", []):
         if isinstance(child, str) and child.startswith("IPY_MODEL_"):
-            _walk_widget(state, child[len("IPY_MODEL_"):], settings, outputs, seen)
+            _walk_widget(state, child[len("IPY_MODEL_"):], settings, seen)
 
 
 def replace_widgets(nb) -> int:
-    """A static page cannot run widgets (their scripts would come from a CDN): show their settings as a note, then
-    what their Output widgets displayed during the run (a panel's first piano roll and audio player stay).
+    """A static page cannot run widgets (their scripts would come from a CDN): show their settings as a note.
 
-    Returns the number of widget outputs replaced.
+    What a widget's Output area displayed during the run (a MusicPanel's first piano roll and audio player) is already
+    among the cell's outputs, since :func:`execute` does not imitate Output widgets. Returns the number replaced.
     """
     state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
     n = 0
@@ -139,11 +137,10 @@ def replace_widgets(nb) -> int:
                 new_outputs.append(out)
                 continue
             n += 1
-            settings, captured = [], []
-            _walk_widget(state, view.get("model_id", ""), settings, captured, set())
+            settings: list[str] = []
+            _walk_widget(state, view.get("model_id", ""), settings, set())
             note = WIDGET_NOTE + (f"\nsettings in this run: {', '.join(settings)}" if settings else "")
             new_outputs.append(nbformat.v4.new_output("display_data", data={"text/plain": note}))
-            new_outputs.extend(nbformat.from_dict(o) for o in captured)
         cell["outputs"] = new_outputs
     nb.metadata.pop("widgets", None)
     return n
@@ -316,8 +313,14 @@ def execute(nb, cwd: Path, timeout: int) -> None:
 
     env = dict(os.environ, MPLBACKEND="module://matplotlib_inline.backend_inline")  # not Agg (make's): plots show
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    NotebookClient(nb, timeout=timeout, startup_timeout=120, kernel_name="python3",
-                   resources={"metadata": {"path": str(cwd)}}).execute(env=env)
+    client = NotebookClient(nb, timeout=timeout, startup_timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(cwd)}})
+    # nbclient imitates a browser's Output widget by sending comm messages on the shell socket while it awaits the
+    # cell's execute_reply there; now and then the reply is then only seen at the cell's timeout (a MusicPanel cell
+    # stalled 20 min). Without the imitation, what an Output widget displays lands in the cell's own outputs, which is
+    # what a static page shows anyway.
+    client.widget_registry = {}
+    client.execute(env=env)
 
 
 def write_css(exp, out: Path) -> Path:
@@ -401,7 +404,7 @@ def build_book(notebooks: list[Path], out: Path, timeout: int = 1200, title: str
             raise RuntimeError(f"build_book: {path} failed while running; fix it, or build the others "
                                "(scripts/build_book.py NN_name.ipynb ...)") from e
         ch.seconds = time.time() - t0
-        replace_widgets(nb)  # first: a panel's captured player becomes an ordinary output
+        replace_widgets(nb)
         ch.players = count_audio_players(nb)
         ch.title = chapter_title(nb, path.stem)
         ch.audio = externalise_audio(nb, audio_dir, path.stem)
