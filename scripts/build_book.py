@@ -157,13 +157,15 @@ def math_svg(tex: str, display: bool = False) -> str:
 
     A formula mathtext cannot parse is shown as its TeX source in ``<code>`` rather than failing the build.
     """
+    import matplotlib
     from matplotlib import mathtext
     from matplotlib.font_manager import FontProperties
 
     buf = io.BytesIO()
     size = 13 if display else 11
     try:
-        depth = mathtext.math_to_image(f"${tex}$", buf, prop=FontProperties(size=size), format="svg")
+        with matplotlib.rc_context({"mathtext.fontset": "cm", "svg.fonttype": "path"}):  # TeX's look, no font needed
+            depth = mathtext.math_to_image(f"${tex}$", buf, prop=FontProperties(size=size), format="svg")
     except ValueError:
         return f"<code>{html.escape(tex)}</code>"
     uri = "data:image/svg+xml;base64," + base64.b64encode(buf.getvalue()).decode()
