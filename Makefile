@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 KERNEL := music-generation-course
 export MPLBACKEND := Agg
 
-.PHONY: lab test unit notebooks bench clean-venv data
+.PHONY: lab test unit notebooks bench clean-venv data book
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -19,8 +19,20 @@ $(STAMP): requirements.txt pyproject.toml
 # Jupyter refuses to run as root unless told; containers and cloud notebooks often are root.
 ALLOW_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-lab: $(STAMP)
+# JupyterLab 4 asks on first start whether to fetch Jupyter news from the web: answer "no" for the course's
+# JupyterLab (a settings override in the venv's application folder; a learner can still switch it on in Settings).
+LAB_OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+
+$(LAB_OVERRIDES): Makefile | $(STAMP)
+	@mkdir -p $(dir $@)
+	@echo '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' > $@
+
+lab: $(STAMP) $(LAB_OVERRIDES)
 	unset MPLBACKEND; $(VENV)/bin/jupyter lab $(ALLOW_ROOT) notebooks/00_welcome.ipynb
+
+# The whole course as static HTML with its plots and audio (runs every notebook: minutes). Open build/book/index.html.
+book: $(STAMP)
+	unset MPLBACKEND; $(PY) scripts/build_book.py --out build/book
 
 # Unit tests, then every notebook through nbval; the slowest items are listed at the end.
 test: $(STAMP)
