@@ -52,7 +52,13 @@ def execute(path: Path, timeout: int = 900) -> None:
     nb = nbformat.read(path, as_version=4)
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     t0 = time.time()
-    NotebookClient(nb, timeout=timeout, startup_timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}).execute()
+    client = NotebookClient(nb, timeout=timeout, startup_timeout=120, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    # nbclient imitates Output widgets by sending messages on the socket it waits on for the cell's reply, and now and
+    # then sees that reply only at the cell's timeout (a MusicPanel cell stalled 10-20 min). Without the imitation
+    # what a panel displays lands in the cell's own outputs (see scripts/build_book.py).
+    client.widget_registry = {}
+    client.execute()
     n = strip_heavy_outputs(nb)
     nbformat.write(nb, path)
     size = path.stat().st_size / 1024
