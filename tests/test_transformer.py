@@ -4,19 +4,16 @@ import pytest
 import torch
 
 from helpers.transformer import (
-    ChoraleCrops,
     MusicTransformer,
     MusicTransformerConfig,
     filter_top_k,
     filter_top_p,
-    fixed_crops,
     generate,
     load_checkpoint,
     next_token_loss,
     sample_next,
     save_checkpoint,
     sequence_nll,
-    transpose_tokens,
 )
 
 
@@ -151,35 +148,6 @@ def test_next_token_loss_decreases_when_training_on_one_batch():
         loss.backward()
         opt.step()
     assert float(loss.detach()) < first - 1.0
-
-
-def test_transpose_tokens_and_crops():
-    t = torch.tensor([[0, 1, 5, 46]])
-    assert transpose_tokens(t[:, :3], 2, 46).tolist() == [[0, 3, 7]]
-    with pytest.raises(ValueError, match="pitch range"):
-        transpose_tokens(t, 1, 46)
-    seqs = [np.r_[np.arange(1, 41), np.zeros(4, int)].astype(np.int64), np.arange(1, 9)]  # second too short
-    crops = ChoraleCrops(seqs, length=8, n_pitch_ids=46, transpose=(-3, 3))
-    assert len(crops.seqs) == 1
-    batch = crops(torch.Generator().manual_seed(0), 64)
-    assert batch.shape == (64, 9)
-    pitched = batch[:, 1] != 0
-    diffs = batch[:, 1:][pitched[:, None].expand(-1, 8) & (batch[:, 1:] != 0)]
-    assert diffs.min() >= 1 and diffs.max() <= 46
-    # starts on a multiple of 4 (before transposition the first token of a crop is 1, 5, 9, ... or a rest)
-    firsts = batch[:, 0]
-    shifts = set()
-    for row in batch:
-        nz = row[row != 0]
-        shifts.add(int((nz[1] - nz[0]).item()))
-    assert shifts == {1}  # crops are consecutive pitches: transposition moves them together
-    assert len(set(firsts.tolist())) > 5
-    again = crops(torch.Generator().manual_seed(0), 64)
-    assert torch.equal(batch, again)
-    valid = fixed_crops(seqs, 8)
-    assert [v.shape for v in valid] == [(5, 9)]
-    with pytest.raises(ValueError, match="multiple of 4"):
-        ChoraleCrops(seqs, length=6, n_pitch_ids=46)
 
 
 def test_attention_maps_shape_and_rows_sum_to_one():
