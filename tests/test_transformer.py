@@ -33,7 +33,7 @@ def test_cached_logits_equal_full_recomputation_at_every_step(position):
     for t in range(5, 30):
         logits, cache = model(x[:, t : t + 1], past=cache, use_cache=True)
         steps.append(logits)
-    assert cache[0][0].shape == (2, 2, 30, 8)
+    assert cache.kv[0][0].shape == (2, 2, 30, 8)
     assert torch.allclose(torch.cat(steps, 1), full, atol=1e-10)
 
 
