@@ -57,3 +57,47 @@ def test_grid_baseline_on_synthetic_chorales():
     assert res["n_tokens"] == 8 * 4 * 4
     assert 0 < res["share_repeat"] < 1
     assert np.isfinite(res["nll"]) and res["nll_change"] > res["nll_repeat"]
+
+
+def _forward_as_before(model, idx):
+    """The single-stream forward pass as it was before K streams, cross-attention and SDPA, written out:
+    token (+ position) embedding, blocks with the plain softmax attention, final norm, tied head. (B, T) -> (B, T, V)."""
+    from helpers.attention import causal_attention, relative_logits_skewed
+
+    x = model.tok(idx)  # (B, T, C)
+    if model.pos is not None:
+        x = x + model.pos(torch.arange(idx.shape[1]))
+    for b in model.blocks:
+        a, h = b.attn, b.ln1(x)
+        B, T, C = h.shape
+        q, k, v = (t.view(B, T, a.n_head, a.d_head).transpose(1, 2) for t in a.qkv(h).split(C, dim=-1))
+        rel = relative_logits_skewed(q, a.E) if a.E is not None else None
+        out, _ = causal_attention(q, k, v, rel)  # (B, H, T, D)
+        x = x + a.proj(out.transpose(1, 2).reshape(B, T, C))
+        x = x + b.mlp(b.ln2(x))
+    return model.head(model.ln_f(x))
+
+
+@pytest.mark.parametrize("position", ["relative", "absolute"])
+def test_shipped_checkpoints_score_as_before(position):
+    from helpers.chorale import chorale_nll_table
+    from helpers.data import DATA_DIR, load_chorales
+    from helpers.transformer import load_checkpoint
+
+    torch.set_num_threads(1)
+    model = load_checkpoint(DATA_DIR / "checkpoints" / f"mt_{position}.pt")
+    assert model.config.n_streams == 1 and model.config.d_cond == 0  # old files: the new fields take defaults
+    grid = ChoraleGrid("repeat")
+    pieces = load_chorales("valid")[:2]
+    W = model.config.max_len
+    x = torch.stack([torch.as_tensor(grid.encode(p)[: W + 1]) for p in pieces])  # (2, W + 1): one full window each
+    with torch.no_grad():
+        now = torch.nn.functional.cross_entropy(model(x[:, :-1]).transpose(1, 2), x[:, 1:], reduction="none")
+        before = torch.nn.functional.cross_entropy(_forward_as_before(model, x[:, :-1]).transpose(1, 2), x[:, 1:],
+                                                   reduction="none")
+    assert float((now - before).abs().max()) < 1e-4
+    fast = chorale_nll_table(model, grid, pieces)  # SDPA (the default), sliding windows over whole chorales
+    plain = chorale_nll_table(model.set_sdpa(False), grid, pieces)
+    assert fast["n_tokens"] == plain["n_tokens"] > 2 * W
+    for key in ("nll", "nll_change", "nll_repeat"):
+        assert abs(fast[key] - plain[key]) < 1e-5, key
