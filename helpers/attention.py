@@ -12,6 +12,10 @@ vector for the *distance* between the two tokens rather than for their absolute 
 - ``relative_logits_gather`` is the form used with a key/value cache: ``Q · Eᵀ`` against all ``max_rel``
   embeddings, then pick the right column for each key. Works for any number of new queries at any offset.
 
+The softmax itself twice too: ``masked_attention`` (plain: scores, mask, softmax, weights) and ``sdpa_attention``
+(the same numbers through PyTorch's fused ``F.scaled_dot_product_attention``; the relative term enters as an
+additive float mask). The modules use SDPA unless asked for the weights; tests hold the two equal.
+
 Conventions used everywhere in this module:
 
 - Causal attention only: query ``i`` sees keys ``j <= i``, so distances ``i - j`` are 0, 1, 2, ...
