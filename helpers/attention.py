@@ -207,15 +207,7 @@ RELATIVE_LOGITS = {"skew": relative_logits_skewed, "plain": relative_logits_plai
 
 
 # --- attention ---------------------------------------------------------------------------------------------
-def masked_attention(
-    q: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    hide: torch.Tensor,
-    bias: torch.Tensor | None = None,
-    dropout: float = 0.0,
-    training: bool = False,
-) -> tuple[torch.Tensor, torch.Tensor]:
+def masked_attention(q, k, v, hide, bias=None, dropout: float = 0.0, training: bool = False):
     """Plain softmax attention: ``softmax((Q Kᵀ + bias) / sqrt(D), hidden keys at -inf) V``, weights returned.
 
     The reference that :func:`sdpa_attention` is held to (tests), and the path that can return the weights
@@ -241,19 +233,13 @@ def masked_attention(
     return out, weights
 
 
-def sdpa_attention(
-    q: torch.Tensor,
-    k: torch.Tensor,
-    v: torch.Tensor,
-    hide: torch.Tensor,
-    bias: torch.Tensor | None = None,
-    dropout: float = 0.0,
-    training: bool = False,
-) -> tuple[torch.Tensor, None]:
+def sdpa_attention(q, k, v, hide, bias=None, dropout: float = 0.0, training: bool = False):
     """The numbers of :func:`masked_attention` through PyTorch's fused ``F.scaled_dot_product_attention``.
 
     Without a bias the mask is boolean (the fused kernels need no (Lq, Lk) float tensor); with the relative term it
     becomes an additive float mask ``bias / sqrt(D)`` with -inf on hidden keys (SDPA scales only ``Q Kᵀ``).
+
+    Args: as :func:`masked_attention`.
 
     Returns:
         (output (B, H, Lq, D), None): the fused kernels do not return the weights.

@@ -282,7 +282,9 @@ class MusicTransformer(nn.Module):
         if cond_mask is None:
             cond_mask = torch.zeros(B, S, dtype=torch.bool, device=cond.device)
         if cond_mask.shape != (B, S) or cond_mask.dtype != torch.bool:
-            raise ValueError(f"cond_mask must be a bool tensor of shape {(B, S)}, got {cond_mask.dtype} {tuple(cond_mask.shape)}")
+            raise ValueError(
+                f"cond_mask must be a bool tensor of shape {(B, S)}, got {cond_mask.dtype} {tuple(cond_mask.shape)}"
+            )
         c = torch.cat([null, self.cond_proj(cond)], dim=1)  # (B, 1 + S, C)
         hide = torch.cat([torch.zeros(B, 1, dtype=torch.bool, device=cond.device), cond_mask], dim=1)  # (B, 1 + S)
         return c, hide

@@ -60,8 +60,8 @@ def test_grid_baseline_on_synthetic_chorales():
 
 
 def _forward_as_before(model, idx):
-    """The single-stream forward pass as it was before K streams, cross-attention and SDPA, written out:
-    token (+ position) embedding, blocks with the plain softmax attention, final norm, tied head. (B, T) -> (B, T, V)."""
+    """The single-stream forward pass as it was before K streams, cross-attention and SDPA, written out: token
+    (+ position) embedding, blocks with the plain softmax attention, final norm, tied head. (B, T) -> (B, T, V)."""
     from helpers.attention import causal_attention, relative_logits_skewed
 
     x = model.tok(idx)  # (B, T, C)

@@ -37,11 +37,15 @@ def forward_tokens_per_second(model, x, repeats: int = 3) -> tuple[float, torch.
     return x.numel() / statistics.median(times), out
 
 
+def print_header(title: str, columns: str) -> None:
+    print(f"\n{title}")
+    print(columns)
+    print("-" * len(columns))
+
+
 def attention_paths(lengths=LENGTHS, batch: int = 8) -> list[dict]:
-    print(f"\nforward pass, batch {batch}: SDPA vs plain softmax attention")
-    head = f"{'tokens':>6} {'position':>9} | {'plain tok/s':>11} {'SDPA tok/s':>10} {'speed-up':>8} | max |diff|"
-    print(head)
-    print("-" * len(head))
+    print_header(f"forward pass, batch {batch}: SDPA vs plain softmax attention",
+                 f"{'tokens':>6} {'position':>9} | {'plain tok/s':>11} {'SDPA tok/s':>10} {'speed-up':>8} | max |diff|")
     rows = []
     for n in lengths:
         for position in ("absolute", "relative"):
@@ -59,10 +63,9 @@ def attention_paths(lengths=LENGTHS, batch: int = 8) -> list[dict]:
 
 
 def guided_generation(steps=STEPS, batch: int = 2, K: int = 4, S: int = 16) -> list[dict]:
-    print(f"\ngeneration, {K} streams x 256 ids, cross-attention to {S} steps, guidance 3, batch {batch}")
-    head = f"{'steps':>5} | {'no cache steps/s':>16} {'cache steps/s':>13} {'cache tok/s':>11} {'speed-up':>8} | same tokens"
-    print(head)
-    print("-" * len(head))
+    print_header(f"generation, {K} streams x 256 ids, cross-attention to {S} steps, guidance 3, batch {batch}",
+                 f"{'steps':>5} | {'no cache steps/s':>16} {'cache steps/s':>13} {'cache tok/s':>11} {'speed-up':>8} "
+                 "| same tokens")
     rows = []
     for n in steps:
         cfg = MusicTransformerConfig(vocab_size=256, n_layer=4, n_head=4, d_model=128, d_ff=512, max_len=n + 1,
