@@ -6,8 +6,9 @@
 - ``helpers.plots``           piano rolls, spectrograms, waveforms
 - ``helpers.representations`` piano roll, performance events, REMI, the chorale grid
 - ``helpers.markov``          smoothed n-gram melody models
-- ``helpers.attention``       relative self-attention (plain and skewed)
-- ``helpers.transformer``     the Music Transformer (decoder-only, KV cache, sampling)
+- ``helpers.attention``       relative self-attention (plain and skewed), plain and SDPA softmax attention
+- ``helpers.transformer``     the decoder (K streams, cross-attention, KV cache, sampling, guidance)
+- ``helpers.chorale``         the chorale grid's data, NLL tables, baselines
 - ``helpers.training``        one training loop for every model (progress bar, validation, checkpoints)
 - ``helpers.exercises``       reference solutions of the lesson's exercises
 - ``helpers.review``          solutions of the previous lesson's exercises

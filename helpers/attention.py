@@ -12,6 +12,10 @@ vector for the *distance* between the two tokens rather than for their absolute 
 - ``relative_logits_gather`` is the form used with a key/value cache: ``Q · Eᵀ`` against all ``max_rel``
   embeddings, then pick the right column for each key. Works for any number of new queries at any offset.
 
+The softmax itself twice too: ``masked_attention`` (plain: scores, mask, softmax, weights) and ``sdpa_attention``
+(the same numbers through PyTorch's fused ``F.scaled_dot_product_attention``; the relative term enters as an
+additive float mask). The modules use SDPA unless asked for the weights; tests hold the two equal.
+
 Conventions used everywhere in this module:
 
 - Causal attention only: query ``i`` sees keys ``j <= i``, so distances ``i - j`` are 0, 1, 2, ...
@@ -203,6 +207,51 @@ RELATIVE_LOGITS = {"skew": relative_logits_skewed, "plain": relative_logits_plai
 
 
 # --- attention ---------------------------------------------------------------------------------------------
+def masked_attention(q, k, v, hide, bias=None, dropout: float = 0.0, training: bool = False):
+    """Plain softmax attention: ``softmax((Q Kᵀ + bias) / sqrt(D), hidden keys at -inf) V``, weights returned.
+
+    The reference that :func:`sdpa_attention` is held to (tests), and the path that can return the weights
+    (attention maps in notebook 03).
+
+    Args:
+        q: (B, H, Lq, D) queries; k, v: (B, H, Lk, D) keys and values.
+        hide: bool, broadcastable to (B, H, Lq, Lk): True where a key must not be seen (future, padding). Every
+            query must see at least one key.
+        bias: (B, H, Lq, Lk) added to ``Q Kᵀ`` before scaling (the relative term), or None.
+        dropout: dropout probability on the weights (used only when ``training``).
+
+    Returns:
+        (output (B, H, Lq, D), attention weights (B, H, Lq, Lk)).
+    """
+    D = q.shape[-1]
+    scores = torch.matmul(q, k.transpose(-2, -1))  # (B, H, Lq, Lk)
+    if bias is not None:
+        scores = scores + bias  # (B, H, Lq, Lk)
+    scores = (scores / math.sqrt(D)).masked_fill(hide, float("-inf"))  # (B, H, Lq, Lk)
+    weights = torch.softmax(scores, dim=-1)  # (B, H, Lq, Lk)
+    out = torch.matmul(F.dropout(weights, dropout, training), v)  # (B, H, Lq, D)
+    return out, weights
+
+
+def sdpa_attention(q, k, v, hide, bias=None, dropout: float = 0.0, training: bool = False):
+    """The numbers of :func:`masked_attention` through PyTorch's fused ``F.scaled_dot_product_attention``.
+
+    Without a bias the mask is boolean (the fused kernels need no (Lq, Lk) float tensor); with the relative term it
+    becomes an additive float mask ``bias / sqrt(D)`` with -inf on hidden keys (SDPA scales only ``Q Kᵀ``).
+
+    Args: as :func:`masked_attention`.
+
+    Returns:
+        (output (B, H, Lq, D), None): the fused kernels do not return the weights.
+    """
+    if bias is None:
+        mask = ~hide  # bool: True = takes part in attention
+    else:
+        mask = (bias / math.sqrt(q.shape[-1])).masked_fill(hide, float("-inf"))  # (B, H, Lq, Lk)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=dropout if training else 0.0)
+    return out, None  # (B, H, Lq, D)
+
+
 def causal_attention(
     q: torch.Tensor,
     k: torch.Tensor,
@@ -212,7 +261,7 @@ def causal_attention(
     dropout: float = 0.0,
     training: bool = False,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Scaled dot-product attention with a causal mask and an optional relative term.
+    """Scaled dot-product attention with a causal mask and an optional relative term (the plain path).
 
     ``softmax((Q Kᵀ + S_rel) / sqrt(D) + mask) V`` (Huang et al. 2018, Eq. 3).
 
@@ -226,16 +275,8 @@ def causal_attention(
     Returns:
         (output (B, H, Lq, D), attention weights (B, H, Lq, Lk)).
     """
-    D = q.shape[-1]
-    scores = torch.matmul(q, k.transpose(-2, -1))  # (B, H, Lq, Lk)
-    if rel_logits is not None:
-        scores = scores + rel_logits  # (B, H, Lq, Lk)
-    scores = scores / math.sqrt(D)
-    mask = causal_mask(q.shape[2], k.shape[2], offset, q.device)  # (Lq, Lk)
-    scores = scores.masked_fill(mask, float("-inf"))  # (B, H, Lq, Lk)
-    weights = torch.softmax(scores, dim=-1)  # (B, H, Lq, Lk)
-    out = torch.matmul(F.dropout(weights, dropout, training), v)  # (B, H, Lq, D)
-    return out, weights
+    hide = causal_mask(q.shape[2], k.shape[2], offset, q.device)  # (Lq, Lk)
+    return masked_attention(q, k, v, hide, rel_logits, dropout, training)
 
 
 class RelativeSelfAttention(nn.Module):
@@ -252,6 +293,9 @@ class RelativeSelfAttention(nn.Module):
             numbers, ``'plain'`` exists to check that and to measure its memory.
 
     The relative embeddings ``self.E`` are an ``nn.Parameter``: trained, and saved in the ``state_dict``.
+    ``self.sdpa`` (default True) runs the softmax through ``F.scaled_dot_product_attention`` (:func:`sdpa_attention`,
+    the relative term as an additive mask); False, or ``keep_weights``, takes the plain path (:func:`causal_attention`),
+    which gives the same numbers (tested) and the weights.
 
     Notebook: 03_music_transformer.ipynb
     Reference: Huang et al. 2018, Sec. 3.4.
@@ -282,6 +326,7 @@ class RelativeSelfAttention(nn.Module):
             self.register_parameter("E", None)
         self.last_weights: torch.Tensor | None = None
         self.keep_weights = False
+        self.sdpa = True
 
     def forward(
         self, x: torch.Tensor, past: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -310,7 +355,11 @@ class RelativeSelfAttention(nn.Module):
             else:
                 rel = relative_logits_gather(q, self.E, k.shape[2], offset)  # (B, H, T, T_past + T)
         drop = self.dropout if self.training else 0.0
-        out, weights = causal_attention(q, k, v, rel, offset, drop, self.training)  # (B, H, T, D)
+        if self.sdpa and not self.keep_weights:
+            hide = causal_mask(T, k.shape[2], offset, q.device)  # (T, T_past + T)
+            out, weights = sdpa_attention(q, k, v, hide, rel, drop, self.training)  # (B, H, T, D)
+        else:
+            out, weights = causal_attention(q, k, v, rel, offset, drop, self.training)  # (B, H, T, D)
         if self.keep_weights:
             self.last_weights = weights.detach()
         out = out.transpose(1, 2).reshape(B, T, C)  # (B, T, C)

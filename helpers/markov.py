@@ -19,7 +19,7 @@ gets a finite probability.
 Counting is vectorised: contexts get dense ids order by order (``id_m = unique(token * C_{m-1} + id_{m-1})``),
 n-grams are int64 codes ``context_id * V + event_id`` counted with ``np.unique``; no Python loop per n-gram.
 
-Notebook: 02_markov_chains.ipynb (the transformer notebook calls :func:`grid_baseline_nll`).
+Notebook: 02_markov_chains.ipynb (the chorale-grid baseline built on it is :func:`helpers.chorale.grid_baseline_nll`).
 """
 from __future__ import annotations
 
@@ -541,53 +541,6 @@ def memorisation(model: NGramModel, train_melodies: Sequence, n_tunes: int, leng
         "longest": float(np.mean(longest)),
         "longest_max": int(max(longest)),
         "length": float(np.mean(lens)),
-    }
-
-
-# --- the counting baseline on the chorale grid (for the Music Transformer's table) ----------------------------
-def grid_baseline_nll(train: Sequence[Piece], evaluate: Sequence[Piece], order: int = 8, grid=None,
-                      transpositions: Sequence[int] = (0,)) -> dict:
-    """Per-token NLL of a Kneser-Ney n-gram model on the chorale grid, the counting row of the transformer table.
-
-    The model reads the serialised grid (S A T B at every 16th step) like text: with ``order=4`` it sees the
-    same voice one step back plus the three voices in between; with ``order=8``, two steps back. The end
-    marker ``</s>`` is not counted (the grid format has none), so the numbers compare with a transformer's.
-
-    Args:
-        train: chorales to count (e.g. ``load_chorales('train')``).
-        evaluate: chorales to score (e.g. ``load_chorales('valid')``).
-        order: context length in tokens.
-        grid: a :class:`helpers.representations.ChoraleGrid`; default ``ChoraleGrid('repeat')``.
-        transpositions: semitone shifts to augment the training chorales with (e.g. ``range(-5, 7)``; shifts
-            that leave the grid's pitch range are skipped). ``(0,)``: the chorales as written.
-
-    Returns:
-        dict: ``nll`` (nats per token), ``nll_change`` (on tokens where a voice changes pitch, see
-        ``ChoraleGrid.changes``), ``nll_repeat`` (the other tokens), ``share_repeat``, ``n_tokens``.
-
-    Notebook: 02_markov_chains.ipynb, 03_music_transformer.ipynb.
-    Reference: Chen & Goodman (1998) for the smoothing; Huang et al. 2018, Sec. 4.1 for the grid format.
-    """
-    if grid is None:
-        from .representations import ChoraleGrid
-
-        grid = ChoraleGrid("repeat")
-    if not len(evaluate):
-        raise ValueError("grid_baseline_nll: no pieces to evaluate")
-    shifted = [t for p in train for t in p.transpositions(transpositions)]
-    train_tokens = [grid.encode(p) for p in shifted if grid.low <= p.pitches.min() and p.pitches.max() <= grid.high]
-    if not train_tokens:
-        raise ValueError("grid_baseline_nll: no training chorale fits the grid's pitch range")
-    eval_tokens = [grid.encode(p) for p in evaluate]
-    model = NGramModel(order).fit(train_tokens)
-    logp = np.concatenate([lp[:-1] for lp in model.token_log_probs(eval_tokens)])  # drop </s>
-    change = np.concatenate([grid.changes(t) for t in eval_tokens])
-    return {
-        "nll": float(-logp.mean()),
-        "nll_change": float(-logp[change].mean()),
-        "nll_repeat": float(-logp[~change].mean()) if (~change).any() else float("nan"),
-        "share_repeat": float(np.mean(~change)),
-        "n_tokens": int(len(logp)),
     }
 
 

@@ -1,20 +1,38 @@
-"""The Music Transformer: a decoder-only transformer with relative attention, a key/value cache and sampling.
+"""The Music Transformer: one decoder for every token model of the course, with its cache and sampling.
 
 One readable module in the style of nanoGPT's ``model.py``:
 
 - :class:`MusicTransformerConfig` — every size and switch, saved next to the weights in a checkpoint;
   ``position='relative'`` (Huang et al.) or ``'absolute'`` (learned position embeddings, the baseline), so the two
   can be compared with everything else equal.
-- :class:`MusicTransformer` — token embedding, pre-norm blocks (LayerNorm -> attention -> residual,
-  LayerNorm -> MLP -> residual), final LayerNorm, output head tied to the embedding.
-- :func:`generate` — incremental decoding with a key/value cache (the relative term of each new query is
-  computed against the cache, see ``helpers.attention.relative_logits_gather``), temperature / top-k / top-p
-  sampling from a caller's ``torch.Generator``, and a sliding window to generate past ``max_len``.
-- :func:`sequence_nll` — per-token negative log-likelihood of a whole piece, with a sliding window for long pieces.
+- :class:`MusicTransformer` — token embedding, pre-norm blocks (LayerNorm -> self-attention -> residual,
+  [LayerNorm -> cross-attention -> residual,] LayerNorm -> MLP -> residual), final LayerNorm, output head tied to
+  the embedding. Two switches turn the symbolic model into the audio models' decoder, by configuration, not copies:
+
+  - ``n_streams = K`` parallel token streams per step (the K codebooks of a neural audio codec): K embedding
+    tables whose vectors are summed per step, K output heads, logits (B, K, T, V). With K = 1 the input may be
+    (B, T) and the logits are (B, T, V), as for the chorale grid. Copet et al. 2023, Sec. 2.2.
+  - ``d_cond > 0``: every block attends to a conditioning sequence ``cond`` (B, S, d_cond) (text embeddings),
+    projected to ``d_model``, with a key padding mask; a learned *null slot* is always visible, so an example without
+    condition (dropped for classifier-free guidance, or unconditional generation) attends to it alone.
+    Copet et al. 2023, Sec. 2.3.
+- :class:`Cache` — the key/value cache: self-attention keys and values grow by one step per token; the condition's
+  keys and values are computed once per generation and reused at every step.
+- :func:`generate` — incremental decoding with the cache (the relative term of each new query is computed against
+  the cache, see ``helpers.attention.relative_logits_gather``), temperature / top-k / top-p sampling on the model's
+  device from a caller's ``torch.Generator``, a sliding window to generate past ``max_len``, and classifier-free
+  guidance (conditional and unconditional logits from one batched forward pass, Ho & Salimans 2022).
+- :func:`next_token_loss` (one stream), :func:`multi_stream_loss` (K streams, per-stream cross-entropy as metrics),
+  :func:`drop_condition` (condition dropout for guidance), :func:`sequence_nll` (per-token NLL of a long piece).
 - :func:`save_checkpoint` / :func:`load_checkpoint` — weights-only files (``torch.load(weights_only=True)``).
 
-Notebook: 03_music_transformer.ipynb
-Reference: Huang et al. 2018, "Music Transformer" (arXiv:1809.04281); Vaswani et al. 2017; nanoGPT (Karpathy).
+The chorale grid's data and evaluation (crops, NLL tables, baselines) are in :mod:`helpers.chorale`; the delay
+pattern that interleaves K codebooks is in :mod:`helpers.patterns`.
+
+Notebook: 03_music_transformer.ipynb (chorales), 04 (Jukebox priors), 05 (MusicGen).
+Reference: Huang et al. 2018, "Music Transformer" (arXiv:1809.04281), Sec. 3.4-3.4.1; Vaswani et al. 2017;
+Copet et al. 2023, "Simple and Controllable Music Generation" (MusicGen), Sec. 2.2-2.3; Ho & Salimans 2022,
+"Classifier-Free Diffusion Guidance"; nanoGPT (Karpathy).
 """
 from __future__ import annotations
 
@@ -25,7 +43,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .attention import RelativeSelfAttention
+from .attention import RelativeSelfAttention, masked_attention, sdpa_attention
 
 POSITIONS = ("relative", "absolute")
 
@@ -35,7 +53,7 @@ class MusicTransformerConfig:
     """Sizes and switches of a :class:`MusicTransformer`.
 
     Attributes:
-        vocab_size: number of token ids.
+        vocab_size: number of token ids per stream (a caller's special or padding id is one of them).
         n_layer, n_head, d_model, d_ff: depth, heads, width, MLP hidden width.
         dropout: dropout on embeddings, attention weights, attention output and MLP output.
         max_len: training window (the longest sequence the model sees in one forward pass without the cache;
@@ -43,6 +61,8 @@ class MusicTransformerConfig:
         max_rel: number of relative distances with their own embedding (longer ones are clipped).
         position: ``'relative'`` or ``'absolute'``.
         rel_per_head: one relative table per head instead of one shared by the heads of a layer.
+        n_streams: parallel token streams per step (K codebooks); 1 for a single token sequence.
+        d_cond: width of the conditioning sequence for cross-attention; 0 for none.
     """
 
     vocab_size: int
@@ -55,15 +75,19 @@ class MusicTransformerConfig:
     max_rel: int = 256
     position: str = "relative"
     rel_per_head: bool = False
+    n_streams: int = 1
+    d_cond: int = 0
 
     def __post_init__(self):
         if self.position not in POSITIONS:
             raise ValueError(f"position must be one of {POSITIONS}, got {self.position!r}")
         if self.d_model % self.n_head:
             raise ValueError(f"d_model={self.d_model} is not divisible by n_head={self.n_head}")
-        for name in ("vocab_size", "n_layer", "n_head", "d_model", "d_ff", "max_len"):
+        for name in ("vocab_size", "n_layer", "n_head", "d_model", "d_ff", "max_len", "n_streams"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.d_cond < 0:
+            raise ValueError(f"d_cond must be >= 0 (0: no cross-attention), got {self.d_cond}")
         if self.position == "relative" and self.max_rel < 1:
             raise ValueError(f"a relative model needs max_rel >= 1, got {self.max_rel}")
 
@@ -72,6 +96,7 @@ class MusicTransformerConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "MusicTransformerConfig":
+        """Build from a saved dict; fields added since it was saved take their defaults."""
         known = {f.name for f in fields(cls)}
         unknown = set(d) - known
         if unknown:
@@ -86,8 +111,64 @@ class MusicTransformerConfig:
         return cls(vocab_size=vocab_size, position=position, **base)
 
 
+@dataclass(frozen=True)
+class Cache:
+    """What :func:`generate` keeps between steps (one per forward pass; never modified, a new one is returned).
+
+    Attributes:
+        kv: per layer, self-attention ``(keys, values)``, each (B, H, T_past, D); ``None`` before the first token.
+        cross: per layer, the condition's ``(keys, values)``, each (B, H, 1 + S, D), computed once
+            (:meth:`MusicTransformer.start_cache`); None for a model without cross-attention.
+        hide: (B, 1 + S) bool, True on padding slots of the condition (never on the null slot); or None.
+    """
+
+    kv: list
+    cross: list | None = None
+    hide: torch.Tensor | None = None
+
+    @property
+    def length(self) -> int:
+        """Tokens (steps) already in the cache."""
+        return 0 if self.kv[0] is None else self.kv[0][0].shape[2]
+
+
+class CrossAttention(nn.Module):
+    """Multi-head attention from the token stream (queries) to a conditioning sequence (keys and values).
+
+    The keys and values depend on the condition only: :meth:`keys_values` runs once per generation and its result is
+    reused at every step. ``self.sdpa`` as in :class:`helpers.attention.RelativeSelfAttention` (False: the plain
+    softmax path, same numbers).
+
+    Notebook: 05 (MusicGen). Reference: Vaswani et al. 2017 (encoder-decoder attention); Copet et al. 2023, Sec. 2.3.
+    """
+
+    def __init__(self, d_model: int, n_head: int, dropout: float = 0.0):
+        super().__init__()
+        self.n_head, self.d_head, self.dropout = n_head, d_model // n_head, dropout
+        self.q = nn.Linear(d_model, d_model)
+        self.kv = nn.Linear(d_model, 2 * d_model)
+        self.proj = nn.Linear(d_model, d_model)
+        self.sdpa = True
+
+    def keys_values(self, c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Keys and values of the (projected) condition ``c`` (B, S1, C): each (B, H, S1, D)."""
+        B, S1, C = c.shape
+        k, v = self.kv(c).split(C, dim=-1)  # 2 x (B, S1, C)
+        return tuple(t.view(B, S1, self.n_head, self.d_head).transpose(1, 2) for t in (k, v))  # (B, H, S1, D)
+
+    def forward(self, x: torch.Tensor, k: torch.Tensor, v: torch.Tensor, hide: torch.Tensor) -> torch.Tensor:
+        """x: (B, T, C) queries; k, v: (B, H, S1, D); hide: (B, S1) bool, True = padding. Returns (B, T, C)."""
+        B, T, C = x.shape
+        q = self.q(x).view(B, T, self.n_head, self.d_head).transpose(1, 2)  # (B, H, T, D)
+        drop = self.dropout if self.training else 0.0
+        attend = sdpa_attention if self.sdpa else masked_attention
+        out, _ = attend(q, k, v, hide[:, None, None, :], None, drop, self.training)  # (B, H, T, D)
+        out = out.transpose(1, 2).reshape(B, T, C)  # (B, T, C)
+        return F.dropout(self.proj(out), drop, self.training)
+
+
 class Block(nn.Module):
-    """Pre-norm transformer block: ``x + attn(ln(x))`` then ``x + mlp(ln(x))``."""
+    """Pre-norm transformer block: ``x + attn(ln(x))``, [``x + cross(ln(x), cond)``,] then ``x + mlp(ln(x))``."""
 
     def __init__(self, cfg: MusicTransformerConfig):
         super().__init__()
@@ -99,39 +180,60 @@ class Block(nn.Module):
             rel_per_head=cfg.rel_per_head,
             dropout=cfg.dropout,
         )
+        if cfg.d_cond:
+            self.ln_cross = nn.LayerNorm(cfg.d_model)
+            self.cross = CrossAttention(cfg.d_model, cfg.n_head, cfg.dropout)
+        else:
+            self.cross = None
         self.ln2 = nn.LayerNorm(cfg.d_model)
         self.mlp = nn.Sequential(
             nn.Linear(cfg.d_model, cfg.d_ff), nn.GELU(), nn.Linear(cfg.d_ff, cfg.d_model), nn.Dropout(cfg.dropout)
         )
 
-    def forward(self, x, past=None):
+    def forward(self, x, past=None, cross=None, hide=None):
         a, present = self.attn(self.ln1(x), past)  # (B, T, C)
         x = x + a
+        if self.cross is not None:
+            x = x + self.cross(self.ln_cross(x), *cross, hide)  # (B, T, C): read the condition
         x = x + self.mlp(self.ln2(x))  # (B, T, C)
         return x, present
 
 
 class MusicTransformer(nn.Module):
-    """Decoder-only transformer over token ids (relative or absolute positions).
+    """Decoder-only transformer over K token streams (relative or absolute positions, optional cross-attention).
 
-    ``model(idx)`` gives logits (B, T, V); ``model(idx, past=cache, use_cache=True)`` gives
-    ``(logits, new_cache)`` where the cache is a list with one ``(keys, values)`` pair per layer.
+    ``model(idx)`` gives logits (B, K, T, V) for idx (B, K, T), or (B, T, V) for idx (B, T) when K = 1;
+    ``model(idx, cond=c, cond_mask=m)`` conditions on c (B, S, d_cond); ``model(idx, past=cache, use_cache=True)``
+    gives ``(logits, new_cache)`` (a :class:`Cache`).
 
-    Notebook: 03_music_transformer.ipynb
-    Reference: Huang et al. 2018; the block layout follows GPT-2 / nanoGPT (pre-norm).
+    The K embedding tables are stacked in one ``nn.Embedding(K * V, C)`` (stream k's token t is row ``k * V + t``)
+    and the K heads in one ``nn.Linear(C, K * V)`` tied to it: with K = 1 these are exactly the single-stream
+    model's ``tok`` and ``head``, so the chorale checkpoints load unchanged.
+
+    Notebook: 03_music_transformer.ipynb, 04 (Jukebox priors), 05 (MusicGen).
+    Reference: Huang et al. 2018; Copet et al. 2023, Sec. 2.2-2.3; the block layout follows GPT-2 / nanoGPT (pre-norm).
     """
 
     def __init__(self, config: MusicTransformerConfig):
         super().__init__()
         self.config = config
-        self.tok = nn.Embedding(config.vocab_size, config.d_model)
-        self.pos = nn.Embedding(config.max_len, config.d_model) if config.position == "absolute" else None
+        K, V, C = config.n_streams, config.vocab_size, config.d_model
+        self.tok = nn.Embedding(K * V, C)  # K tables of V rows, stacked
+        self.pos = nn.Embedding(config.max_len, C) if config.position == "absolute" else None
+        if config.d_cond:
+            self.cond_proj = nn.Linear(config.d_cond, C)  # text embeddings -> model width
+            self.null_cond = nn.Parameter(torch.zeros(1, 1, C))  # the always-visible "no condition" slot
+        else:
+            self.cond_proj = None
+            self.register_parameter("null_cond", None)
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
-        self.ln_f = nn.LayerNorm(config.d_model)
-        self.head = nn.Linear(config.d_model, config.vocab_size, bias=False)
-        self.head.weight = self.tok.weight  # weight tying
+        self.ln_f = nn.LayerNorm(C)
+        self.head = nn.Linear(C, K * V, bias=False)  # K heads of V logits, stacked
+        self.head.weight = self.tok.weight  # weight tying (each stream's head with its own table)
         self.apply(self._init)
+        if self.null_cond is not None:
+            nn.init.normal_(self.null_cond, std=0.02)
 
     @staticmethod
     def _init(m):
@@ -145,24 +247,92 @@ class MusicTransformer(nn.Module):
     def num_params(self) -> int:
         return sum(p.numel() for p in self.parameters())
 
-    def forward(self, idx: torch.Tensor, past: list | None = None, use_cache: bool = False):
+    def set_sdpa(self, on: bool = True) -> "MusicTransformer":
+        """Attention through ``F.scaled_dot_product_attention`` (True, default) or the plain softmax path (False)."""
+        for b in self.blocks:
+            b.attn.sdpa = on
+            if b.cross is not None:
+                b.cross.sdpa = on
+        return self
+
+    # --- the condition ------------------------------------------------------------------------------------
+    def condition(self, cond: torch.Tensor | None, cond_mask: torch.Tensor | None, batch_size: int):
+        """The sequence cross-attention reads: the learned null slot, then the projected condition.
+
+        Args:
+            cond: (B, S, d_cond) float, or None (unconditional: the null slot alone).
+            cond_mask: (B, S) bool, True on padding positions of ``cond`` (variable-length conditions), or None.
+            batch_size: B (checked against ``cond``).
+
+        Returns:
+            ``(c, hide)``: c (B, 1 + S, C), hide (B, 1 + S) bool (True = padding; the null slot is never hidden).
+        """
+        if self.cond_proj is None:
+            raise ValueError("this model has no cross-attention (d_cond=0): do not pass cond / cond_mask")
+        null = self.null_cond.expand(batch_size, 1, -1)  # (B, 1, C)
+        if cond is None:
+            if cond_mask is not None:
+                raise ValueError("cond_mask was given without cond")
+            return null, torch.zeros(batch_size, 1, dtype=torch.bool, device=null.device)
+        if cond.dim() != 3 or cond.shape[0] != batch_size or cond.shape[2] != self.config.d_cond:
+            raise ValueError(
+                f"cond must have shape (B={batch_size}, S, d_cond={self.config.d_cond}), got {tuple(cond.shape)}"
+            )
+        B, S, _ = cond.shape
+        if cond_mask is None:
+            cond_mask = torch.zeros(B, S, dtype=torch.bool, device=cond.device)
+        if cond_mask.shape != (B, S) or cond_mask.dtype != torch.bool:
+            raise ValueError(
+                f"cond_mask must be a bool tensor of shape {(B, S)}, got {cond_mask.dtype} {tuple(cond_mask.shape)}"
+            )
+        c = torch.cat([null, self.cond_proj(cond)], dim=1)  # (B, 1 + S, C)
+        hide = torch.cat([torch.zeros(B, 1, dtype=torch.bool, device=cond.device), cond_mask], dim=1)  # (B, 1 + S)
+        return c, hide
+
+    def start_cache(self, cond=None, cond_mask=None, batch_size: int = 1) -> Cache:
+        """An empty cache holding the condition's keys and values for every layer (computed here, once)."""
+        if self.cond_proj is None:
+            if cond is not None or cond_mask is not None:
+                self.condition(cond, cond_mask, batch_size)  # raises
+            return Cache(kv=[None] * len(self.blocks))
+        c, hide = self.condition(cond, cond_mask, batch_size)
+        return Cache(kv=[None] * len(self.blocks), cross=[b.cross.keys_values(c) for b in self.blocks], hide=hide)
+
+    # --- forward ------------------------------------------------------------------------------------------
+    def forward(
+        self,
+        idx: torch.Tensor,
+        cond: torch.Tensor | None = None,
+        cond_mask: torch.Tensor | None = None,
+        past: Cache | None = None,
+        use_cache: bool = False,
+    ):
         """Logits for every position of ``idx``.
 
         Args:
-            idx: (B, T) int64 token ids, following the ``past`` tokens if a cache is given.
-            past: cache from a previous call (list of per-layer (keys, values)), or None.
+            idx: (B, K, T) int64 token ids (or (B, T) when K = 1), following the ``past`` tokens if a cache is given.
+            cond: (B, S, d_cond) conditioning sequence (models with ``d_cond > 0``), or None for the null condition.
+                Ignored (must be None) when ``past`` holds the condition already.
+            cond_mask: (B, S) bool, True on padding positions of ``cond``.
+            past: a :class:`Cache` from a previous call or :meth:`start_cache`, or None.
             use_cache: also return the updated cache.
 
         Returns:
-            logits (B, T, V), or (logits, cache) if ``use_cache``.
+            logits (B, K, T, V) (or (B, T, V) for a (B, T) input), or (logits, cache) if ``use_cache``.
         """
-        if idx.dim() != 2:
-            raise ValueError(f"idx must have shape (B, T), got {tuple(idx.shape)}")
-        B, T = idx.shape
-        offset = 0 if past is None else past[0][0].shape[2]
-        if int(idx.max()) >= self.config.vocab_size or int(idx.min()) < 0:
-            raise ValueError(f"token ids must lie in 0..{self.config.vocab_size - 1}, got {int(idx.min())}..{int(idx.max())}")
-        x = self.tok(idx)  # (B, T, C)
+        K, V = self.config.n_streams, self.config.vocab_size
+        single = idx.dim() == 2 and K == 1
+        if single:
+            idx = idx[:, None]  # (B, 1, T)
+        if idx.dim() != 3 or idx.shape[1] != K:
+            form = " or (B, T)" if K == 1 else ""
+            raise ValueError(f"idx must have shape (B, K={K}, T){form}, got {tuple(idx.shape)}")
+        B, _, T = idx.shape
+        offset = 0 if past is None else past.length
+        if offset == 0 and (int(idx.max()) >= V or int(idx.min()) < 0):  # checked once, not per generated token
+            raise ValueError(f"token ids must lie in 0..{V - 1}, got {int(idx.min())}..{int(idx.max())}")
+        rows = idx + torch.arange(K, device=idx.device)[:, None] * V  # (B, K, T): row of stream k's table
+        x = self.tok(rows).sum(1)  # (B, K, T, C) -> (B, T, C): the K embeddings of a step, summed
         if self.pos is not None:
             if offset + T > self.config.max_len:
                 raise ValueError(
@@ -171,22 +341,38 @@ class MusicTransformer(nn.Module):
                 )
             x = x + self.pos(torch.arange(offset, offset + T, device=idx.device))  # (B, T, C)
         x = self.drop(x)
+        if past is not None and past.cross is not None:  # the condition's keys/values, computed once
+            if cond is not None or cond_mask is not None:
+                raise ValueError("the cache holds the condition already: pass cond only to start_cache")
+            cross, hide = past.cross, past.hide
+        elif self.cond_proj is not None:
+            c, hide = self.condition(cond, cond_mask, B)  # (B, 1 + S, C), (B, 1 + S)
+            cross = [b.cross.keys_values(c) for b in self.blocks]  # per layer 2 x (B, H, 1 + S, D)
+        else:
+            if cond is not None or cond_mask is not None:
+                self.condition(cond, cond_mask, B)  # raises: no cross-attention
+            cross, hide = [None] * len(self.blocks), None
         present = []
         for i, block in enumerate(self.blocks):
-            x, kv = block(x, None if past is None else past[i])  # (B, T, C)
+            x, kv = block(x, None if past is None else past.kv[i], cross[i], hide)  # (B, T, C)
             present.append(kv)
-        logits = self.head(self.ln_f(x))  # (B, T, V)
-        return (logits, present) if use_cache else logits
+        logits = self.head(self.ln_f(x))  # (B, T, K * V)
+        logits = logits.view(B, T, K, V).transpose(1, 2)  # (B, K, T, V)
+        if single:
+            logits = logits[:, 0]  # (B, T, V)
+        if not use_cache:
+            return logits
+        return logits, Cache(present, cross if self.cond_proj is not None else None, hide)
 
     @torch.no_grad()
-    def attention_maps(self, idx: torch.Tensor) -> list[torch.Tensor]:
-        """Attention weights of every layer for ``idx``: a list of (B, H, T, T) tensors (eval mode)."""
+    def attention_maps(self, idx: torch.Tensor, **kwargs) -> list[torch.Tensor]:
+        """Self-attention weights of every layer for ``idx``: a list of (B, H, T, T) tensors (eval mode)."""
         was_training = self.training
         self.eval()
         for b in self.blocks:
             b.attn.keep_weights = True
         try:
-            self(idx)
+            self(idx, **kwargs)
             return [b.attn.last_weights for b in self.blocks]
         finally:
             for b in self.blocks:
@@ -194,17 +380,77 @@ class MusicTransformer(nn.Module):
             self.train(was_training)
 
 
-# --- loss and evaluation ------------------------------------------------------------------------------------
+# --- losses and evaluation ----------------------------------------------------------------------------------
 def next_token_loss(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
     """Mean cross-entropy (nats/token) of predicting ``batch[:, 1:]`` from ``batch[:, :-1]``.
 
-    The ``loss_fn`` handed to :func:`helpers.training.train`.
+    The ``loss_fn`` handed to :func:`helpers.training.train` for one token stream (notebook 03).
 
     Args:
         batch: (B, T+1) token ids.
     """
     logits = model(batch[:, :-1])  # (B, T, V)
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
+
+
+def multi_stream_loss(model: nn.Module, batch, ignore_index: int = -100) -> tuple[torch.Tensor, dict]:
+    """Next-step cross-entropy of K streams: the mean over streams, and each stream's as a metric.
+
+    The ``loss_fn`` handed to :func:`helpers.training.train` for codec tokens (notebook 05): step t+1 of every
+    stream is predicted from steps ..t of all streams (a delay pattern, :mod:`helpers.patterns`, decides what a
+    step holds).
+
+    Args:
+        batch: tokens (B, K, T+1), or a dict with ``tokens`` and optionally ``cond`` (B, S, d_cond) and
+            ``cond_mask`` (B, S) (see :func:`drop_condition`).
+        ignore_index: target id that counts for nothing (e.g. the pattern's special token); a stream whose targets
+            are all ignored has a NaN cross-entropy.
+
+    Returns:
+        ``(loss, {"ce_0": float, ..., "ce_{K-1}": float})``: loss = mean of the K per-stream cross-entropies (nats).
+
+    Reference: Copet et al. 2023, Sec. 2.2 (one loss per codebook, averaged).
+    """
+    if isinstance(batch, dict):
+        tokens, cond, cond_mask = batch["tokens"], batch.get("cond"), batch.get("cond_mask")
+    else:
+        tokens, cond, cond_mask = batch, None, None
+    if tokens.dim() != 3:
+        raise ValueError(f"multi_stream_loss: tokens must have shape (B, K, T+1), got {tuple(tokens.shape)}")
+    kwargs = {} if cond is None else {"cond": cond, "cond_mask": cond_mask}
+    logits = model(tokens[..., :-1], **kwargs)  # (B, K, T, V)
+    target = tokens[..., 1:]  # (B, K, T)
+    V = logits.shape[-1]
+    ce = torch.stack([
+        F.cross_entropy(logits[:, k].reshape(-1, V), target[:, k].reshape(-1), ignore_index=ignore_index)
+        for k in range(tokens.shape[1])
+    ])  # (K,)
+    return ce.mean(), {f"ce_{k}": float(v) for k, v in enumerate(ce.detach())}
+
+
+def drop_condition(cond: torch.Tensor, cond_mask: torch.Tensor | None, p: float, generator: torch.Generator):
+    """Condition dropout for classifier-free guidance: each example loses its whole condition with probability ``p``.
+
+    A dropped example's ``cond`` becomes zeros and its ``cond_mask`` all True (every position is padding), so the
+    model sees only its null slot: the same input as the unconditional half of :func:`generate` with guidance.
+
+    Args:
+        cond: (B, S, d_cond); cond_mask: (B, S) bool (True = padding) or None.
+        p: probability of dropping an example's condition, in [0, 1].
+        generator: draws which examples are dropped (same seed, same drops); on ``cond``'s device.
+
+    Returns:
+        ``(cond, cond_mask)``, new tensors.
+
+    Notebook: 05 (MusicGen). Reference: Ho & Salimans 2022, Sec. 3.2; Copet et al. 2023, Sec. 2.3.
+    """
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"drop_condition: p must lie in [0, 1], got {p}")
+    B, S, _ = cond.shape
+    if cond_mask is None:
+        cond_mask = torch.zeros(B, S, dtype=torch.bool, device=cond.device)
+    drop = torch.rand(B, generator=generator, device=cond.device) < p  # (B,)
+    return cond.masked_fill(drop[:, None, None], 0.0), cond_mask | drop[:, None]
 
 
 @torch.no_grad()
@@ -278,18 +524,26 @@ def sample_next(
     top_k: int | None = None,
     top_p: float | None = None,
 ) -> torch.Tensor:
-    """Draw one token per row from ``logits`` (B, V). ``temperature == 0`` means greedy (argmax).
+    """Draw one token per row from ``logits`` (..., V) on their device. ``temperature == 0`` means greedy (argmax).
+
+    Args:
+        generator: a ``torch.Generator`` on the logits' device (``torch.Generator(device='cuda')`` for a GPU model).
 
     Returns:
-        (B,) int64.
+        (...) int64, on the logits' device.
     """
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     if temperature == 0:
         return logits.argmax(-1)
-    logits = filter_top_p(filter_top_k(logits.float() / temperature, top_k), top_p)  # (B, V)
-    probs = torch.softmax(logits, dim=-1)  # (B, V)
-    return torch.multinomial(probs.cpu(), 1, generator=generator).squeeze(-1).to(logits.device)  # (B,)
+    if generator.device.type != logits.device.type:
+        raise ValueError(
+            f"the generator is on {generator.device} but the logits are on {logits.device}: "
+            f"pass torch.Generator(device={str(logits.device)!r}) so that sampling stays on the device"
+        )
+    logits = filter_top_p(filter_top_k(logits.float() / temperature, top_k), top_p)  # (..., V)
+    probs = torch.softmax(logits, dim=-1).reshape(-1, logits.shape[-1])  # (N, V)
+    return torch.multinomial(probs, 1, generator=generator).view(logits.shape[:-1])  # (...)
 
 
 def _window_start(n: int, length: int, align: int) -> int:
@@ -309,47 +563,88 @@ def generate(
     top_p: float | None = None,
     use_cache: bool = True,
     align: int = 1,
+    cond: torch.Tensor | None = None,
+    cond_mask: torch.Tensor | None = None,
+    guidance_scale: float | None = None,
 ) -> torch.Tensor:
-    """Continue ``prompt`` by ``n_new`` sampled tokens.
+    """Continue ``prompt`` by ``n_new`` sampled steps (one token per stream per step).
 
-    With ``use_cache`` each step feeds only the newest token and reuses every layer's keys and values (and the
-    relative term is computed for the new query row only). Without it each step recomputes the whole window.
-    When the context reaches ``max_len``, the window slides: the model restarts from the last ``max_len // 2``
-    tokens (shifted so the kept part starts at a multiple of ``align``, e.g. 4 to keep the chorale grid's
-    soprano first), and the cache is rebuilt from them.
+    With ``use_cache`` each step feeds only the newest step and reuses every layer's keys and values (and the
+    relative term is computed for the new query row only); the condition's keys and values are computed once, before
+    the first step. Without it each step recomputes the whole window and the condition. When the context reaches
+    ``max_len``, the window slides: the model restarts from the last ``max_len // 2`` steps (shifted so the kept part
+    starts at a multiple of ``align``, e.g. 4 to keep the chorale grid's soprano first), and the self-attention
+    cache is rebuilt from them.
+
+    Classifier-free guidance (``guidance_scale`` not None; Ho & Salimans 2022, Copet et al. 2023 Sec. 2.3): the
+    batch is doubled, the first half with ``cond``, the second with the null condition (``cond`` zeros, every
+    position padding: what :func:`drop_condition` trains), both in one forward pass; the next-token logits are
+    ``uncond + (cond - uncond) * guidance_scale`` (audiocraft's ``lm.py``), computed with ``torch.lerp``, which is
+    exact at 0 (the unconditional model) and 1 (the conditional one). Greater than 1 sharpens towards the condition.
 
     Args:
-        prompt: (T0,) or (B, T0) token ids, T0 >= 1.
-        n_new: number of tokens to add.
-        generator: a ``torch.Generator``; the same seed gives the same tokens.
-        temperature, top_k, top_p: see :func:`sample_next`.
-        align: window starts are kept on multiples of this (in absolute token positions).
+        prompt: (T0,) or (B, T0) token ids when K = 1; (K, T0) or (B, K, T0) for K streams; T0 >= 1 (a caller may
+            start every stream with a special token id of its vocabulary).
+        n_new: number of steps to add.
+        generator: a ``torch.Generator`` on the model's device; the same seed gives the same tokens.
+        temperature, top_k, top_p: see :func:`sample_next`; applied to every stream.
+        align: window starts are kept on multiples of this (in absolute step positions).
+        cond: (B, S, d_cond) conditioning sequence (models with ``d_cond > 0``); None: unconditional (null slot).
+        cond_mask: (B, S) bool, True on padding positions of ``cond``.
+        guidance_scale: None (no guidance: one pass with ``cond`` as given), or the guidance coefficient
+            (0: unconditional, 1: conditional, e.g. 3: MusicGen's default); needs ``cond``.
 
     Returns:
-        (B, T0 + n_new) int64 (or (T0 + n_new,) for a 1-D prompt).
+        int64 tensor shaped like the prompt with ``n_new`` more steps: (B, T0 + n_new), (B, K, T0 + n_new), ...
+
+    Notebook: 03_music_transformer.ipynb, 04 (Jukebox priors), 05 (MusicGen).
     """
     model.eval()
     device = next(model.parameters()).device
+    K = model.config.n_streams
     x = torch.as_tensor(prompt, dtype=torch.long, device=device)
-    squeeze = x.dim() == 1
-    x = x[None] if squeeze else x  # (B, T0)
-    if x.shape[1] < 1:
-        raise ValueError("generate needs a prompt of at least one token")
+    unbatched = x.dim() == (1 if K == 1 else 2)
+    x = x[None] if unbatched else x
+    flat = K == 1 and x.dim() == 2
+    x = x[:, None] if flat else x  # (B, K, T0)
+    if x.dim() != 3 or x.shape[1] != K:
+        raise ValueError(f"prompt must have shape (B, K={K}, T0) or (K, T0){' or (B, T0) or (T0,)' if K == 1 else ''}")
+    if x.shape[-1] < 1:
+        raise ValueError("generate needs a prompt of at least one step")
+    B = x.shape[0]
+    guided = guidance_scale is not None
+    if guided:
+        if cond is None:
+            raise ValueError("guidance_scale needs a cond (the unconditional half uses the null condition)")
+        if cond_mask is None:
+            cond_mask = torch.zeros(cond.shape[:2], dtype=torch.bool, device=cond.device)
+        cond = torch.cat([cond, torch.zeros_like(cond)])  # (2B, S, d_cond): conditional half, then null half
+        cond_mask = torch.cat([cond_mask, torch.ones_like(cond_mask)])  # (2B, S): the null half is all padding
+
+    def rows(t):  # the tokens fed to the model: twice (cond and uncond halves) when guided
+        return torch.cat([t, t]) if guided else t  # (2B or B, K, T)
+
     W = model.config.max_len
-    start = _window_start(x.shape[1], W, align)  # absolute position of the window's first token
+    start = _window_start(x.shape[-1], W, align)  # absolute position of the window's first step
+    empty = model.start_cache(cond, cond_mask, 2 * B if guided else B) if use_cache else None  # condition, once
     cache = None
     for _ in range(n_new):
-        if x.shape[1] - start > W:  # the window is full: slide it, rebuild the cache
-            start, cache = _window_start(x.shape[1], max(W // 2, 1), align), None
+        if x.shape[-1] - start > W:  # the window is full: slide it, rebuild the self-attention cache
+            start, cache = _window_start(x.shape[-1], max(W // 2, 1), align), None
         if not use_cache:
-            logits = model(x[:, start:])  # (B, T, V): recompute everything
+            logits = model(rows(x[..., start:]), cond=cond, cond_mask=cond_mask)  # (2B|B, K, T, V): recompute all
         elif cache is None:
-            logits, cache = model(x[:, start:], use_cache=True)  # prefill
+            logits, cache = model(rows(x[..., start:]), past=empty, use_cache=True)  # prefill the window
         else:
-            logits, cache = model(x[:, -1:], past=cache, use_cache=True)  # (B, 1, V): one new token
-        nxt = sample_next(logits[:, -1], generator, temperature, top_k, top_p)  # (B,)
-        x = torch.cat([x, nxt[:, None]], dim=1)  # (B, T+1)
-    return x[0] if squeeze else x
+            logits, cache = model(rows(x[..., -1:]), past=cache, use_cache=True)  # (2B|B, K, 1, V): one new step
+        logits = logits[..., -1, :]  # (2B|B, K, V)
+        if guided:
+            cond_logits, uncond_logits = logits.chunk(2)  # 2 x (B, K, V)
+            logits = torch.lerp(uncond_logits, cond_logits, float(guidance_scale))  # (B, K, V)
+        nxt = sample_next(logits, generator, temperature, top_k, top_p)  # (B, K)
+        x = torch.cat([x, nxt[..., None]], dim=-1)  # (B, K, T + 1)
+    x = x[:, 0] if flat else x
+    return x[0] if unbatched else x
 
 
 # --- checkpoints ------------------------------------------------------------------------------------------
@@ -378,191 +673,9 @@ def load_checkpoint(path, model: MusicTransformer | None = None, device="cpu") -
     from .training import load_weights, read_checkpoint
 
     ckpt = read_checkpoint(path)
+    saved = MusicTransformerConfig.from_dict(ckpt["config"])  # fields added since the file was saved: defaults
+    ckpt = dict(ckpt, config=saved.to_dict())
     if model is None:
-        model = MusicTransformer(MusicTransformerConfig.from_dict(ckpt["config"]))
+        model = MusicTransformer(saved)
     load_weights(model, path, config=model.config.to_dict(), ckpt=ckpt)
     return model.to(device).eval()
-
-
-# --- data: the chorale grid (S A T B per 16th step, 'repeat' mode) -------------------------------------------
-def transpose_tokens(tokens: torch.Tensor, semitones, n_pitch_ids: int, rest_id: int = 0) -> torch.Tensor:
-    """Transpose grid tokens: pitch ids move by ``semitones`` (one value per row), ``REST`` stays.
-
-    Args:
-        tokens: (B, T) ids where ``rest_id`` is a rest and 1 .. n_pitch_ids are consecutive semitones.
-        semitones: int or (B,) tensor.
-
-    Raises:
-        ValueError: if a pitch would leave the vocabulary.
-    """
-    shift = torch.as_tensor(semitones, dtype=torch.long).reshape(-1, 1)  # (B or 1, 1)
-    is_pitch = tokens != rest_id  # (B, T)
-    out = torch.where(is_pitch, tokens + shift, tokens)  # (B, T)
-    if bool(((out < 1) | (out > n_pitch_ids))[is_pitch].any()):
-        raise ValueError(f"transpose_tokens: transposing by {semitones} leaves the pitch range 1..{n_pitch_ids}")
-    return out
-
-
-class ChoraleCrops:
-    """Random training crops of encoded chorales with transposition augmentation: the ``train_data`` of
-    :func:`helpers.training.train`.
-
-    ``crops(generator, batch_size)`` returns (B, length + 1) int64 ids: a piece chosen with probability
-    proportional to its length, a start on a soprano token (a multiple of 4), and a transposition drawn
-    uniformly from ``transpose`` among those that keep every pitch of the crop in the vocabulary.
-
-    Args:
-        sequences: encoded pieces (1-D int arrays, length a multiple of 4).
-        length: tokens per example seen by the model (a multiple of 4); crops hold ``length + 1`` tokens
-            (input plus the shifted target). Shorter pieces are skipped; if none is long enough, ValueError.
-        n_pitch_ids: number of pitch ids (``grid.high - grid.low + 1``).
-        transpose: semitone range, inclusive (``(0, 0)`` turns augmentation off).
-
-    Notebook: 03_music_transformer.ipynb
-    """
-
-    def __init__(self, sequences, length: int, n_pitch_ids: int, transpose: tuple[int, int] = (-5, 6)):
-        if length % 4:
-            raise ValueError(f"ChoraleCrops: length must be a multiple of 4 (S A T B per step), got {length}")
-        self.length, self.n_pitch_ids, self.transpose = length, n_pitch_ids, transpose
-        self.seqs = [torch.as_tensor(s, dtype=torch.long) for s in sequences if len(s) >= length + 1]
-        if not self.seqs:
-            raise ValueError(f"ChoraleCrops: no sequence has the {length + 1} tokens a crop needs")
-        lengths = torch.tensor([len(s) - length for s in self.seqs], dtype=torch.float64)
-        self.weights = lengths / lengths.sum()
-
-    def __call__(self, generator: torch.Generator, batch_size: int) -> torch.Tensor:
-        pieces = torch.multinomial(self.weights, batch_size, replacement=True, generator=generator)
-        rows = []
-        for i in pieces.tolist():
-            s = self.seqs[i]
-            n_starts = (len(s) - self.length - 1) // 4 + 1
-            start = 4 * int(torch.randint(n_starts, (1,), generator=generator))
-            crop = s[start : start + self.length + 1]  # (length + 1,)
-            pitch = crop[crop != 0]
-            lo, hi = self.transpose
-            if len(pitch):
-                lo, hi = max(lo, 1 - int(pitch.min())), min(hi, self.n_pitch_ids - int(pitch.max()))
-            shift = lo + int(torch.randint(hi - lo + 1, (1,), generator=generator))
-            rows.append(transpose_tokens(crop[None], shift, self.n_pitch_ids)[0])
-        return torch.stack(rows)  # (B, length + 1)
-
-
-def fixed_crops(sequences, length: int, stride: int | None = None) -> list[torch.Tensor]:
-    """Deterministic validation batches for :func:`helpers.training.train`: every piece cut into crops of
-    ``length + 1`` tokens starting every ``stride`` tokens (default ``length``), one crop per batch row.
-
-    Returns:
-        a list of (n, length + 1) tensors, one per piece that is long enough.
-    """
-    stride = stride or length
-    out = []
-    for s in sequences:
-        s = torch.as_tensor(s, dtype=torch.long)
-        starts = range(0, len(s) - length, stride)
-        if len(starts):
-            out.append(torch.stack([s[a : a + length + 1] for a in starts]))
-    if not out:
-        raise ValueError(f"fixed_crops: no sequence has {length + 1} tokens")
-    return out
-
-
-def chorale_nll_table(model: MusicTransformer, grid, pieces, exclude: tuple[str, ...] = ()) -> dict:
-    """Per-token validation NLL of a model on whole chorales (sliding window), overall and on pitch changes.
-
-    Every token after the first of each piece is scored (the grid has no start token).
-
-    Args:
-        grid: the ``ChoraleGrid`` that encodes the pieces.
-        pieces: the chorales to score (e.g. ``load_chorales('valid')``).
-        exclude: ids of pieces to leave out (e.g. ``('bwv253',)``, a duplicate of a training piece).
-
-    Returns:
-        dict: ``nll`` (nats/token), ``nll_change`` (tokens where a voice changes pitch), ``nll_repeat``,
-        ``share_repeat``, ``n_tokens``, ``n_pieces``.
-    """
-    nll, change = [], []
-    kept = [p for p in pieces if p.id not in exclude]
-    if not kept:
-        raise ValueError("chorale_nll_table: no piece left to score")
-    for p in kept:
-        tokens = grid.encode(p)
-        nll.append(sequence_nll(model, tokens))
-        change.append(torch.as_tensor(grid.changes(tokens)[1:]))
-    nll, change = torch.cat(nll), torch.cat(change)
-    return {
-        "nll": float(nll.mean()),
-        "nll_change": float(nll[change].mean()),
-        "nll_repeat": float(nll[~change].mean()),
-        "share_repeat": float((~change).float().mean()),
-        "n_tokens": int(len(nll)),
-        "n_pieces": len(kept),
-    }
-
-
-def grid_trivial_baselines(grid, train_pieces, pieces, exclude: tuple[str, ...] = ()) -> dict:
-    """Per-token NLL of two models that know nothing of harmony, scored on the same tokens as
-    :func:`chorale_nll_table` (every token after the first of each piece).
-
-    - ``unigram``: token frequencies of the training chorales (add-one smoothed).
-    - ``repeat``: "the voice keeps its pitch" with the probability r seen in training, otherwise a token drawn
-      from the unigram distribution without the repeated one; the first step (no previous step) gets the unigram.
-
-    Returns:
-        ``{'unigram': {...}, 'repeat': {...}}``, each with ``nll``, ``nll_change``, ``nll_repeat``.
-    """
-    V = grid.vocab_size
-    train_tokens = [torch.as_tensor(grid.encode(p)) for p in train_pieces]
-    counts = torch.bincount(torch.cat(train_tokens), minlength=V).double() + 1.0
-    uni = counts / counts.sum()  # (V,)
-    rep = [t[4:] == t[:-4] for t in train_tokens]
-    r = float(torch.cat(rep).double().mean())
-    out = {"unigram": [], "repeat": [], "change": []}
-    for p in pieces:
-        if p.id in exclude:
-            continue
-        t = torch.as_tensor(grid.encode(p))  # (N,)
-        target = t[1:]
-        out["unigram"].append(-uni[target].log())
-        prev = torch.cat([torch.full((4,), -1), t[:-4]])[1:]  # same voice, one step back (-1: none)
-        same = target == prev
-        p_other = (1 - r) * uni[target] / (1 - uni[prev.clamp(min=0)])
-        p_rep = torch.where(same, torch.full_like(p_other, r), p_other)
-        out["repeat"].append(-torch.where(prev < 0, uni[target], p_rep).log())
-        out["change"].append(torch.as_tensor(grid.changes(t.numpy())[1:]))
-    change = torch.cat(out["change"])
-    result = {}
-    for name in ("unigram", "repeat"):
-        nll = torch.cat(out[name])
-        result[name] = {"nll": float(nll.mean()), "nll_change": float(nll[change].mean()),
-                        "nll_repeat": float(nll[~change].mean())}
-    return result
-
-
-def copy_stats(index, tokens, n: int = 64, shifts=range(-6, 6), n_pitch_ids: int = 46) -> dict:
-    """How much of a token sequence appears verbatim in a training corpus, in any transposition.
-
-    Args:
-        index: a :class:`helpers.markov.CorpusIndex` over the training sequences.
-        tokens: the sequence to check (e.g. a generated chorale).
-        n: a position counts as copied if the ``n`` tokens starting there occur in the corpus
-            (64 tokens = 16 steps = one 4/4 bar on the chorale grid).
-        shifts: transpositions to try (the model was trained with transposition augmentation).
-
-    Returns:
-        dict: ``share`` (fraction of the windows of ``n`` tokens found in the corpus), ``longest`` (tokens of the
-        longest copied stretch; divide by 16 for quarter notes).
-
-    Notebook: 03_music_transformer.ipynb
-    """
-    t = torch.as_tensor(tokens, dtype=torch.long).flatten()
-    best = None
-    for s in shifts:
-        pitched = t[t != 0]
-        if len(pitched) and (int(pitched.min()) + s < 1 or int(pitched.max()) + s > n_pitch_ids):
-            continue
-        ml = torch.as_tensor(index.match_lengths(transpose_tokens(t[None], s, n_pitch_ids)[0].numpy()))
-        best = ml if best is None else torch.maximum(best, ml)
-    if best is None or len(t) < n:
-        raise ValueError(f"copy_stats: need at least n={n} tokens that fit some transposition")
-    return {"share": float((best[: len(t) - n + 1] >= n).double().mean()), "longest": int(best.max())}

@@ -31,7 +31,9 @@ import ipywidgets as w
 from helpers import attention, training, transformer
 from helpers.audio import play
 from helpers.data import DATA_DIR, load_chorales
-from helpers.markov import CorpusIndex, grid_baseline_nll
+from helpers.chorale import (ChoraleCrops, chorale_nll_table, copy_stats, fixed_crops, grid_baseline_nll,
+                             grid_trivial_baselines)
+from helpers.markov import CorpusIndex
 from helpers.plots import plot_piano_roll
 from helpers.representations import ChoraleGrid
 from helpers.widgets import MusicPanel
@@ -178,7 +180,9 @@ assert big["plain_extra"] >= 10 * big["skew_extra"] and big["skew_s"] < big["pla
 # `helpers.transformer.MusicTransformer` is a decoder-only transformer in the GPT-2 layout: token embedding, blocks of
 # (LayerNorm → relative self-attention → residual, LayerNorm → MLP → residual), a final LayerNorm and an output layer tied
 # to the embedding. With `position="absolute"` the relative tables are switched off and a learned position embedding is
-# added to the input instead, everything else equal: that is the baseline of the paper's table. One block:
+# added to the input instead, everything else equal: that is the baseline of the paper's table. The same class is the
+# decoder of the audio notebooks: set `n_streams` (several codebook tokens per step) and `d_cond` (cross-attention to a
+# text condition, the `cross` lines below, `None` in this notebook) in its configuration. One block:
 
 # %%
 print(inspect.getsource(transformer.Block))
@@ -215,8 +219,8 @@ for position in ("relative", "absolute"):
 # The training loop is `helpers.training.train`, the one every later notebook uses: AdamW, warmup then cosine learning
 # rate, gradient clipping, periodic validation, weights-only checkpoints, and DistributedDataParallel when started with
 # `torchrun`. Training examples are random crops starting on a soprano token, transposed by a random interval that keeps
-# every pitch in range (`transformer.ChoraleCrops`): this is where the model learns that a progression is the same
-# progression in any key. Here: a small model, 128-token windows, 200 steps (well under a minute on a laptop).
+# every pitch in range (`ChoraleCrops`, from `helpers.chorale`, the module of the chorale grid's data, NLL tables and
+# baselines): this is where the model learns that a progression is the same progression in any key. Here: a small model, 128-token windows, 200 steps (well under a minute on a laptop).
 
 # %%
 n_pitch = grid.high - grid.low + 1
@@ -227,8 +231,8 @@ small = transformer.MusicTransformer(small_cfg)
 run_cfg = training.TrainConfig(steps=200, batch_size=12, lr=3e-3, min_lr=3e-4, warmup_steps=20, eval_every=40,
                                seed=0, device="cpu", progress=False)
 t0 = time.time()
-history = training.train(small, transformer.next_token_loss, transformer.ChoraleCrops(train_tokens, 128, n_pitch),
-                         transformer.fixed_crops(valid_tokens[:8], 128), run_cfg)
+history = training.train(small, transformer.next_token_loss, ChoraleCrops(train_tokens, 128, n_pitch),
+                         fixed_crops(valid_tokens[:8], 128), run_cfg)
 print(f"{small.num_params():,} parameters, {run_cfg.steps} steps in {time.time() - t0:.0f} s")
 training.plot_history(history, title="live run: small relative model");
 
@@ -275,8 +279,8 @@ ax.set_title("same size, same budget, same seed");
 # %%
 # NBVAL_CHECK_OUTPUT
 dup = tuple(p.id for p in valid_pieces if p.meta.get("duplicate_of_train"))
-trivial_all = transformer.grid_trivial_baselines(grid, train_pieces, valid_pieces)
-trivial_nodup = transformer.grid_trivial_baselines(grid, train_pieces, valid_pieces, exclude=dup)
+trivial_all = grid_trivial_baselines(grid, train_pieces, valid_pieces)
+trivial_nodup = grid_trivial_baselines(grid, train_pieces, valid_pieces, exclude=dup)
 markov_all = grid_baseline_nll(train_pieces, valid_pieces, order=8)
 markov_nodup = grid_baseline_nll(train_pieces, [p for p in valid_pieces if p.id not in dup], order=8)
 keys12 = range(-5, 7)  # the 8-gram trained on all 12 transpositions of the training chorales
@@ -323,7 +327,7 @@ assert ab["valid_all"]["nll"] < markov12_all["nll"] and ab["valid_all"]["nll_cha
 
 # %%
 # NBVAL_CHECK_OUTPUT
-spot = transformer.chorale_nll_table(models["relative"], grid, valid_pieces[:10])
+spot = chorale_nll_table(models["relative"], grid, valid_pieces[:10])
 print(f"relative model, first 10 valid chorales: {spot['nll']:.3f} nats/token over {spot['n_tokens']} tokens, "
       f"{spot['nll_change']:.3f} on changes")
 
@@ -407,7 +411,7 @@ for p in [p for p in valid_pieces if p.id not in dup][:5] + [p for p in valid_pi
 print(f"{'sequence':<42} {'bars found in train':>19} {'longest copy':>13}")
 copies = {}
 for name, seq in rows.items():
-    copies[name] = s = transformer.copy_stats(index, seq, n=64, n_pitch_ids=n_pitch)
+    copies[name] = s = copy_stats(index, seq, n=64, n_pitch_ids=n_pitch)
     print(f"{name:<42} {s['share']:>19.0%} {s['longest'] / 16:>9.1f} qn")
 free_copy, cont_copy = (copies[n] for n in list(rows)[:2])
 bach_longest = max(copies[n]["longest"] for n in list(rows)[2:-1])
@@ -423,7 +427,7 @@ assert free_copy["longest"] <= bach_longest < cont_copy["longest"]  # the claims
 # %%
 # NBVAL_CHECK_OUTPUT
 def longest_copy_from(piece):
-    return transformer.copy_stats(CorpusIndex([grid.encode(piece)]), cont[128:], n=64, n_pitch_ids=n_pitch)["longest"]
+    return copy_stats(CorpusIndex([grid.encode(piece)]), cont[128:], n=64, n_pitch_ids=n_pitch)["longest"]
 
 source = max(train_pieces, key=longest_copy_from)
 print(f"longest copy: {longest_copy_from(source) / 16:.1f} quarter notes from {source.id} ({source.key}, train); "

@@ -29,12 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from helpers.data import load_chorales  # noqa: E402
 from helpers.representations import ChoraleGrid  # noqa: E402
 from helpers.training import TrainConfig, train  # noqa: E402
+from helpers.chorale import ChoraleCrops, chorale_nll_table, fixed_crops  # noqa: E402
 from helpers.transformer import (  # noqa: E402
-    ChoraleCrops,
     MusicTransformer,
     MusicTransformerConfig,
-    chorale_nll_table,
-    fixed_crops,
     load_checkpoint,
     next_token_loss,
     save_checkpoint,

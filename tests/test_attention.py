@@ -6,6 +6,8 @@ from helpers.attention import (
     RelativeSelfAttention,
     causal_attention,
     causal_mask,
+    masked_attention,
+    sdpa_attention,
     relative_logits_gather,
     relative_logits_plain,
     relative_logits_skewed,
@@ -145,3 +147,22 @@ def test_skew_needs_far_less_extra_memory_than_plain():
     assert r["plain_extra"] >= 256 * 256 * 32 * 4  # the (L, L, D) gather
     assert r["skew_extra"] < 256 * 32 * 4 * 8  # a few (L, D) tensors
     assert r["plain_peak"] - r["plain_extra"] == logits == r["skew_peak"] - r["skew_extra"]
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_sdpa_attention_equals_masked_attention_with_bias_and_padding(dtype):
+    g = torch.Generator().manual_seed(0)
+    q, k, v = (torch.randn(2, 3, 7, 8, generator=g, dtype=dtype) for _ in range(3))
+    E = torch.randn(5, 8, generator=g, dtype=dtype)
+    causal = causal_mask(7, 7)
+    rel = relative_logits_skewed(q, E)
+    for hide, bias in ((causal, None), (causal, rel)):
+        ref, w = masked_attention(q, k, v, hide, bias)
+        out, none = sdpa_attention(q, k, v, hide, bias)
+        assert none is None and torch.allclose(out, ref, **TOL[dtype])
+        assert torch.all(w[..., causal] == 0)
+    pad = torch.zeros(2, 1, 1, 7, dtype=torch.bool)
+    pad[1, ..., 4:] = True  # the second example's last 3 keys are padding
+    ref, w = masked_attention(q, k, v, pad)
+    assert torch.allclose(sdpa_attention(q, k, v, pad)[0], ref, **TOL[dtype])
+    assert torch.all(w[1, ..., 4:] == 0) and torch.all(w[0] > 0)

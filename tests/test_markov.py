@@ -181,25 +181,6 @@ def test_raw_chain_fixes_the_lessons_slips():
         RawMarkovChain(order=0)
 
 
-def test_grid_baseline_on_synthetic_chorales():
-    from helpers.representations import ChoraleGrid
-
-    def chorale(shift, id):
-        notes = []
-        for t in range(8):
-            for v, base in enumerate((72, 67, 60, 48)):
-                notes.append((base + shift + (t % 3), float(t), 1.0, 80, v))
-        return piece_from_notes(notes, id=id, voice_names=("S", "A", "T", "B"))
-
-    train = [chorale(s, f"c{s}") for s in range(-3, 4)]
-    res = markov.grid_baseline_nll(train, [chorale(0, "v")], order=4, grid=ChoraleGrid("repeat"))
-    aug = markov.grid_baseline_nll(train[:1], [chorale(0, "v")], order=4, transpositions=range(-3, 4))
-    assert aug["nll"] < markov.grid_baseline_nll(train[:1], [chorale(0, "v")], order=4)["nll"]
-    assert res["n_tokens"] == 8 * 4 * 4
-    assert 0 < res["share_repeat"] < 1
-    assert np.isfinite(res["nll"]) and res["nll_change"] > res["nll_repeat"]
-
-
 def test_longest_self_repeat_finds_returning_phrase():
     phrase = [60, 62, 64, 65, 67]
     assert markov.longest_self_repeat(phrase + [70, 71] + phrase) == 5

@@ -4,19 +4,18 @@ import pytest
 import torch
 
 from helpers.transformer import (
-    ChoraleCrops,
     MusicTransformer,
     MusicTransformerConfig,
+    drop_condition,
     filter_top_k,
     filter_top_p,
-    fixed_crops,
     generate,
     load_checkpoint,
+    multi_stream_loss,
     next_token_loss,
     sample_next,
     save_checkpoint,
     sequence_nll,
-    transpose_tokens,
 )
 
 
@@ -36,7 +35,7 @@ def test_cached_logits_equal_full_recomputation_at_every_step(position):
     for t in range(5, 30):
         logits, cache = model(x[:, t : t + 1], past=cache, use_cache=True)
         steps.append(logits)
-    assert cache[0][0].shape == (2, 2, 30, 8)
+    assert cache.kv[0][0].shape == (2, 2, 30, 8)
     assert torch.allclose(torch.cat(steps, 1), full, atol=1e-10)
 
 
@@ -153,38 +152,201 @@ def test_next_token_loss_decreases_when_training_on_one_batch():
     assert float(loss.detach()) < first - 1.0
 
 
-def test_transpose_tokens_and_crops():
-    t = torch.tensor([[0, 1, 5, 46]])
-    assert transpose_tokens(t[:, :3], 2, 46).tolist() == [[0, 3, 7]]
-    with pytest.raises(ValueError, match="pitch range"):
-        transpose_tokens(t, 1, 46)
-    seqs = [np.r_[np.arange(1, 41), np.zeros(4, int)].astype(np.int64), np.arange(1, 9)]  # second too short
-    crops = ChoraleCrops(seqs, length=8, n_pitch_ids=46, transpose=(-3, 3))
-    assert len(crops.seqs) == 1
-    batch = crops(torch.Generator().manual_seed(0), 64)
-    assert batch.shape == (64, 9)
-    pitched = batch[:, 1] != 0
-    diffs = batch[:, 1:][pitched[:, None].expand(-1, 8) & (batch[:, 1:] != 0)]
-    assert diffs.min() >= 1 and diffs.max() <= 46
-    # starts on a multiple of 4 (before transposition the first token of a crop is 1, 5, 9, ... or a rest)
-    firsts = batch[:, 0]
-    shifts = set()
-    for row in batch:
-        nz = row[row != 0]
-        shifts.add(int((nz[1] - nz[0]).item()))
-    assert shifts == {1}  # crops are consecutive pitches: transposition moves them together
-    assert len(set(firsts.tolist())) > 5
-    again = crops(torch.Generator().manual_seed(0), 64)
-    assert torch.equal(batch, again)
-    valid = fixed_crops(seqs, 8)
-    assert [v.shape for v in valid] == [(5, 9)]
-    with pytest.raises(ValueError, match="multiple of 4"):
-        ChoraleCrops(seqs, length=6, n_pitch_ids=46)
-
-
 def test_attention_maps_shape_and_rows_sum_to_one():
     model = _model()
     maps = model.attention_maps(torch.randint(0, 20, (1, 12)))
     assert len(maps) == 2 and maps[0].shape == (1, 2, 12, 12)
     assert torch.allclose(maps[1].sum(-1), torch.ones(1, 2, 12, dtype=maps[1].dtype))
     assert model.blocks[0].attn.last_weights is None  # not kept after the call
+
+
+# --- the audio half: K streams, cross-attention, guidance, SDPA -----------------------------------------------
+def _cond_model(position="relative", seed=0, n_streams=2, **changes):
+    torch.manual_seed(seed)
+    cfg = MusicTransformerConfig.tiny(vocab_size=12, position=position, n_streams=n_streams, d_cond=6, **changes)
+    model = MusicTransformer(cfg).double().eval()
+    with torch.no_grad():  # larger random weights than the init: the condition visibly changes the samples
+        for p in model.parameters():
+            p.normal_(0.0, 0.5)
+    return model
+
+
+def _cond(B=2, S=5, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    cond = torch.randn(B, S, 6, generator=g, dtype=torch.float64)
+    mask = torch.zeros(B, S, dtype=torch.bool)
+    mask[1, 3:] = True  # the second condition is 3 long, padded to 5
+    return cond, mask
+
+
+@pytest.mark.parametrize("position", ["relative", "absolute"])
+def test_sdpa_equals_the_plain_softmax_path(position):
+    model = _model(position)
+    x = torch.randint(0, 20, (2, 30), generator=torch.Generator().manual_seed(0))
+    fast = model(x)
+    assert torch.allclose(fast, model.set_sdpa(False)(x), atol=1e-10)
+    cm = _cond_model(position)
+    cond, mask = _cond()
+    y = torch.randint(0, 12, (2, 2, 20), generator=torch.Generator().manual_seed(1))
+    fast = cm(y, cond=cond, cond_mask=mask)
+    assert torch.allclose(fast, cm.set_sdpa(False)(y, cond=cond, cond_mask=mask), atol=1e-10)
+    assert all(not b.attn.sdpa and not b.cross.sdpa for b in cm.blocks)
+
+
+def test_streams_shapes_and_one_stream_equals_the_flat_form():
+    model = _cond_model(n_streams=3)
+    idx = torch.randint(0, 12, (2, 3, 7))
+    assert model(idx).shape == (2, 3, 7, 12)
+    with pytest.raises(ValueError, match="K=3"):
+        model(idx[:, :2])
+    one = _model()
+    x = torch.randint(0, 20, (2, 9))
+    assert torch.equal(one(x[:, None])[:, 0], one(x))
+    # the K embeddings of a step are summed: stream 1's table is rows V..2V-1 of the stacked embedding
+    two = _cond_model(n_streams=2)
+    emb = two.tok(torch.tensor([[3]])) + two.tok(torch.tensor([[12 + 5]]))  # (1, 1, C)
+    assert torch.allclose(two.tok(torch.tensor([[[3], [5]]]) + torch.tensor([[[0], [12]]])).sum(1), emb)
+
+
+def test_condition_padding_is_ignored_and_the_condition_matters():
+    model = _cond_model()
+    cond, mask = _cond()
+    y = torch.randint(0, 12, (2, 2, 10), generator=torch.Generator().manual_seed(2))
+    base = model(y, cond=cond, cond_mask=mask)
+    changed_pad = cond.clone()
+    changed_pad[1, 3:] = 100.0  # hidden positions
+    assert torch.allclose(model(y, cond=changed_pad, cond_mask=mask), base, atol=1e-12)
+    changed = cond.clone()
+    changed[1, 0] += 1.0  # a visible position
+    assert not torch.allclose(model(y, cond=changed, cond_mask=mask)[1], base[1], atol=1e-6)
+    assert torch.equal(model(y, cond=changed, cond_mask=mask)[0], base[0])  # rows are independent
+    with pytest.raises(ValueError, match="d_cond=0"):
+        _model()(torch.zeros(1, 4, dtype=torch.long), cond=cond[:1])
+    with pytest.raises(ValueError, match="d_cond=6"):
+        model(y, cond=cond[..., :4])
+
+
+@pytest.mark.parametrize("position", ["relative", "absolute"])
+def test_cached_condition_and_streams_equal_full_recomputation(position):
+    model = _cond_model(position)
+    cond, mask = _cond()
+    y = torch.randint(0, 12, (2, 2, 30), generator=torch.Generator().manual_seed(3))
+    full = model(y, cond=cond, cond_mask=mask)  # (2, 2, 30, V)
+    cache = model.start_cache(cond, mask, batch_size=2)
+    assert cache.length == 0 and cache.cross[0][0].shape == (2, 2, 1 + 5, 8)
+    cross_before = cache.cross[0][0]
+    logits, cache = model(y[..., :4], past=cache, use_cache=True)
+    steps = [logits]
+    for t in range(4, 30):
+        logits, cache = model(y[..., t : t + 1], past=cache, use_cache=True)
+        steps.append(logits)
+    assert cache.cross[0][0] is cross_before  # computed once, carried along
+    assert cache.length == 30
+    assert torch.allclose(torch.cat(steps, 2), full, atol=1e-10)
+    with pytest.raises(ValueError, match="holds the condition"):
+        model(y[..., :1], cond=cond, past=cache, use_cache=True)
+
+
+def test_guidance_endpoints_cache_and_reproducibility():
+    model = _cond_model(max_len=16, max_rel=6)
+    cond, mask = _cond()
+    prompt = torch.full((2, 2, 1), 11)  # every stream starts with a special token of the vocabulary
+
+    def gen(**kw):
+        return generate(model, prompt, 24, torch.Generator().manual_seed(4), align=2, **kw)
+
+    uncond = gen()  # cond=None: the null slot alone
+    conditional = gen(cond=cond, cond_mask=mask)
+    assert uncond.shape == (2, 2, 25) and not torch.equal(uncond, conditional)
+    assert torch.equal(gen(cond=cond, cond_mask=mask, guidance_scale=0.0), uncond)
+    assert torch.equal(gen(cond=cond, cond_mask=mask, guidance_scale=1.0), conditional)
+    guided = gen(cond=cond, cond_mask=mask, guidance_scale=3.0)
+    assert torch.equal(guided, gen(cond=cond, cond_mask=mask, guidance_scale=3.0, use_cache=False))  # across slides
+    assert not torch.equal(guided, conditional)
+    again = generate(model, prompt, 24, torch.Generator().manual_seed(4), align=2, cond=cond, cond_mask=mask,
+                     guidance_scale=3.0, temperature=0.8, top_k=5, top_p=0.9)
+    assert torch.equal(again, generate(model, prompt, 24, torch.Generator().manual_seed(4), align=2, cond=cond,
+                                       cond_mask=mask, guidance_scale=3.0, temperature=0.8, top_k=5, top_p=0.9))
+    single = generate(model, prompt[0], 5, torch.Generator().manual_seed(0), cond=cond[:1], guidance_scale=2.0)
+    assert single.shape == (2, 6)  # (K, T) in, (K, T) out
+    with pytest.raises(ValueError, match="needs a cond"):
+        gen(guidance_scale=3.0)
+
+
+def test_guidance_combines_logits_as_audiocraft():
+    # uncond + (cond - uncond) * scale, checked on the next-step logits of one batched pass
+    model = _cond_model()
+    cond, mask = _cond()
+    y = torch.randint(0, 12, (2, 2, 6), generator=torch.Generator().manual_seed(5))
+    c = model(y, cond=cond, cond_mask=mask)[..., -1, :]
+    u = model(y)[..., -1, :]
+    expected = u + (c - u) * 3.0
+    greedy = generate(model, y, 1, torch.Generator(), temperature=0, cond=cond, cond_mask=mask, guidance_scale=3.0)
+    assert torch.equal(greedy[..., -1], expected.argmax(-1))
+
+
+def test_drop_condition_is_seeded_and_drops_whole_examples():
+    cond = torch.ones(400, 3, 4)
+    mask = torch.zeros(400, 3, dtype=torch.bool)
+    mask[:, 2] = True
+    c, m = drop_condition(cond, mask, 0.3, torch.Generator().manual_seed(0))
+    dropped = m.all(1)
+    assert torch.equal(c[dropped], torch.zeros_like(c[dropped])) and torch.equal(c[~dropped], cond[~dropped])
+    assert torch.equal(m[~dropped], mask[~dropped])
+    assert 0.2 < float(dropped.float().mean()) < 0.4
+    c2, m2 = drop_condition(cond, mask, 0.3, torch.Generator().manual_seed(0))
+    assert torch.equal(m, m2) and torch.equal(c, c2)
+    assert not drop_condition(cond, None, 0.0, torch.Generator())[1].any()
+    assert drop_condition(cond, None, 1.0, torch.Generator())[1].all()
+    with pytest.raises(ValueError, match="p must"):
+        drop_condition(cond, mask, 1.5, torch.Generator())
+
+
+def test_multi_stream_loss_is_the_mean_of_per_stream_cross_entropies():
+    model = _cond_model(n_streams=3)
+    tokens = torch.randint(0, 12, (2, 3, 9), generator=torch.Generator().manual_seed(6))
+    tokens[0, 1, 4] = 11
+    cond, mask = _cond()
+    loss, metrics = multi_stream_loss(model, {"tokens": tokens, "cond": cond, "cond_mask": mask}, ignore_index=11)
+    logits = model(tokens[..., :-1], cond=cond, cond_mask=mask)
+    per = []
+    for k in range(3):
+        t, lg = tokens[:, k, 1:].reshape(-1), logits[:, k].reshape(-1, 12)
+        keep = t != 11
+        per.append(torch.nn.functional.cross_entropy(lg[keep], t[keep]))
+    assert sorted(metrics) == ["ce_0", "ce_1", "ce_2"]
+    assert all(abs(metrics[f"ce_{k}"] - float(per[k].detach())) < 1e-12 for k in range(3))
+    assert torch.allclose(loss, torch.stack(per).mean())
+    unconditional, _ = multi_stream_loss(model, tokens)
+    assert not torch.allclose(unconditional, loss)
+
+
+def test_two_stream_decoder_with_cross_attention_and_guidance_trains_and_generates():
+    # synthetic task: the condition's sign says which of two tokens both streams repeat (stream 1 = stream 0 + 4)
+    from helpers.training import TrainConfig, train
+
+    torch.manual_seed(0)
+    model = MusicTransformer(MusicTransformerConfig.tiny(vocab_size=10, n_streams=2, d_cond=4, max_len=16))
+
+    def batch_of(generator, batch_size):
+        label = torch.randint(0, 2, (batch_size,), generator=generator)  # (B,)
+        cond = (2.0 * label - 1.0)[:, None, None] * torch.ones(batch_size, 3, 4)  # (B, S=3, 4)
+        mask = torch.rand(batch_size, 3, generator=generator) < 0.3
+        mask[:, 0] = False
+        cond, mask = drop_condition(cond, mask, 0.1, generator)
+        s0 = torch.full((batch_size, 17), 9)  # the first step holds the special token 9
+        s0[:, 1:] = (1 + label)[:, None]
+        tokens = torch.stack([s0, torch.where(s0 == 9, 9, s0 + 4)], dim=1)  # (B, 2, 17)
+        return {"tokens": tokens, "cond": cond, "cond_mask": mask}
+
+    cfg = TrainConfig(steps=60, batch_size=16, lr=1e-2, min_lr=1e-3, warmup_steps=5, eval_every=60, device="cpu",
+                      progress=False)
+    valid = [batch_of(torch.Generator().manual_seed(99), 16)]
+    history = train(model, multi_stream_loss, batch_of, valid, cfg)
+    assert history["train_loss"][-1] < history["train_loss"][0] - 1.0
+    assert history["valid_loss"][-1] < 0.5
+    cond = torch.stack([-torch.ones(3, 4), torch.ones(3, 4)])  # labels 0 and 1
+    prompt = torch.full((2, 2, 1), 9)
+    out = generate(model, prompt, 8, torch.Generator().manual_seed(0), temperature=0, cond=cond, guidance_scale=3.0)
+    assert out.shape == (2, 2, 9)
+    assert out[0, 0, 1:].tolist() == [1] * 8 and out[1, 1, 1:].tolist() == [6] * 8
