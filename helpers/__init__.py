@@ -10,6 +10,13 @@
 - ``helpers.transformer``     the decoder (K streams, cross-attention, KV cache, sampling, guidance)
 - ``helpers.chorale``         the chorale grid's data, NLL tables, baselines
 - ``helpers.training``        one training loop for every model (progress bar, validation, checkpoints)
+- ``helpers.vqvae``           Jukebox-style VQ-VAE on raw audio: EMA codebook, restarts, levels
+- ``helpers.codec``           EnCodec-style codec with residual vector quantisation
+- ``helpers.patterns``        codebook interleaving patterns (flatten, parallel, delay, VALL-E)
+- ``helpers.audio_quality``   multi-resolution STFT, SI-SNR, log-mel distance, chroma similarity
+- ``helpers.metrics``         Fréchet Audio Distance (done right), FAD-inf, symbolic metrics, memorisation, bootstrap
+- ``helpers.listening``       a listening test whose answers survive a crash
+- ``helpers.export``          save a piece as MIDI and WAV with download links
 - ``helpers.exercises``       reference solutions of the lesson's exercises
 - ``helpers.review``          solutions of the previous lesson's exercises
 
