@@ -8,10 +8,11 @@ speed, and later tempo changes are kept in ``piece.meta['tempo_changes']`` (a pe
 applied by :func:`helpers.audio.render`, which plays at one tempo).
 
 - :func:`read_midi` -- a file becomes a :class:`Piece`, one voice per non-empty instrument (track/program).
+- :func:`load_midi_folder` -- every MIDI file of a folder (yours) as a list of pieces.
 - :func:`write_midi` -- a :class:`Piece` becomes a file, one instrument per voice, tempo ``piece.qpm``.
 - :func:`to_pretty_midi` -- the in-memory ``pretty_midi.PrettyMIDI`` object, for anything else.
 
-Notebook: ``00_welcome.ipynb`` (load your own MIDI), ``05_music_transformer.ipynb`` (save generations).
+Notebook: ``00_welcome.ipynb`` (load your own MIDI), ``03_music_transformer.ipynb`` (exercise: your own music).
 Reference: MIDI 1.0 Detailed Specification (MIDI Manufacturers Association, 1996), Standard MIDI Files;
 Raffel & Ellis, "Intuitive analysis, creation and manipulation of MIDI data with pretty_midi",
 ISMIR late-breaking demo (2014).
@@ -234,6 +235,40 @@ def read_midi(path: str | Path, merge_tracks: bool = False) -> Piece:
         collection="midi",
         meta=meta,
     )
+
+
+def load_midi_folder(folder: str | Path, recursive: bool = True, skip_bad: bool = False) -> list[Piece]:
+    """Load every ``.mid``/``.midi`` file of a folder (yours!) as :class:`Piece` objects, with :func:`read_midi`.
+
+    Args:
+        folder: the folder to read (``~`` is expanded).
+        recursive: also look in sub-folders.
+        skip_bad: if True, files that fail to parse are skipped and listed in a warning; if False (default)
+            the first bad file raises an error that names it.
+
+    Raises:
+        FileNotFoundError: if the folder does not exist or holds no MIDI file.
+
+    Notebook: 00_welcome.ipynb (load your own MIDI).
+    """
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"load_midi_folder: {folder} is not a folder")
+    pattern = "**/*" if recursive else "*"
+    files = sorted(p for p in folder.glob(pattern) if p.suffix.lower() in (".mid", ".midi") and p.is_file())
+    if not files:
+        raise FileNotFoundError(f"load_midi_folder: no .mid or .midi file in {folder}")
+    pieces, bad = [], []
+    for path in files:
+        try:
+            pieces.append(read_midi(path))
+        except ValueError as err:
+            if not skip_bad:
+                raise
+            bad.append(f"{path.name}: {err}")
+    if bad:
+        warnings.warn(f"load_midi_folder skipped {len(bad)} unreadable file(s):\n" + "\n".join(bad))
+    return pieces
 
 
 # --- writing ----------------------------------------------------------------------------------------------

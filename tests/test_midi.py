@@ -8,8 +8,8 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from helpers.data import load_midi_folder, piece_from_notes
-from helpers.midi import read_midi, seconds_to_quarters, write_midi
+from helpers.data import piece_from_notes
+from helpers.midi import load_midi_folder, read_midi, seconds_to_quarters, write_midi
 
 
 def chorale_like(**fields):
@@ -262,3 +262,20 @@ def test_load_midi_folder_skips_bad_files(tmp_path):
     with pytest.warns(UserWarning, match="b.mid"):
         pieces = load_midi_folder(tmp_path, skip_bad=True)
     assert [p.id for p in pieces] == ["a"]
+
+
+def test_load_midi_folder_without_midi_raises_a_clear_error(tmp_path):
+    (tmp_path / "notes.txt").write_text("not music")
+    with pytest.raises(FileNotFoundError, match="no .mid or .midi file"):
+        load_midi_folder(tmp_path)
+    with pytest.raises(FileNotFoundError, match="is not a folder"):
+        load_midi_folder(tmp_path / "missing")
+
+
+def test_data_does_not_import_midi():
+    """helpers.data is the base layer: it must load without helpers.midi (no import cycle)."""
+    import subprocess
+    import sys
+
+    code = "import sys, helpers.data; assert 'helpers.midi' not in sys.modules, 'helpers.data imported helpers.midi'"
+    subprocess.run([sys.executable, "-c", code], check=True)
