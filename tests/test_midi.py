@@ -301,7 +301,8 @@ def quartet_file(path, midi_type=1, quarters=1200, seed=0):
                  (0, mido.MetaMessage("key_signature", key="Eb", time=0)),
                  (600 * tpq, mido.MetaMessage("time_signature", numerator=3, denominator=4, time=0)),
                  (500 * tpq, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(80), time=0))]  # repeats: skipped
-    conductor += [(q * tpq, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0)) for q, bpm in QUARTET_TEMPI]
+    conductor += [(q * tpq, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0))
+                  for q, bpm in QUARTET_TEMPI]
     tracks, expected = [conductor], []
     for name, program, channel, centre in QUARTET_VOICES:
         events = [(0, mido.MetaMessage("track_name", name=name, time=0)),
@@ -337,7 +338,8 @@ def quartet_file(path, midi_type=1, quarters=1200, seed=0):
         mf.tracks.append(track)
     if midi_type == 0:
         merged = mido.merge_tracks(mf.tracks, skip_checks=True)
-        merged = mido.MidiTrack(m for m in merged if m.type != "track_name" or m.time)  # one track, no names (all at delta 0)
+        # one track: no track names (they all sit at delta 0, so dropping them moves nothing)
+        merged = mido.MidiTrack(m for m in merged if m.type != "track_name" or m.time)
         mf = mido.MidiFile(type=0, ticks_per_beat=tpq, tracks=[merged])
     mf.save(path)
     return path, expected
