@@ -214,8 +214,12 @@ def test_write_programs_and_drums(tmp_path):
         write_midi(piece, tmp_path / "bad.mid", programs=128)
     with pytest.raises(ValueError, match="3 values given for 4 voices"):
         write_midi(piece, tmp_path / "bad.mid", programs=[0, 0, 0])
-    with pytest.raises(ValueError, match="no voice 'X'"):
+    with pytest.raises(ValueError, match="drums: piece 'chorale' has no voice 'X'"):
         write_midi(piece, tmp_path / "bad.mid", drums=["X"])
+    with pytest.raises(ValueError, match=r"drums: voice index 4 outside 0\.\.3"):
+        write_midi(piece, tmp_path / "bad.mid", drums=[4])
+    with pytest.raises(ValueError, match="programs: piece 'chorale' has no voice 'Alto'"):
+        write_midi(piece, tmp_path / "bad.mid", programs={"Alto": 1})
     with pytest.raises(ValueError, match="has no notes"):
         write_midi(piece.with_notes(piece.notes[:0]), tmp_path / "empty.mid")
 
