@@ -371,3 +371,19 @@ def test_remi_vectorised_equals_plain_loops_on_the_corpus(corpus):
     remi = REMI()
     for p in pieces:
         _assert_remi_plain_equal(remi, p)
+
+
+def test_every_public_name_of_the_package_is_importable_from_it():
+    """The split into modules moved nothing out of reach: what any module defines publicly is in __all__."""
+    import inspect
+
+    import helpers.representations as package
+
+    defined = set()
+    for module in ("quantisation", "vocab", "encoding", "chorale_grid", "piano_roll", "performance", "remi", "report"):
+        mod = __import__(f"helpers.representations.{module}", fromlist=["_"])
+        defined |= {name for name, obj in vars(mod).items()
+                    if not name.startswith("_") and (inspect.isfunction(obj) or inspect.isclass(obj))
+                    and obj.__module__ == mod.__name__}
+    assert defined == set(package.__all__)
+    assert all(getattr(package, name) is not None for name in package.__all__)

@@ -73,8 +73,8 @@ def round_trip_report(encoding, pieces: Sequence[Piece]) -> dict:
     """Encode and decode every piece once; measure sizes and what the round trip loses.
 
     Args:
-        encoding: a :class:`ChoraleGrid`, :class:`PianoRoll`, :class:`PerformanceEvents` or :class:`REMI`
-            (anything with ``encode``, ``decode_like``, ``reference`` and ``fields``).
+        encoding: an :class:`~helpers.representations.Encoding` (:class:`ChoraleGrid`, :class:`PianoRoll`,
+            :class:`PerformanceEvents` or :class:`REMI`): it uses ``encode``, ``decode_like``, ``reference``, ``fields``.
         pieces: the pieces.
 
     Returns:
