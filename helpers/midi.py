@@ -191,7 +191,7 @@ def _key_from_number(key_number: int) -> tuple[str, int, str]:
 def read_midi(path: str | Path, merge_tracks: bool = False) -> Piece:
     """Read a Standard MIDI File as a :class:`Piece`.
 
-    Every non-empty instrument (pretty_midi groups notes by track, channel and program) becomes a voice,
+    Every non-empty instrument (notes grouped by track, channel and program, as pretty_midi groups them) is a voice,
     named after its track name, else its General MIDI program; drum tracks are named ``'drums'``.
     Times are *score time*: ticks / resolution = quarter notes, rounded to the tick grid. ``piece.qpm`` is
     the first tempo (120 if the file has none; rounded to 0.001), so seconds = quarters * 60 / qpm is
