@@ -1,7 +1,7 @@
 """Helpers for the AI music generation course: one module per concept.
 
-- ``helpers.data``            notes, pieces, the shipped corpora, your own MIDI folder
-- ``helpers.midi``            MIDI files in and out (through pretty_midi)
+- ``helpers.data``            notes, pieces, the shipped corpora
+- ``helpers.midi``            MIDI files in and out (through pretty_midi), your own MIDI folder
 - ``helpers.audio``           a small additive synthesiser, playback, WAV, log-mel spectrograms
 - ``helpers.plots``           piano rolls, spectrograms, waveforms
 - ``helpers.representations`` piano roll, performance events, REMI, the chorale grid

@@ -21,7 +21,9 @@ Notebook: every notebook that makes sound, first in ``00_welcome.ipynb``; spectr
 Reference: additive synthesis and envelopes: Müller, *Fundamentals of Music Processing* (2nd ed. 2021),
 Sec. 1.3; piano inharmonicity ``f_k = k f0 sqrt(1 + B k^2)``: Fletcher, JASA 36 (1964);
 plucked string: Karplus & Strong, CMJ 7(2) (1983), with Jaffe & Smith's all-pass tuning, CMJ 7(2) (1983);
-mel scale and filterbank: Slaney, *Auditory Toolbox* (1998), as in librosa's ``htk=False`` default.
+mel scale and filterbank: Slaney, *Auditory Toolbox* (1998), as in librosa's default
+(``librosa.filters.mel(htk=False, norm='slaney')``; ``tests/test_audio.py`` holds them equal where librosa is
+installed).
 """
 from __future__ import annotations
 
@@ -668,7 +670,8 @@ def mel_frequencies(n_mels: int, f_min: float, f_max: float) -> np.ndarray:
 
 
 def mel_filterbank(sr: int, n_fft: int, n_mels: int = 80, f_min: float = 0.0, f_max: float | None = None) -> np.ndarray:
-    """Triangular mel filters (Slaney style: each filter has unit area in Hz).
+    """Triangular mel filters (Slaney style: each filter has unit area in Hz), as ``librosa.filters.mel`` with
+    ``htk=False, norm='slaney'`` (equal to within 1e-12 of its largest weight, tested where librosa is installed).
 
     Returns:
         float64 array (n_mels, n_fft // 2 + 1) mapping a power spectrum to mel bands.

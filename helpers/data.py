@@ -439,39 +439,3 @@ def load_folk(collection: str = "essen", split: str | Sequence[str] | None = Non
     if collection not in ("essen", "oneills"):
         raise KeyError(f"unknown folk collection {collection!r}; choose 'essen' or 'oneills'")
     return _select(_load_corpus(collection), split, f"load_folk({collection!r})")
-
-
-def load_midi_folder(folder: str | Path, recursive: bool = True, skip_bad: bool = False) -> list[Piece]:
-    """Load every ``.mid``/``.midi`` file of a folder (yours!) as :class:`Piece` objects.
-
-    Args:
-        folder: the folder to read.
-        recursive: also look in sub-folders.
-        skip_bad: if True, files that fail to parse are skipped and listed in a warning; if False (default)
-            the first bad file raises an error that names it.
-
-    Raises:
-        FileNotFoundError: if the folder does not exist or holds no MIDI file.
-    """
-    import warnings
-
-    from .midi import read_midi
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"load_midi_folder: {folder} is not a folder")
-    pattern = "**/*" if recursive else "*"
-    files = sorted(p for p in folder.glob(pattern) if p.suffix.lower() in (".mid", ".midi") and p.is_file())
-    if not files:
-        raise FileNotFoundError(f"load_midi_folder: no .mid or .midi file in {folder}")
-    pieces, bad = [], []
-    for path in files:
-        try:
-            pieces.append(read_midi(path))
-        except ValueError as err:
-            if not skip_bad:
-                raise
-            bad.append(f"{path.name}: {err}")
-    if bad:
-        warnings.warn(f"load_midi_folder skipped {len(bad)} unreadable file(s):\n" + "\n".join(bad))
-    return pieces

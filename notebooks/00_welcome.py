@@ -32,7 +32,7 @@ import torch
 import matplotlib.pyplot as plt
 
 import helpers
-from helpers.data import load_chorales, load_folk, load_midi_folder, pitch_name
+from helpers.data import load_chorales, load_folk, pitch_name
 from helpers.audio import render, play, log_mel_spectrogram
 from helpers.plots import plot_piano_roll, plot_spectrogram, plot_waveform
 
@@ -151,7 +151,7 @@ for info in sorted(pkgutil.iter_modules(helpers.__path__), key=lambda m: m.name)
 # %%
 import tempfile
 from pathlib import Path
-from helpers.midi import write_midi
+from helpers.midi import load_midi_folder, write_midi
 
 with tempfile.TemporaryDirectory() as folder:
     for piece in chorales["test"][:2]:

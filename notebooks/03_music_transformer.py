@@ -530,7 +530,7 @@ for name, x in (("relative", rel), ("absolute", ab)):
 #    255 tokens would share one embedding). Many chorales repeat their first phrase (the *Stollen* of bar form): does
 #    the model learn to? Plot the attention maps of a chorale with a repeat and look for a diagonal stripe at the
 #    distance, in tokens, between a phrase and its repetition.
-# 5. **Your own music.** Load a folder of four-part MIDI files with `helpers.data.load_midi_folder`, keep the pieces that
+# 5. **Your own music.** Load a folder of four-part MIDI files with `helpers.midi.load_midi_folder`, keep the pieces that
 #    `grid.encode` accepts, and fine-tune the shipped checkpoint on them with `training.train` (a small learning rate,
 #    e.g. `lr=2e-4`).
 # 6. **A real budget.** On a GPU, train a bigger model for longer with the same script, e.g.
