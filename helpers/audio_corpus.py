@@ -16,7 +16,9 @@ Recipe -> clips, one clip ``i`` of split ``s`` from its own generator ``default_
     tempo     band slow | moderate | fast (uniform), then BPM uniform inside the band (gaps between bands)
     register  low | middle | high (uniform target), key shift -5..+6, then whole octaves towards the target;
               the label is read from the median pitch of the clip (< 55 low, < 69 middle, else high)
-    window    a random bar of the piece as start, ``clip_seconds`` long at that tempo
+    window    the opening of the piece (default: where a piece states its key, so the caption's key is heard; a
+              random 4-s window is often too short to state the written mode: measured in
+              ``data/checkpoints/README.md``), or a random bar (``window='random'``); ``clip_seconds`` long
     audio     SoundFont render at ``sr``, cut to exactly ``clip_seconds``, peak-normalised to 0.9, int16
 
 The key and mode come from the corpus files (written in every chorale and Essen tune; moved with the
@@ -96,6 +98,7 @@ class CorpusRecipe:
         chorale_fraction: probability that a clip is a four-voice chorale (else a solo folk tune).
         folk: the folk collection (``'essen'`` or ``'oneills'``).
         soundfont: a ``.sf2``/``.sf3`` path, or None for pretty_midi's ``TimGM6mb.sf2`` (hashed by content).
+        window: ``'opening'`` (every clip starts at the start of its piece) or ``'random'`` (at a random bar).
     """
 
     seed: int = 0
@@ -107,8 +110,11 @@ class CorpusRecipe:
     chorale_fraction: float = 0.5
     folk: str = "essen"
     soundfont: str | None = None
+    window: str = "opening"
 
     def __post_init__(self):
+        if self.window not in ("opening", "random"):
+            raise ValueError(f"CorpusRecipe: window must be 'opening' or 'random', got {self.window!r}")
         if self.sr not in CORPUS_SAMPLE_RATES:
             raise ValueError(f"CorpusRecipe: sr={self.sr} is not a rate the audio models support; use one of {CORPUS_SAMPLE_RATES}")
         if not 0.5 <= self.clip_seconds <= 30:
@@ -223,7 +229,9 @@ def choose_clip(recipe: CorpusRecipe, split: str, index: int, pools) -> tuple[Pi
     bar = _bar_quarters(piece)
     pickup = float(piece.meta.get("pickup_quarters", 0.0) or 0.0)
     starts = np.arange(pickup, max(piece.duration_quarters - clip_q, 0.0) + 1e-9, bar)
-    start = float(starts[rng.integers(len(starts))]) if len(starts) else 0.0
+    start = float(starts[rng.integers(len(starts))]) if len(starts) else 0.0  # drawn in both modes (same stream)
+    if recipe.window == "opening":
+        start = 0.0
     excerpt = piece.slice_quarters(start, start + clip_q)
     if len(excerpt) == 0:  # a window of rests only: take the opening instead
         start, excerpt = 0.0, piece.slice_quarters(0.0, clip_q)
@@ -276,6 +284,44 @@ def render_clip(excerpt: Piece, attrs: dict, recipe: CorpusRecipe) -> np.ndarray
     if peak == 0:
         raise ValueError(f"clip {attrs['split']}/{attrs['index']} ({attrs['piece_id']}) rendered to silence")
     return np.round(out * (PEAK / peak) * 32767).astype(np.int16)
+
+
+# --- how audible is the mode? ----------------------------------------------------------------------------------
+# Krumhansl & Kessler's probe-tone profiles (Krumhansl 1990, Cognitive Foundations of Musical Pitch, Table 2.1).
+KK_MAJOR = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
+KK_MINOR = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
+
+
+def estimate_key(piece: Piece) -> tuple[int, str]:
+    """Krumhansl-Schmuckler key estimate ``(tonic, mode)`` from the duration-weighted pitch-class histogram.
+
+    The key is the rotation of the major or minor profile with the highest Pearson correlation with the
+    histogram (Krumhansl 1990, ch. 4).
+    """
+    hist = np.bincount(piece.pitches % 12, weights=piece.notes["duration"], minlength=12)
+    best = (-2.0, 0, "major")
+    for mode, profile in (("major", KK_MAJOR), ("minor", KK_MINOR)):
+        for tonic in range(12):
+            r = float(np.corrcoef(hist, np.roll(profile, tonic))[0, 1]) if hist.std() > 0 else -1.0
+            if r > best[0]:
+                best = (r, tonic, mode)
+    return best[1], best[2]
+
+
+def mode_agreement(recipe: CorpusRecipe, split: str = "valid", n: int = 300) -> dict[str, float]:
+    """Fraction of the first ``n`` clips of a split whose written mode the key profile of their own notes finds.
+
+    A ceiling check without audio: if the notes of a clip do not state its mode, no listener (and no
+    classifier) can be expected to hear it. Returns ``{'chorale': ..., 'solo': ..., 'all': ...}``.
+    """
+    pools = piece_pools(split, recipe.folk)
+    hits = {"chorale": [], "solo": []}
+    for i in range(n):
+        excerpt, a = choose_clip(recipe, split, i, pools)
+        hits[a["texture"]].append(estimate_key(excerpt)[1] == a["mode"])
+    out = {k: float(np.mean(v)) for k, v in hits.items() if v}
+    out["all"] = float(np.mean(hits["chorale"] + hits["solo"]))
+    return out
 
 
 # --- captions -------------------------------------------------------------------------------------------------

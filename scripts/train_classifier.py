@@ -4,7 +4,7 @@
         --out data/checkpoints/classifier.pt --work runs/classifier
 
 Data: the default audio corpus (``helpers.audio_corpus.CorpusRecipe()``, built into the cache on first use).
-Log-mel spectrograms of every clip are computed once with the model's own front-end; training batches are random
+Log-mel spectrograms and chromagrams of every clip are computed once with the model's own front-ends; training batches are random
 3-second crops (in frames) of random training clips, labelled with instrument family, tempo band, mode and
 register. Validation: the whole clips of the valid split (mean summed cross-entropy) every ``--eval-every`` steps;
 the best-validation weights are kept (``helpers.training.train``). At the end the best weights are scored on the
@@ -61,9 +61,10 @@ def parse_args(argv=None):
 
 
 @torch.no_grad()
-def log_mels(model: AttributeClassifier, audio: np.ndarray, batch: int = 100) -> torch.Tensor:
-    """(N, T) clips -> (N, M, frames) log-mel with the model's front-end."""
-    return torch.cat([model.logmel(torch.from_numpy(audio[i : i + batch])) for i in range(0, len(audio), batch)])
+def features(model: AttributeClassifier, audio: np.ndarray, batch: int = 100) -> tuple[torch.Tensor, torch.Tensor]:
+    """(N, T) clips -> log-mel (N, M, frames) and chroma (N, 12, frames) with the model's front-ends."""
+    parts = [model.features(torch.from_numpy(audio[i : i + batch])) for i in range(0, len(audio), batch)]
+    return torch.cat([m for m, _ in parts]), torch.cat([c for _, c in parts])
 
 
 def main(argv=None) -> dict:
@@ -74,7 +75,9 @@ def main(argv=None) -> dict:
     config = ClassifierConfig()
     torch.manual_seed(args.seed)
     model = AttributeClassifier(config)
-    mels = {s: log_mels(model, corpus.clips(s)) for s in ("train", "valid")}  # (N, M, frames)
+    feats = {s: features(model, corpus.clips(s)) for s in ("train", "valid")}
+    mels = {s: f[0] for s, f in feats.items()}  # (N, M, frames)
+    chromas = {s: f[1] for s, f in feats.items()}  # (N, 12, frames)
     labels = {s: {k: torch.from_numpy(v) for k, v in corpus.labels(s).items()} for s in ("train", "valid")}
     n_frames = mels["train"].shape[2]
     crop = min(n_frames, int(round(args.crop_seconds * config.sr / config.hop_length)))
@@ -85,9 +88,11 @@ def main(argv=None) -> dict:
         start = torch.randint(0, n_frames - crop + 1, (batch_size,), generator=generator)  # (B,)
         frames = start[:, None] + torch.arange(crop)[None, :]  # (B, crop)
         mel = mels["train"][idx[:, None], :, frames].transpose(1, 2)  # (B, M, crop)
-        return {"mel": mel, **{k: v[idx] for k, v in labels["train"].items()}}
+        chroma = chromas["train"][idx[:, None], :, frames].transpose(1, 2)  # (B, 12, crop)
+        return {"mel": mel, "chroma": chroma, **{k: v[idx] for k, v in labels["train"].items()}}
 
-    valid_data = [{"mel": mels["valid"][i : i + 100], **{k: v[i : i + 100] for k, v in labels["valid"].items()}}
+    valid_data = [{"mel": mels["valid"][i : i + 100], "chroma": chromas["valid"][i : i + 100],
+                   **{k: v[i : i + 100] for k, v in labels["valid"].items()}}
                   for i in range(0, len(mels["valid"]), 100)]
     work = Path(args.work)
     work.mkdir(parents=True, exist_ok=True)

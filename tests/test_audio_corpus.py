@@ -153,3 +153,23 @@ def test_training_batches(small):
     assert y["mode"] == small.labels("valid")["mode"][1]
     with pytest.raises(ValueError, match="crop_seconds"):
         small.random_crops("train", crop_seconds=2.0)
+
+
+def test_estimate_key_and_mode_agreement():
+    from helpers.data import piece_from_notes
+
+    c_major = piece_from_notes([(p, i, 1.0 if p != 60 else 3.0) for i, p in enumerate([60, 62, 64, 65, 67, 69, 71, 72, 67, 64, 60])])
+    assert ac.estimate_key(c_major) == (0, "major")
+    a_minor = piece_from_notes([(p, i, 2.0 if p in (57, 69) else 1.0) for i, p in enumerate([57, 59, 60, 62, 64, 65, 68, 69, 64, 60, 57])])
+    assert ac.estimate_key(a_minor) == (9, "minor")
+    share = ac.mode_agreement(SMALL, "valid", n=20)
+    assert set(share) == {"chorale", "solo", "all"} and all(0 <= v <= 1 for v in share.values())
+
+
+def test_window_opening_or_random(pools):
+    opening = [ac.choose_clip(SMALL, "train", i, pools["train"])[1]["start_quarter"] for i in range(30)]
+    rand = CorpusRecipe(n_train=8, n_valid=4, n_test=4, clip_seconds=1.0, window="random")
+    starts = [ac.choose_clip(rand, "train", i, pools["train"])[1]["start_quarter"] for i in range(30)]
+    assert set(opening) == {0.0} and len(set(starts)) > 3
+    with pytest.raises(ValueError, match="window"):
+        CorpusRecipe(window="middle")

@@ -101,3 +101,17 @@ def test_shipped_checkpoint():
         assert np.trace(res["confusion"]) / res["n"] == pytest.approx(res["accuracy"])
     with pytest.raises(ValueError, match="config"):
         classifier.load_classifier(config=TINY)
+
+
+def test_chroma_finds_the_pitch_class_and_the_mode_branch_ignores_the_key():
+    cfg = ClassifierConfig()
+    chroma = classifier.Chroma(cfg.sr, cfg.chroma_fft, cfg.hop_length)
+    t = torch.arange(16000) / cfg.sr
+    for pitch in (57, 62, 70):  # A3, D4, Bb4 as pure tones
+        tone = torch.sin(2 * torch.pi * 440.0 * 2 ** ((pitch - 69) / 12) * t)[None]
+        assert int(chroma(tone).mean(dim=2).argmax()) == pitch % 12
+    torch.manual_seed(0)
+    branch = classifier.TranspositionInvariantMode(8, 2)
+    c = torch.rand(3, 12, 5)
+    for shift in (1, 5, 11):
+        torch.testing.assert_close(branch(torch.roll(c, shift, dims=1)), branch(c))
