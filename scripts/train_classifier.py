@@ -33,7 +33,7 @@ from helpers.classifier import (  # noqa: E402
     AttributeClassifier,
     ClassifierConfig,
     classifier_loss,
-    evaluate,
+    evaluate_predictions,
     file_sha256,
     format_confusion,
 )
@@ -109,8 +109,8 @@ def main(argv=None) -> dict:
     load_weights(best, fp32_path, config=config.to_dict())
     best.eval()
     clips = {s: corpus.clips(s) for s in ("valid", "test")}
-    results32 = {s: evaluate(best, clips[s], corpus.labels(s)) for s in clips}
     preds32 = {s: best.predict(clips[s]) for s in clips}
+    results32 = {s: evaluate_predictions(preds32[s], corpus.labels(s), config.heads) for s in clips}
     half_path = work / "classifier_fp16.pt"
     save_weights(best, half_path, config.to_dict(), half=True)
     half = AttributeClassifier(config)
