@@ -14,11 +14,11 @@ offline embedding of the evaluation notebook's Fréchet Audio Distance).
       -> Linear -> ReLU = embedding                                                  (B, D)
       -> one Linear head per attribute                                               (B, n_classes)
     audio -> chroma (STFT 4096, 12 pitch classes) -> mean over time -> for each of the 12 candidate tonics,
-      rotate and score (major, minor) with a small MLP -> logsumexp over tonics  -> added to the mode logits
+      rotate and score (major, minor) with a small MLP -> logsumexp over tonics  = the mode logits
 
-A CNN on mel bands alone did not learn mode (chance level on held-out pieces after 800 steps: see
-``data/checkpoints/README.md``): mode is a relation between pitch classes, the same in every key. The chroma
-branch is built to be transposition invariant, so it only has to learn what a major or minor profile is.
+A mode head on the CNN embedding stayed at chance level on held-out pieces (see ``data/checkpoints/README.md``):
+mode is a relation between pitch classes, the same in every key. The chroma branch is built to be transposition
+invariant, so it only has to learn what a major or a minor profile is. The embedding (FAD) is the CNN's.
 
 The frequency axis is flattened, not pooled, so the heads know *where* energy lies (register, pitch); time is
 pooled, so any clip length works. ``LogMel`` is the batched torch twin of
@@ -148,7 +148,9 @@ class TranspositionInvariantMode(nn.Module):
     def forward(self, chroma: torch.Tensor) -> torch.Tensor:
         """(B, 12, frames) chroma -> (B, n_modes) logits."""
         profile = torch.log1p(chroma.mean(dim=2))  # (B, 12)
-        profile = profile / profile.sum(dim=1, keepdim=True).clamp_min(1e-6)  # loudness does not matter
+        # Standardised like the Pearson correlation of Krumhansl-Schmuckler: loudness and spread do not matter,
+        # and the MLP sees inputs of unit scale (a profile divided by its sum, ~1/12 each, did not train).
+        profile = (profile - profile.mean(dim=1, keepdim=True)) / profile.std(dim=1, keepdim=True).clamp_min(1e-6)
         rotated = profile[:, self.rotations]  # (B, 12 tonics, 12)
         return torch.logsumexp(self.g(rotated), dim=1)  # (B, n_modes)
 
@@ -171,7 +173,9 @@ class AttributeClassifier(nn.Module):
         flat = cfg.channels[-1] * (cfg.n_mels // 2 ** len(cfg.channels))
         self.proj = nn.Linear(2 * flat, cfg.embed_dim)
         self.dropout = nn.Dropout(cfg.dropout)
-        self.heads = nn.ModuleDict({name: nn.Linear(cfg.embed_dim, len(classes)) for name, classes in cfg.heads})
+        # Every attribute but mode is read from the embedding; mode from the chroma branch alone.
+        self.heads = nn.ModuleDict({name: nn.Linear(cfg.embed_dim, len(classes))
+                                    for name, classes in cfg.heads if name != "mode"})
         self.chroma = Chroma(cfg.sr, cfg.chroma_fft, cfg.hop_length)
         modes = dict(cfg.heads).get("mode")
         self.mode_from_chroma = TranspositionInvariantMode(cfg.chroma_hidden, len(modes)) if modes else None
@@ -192,13 +196,14 @@ class AttributeClassifier(nn.Module):
     def forward_features(self, mel: torch.Tensor, chroma: torch.Tensor) -> dict[str, torch.Tensor]:
         """Log-mel (B, M, frames) and chroma (B, 12, frames) -> ``{attribute: logits (B, n_classes)}``.
 
-        Every head reads the embedding; the mode head adds the transposition-invariant chroma branch.
+        Instrument family, tempo band and register are read from the embedding; mode from the
+        transposition-invariant chroma branch.
         """
         e = self.dropout(self.embed_mel(mel))
         out = {name: head(e) for name, head in self.heads.items()}
         if self.mode_from_chroma is not None:
-            out["mode"] = out["mode"] + self.mode_from_chroma(chroma)
-        return out
+            out["mode"] = self.mode_from_chroma(chroma)
+        return {name: out[name] for name in self.config.attributes}
 
     def forward(self, audio: torch.Tensor) -> dict[str, torch.Tensor]:
         """(B, T) audio at ``config.sr`` -> ``{attribute: logits (B, n_classes)}``."""
@@ -277,9 +282,13 @@ def evaluate(model: AttributeClassifier, audio, labels: dict[str, np.ndarray], b
     Returns:
         ``{attribute: {'accuracy': float, 'confusion': (K, K) list of lists, 'classes': [...], 'n': N}}``.
     """
-    pred = model.predict(audio, batch_size=batch_size)
+    return evaluate_predictions(model.predict(audio, batch_size=batch_size), labels, model.config.heads)
+
+
+def evaluate_predictions(pred: dict[str, list[str]], labels: dict[str, np.ndarray], heads) -> dict:
+    """:func:`evaluate` from predictions already made (``model.predict``): accuracy and confusion per attribute."""
     out = {}
-    for name, classes in model.config.heads:
+    for name, classes in heads:
         true = np.asarray(labels[name])
         p = np.array([classes.index(c) for c in pred[name]])
         cm = confusion_matrix(true, p, len(classes))

@@ -115,3 +115,14 @@ def test_chroma_finds_the_pitch_class_and_the_mode_branch_ignores_the_key():
     c = torch.rand(3, 12, 5)
     for shift in (1, 5, 11):
         torch.testing.assert_close(branch(torch.roll(c, shift, dims=1)), branch(c))
+
+
+def test_mode_comes_from_the_chroma_branch_alone():
+    torch.manual_seed(0)
+    model = AttributeClassifier(TINY).eval()
+    assert "mode" not in model.heads and set(model.heads) == set(TINY.attributes) - {"mode"}
+    x = torch.randn(2, 8000) * 0.1
+    mel, chroma = model.features(x)
+    out = model.forward_features(mel, chroma)
+    assert list(out) == list(TINY.attributes)
+    torch.testing.assert_close(out["mode"], model.mode_from_chroma(chroma))
