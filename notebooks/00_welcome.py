@@ -103,6 +103,36 @@ plot_waveform(audio, sr, ax=axes[1], start=1.0, duration=0.05, title="waveform, 
 plt.tight_layout()
 
 # %% [markdown]
+# ## The same chorale, two synthesisers
+#
+# The course turns notes into sound in two ways. The **additive synthesiser** above (`helpers.audio`) builds every note
+# from sine waves and an envelope: it is transparent (you can read every line of it) and it teaches what a timbre is
+# made of. The **SoundFont** renderer (`helpers.soundfont`) plays recorded samples of real instruments from a General
+# MIDI SoundFont (`TimGM6mb.sf2`, which comes with `pretty_midi`): it sounds like instruments, and it renders the audio
+# corpus that the audio notebooks (04–06) train on, so it is what the audio models learn from. The same excerpt, first
+# additive, then SoundFont:
+
+# %%
+excerpt = chorale.slice_quarters(0, end)
+additive = render(excerpt, "organ", sr=sr)
+sampled = render(excerpt, "organ", sr=sr, synth="soundfont")  # General MIDI program 19, church organ
+print(f"additive {len(additive) / sr:.2f} s, SoundFont {len(sampled) / sr:.2f} s of audio")
+display(play(additive, sr=sr))
+display(play(sampled, sr=sr))
+
+# %% [markdown]
+# General MIDI names that the additive synthesiser does not have (`"flute"`, `"choir"`, `"oboe"`, ...) or program
+# numbers choose the SoundFont by themselves, and each voice can have its own instrument: here a wind quartet.
+
+# %%
+quartet = {"S": "oboe", "A": "clarinet", "T": "clarinet", "B": "bassoon"}
+fig, axes = plt.subplots(1, 2, figsize=(11, 3))
+plot_spectrogram(sampled, sr, ax=axes[0], title="SoundFont organ")
+plot_spectrogram(render(excerpt, quartet, sr=sr), sr, ax=axes[1], title="SoundFont wind quartet")
+plt.tight_layout()
+play(excerpt, instrument=quartet, sr=sr)
+
+# %% [markdown]
 # ## Listen: a folk song
 #
 # A single melodic line from the Essen collection, played with a plucked-string timbre.
@@ -182,7 +212,8 @@ Markdown(landscape_markdown())
 # ## Summary
 #
 # - Two real corpora ship with the course and load in a fraction of a second.
-# - Any piece can be seen (piano roll, spectrogram, waveform) and heard (`play`).
+# - Any piece can be seen (piano roll, spectrogram, waveform) and heard (`play`), through the transparent additive
+#   synthesiser or through real instrument samples (a General MIDI SoundFont).
 # - `helpers` has one module per concept; your own MIDI folder loads into the same objects.
 #
 # ## Exercises
