@@ -482,6 +482,51 @@ def evaluate(model: nn.Module, loss_fn: Callable, valid_data, device: torch.devi
     return sum(losses) / len(losses), {k: sum(v) / len(v) for k, v in metrics.items()}
 
 
+def _optimiser_step(net, loss_fn, batches, optimizer, scaler, cfg: TrainConfig, device, autocast):
+    """One optimiser step: ``grad_accum`` micro-batches whose gradients add up (each loss divided by
+    ``grad_accum``; under DDP the gradients are averaged across ranks on the last micro-batch only), then
+    unscaling (float16 only), clipping and the AdamW step.
+
+    Returns:
+        (mean loss, mean of every metric, global gradient norm before clipping) over the micro-batches.
+    """
+    model = net.module if isinstance(net, nn.parallel.DistributedDataParallel) else net
+    optimizer.zero_grad(set_to_none=True)
+    loss_value, metric_sums = 0.0, {}
+    for micro in range(cfg.grad_accum):
+        batch = to_device(next(batches), device)
+        last = micro == cfg.grad_accum - 1
+        with nullcontext() if last or net is model else net.no_sync():
+            with autocast():
+                loss, metrics = split_loss(loss_fn(net, batch))
+            scaler.scale(loss / cfg.grad_accum).backward()
+        loss_value += float(loss.detach()) / cfg.grad_accum
+        for name, v in metrics.items():
+            metric_sums[name] = metric_sums.get(name, 0.0) + v / cfg.grad_accum
+    scaler.unscale_(optimizer)  # no-op unless float16 loss scaling is on
+    if cfg.grad_clip > 0:
+        grad_norm = nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)  # returns the norm before clipping
+    else:
+        grad_norm = nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
+    scaler.step(optimizer)
+    scaler.update()
+    return loss_value, metric_sums, float(grad_norm)
+
+
+def _write_resume(cfg: TrainConfig, model, optimizer, scaler, history, config, batches, device) -> None:
+    """Gather every rank's random states, batch stream and history; rank 0 writes the resume file."""
+    mine = {"rng": rng_state(device), "batches": batches.state_dict(), "history": history}
+    if is_distributed():
+        ranks = [None] * dist.get_world_size()
+        dist.all_gather_object(ranks, mine)
+    else:
+        ranks = [mine]
+    if not is_distributed() or dist.get_rank() == 0:
+        save_resume(cfg.resume_file, model, optimizer, scaler, history, cfg, config, ranks)
+    if is_distributed():
+        dist.barrier()
+
+
 def _new_history(cfg: TrainConfig, world: int) -> dict:
     return {"step": [], "train_loss": [], "lr": [], "grad_norm": [], "metrics": {},
             "valid_step": [], "valid_loss": [], "valid_metrics": {},
@@ -550,11 +595,10 @@ def train(
         optimizer.load_state_dict(state["optimizer"])
         if scaler.is_enabled() and state["scaler"]:
             scaler.load_state_dict(state["scaler"])
-        mine = state["ranks"][rank]
+        mine = state["ranks"][rank]  # this rank's random states, batch stream and history
         set_rng_state(mine["rng"], device)
         batches.load_state_dict(mine["batches"])
-        history = mine["history"]
-        history["config"] = asdict(cfg)
+        history = dict(mine["history"], config=asdict(cfg))
     start = len(history["step"])
     stop = cfg.stop_after or cfg.steps
     net = nn.parallel.DistributedDataParallel(model, device_ids=[device] if device.type == "cuda" else None) if world > 1 else model
@@ -569,31 +613,13 @@ def train(
         lr = learning_rate(step, cfg)
         for group in optimizer.param_groups:
             group["lr"] = lr
-        optimizer.zero_grad(set_to_none=True)
-        loss_value, metric_sums = 0.0, {}
-        for micro in range(cfg.grad_accum):  # gradients add up; DDP averages them across ranks on the last one
-            batch = to_device(next(batches), device)
-            sync = world == 1 or micro == cfg.grad_accum - 1
-            with nullcontext() if sync else net.no_sync():
-                with autocast():
-                    loss, metrics = split_loss(loss_fn(net, batch))
-                scaler.scale(loss / cfg.grad_accum).backward()
-            loss_value += float(loss.detach()) / cfg.grad_accum
-            for name, v in metrics.items():
-                metric_sums[name] = metric_sums.get(name, 0.0) + v / cfg.grad_accum
-        scaler.unscale_(optimizer)  # no-op unless float16 loss scaling is on
-        if cfg.grad_clip > 0:
-            grad_norm = nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)  # norm before clipping
-        else:
-            grad_norm = nn.utils.get_total_norm([p.grad for p in model.parameters() if p.grad is not None])
-        scaler.step(optimizer)
-        scaler.update()
+        loss_value, metric_sums, grad_norm = _optimiser_step(net, loss_fn, batches, optimizer, scaler, cfg, device, autocast)
         for hook in hooks:
             hook(model, step + 1)
         history["step"].append(step + 1)
         history["train_loss"].append(loss_value)
         history["lr"].append(lr)
-        history["grad_norm"].append(float(grad_norm))
+        history["grad_norm"].append(grad_norm)
         _record_metrics(history["metrics"], metric_sums, f"training step {step + 1}")
         bar.update(1)
         bar.set_postfix(loss=f"{loss_value:.3f}", lr=f"{lr:.1e}")
@@ -618,16 +644,7 @@ def train(
             save_weights(model, cfg.checkpoint, config, half=cfg.save_half, extra=dict(checkpoint_extra or {}, step=cfg.steps))
         history["seconds"] = seconds_before + time.time() - t0
         if cfg.resume_file and (at_eval or step + 1 == stop):
-            mine = {"rng": rng_state(device), "batches": batches.state_dict(), "history": history}
-            ranks = [None] * world
-            if world > 1:
-                dist.all_gather_object(ranks, mine)
-            else:
-                ranks = [mine]
-            if is_main:
-                save_resume(cfg.resume_file, model, optimizer, scaler, history, cfg, config, ranks)
-            if world > 1:
-                dist.barrier()
+            _write_resume(cfg, model, optimizer, scaler, history, config, batches, device)
     bar.close()
     if started_here:
         dist.destroy_process_group()
