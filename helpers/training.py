@@ -17,8 +17,8 @@
 - periodic validation (mean ``loss_fn`` over ``valid_data``, an iterable of batches or a Dataset), a tqdm bar, a
   ``history`` dict and an optional ``callback(history)`` at every validation (live plots in notebooks);
 - weights-only checkpoints (``torch.load(weights_only=True)`` can read them) of the best validation step;
-- a resume file (``cfg.resume_file``: model, optimiser, step, history, batch-stream and RNG states, also
-  weights-only) written at every validation and at the end: a run that is killed, or stopped with
+- a resume file (``cfg.resume_file``: model, optimiser, step, history, batch-stream and RNG states, including
+  the ``torch.Generator`` s the model keeps, also weights-only) written at every validation and at the end: a run that is killed, or stopped with
   ``cfg.stop_after``, continues from it to the same weights as a run that was never interrupted;
 - device choice ``'cpu' | 'cuda' | 'auto'`` and a seed: same seed, same run;
 - DistributedDataParallel when started by ``torchrun`` (``WORLD_SIZE`` set): gloo on CPU, nccl on CUDA; every rank
@@ -377,11 +377,24 @@ class BatchStream:
             self.epoch, self.position, self._indices = state["epoch"], state["position"], None
 
 
-def rng_state(device: torch.device) -> dict:
-    """The torch (and CUDA), NumPy and Python random states of this process, as tensors and plain numbers."""
+def model_generators(model: nn.Module) -> dict[str, torch.Generator]:
+    """The ``torch.Generator`` s a model keeps as attributes of its modules (a VQ codebook's restart generator,
+    a codec's quantizer-dropout generator), by ``module.attribute`` name: random state outside the global one."""
+    found = {}
+    for name, module in model.named_modules():
+        for attr, value in vars(module).items():
+            if isinstance(value, torch.Generator):
+                found[f"{name}.{attr}" if name else attr] = value
+    return found
+
+
+def rng_state(device: torch.device, model: nn.Module | None = None) -> dict:
+    """The torch (and CUDA), NumPy and Python random states of this process, and the states of the model's own
+    generators (:func:`model_generators`), as tensors and plain numbers."""
     _, keys, pos, has_gauss, gauss = np.random.get_state()
     version, py_state, gauss_next = random.getstate()
     return {
+        "model_generators": {k: g.get_state() for k, g in model_generators(model).items()} if model is not None else {},
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
         "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos), "has_gauss": int(has_gauss),
@@ -390,8 +403,19 @@ def rng_state(device: torch.device) -> dict:
     }
 
 
-def set_rng_state(state: dict, device: torch.device) -> None:
-    """Restore what :func:`rng_state` returned."""
+def set_rng_state(state: dict, device: torch.device, model: nn.Module | None = None) -> None:
+    """Restore what :func:`rng_state` returned.
+
+    Raises:
+        ValueError: if the model's generators are not those that were saved.
+    """
+    if model is not None:
+        generators = model_generators(model)
+        if set(generators) != set(state["model_generators"]):
+            raise ValueError(f"the model has the generators {sorted(generators)}, the resume file holds "
+                             f"{sorted(state['model_generators'])}")
+        for k, g in generators.items():
+            g.set_state(state["model_generators"][k])
     torch.set_rng_state(state["torch"])
     if state["cuda"] is not None and device.type == "cuda":
         torch.cuda.set_rng_state(state["cuda"], device)
@@ -515,7 +539,7 @@ def _optimiser_step(net, loss_fn, batches, optimizer, scaler, cfg: TrainConfig, 
 
 def _write_resume(cfg: TrainConfig, model, optimizer, scaler, history, config, batches, device) -> None:
     """Gather every rank's random states, batch stream and history; rank 0 writes the resume file."""
-    mine = {"rng": rng_state(device), "batches": batches.state_dict(), "history": history}
+    mine = {"rng": rng_state(device, model), "batches": batches.state_dict(), "history": history}
     if is_distributed():
         ranks = [None] * dist.get_world_size()
         dist.all_gather_object(ranks, mine)
@@ -596,7 +620,7 @@ def train(
         if scaler.is_enabled() and state["scaler"]:
             scaler.load_state_dict(state["scaler"])
         mine = state["ranks"][rank]  # this rank's random states, batch stream and history
-        set_rng_state(mine["rng"], device)
+        set_rng_state(mine["rng"], device, model)
         batches.load_state_dict(mine["batches"])
         history = dict(mine["history"], config=asdict(cfg))
     start = len(history["step"])

@@ -353,13 +353,17 @@ def test_amp_on_cpu_warns_and_changes_nothing():
 
 # --- resuming -------------------------------------------------------------------------------------------------
 class Noisy(nn.Module):
-    """Dropout (torch RNG) and a noise term from NumPy's and Python's global generators: all must resume."""
+    """Dropout (torch RNG), its own generator, and a noise term from NumPy's and Python's global generators:
+    all must resume."""
 
     def __init__(self):
         super().__init__()
         self.net = nn.Sequential(nn.Linear(3, 8), nn.Dropout(0.3), nn.Linear(8, 1))
+        self.generator = torch.Generator().manual_seed(5)  # the model's own (as a VQ codebook's restarts)
 
     def forward(self, x):
+        if self.training:
+            x = x + 0.01 * torch.randn(x.shape, generator=self.generator)
         return self.net(x)
 
 
@@ -401,7 +405,12 @@ def test_a_stopped_run_resumes_to_the_same_weights(tmp_path, monkeypatch):
     # the check can fail: resuming from step 13 without NumPy's random state gives other weights
     Path(resume).write_bytes(saved)
     restore = training.set_rng_state
-    monkeypatch.setattr(training, "set_rng_state", lambda state, device: (restore(state, device), np.random.seed(7)))
+    monkeypatch.setattr(training, "set_rng_state", lambda *args: (restore(*args), np.random.seed(7)))
+    wrong = _noisy_run(_cfg(steps=30, eval_every=10, weight_decay=0.1, resume_file=resume))
+    assert not torch.equal(wrong[0].net[0].weight, straight[0].net[0].weight)
+    # ... and without the model's own generator
+    Path(resume).write_bytes(saved)
+    monkeypatch.setattr(training, "set_rng_state", lambda state, device, model: (restore(state, device, model), model.generator.manual_seed(5)))
     wrong = _noisy_run(_cfg(steps=30, eval_every=10, weight_decay=0.1, resume_file=resume))
     assert not torch.equal(wrong[0].net[0].weight, straight[0].net[0].weight)
 
