@@ -474,23 +474,7 @@ def _voice_instruments(piece: Piece, instrument) -> list[Instrument]:
         drums = list(flags) if flags is not None and len(flags) == n_voices else [False] * n_voices
         chosen_one = get_instrument(instrument)
         return [INSTRUMENTS["drums"] if d else chosen_one for d in drums]
-    chosen: list[Instrument | None] = [None] * n_voices
-    for key, name in instrument.items():
-        if isinstance(key, str):
-            if key not in piece.voice_names:
-                raise ValueError(
-                    f"instrument dict: piece {piece.id!r} has no voice {key!r}; voices are {piece.voice_names}"
-                )
-            idx = piece.voice_names.index(key)
-        else:
-            idx = int(key)
-            if not 0 <= idx < n_voices:
-                raise ValueError(f"instrument dict: voice index {idx} outside 0..{n_voices - 1}")
-        chosen[idx] = get_instrument(name)
-    used = set(np.unique(piece.notes["voice"]).tolist())
-    missing = [piece.voice_names[v] for v in sorted(used) if chosen[v] is None]
-    if missing:
-        raise ValueError(f"instrument dict gives no instrument for voice(s) {missing}; voices are {piece.voice_names}")
+    chosen = piece.per_voice_choice(instrument, get_instrument, "instrument dict")
     return [c if c is not None else INSTRUMENTS["piano"] for c in chosen]
 
 

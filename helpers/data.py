@@ -192,6 +192,31 @@ class Piece:
     def duration_seconds(self) -> float:
         return self.duration_quarters * 60.0 / self.qpm
 
+    def voice_index(self, voice: int | str, what: str = "voice") -> int:
+        """A voice given by name or index -> its index; a ValueError naming ``what`` if the piece has no such voice."""
+        n = len(self.voice_names)
+        if isinstance(voice, str):
+            if voice not in self.voice_names:
+                raise ValueError(f"{what}: piece {self.id!r} has no voice {voice!r}; voices are {self.voice_names}")
+            voice = self.voice_names.index(voice)
+        if not 0 <= int(voice) < n:
+            raise ValueError(f"{what}: voice index {voice} outside 0..{n - 1}")
+        return int(voice)
+
+    def per_voice_choice(self, choice, convert, what: str) -> list:
+        """``{voice name or index: value}`` -> one ``convert(value)`` per voice (None where not given).
+
+        A voice that has notes but no value is an error naming ``what`` (used for per-voice instruments).
+        """
+        chosen = [None] * len(self.voice_names)
+        for key, value in choice.items():
+            chosen[self.voice_index(key, what)] = convert(value)
+        used = sorted(set(np.unique(self.notes["voice"]).tolist()))
+        missing = [self.voice_names[v] for v in used if chosen[v] is None]
+        if missing:
+            raise ValueError(f"{what} gives no instrument for voice(s) {missing}; voices are {self.voice_names}")
+        return chosen
+
     def voice(self, v: int | str) -> np.recarray:
         """The notes of one voice, by index or name (``piece.voice('S')``)."""
         if isinstance(v, str):

@@ -349,25 +349,13 @@ def default_programs(piece: Piece) -> list[int]:
     return [DEFAULT_PROGRAM] * n
 
 
-def _voice_index(piece: Piece, voice: int | str, what: str) -> int:
-    """A voice given by name or index -> its index; a ValueError naming ``what`` if the piece has no such voice."""
-    n = len(piece.voice_names)
-    if isinstance(voice, str):
-        if voice not in piece.voice_names:
-            raise ValueError(f"{what}: piece {piece.id!r} has no voice {voice!r}; voices are {piece.voice_names}")
-        voice = piece.voice_names.index(voice)
-    if not 0 <= int(voice) < n:
-        raise ValueError(f"{what}: voice index {voice} outside 0..{n - 1}")
-    return int(voice)
-
-
 def _per_voice(piece: Piece, value, what: str) -> list:
     """Expand a scalar, a sequence (one per voice) or a {voice name or index: value} dict to a per-voice list."""
     n = len(piece.voice_names)
     if isinstance(value, Mapping):
         out = [None] * n
         for k, v in value.items():
-            out[_voice_index(piece, k, what)] = v
+            out[piece.voice_index(k, what)] = v
         return out
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         return [value] * n
@@ -405,7 +393,7 @@ def to_pretty_midi(
     else:
         is_drum = [False] * n_voices
         for d in drums:
-            is_drum[_voice_index(piece, d, "drums")] = True
+            is_drum[piece.voice_index(d, "drums")] = True
 
     pm = pretty_midi.PrettyMIDI(resolution=WRITE_RESOLUTION, initial_tempo=float(piece.qpm))
     sec = 60.0 / piece.qpm  # seconds per quarter

@@ -182,21 +182,7 @@ def voice_programs(piece: Piece, instrument: str | int | Mapping) -> list[int]:
     n_voices = len(piece.voice_names)
     if not isinstance(instrument, Mapping):
         return [gm_program(instrument)] * n_voices
-    chosen: list[int | None] = [None] * n_voices
-    for key, value in instrument.items():
-        if isinstance(key, str):
-            if key not in piece.voice_names:
-                raise ValueError(f"instrument dict: piece {piece.id!r} has no voice {key!r}; voices are {piece.voice_names}")
-            idx = piece.voice_names.index(key)
-        else:
-            idx = int(key)
-            if not 0 <= idx < n_voices:
-                raise ValueError(f"instrument dict: voice index {idx} outside 0..{n_voices - 1}")
-        chosen[idx] = gm_program(value)
-    used = sorted(set(np.unique(piece.notes["voice"]).tolist()))
-    missing = [piece.voice_names[v] for v in used if chosen[v] is None]
-    if missing:
-        raise ValueError(f"instrument dict gives no instrument for voice(s) {missing}; voices are {piece.voice_names}")
+    chosen = piece.per_voice_choice(instrument, gm_program, "instrument dict")
     return [c if c is not None else 0 for c in chosen]
 
 
