@@ -54,6 +54,43 @@ def quarters_per_bar(time_signature: str) -> float:
     return num * 4.0 / den
 
 
+MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
+MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)  # natural minor
+
+
+def pitch_ticks(p_lo: int, p_hi: int, tonic: int = -1, mode: str = "") -> list[int]:
+    """The pitches a piano roll labels on its y axis, so that the labels read like music.
+
+    - a range of at most 14 semitones: every semitone;
+    - up to 24 semitones: the notes of the key's scale (``tonic`` 0..11 with ``mode`` 'major' or 'minor'),
+      or of C major (the white keys) when the key is unknown, so a C-major progression reads C D E F G A B;
+    - wider: every C (the lowest pitch if the range holds no C).
+
+    Labelling every second semitone from the lowest note, as a plain tick locator does, names whatever notes
+    fall on the grid (F#4 / Ab4 / Bb4 for a C-major tune): never that.
+
+    Returns:
+        The labelled MIDI pitches, ascending, within [p_lo, p_hi].
+
+    Raises:
+        ValueError: if ``p_hi < p_lo`` or ``tonic`` is not -1 or 0..11.
+    """
+    p_lo, p_hi, tonic = int(p_lo), int(p_hi), int(tonic)
+    if p_hi < p_lo:
+        raise ValueError(f"pitch_ticks: p_hi ({p_hi}) must be >= p_lo ({p_lo})")
+    if not -1 <= tonic <= 11:
+        raise ValueError(f"pitch_ticks: tonic must be -1 (unknown) or a pitch class 0..11, got {tonic}")
+    span = p_hi - p_lo
+    if span <= 14:
+        return list(range(p_lo, p_hi + 1))
+    if span <= 24:
+        if tonic < 0 or mode not in ("major", "minor"):
+            tonic, mode = 0, "major"
+        degrees = {(tonic + d) % 12 for d in (MAJOR_SCALE if mode == "major" else MINOR_SCALE)}
+        return [p for p in range(p_lo, p_hi + 1) if p % 12 in degrees]
+    return [p for p in range(p_lo, p_hi + 1) if p % 12 == 0] or [p_lo]
+
+
 def plot_piano_roll(
     piece: Piece,
     ax=None,
@@ -64,6 +101,9 @@ def plot_piano_roll(
     bar_lines: bool = True,
 ):
     """Draw notes as horizontal bars: x = time in quarter notes, y = pitch, one colour per voice.
+
+    The y axis names pitches that read like music (:func:`pitch_ticks`: every semitone, the key's scale, or
+    every C, depending on the range).
 
     Args:
         piece: the piece to draw.
@@ -107,10 +147,7 @@ def plot_piano_roll(
         p_lo, p_hi = 60, 72
     ax.set_ylim(p_lo - 1.5, p_hi + 1.5)
     ax.set_xlim(lo, hi)
-    step = 1 if p_hi - p_lo <= 14 else (2 if p_hi - p_lo <= 28 else 12)
-    ticks = [p for p in range(p_lo, p_hi + 1) if (p % 12 == 0 if step == 12 else (p - p_lo) % step == 0)]
-    if step == 12 and not ticks:
-        ticks = [p_lo]
+    ticks = pitch_ticks(p_lo, p_hi, piece.tonic, piece.mode)
     ax.set_yticks(ticks)
     ax.set_yticklabels([pitch_name(p) for p in ticks])
     for c in range((p_lo // 12 + 1) * 12, p_hi + 1, 12):  # faint line under every C

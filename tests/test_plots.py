@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
 
 from helpers import audio  # noqa: E402
-from helpers.data import piece_from_notes  # noqa: E402
+from helpers.data import piece_from_notes, pitch_name  # noqa: E402
 from helpers.plots import plot_piano_roll, plot_spectrogram, plot_waveform, quarters_per_bar  # noqa: E402
 
 
@@ -148,3 +148,34 @@ def test_piano_roll_of_a_free_metre_tune_has_no_bar_lines():
     ax = plot_piano_roll(piece)
     assert not [l for l in ax.lines if l.get_xdata()[0] == l.get_xdata()[-1] and l.get_xdata()[0] > 0]
     plt.close("all")
+
+
+def test_pitch_ticks_name_the_scale_not_every_second_semitone():
+    from helpers.plots import pitch_ticks
+
+    # A C-major progression spanning C3..C5 (24 semitones): the labels are the white keys, never F#/Ab/Bb.
+    names = [pitch_name(p) for p in pitch_ticks(48, 72)]
+    assert names[:8] == ["C3", "D3", "E3", "F3", "G3", "A3", "B3", "C4"] and names[-1] == "C5"
+    assert not any("#" in n or "b" in n for n in names)
+    # The key's scale when the key is known: G major has F#, not F; D minor has Bb, not B.
+    g_major = [pitch_name(p) for p in pitch_ticks(55, 74, tonic=7, mode="major")]
+    assert "F#4" in g_major and "F4" not in g_major and g_major[0] == "G3"
+    d_minor = [pitch_name(p) for p in pitch_ticks(50, 70, tonic=2, mode="minor")]
+    assert "Bb3" in d_minor and "B3" not in d_minor
+    # Narrow: every semitone; wide: every C (or the lowest pitch when there is none).
+    assert pitch_ticks(60, 64) == [60, 61, 62, 63, 64]
+    assert pitch_ticks(43, 80) == [48, 60, 72] and pitch_ticks(61, 86) == [72, 84]
+    with pytest.raises(ValueError, match="p_hi"):
+        pitch_ticks(70, 60)
+    with pytest.raises(ValueError, match="tonic"):
+        pitch_ticks(60, 80, tonic=12)
+
+
+def test_piano_roll_of_a_c_major_progression_reads_c_major():
+    from helpers.exercises import progression_piece
+
+    piece = progression_piece(["I", "IV", "V", "vi", "ii", "V", "I", "I"])  # E4..E5 would be 16 semitones: C60..E76
+    ax = plot_piano_roll(piece)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels and not any("#" in n or "b" in n for n in labels), labels
+    assert {"C4", "E4", "G4"} <= set(labels)
