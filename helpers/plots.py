@@ -250,3 +250,60 @@ def plot_spectrogram(audio, sr: int, ax=None, title: str | None = None, n_mels: 
     if colorbar:
         ax.figure.colorbar(im, ax=ax, label="log power", pad=0.01)
     return ax
+
+
+def attention_by_distance(weights, max_distance: int) -> np.ndarray:
+    """Mean attention weight that a query puts on the key ``d`` tokens back, for d = 0 .. ``max_distance``.
+
+    Averaged over the queries that have a key that far back in every row (queries ``i >= max_distance``) and over
+    the batch, so the numbers of one head are shares of a query's weight (a row sums to at most 1; the rest went
+    further back than ``max_distance``).
+
+    Args:
+        weights: attention weights (B, H, T, T) or (H, T, T), each row a distribution over keys (causal: key <= query).
+        max_distance: the largest distance d to report, < T.
+
+    Returns:
+        (H, max_distance + 1) array: entry [h, d] = mean over queries of weights[..., h, i, i - d].
+
+    Notebook: 03_music_transformer.ipynb ("What do the heads look at?").
+    Reference: Huang et al. 2018 (Music Transformer), Sec. 3.4 and the attention visualisations of its Sec. 5.
+    """
+    w = np.asarray(weights.detach().cpu() if hasattr(weights, "detach") else weights, dtype=np.float64)
+    if w.ndim == 3:
+        w = w[None]
+    if w.ndim != 4 or w.shape[-1] != w.shape[-2]:
+        raise ValueError(f"attention_by_distance: weights must be (B, H, T, T) or (H, T, T), got shape {w.shape}")
+    T = w.shape[-1]
+    if not 0 <= max_distance < T:
+        raise ValueError(f"attention_by_distance: max_distance must lie in 0 .. {T - 1}, got {max_distance}")
+    queries = np.arange(max_distance, T)  # (Q,)
+    out = np.stack([w[:, :, queries, queries - d].mean(axis=(0, 2)) for d in range(max_distance + 1)], axis=1)
+    return out  # (H, max_distance + 1)
+
+
+def plot_attention_by_distance(profile: np.ndarray, ax=None, title: str | None = None, marks=()):
+    """One line per head: attention weight against distance (the output of :func:`attention_by_distance`).
+
+    Args:
+        profile: (H, D + 1) mean weight per head and distance.
+        ax: Axes to draw into (None: a new figure).
+        title: axes title.
+        marks: distances to mark with a thin vertical line (e.g. 3, 7, 11: the predicted token's voice).
+
+    Returns:
+        The Axes (one ``Line2D`` per head, labelled "head h").
+    """
+    profile = np.asarray(profile)
+    ax = _new_axes(ax, figsize=(6, 3))
+    for d in marks:
+        ax.axvline(d, color="0.85", linewidth=0.8, zorder=0)
+    for h, row in enumerate(profile):
+        ax.plot(np.arange(len(row)), row, "o-", ms=3, label=f"head {h + 1}")
+    ax.set_xlabel("distance from query to key (tokens back)")
+    ax.set_ylabel("mean attention weight")
+    ax.set_ylim(0, 1)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize="small")
+    return ax

@@ -179,3 +179,25 @@ def test_piano_roll_of_a_c_major_progression_reads_c_major():
     labels = [t.get_text() for t in ax.get_yticklabels()]
     assert labels and not any("#" in n or "b" in n for n in labels), labels
     assert {"C4", "E4", "G4"} <= set(labels)
+
+
+def test_attention_by_distance_reads_a_planted_head():
+    from helpers.plots import attention_by_distance, plot_attention_by_distance
+
+    T = 12
+    w = np.zeros((2, T, T))
+    for i in range(T):
+        w[0, i, max(i - 3, 0)] = 1.0  # head 1: always 3 back (or the first token)
+        w[1, i, : i + 1] = 1.0 / (i + 1)  # head 2: uniform over the past
+    prof = attention_by_distance(w, max_distance=5)
+    assert prof.shape == (2, 6)
+    np.testing.assert_allclose(prof[0], [0, 0, 0, 1, 0, 0])
+    np.testing.assert_allclose(prof[1], np.mean(1.0 / (np.arange(5, T) + 1)) * np.ones(6))
+    np.testing.assert_allclose(attention_by_distance(w[None], 5), prof)  # a batch dimension gives the same
+    ax = plot_attention_by_distance(prof, marks=(3,))
+    assert [l.get_label() for l in ax.get_lines() if l.get_label().startswith("head")] == ["head 1", "head 2"]
+    assert "distance" in ax.get_xlabel()
+    with pytest.raises(ValueError, match="max_distance"):
+        attention_by_distance(w, 12)
+    with pytest.raises(ValueError, match="shape"):
+        attention_by_distance(np.zeros((3, 4)), 1)
