@@ -54,16 +54,17 @@ def quarters_per_bar(time_signature: str) -> float:
     return num * 4.0 / den
 
 
-MAJOR_SCALE = (0, 2, 4, 5, 7, 9, 11)
-MINOR_SCALE = (0, 2, 3, 5, 7, 8, 10)  # natural minor
+MAJOR_TRIAD = (0, 4, 7)  # tonic, major third, fifth
+MINOR_TRIAD = (0, 3, 7)
 
 
 def pitch_ticks(p_lo: int, p_hi: int, tonic: int = -1, mode: str = "") -> list[int]:
     """The pitches a piano roll labels on its y axis, so that the labels read like music.
 
     - a range of at most 14 semitones: every semitone;
-    - up to 24 semitones: the notes of the key's scale (``tonic`` 0..11 with ``mode`` 'major' or 'minor'),
-      or of C major (the white keys) when the key is unknown, so a C-major progression reads C D E F G A B;
+    - up to 24 semitones: the notes of the key's tonic triad (``tonic`` 0..11 with ``mode`` 'major' or 'minor'),
+      or of C major (C E G) when the key is unknown, so a C-major progression reads C4 E4 G4 C5 ... (the triad
+      rather than the whole scale: labels at least 3 semitones apart stay readable on a short plot);
     - wider: every C (the lowest pitch if the range holds no C).
 
     Labelling every second semitone from the lowest note, as a plain tick locator does, names whatever notes
@@ -86,7 +87,7 @@ def pitch_ticks(p_lo: int, p_hi: int, tonic: int = -1, mode: str = "") -> list[i
     if span <= 24:
         if tonic < 0 or mode not in ("major", "minor"):
             tonic, mode = 0, "major"
-        degrees = {(tonic + d) % 12 for d in (MAJOR_SCALE if mode == "major" else MINOR_SCALE)}
+        degrees = {(tonic + d) % 12 for d in (MAJOR_TRIAD if mode == "major" else MINOR_TRIAD)}
         return [p for p in range(p_lo, p_hi + 1) if p % 12 in degrees]
     return [p for p in range(p_lo, p_hi + 1) if p % 12 == 0] or [p_lo]
 
@@ -102,8 +103,8 @@ def plot_piano_roll(
 ):
     """Draw notes as horizontal bars: x = time in quarter notes, y = pitch, one colour per voice.
 
-    The y axis names pitches that read like music (:func:`pitch_ticks`: every semitone, the key's scale, or
-    every C, depending on the range).
+    The y axis names pitches that read like music (:func:`pitch_ticks`: every semitone, the key's tonic triad,
+    or every C, depending on the range).
 
     Args:
         piece: the piece to draw.
