@@ -27,7 +27,8 @@
 # [07 · Exercises](07_exercises.ipynb) → (notebooks 04–06, the audio half, are coming; see
 # [the README](../README.md#the-notebooks)) · [glossary](GLOSSARY.md)
 #
-# **Run time:** RUNTIME_03 (measured with `scripts/execute_notebook.py`).
+# **Run time:** about 19 minutes (1158 s measured with `scripts/execute_notebook.py`
+# on a 2-core machine shared with other jobs; expect less on an idle machine).
 #
 # **Papers cited:** Huang et al., *Music Transformer* ([arXiv:1809.04281](https://arxiv.org/abs/1809.04281));
 # Shaw et al., *Self-Attention with Relative Position Representations*
@@ -446,8 +447,11 @@ cold, plain = hold_by_setting.values()
 assert np.mean(plain >= 4) < np.mean(cold >= 4) and plain.max() < cold.max()
 
 # %% [markdown]
-# The cold, truncated setting holds a chord for a bar or more in some of its continuations, plain sampling in fewer
-# (last column), and its longest held chord is shorter; it also moves more often, closer to Bach. (Cooling is not wrong in general: for a model whose rare tokens are noise,
+# Plain sampling holds a chord for a bar or more in fewer continuations than the cold, truncated setting (last
+# column), its longest held chord is shorter, and its voices move about as often as Bach's (first column). It does
+# not remove long holds altogether: Bach's longest held chord in this chorale is shorter still. A sampler can push
+# harder (for instance by lowering the logit of "repeat the chord" once a chord has been held for a bar: exercise 7),
+# and a bigger model trained longer would need it less. (Cooling is not wrong in general: for a model whose rare tokens are noise,
 # truncating the tail helps. Here the rare tokens are the music.) The same opening continued at temperature 1,
 # top-p 1:
 
@@ -688,6 +692,9 @@ for name, x in (("relative", rel), ("absolute", ab)):
 #    `--device cuda --n-layer 6 --d-model 256 --d-ff 1024 --steps 20000 --batch-size 64` (or under
 #    `torchrun --nproc_per_node=N` on N GPUs). How close does it come to the paper's 0.357, and how much
 #    of the gain is on the tokens where a voice moves?
+# 7. **A hold penalty.** Write a sampler that, once all four voices have repeated for 16 steps (a bar), subtracts a
+#    constant from the logit of the token that would repeat the chord. Measure it as in "What you are hearing: a held
+#    chord" over 16 continuations: how large a penalty removes bar-long holds, and what does it cost in NLL?
 #
 #
 # Exercises 1 and 2 have checks: answer in the cell, run it; "not answered yet" until you do.

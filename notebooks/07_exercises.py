@@ -34,7 +34,10 @@
 # coming) · next: [08 · Review of the previous lesson's exercises](08_review_audio_features.ipynb) → ·
 # [all notebooks](../README.md#the-notebooks) · [glossary](GLOSSARY.md)
 #
-# **Run time:** RUNTIME_07 (measured with `scripts/execute_notebook.py`). **Papers cited:** none; the exercises are
+# **Run time:** about 6 seconds (6 s measured with `scripts/execute_notebook.py`
+# on a 2-core machine shared with other jobs; expect less on an idle machine).
+#
+# **Papers cited:** none; the exercises are
 # the lesson's (Learn AI Series #96).
 
 # %%
