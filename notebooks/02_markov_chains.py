@@ -145,9 +145,9 @@ print(inspect.getsource(markov.kneser_ney_counts_plain))
 print(inspect.getsource(markov.kneser_ney_prob_plain))
 
 # %% [markdown]
-# Loops over dictionaries are easy to read and slow (timed below), and this notebook fits models on hundreds of
-# thousands of notes, for six orders, many times over. `NGramModel` computes exactly the same numbers with
-# whole arrays at once: every context gets an integer id, every n-gram an integer code `context_id * V + event_id`,
+# Loops over dictionaries are easy to read and check. `NGramModel`, which this notebook uses to fit models on hundreds
+# of thousands of notes, for six orders, many times over, computes exactly the same numbers with whole arrays at
+# once: every context gets an integer id, every n-gram an integer code `context_id * V + event_id`,
 # and `np.unique` / `np.searchsorted` replace the dictionaries (a sorted array searched by bisection is a dictionary
 # for a whole batch of keys at once). The probability of every note of a batch of held-out tunes:
 
