@@ -33,7 +33,7 @@
 # [REMI](GLOSSARY.md#remi), [cadence](GLOSSARY.md#cadence), [pickup](GLOSSARY.md#pickup),
 # [codebook](GLOSSARY.md#codebook), [guidance](GLOSSARY.md#guidance), ...)
 #
-# **Run time:** about 15 seconds (15 s measured with `scripts/execute_notebook.py`
+# **Run time:** about 15 seconds (13 s measured with `scripts/execute_notebook.py`
 # on a 2-core machine shared with other jobs; expect less on an idle machine).
 #
 # **Papers cited** (in the landscape table below, each with its source): Huang et al., *Music Transformer*

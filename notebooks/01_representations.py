@@ -24,7 +24,7 @@
 # **Where you are:** ← previous: [00 · Welcome](00_welcome.ipynb) · next: [02 · Markov chains](02_markov_chains.ipynb)
 # → · [all notebooks](../README.md#the-notebooks) · [glossary](GLOSSARY.md)
 #
-# **Run time:** about 18 minutes (1051 s measured with `scripts/execute_notebook.py`
+# **Run time:** about 1.5 minutes (84 s measured with `scripts/execute_notebook.py`
 # on a 2-core machine shared with other jobs; expect less on an idle machine).
 #
 # **Papers cited:** Huang et al., *Music Transformer* ([arXiv:1809.04281](https://arxiv.org/abs/1809.04281)), for

@@ -24,7 +24,7 @@
 # [03 · The Music Transformer](03_music_transformer.ipynb) → · [all notebooks](../README.md#the-notebooks) ·
 # [glossary](GLOSSARY.md)
 #
-# **Run time:** about 3 minutes (175 s measured with `scripts/execute_notebook.py`
+# **Run time:** about 2 to 3 minutes (132-175 s measured in three runs with `scripts/execute_notebook.py`
 # on a 2-core machine shared with other jobs; expect less on an idle machine).
 #
 # **Papers cited:** Chen & Goodman, *An empirical study of smoothing techniques for language modeling*

@@ -27,7 +27,7 @@
 # [07 · Exercises](07_exercises.ipynb) → (notebooks 04–06, the audio half, are coming; see
 # [the README](../README.md#the-notebooks)) · [glossary](GLOSSARY.md)
 #
-# **Run time:** about 19 minutes (1158 s measured with `scripts/execute_notebook.py`
+# **Run time:** about 6 to 13 minutes (354 s measured under nbval, 803 s with `scripts/execute_notebook.py`
 # on a 2-core machine shared with other jobs; expect less on an idle machine).
 #
 # **Papers cited:** Huang et al., *Music Transformer* ([arXiv:1809.04281](https://arxiv.org/abs/1809.04281));

@@ -34,7 +34,7 @@
 # coming) · next: [08 · Review of the previous lesson's exercises](08_review_audio_features.ipynb) → ·
 # [all notebooks](../README.md#the-notebooks) · [glossary](GLOSSARY.md)
 #
-# **Run time:** about 6 seconds (6 s measured with `scripts/execute_notebook.py`
+# **Run time:** about 10 seconds (9 s measured with `scripts/execute_notebook.py`
 # on a 2-core machine shared with other jobs; expect less on an idle machine).
 #
 # **Papers cited:** none; the exercises are

@@ -23,7 +23,7 @@
 # **Where you are:** ← previous: [07 · Exercises](07_exercises.ipynb) · next: this is the last notebook for now; back to
 # [00 · Welcome](00_welcome.ipynb) or [all notebooks](../README.md#the-notebooks) · [glossary](GLOSSARY.md)
 #
-# **Run time:** about 6 seconds (6 s measured with `scripts/execute_notebook.py`
+# **Run time:** about 10 seconds (8 s measured with `scripts/execute_notebook.py`
 # on a 2-core machine shared with other jobs; expect less on an idle machine).
 #
 # **Papers cited:** none by name; the metrics are standard (average precision as in Everingham et al., *The PASCAL
