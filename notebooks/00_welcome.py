@@ -23,6 +23,26 @@
 # | 04–06 | Jukebox VQ-VAE · MusicGen · evaluation (the audio half) |
 # | 07 | the lesson's exercises, with checked solutions |
 # | 08 | review of the previous lesson's exercises |
+#
+# **Contents:** The corpora · Listen: a Bach chorale · Listen: a folk song · The instruments of the synthesiser ·
+# A tour of `helpers` · Your own music · The landscape · Summary · Exercises · Further reading
+#
+# **Where you are:** the first notebook · next: [01 · How music becomes numbers](01_representations.ipynb) → ·
+# [all notebooks](../README.md#the-notebooks) · [glossary](GLOSSARY.md) of the terms the course uses
+# ([nats](GLOSSARY.md#nats), [KV cache](GLOSSARY.md#kv-cache), [top-k / top-p](GLOSSARY.md#top-k-top-p),
+# [REMI](GLOSSARY.md#remi), [cadence](GLOSSARY.md#cadence), [pickup](GLOSSARY.md#pickup),
+# [codebook](GLOSSARY.md#codebook), [guidance](GLOSSARY.md#guidance), ...)
+#
+# **Run time:** about 15 seconds (13 s measured with `scripts/execute_notebook.py`
+# on a 2-core machine shared with other jobs; expect less on an idle machine).
+#
+# **Papers cited** (in the landscape table below, each with its source): Huang et al., *Music Transformer*
+# ([arXiv:1809.04281](https://arxiv.org/abs/1809.04281)); Dhariwal et al., *Jukebox*
+# ([arXiv:2005.00341](https://arxiv.org/abs/2005.00341)); Agostinelli et al., *MusicLM*
+# ([arXiv:2301.11325](https://arxiv.org/abs/2301.11325)); Copet et al., *Simple and Controllable Music Generation*
+# (MusicGen, [arXiv:2306.05284](https://arxiv.org/abs/2306.05284)); Boulanger-Lewandowski et al., *Modeling Temporal
+# Dependencies in High-Dimensional Sequences* (the JSB split, [arXiv:1206.6392](https://arxiv.org/abs/1206.6392)).
+# MuseNet has no paper, only OpenAI's [blog post](https://openai.com/index/musenet/).
 
 # %%
 # %matplotlib inline
@@ -222,3 +242,14 @@ Markdown(landscape_markdown())
 #    (alto, tenor) easiest to follow?
 # 2. Transpose the folk tune up a fifth (`tune.transpose(7)`) and play both. What changes, what stays?
 # 3. Plot the piano roll of the longest chorale in the corpus (hint: `max(..., key=lambda p: p.duration_quarters)`).
+
+# %% [markdown]
+# ## Further reading
+#
+# - Briot, Hadjeres & Pachet, *Deep Learning Techniques for Music Generation: A Survey*
+#   ([arXiv:1709.01620](https://arxiv.org/abs/1709.01620)): the landscape before 2019, representation by representation.
+# - Ji, Luo & Yang, *A Comprehensive Survey on Deep Music Generation: Multi-level Representations, Algorithms,
+#   Evaluations, and Future Directions* ([arXiv:2011.06801](https://arxiv.org/abs/2011.06801)).
+# - Müller, *Fundamentals of Music Processing* (2nd ed., Springer 2021), and its
+#   [FMP notebooks](https://www.audiolabs-erlangen.de/resources/MIR/FMP/C0/C0.html): the audio and score basics.
+# - Next: [01 · How music becomes numbers](01_representations.ipynb).
