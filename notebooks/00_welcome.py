@@ -66,8 +66,8 @@ print("GPU available:", torch.cuda.is_available(), "(everything in this course a
 # built):
 #
 # - **Bach chorales**: four voices (soprano, alto, tenor, bass), split into train/valid/test as the JSB Chorales
-#   benchmark that papers report on (Boulanger-Lewandowski et al., 2012; 229 / 76 / 77 pieces there, 225 / 75 / 77 here,
-#   since music21 lacks five of them), plus an *extra* set of chorales outside that benchmark that only ever joins
+#   benchmark that papers report on (Boulanger-Lewandowski et al., 2012, with 229 / 76 / 77 pieces; the counts here,
+#   printed below, hold five pieces fewer since music21 lacks five of them), plus an *extra* set of chorales outside that benchmark that only ever joins
 #   training.
 # - **Essen folk songs**: thousands of single-line melodies with key and metre.
 #
