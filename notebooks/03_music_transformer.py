@@ -393,6 +393,14 @@ ax.axvline(len(prompt) / 16, color="k", ls="--");
 play(cont_piece, instrument="organ", max_seconds=20)
 
 # %% [markdown]
+# Keep what you like: one call writes the piece as MIDI (open it in any notation program or DAW) and as WAV, into
+# `notebooks/outputs/`, and shows links to download both.
+
+# %%
+from helpers.export import save
+save(cont_piece, f"{held_out.id}_continued", instrument="organ")
+
+# %% [markdown]
 # ### What you are hearing: a held chord
 #
 # Look at the right half of the roll: long flat bars, the whole choir sitting on one chord. Measured, next to the
