@@ -257,7 +257,8 @@ def sample_top_down(top_vqvae, bottom_vqvae, prior: MusicTransformer, upsampler:
     Returns:
         dict with ``top`` (B, L_top) and ``bottom`` (B, L_top * ratio) codes, ``audio_top`` and ``audio`` (B, T)
         (decoded from the top and from the bottom level), ``seconds_audio``, and ``timing``: seconds of compute per
-        stage (``top_prior``, ``upsampler``, ``decode``) and ``rtf`` per stage and ``total`` (compute / audio seconds).
+        stage (``top_prior``, ``upsampler``, ``decode``) and ``rtf`` per stage and ``total``: compute seconds per second
+        of audio produced (B clips of ``seconds_audio`` each; a batch shares the per-step overhead).
     """
     hop_top, hop_bottom = top_vqvae.hop, bottom_vqvae.hop
     if hop_top != hop_bottom * upsampler.ratio:
@@ -281,7 +282,8 @@ def sample_top_down(top_vqvae, bottom_vqvae, prior: MusicTransformer, upsampler:
     audio_top = top_vqvae.decode(top)
     secs = n_top * hop_top / sr
     timing = {"top_prior": t1 - t0, "upsampler": t2 - t1, "decode": t3 - t2}
-    rtf = {k: v / secs for k, v in timing.items()}
-    rtf["total"] = sum(timing.values()) / secs
+    made = secs * len(label)  # seconds of audio produced: the B clips are sampled side by side
+    rtf = {k: v / made for k, v in timing.items()}
+    rtf["total"] = sum(timing.values()) / made
     return {"top": top, "bottom": bottom, "audio": audio, "audio_top": audio_top, "seconds_audio": secs,
             "timing": timing, "rtf": rtf, "batch": len(label)}

@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -92,7 +93,9 @@ def level_codes(path: str, corpus: AudioCorpus, split: str, n: int | None, chunk
                        for i in range(0, len(clips), chunk)])  # (N, L)
     print(f"encoded {len(clips)} {split} clips with {Path(path).name} in {time.time() - t0:.0f} s", flush=True)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(codes, cache)
+    tmp = cache.with_suffix(f".tmp{os.getpid()}")
+    torch.save(codes, tmp)
+    tmp.replace(cache)  # atomic: a second process encoding the same level never reads half a file
     return codes
 
 
@@ -107,6 +110,9 @@ def main(argv=None) -> dict:
     torch.set_num_threads(args.threads)
     corpus = AudioCorpus.build(verbose=False, progress=False)
     top_cfg, bottom_cfg = load_vqvae(args.top).config, load_vqvae(args.bottom).config
+    if args.which == "upsampler":  # the bottom codes first (the top ones may be in the cache by then)
+        bottom = level_codes(args.bottom, corpus, "train", args.n_train)
+        bottom_valid = level_codes(args.bottom, corpus, "valid", args.n_valid)
     top = level_codes(args.top, corpus, "train", args.n_train)
     top_valid = level_codes(args.top, corpus, "valid", args.n_valid)
     family = torch.from_numpy(corpus.labels("train")["family"][: len(top)])
@@ -124,8 +130,6 @@ def main(argv=None) -> dict:
         valid = [valid_seqs(g, args.batch_size) for _ in range(4)]
         loss_fn = next_token_loss
     else:
-        bottom = level_codes(args.bottom, corpus, "train", args.n_train)
-        bottom_valid = level_codes(args.bottom, corpus, "valid", args.n_valid)
         ratio = top_cfg.hop // bottom_cfg.hop
         cfg = MusicTransformerConfig(vocab_size=bottom_cfg.codebook_size + 1, n_layer=args.n_layer, n_head=args.n_head,
                                      d_model=args.d_model, d_ff=4 * args.d_model, dropout=args.dropout,
