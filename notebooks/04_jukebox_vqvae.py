@@ -103,7 +103,7 @@ print("hooks the training loop calls after every optimiser step:", vqvae.VQVAE(v
 # ## 3. A short live training run
 #
 # One small level (hop 64, 256 codes of width 32, 32 channels) on random half-second crops of the train clips, about a
-# minute. `training.train` calls the model's `training_hooks()` after each optimiser step, so the codebook learns.
+# minute (40 steps). `training.train` calls the model's `training_hooks()` after each optimiser step, so the codebook learns.
 # The curves: `recon` is the waveform error relative to the clip's energy (1 = no better than silence), `spectral` the
 # multi-resolution STFT distance, `commit` the commitment loss, `usage` the fraction of codes used in a batch,
 # `perplexity` exp(entropy) of the batch's code histogram (the number of codes "effectively" in use).
@@ -117,9 +117,9 @@ live_cfg = vqvae.VQVAEConfig(sample_rate=SR, hop=64, codebook_size=256, code_dim
 live = vqvae.VQVAE(live_cfg, seed=0)
 t0 = time.time()
 live_history = training.train(live, audio_loss, corpus.random_crops("train", 0.5), valid_crops,
-                              training.TrainConfig(steps=80, batch_size=8, lr=2e-3, warmup_steps=10, eval_every=20,
+                              training.TrainConfig(steps=40, batch_size=8, lr=2e-3, warmup_steps=5, eval_every=20,
                                                    seed=0, device="cpu", progress=False))
-print(f"80 steps in {time.time() - t0:.0f} s")
+print(f"40 steps in {time.time() - t0:.0f} s")
 training.plot_history(live_history, smooth=5, metrics=["recon", "spectral", "commit", "usage", "perplexity"]);
 
 # %% [markdown]
@@ -134,8 +134,8 @@ training.plot_history(live_history, smooth=5, metrics=["recon", "spectral", "com
 def codebook_run(label, **changes):
     cfg = vqvae.VQVAEConfig(sample_rate=SR, hop=64, codebook_size=64, code_dim=16, channels=16, depth=1, **changes)
     m = vqvae.VQVAE(cfg, seed=0)
-    h = training.train(m, audio_loss, corpus.random_crops("train", 0.5), None,
-                       training.TrainConfig(steps=40, batch_size=8, lr=2e-3, warmup_steps=5, seed=0, device="cpu",
+    h = training.train(m, audio_loss, corpus.random_crops("train", 0.25), None,
+                       training.TrainConfig(steps=25, batch_size=8, lr=2e-3, warmup_steps=5, seed=0, device="cpu",
                                             progress=False))
     codes = m.encode(torch.cat(valid_crops))
     usage, perplexity = vqvae.code_statistics(codes, cfg.codebook_size)
@@ -238,12 +238,8 @@ for f, a in zip(families, out4["audio"]):
 # transformer step each. The measured steps per second of each model and what each candidate hop would cost:
 
 # %%
-def steps_per_second(sample, n):
-    t0 = time.perf_counter(); sample(); return n / (time.perf_counter() - t0)
-
-g = torch.Generator().manual_seed(0)
-sps_top = steps_per_second(lambda: jukebox.sample_top(prior, [0], 200, g), 200)
-sps_up = steps_per_second(lambda: upsampler.sample(out1["top"][:, :50], g), 200)
+sps_top = out1["top"].shape[1] / out1["timing"]["top_prior"]  # steps per second, from the batch-1 sample above
+sps_up = out1["bottom"].shape[1] / out1["timing"]["upsampler"]
 print(f"top prior ({prior.config.n_layer} layers, d={prior.config.d_model}): {sps_top:.0f} steps/s; "
       f"upsampler ({upsampler.config.n_layer} layers, d={upsampler.config.d_model}): {sps_up:.0f} steps/s")
 for hop in (32, 64, 128, 256, 512):
