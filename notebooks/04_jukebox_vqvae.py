@@ -310,12 +310,15 @@ print(f"sampling RTF (batch 1): top prior {out1['rtf']['top_prior']:.2f}, upsamp
 
 # %% [markdown]
 # - Raw audio is too long for a transformer; a VQ-VAE turns *hop* samples into one discrete code. The hop decides both
-#   what survives (the bottom level keeps pitch and much of the timbre, the top level mostly pitch and rhythm) and how
-#   many steps a prior must take per second of audio.
+#   what survives (in the table above, the bottom level keeps the pitch content and part of the timbre, the top level
+#   the loudness contour and only part of the pitch) and how many steps a prior must take per second of audio.
 # - The bottleneck is four ideas: nearest code, straight-through gradient, commitment loss, an EMA codebook with
 #   restarts. The codebook learns in a training hook, not by gradient.
 # - Top-down sampling chains a label-conditioned top prior, an upsampler that adds the upsampled top codes to its
-#   input, and the decoder. Sampling cost is steps per second of audio: the bottom level dominates.
+#   input, and the decoder. Sampling cost is steps per second of audio: the bottom level, with four times as many
+#   codes per second, dominates; sampling several clips side by side shares the per-step overhead. These priors are
+#   tiny and trained for minutes, so their samples are noisy: the pipeline, not the quality, is the point here.
+#   The timings depend on the machine's load; `make bench` (`tests/benchmarks/bench_jukebox.py`) measures them again.
 #
 # ## Exercises
 #
