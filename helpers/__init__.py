@@ -14,6 +14,7 @@
 - ``helpers.chorale``         the chorale grid's data, NLL tables, baselines
 - ``helpers.training``        one training loop for every model (progress bar, validation, checkpoints)
 - ``helpers.vqvae``           Jukebox-style VQ-VAE on raw audio: EMA codebook, restarts, levels
+- ``helpers.jukebox``         Jukebox priors: a label-conditioned top prior, an upsampler, top-down sampling
 - ``helpers.codec``           EnCodec-style codec with residual vector quantisation
 - ``helpers.patterns``        codebook interleaving patterns (flatten, parallel, delay, VALL-E)
 - ``helpers.audio_quality``   multi-resolution STFT, SI-SNR, log-mel distance, chroma similarity

@@ -306,6 +306,7 @@ class MusicTransformer(nn.Module):
         cond_mask: torch.Tensor | None = None,
         past: Cache | None = None,
         use_cache: bool = False,
+        x_add: torch.Tensor | None = None,
     ):
         """Logits for every position of ``idx``.
 
@@ -316,6 +317,9 @@ class MusicTransformer(nn.Module):
             cond_mask: (B, S) bool, True on padding positions of ``cond``.
             past: a :class:`Cache` from a previous call or :meth:`start_cache`, or None.
             use_cache: also return the updated cache.
+            x_add: (B, T, d_model) added to the token embeddings of the T positions of ``idx`` (after a cache: of
+                the new positions only), or None. Jukebox's upsamplers add the upsampled codes of the level above
+                to their input this way (Dhariwal et al. 2020, Sec. 4; used in notebook 04 via ``helpers.jukebox``).
 
         Returns:
             logits (B, K, T, V) (or (B, T, V) for a (B, T) input), or (logits, cache) if ``use_cache``.
@@ -333,6 +337,10 @@ class MusicTransformer(nn.Module):
             raise ValueError(f"token ids must lie in 0..{V - 1}, got {int(idx.min())}..{int(idx.max())}")
         rows = idx + torch.arange(K, device=idx.device)[:, None] * V  # (B, K, T): row of stream k's table
         x = self.tok(rows).sum(1)  # (B, K, T, C) -> (B, T, C): the K embeddings of a step, summed
+        if x_add is not None:
+            if x_add.shape != x.shape:
+                raise ValueError(f"x_add must have shape (B, T, d_model) = {tuple(x.shape)}, got {tuple(x_add.shape)}")
+            x = x + x_add  # (B, T, C): a per-position input added to the embeddings (Jukebox's upsampler condition)
         if self.pos is not None:
             if offset + T > self.config.max_len:
                 raise ValueError(
@@ -566,6 +574,7 @@ def generate(
     cond: torch.Tensor | None = None,
     cond_mask: torch.Tensor | None = None,
     guidance_scale: float | None = None,
+    x_add: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Continue ``prompt`` by ``n_new`` sampled steps (one token per stream per step).
 
@@ -593,6 +602,9 @@ def generate(
         cond_mask: (B, S) bool, True on padding positions of ``cond``.
         guidance_scale: None (no guidance: one pass with ``cond`` as given), or the guidance coefficient
             (0: unconditional, 1: conditional, e.g. 3: MusicGen's default); needs ``cond``.
+        x_add: (B, T0 + n_new - 1, d_model) or longer, or None: the per-position input added to the embedding of
+            the token at each absolute position (see :meth:`MusicTransformer.forward`); position t's slice goes in
+            with token t, with or without the cache and across window slides.
 
     Returns:
         int64 tensor shaped like the prompt with ``n_new`` more steps: (B, T0 + n_new), (B, K, T0 + n_new), ...
@@ -612,6 +624,11 @@ def generate(
     if x.shape[-1] < 1:
         raise ValueError("generate needs a prompt of at least one step")
     B = x.shape[0]
+    if x_add is not None:
+        need = (B, x.shape[-1] + n_new - 1, model.config.d_model)
+        if x_add.dim() != 3 or x_add.shape[0] != B or x_add.shape[1] < need[1] or x_add.shape[2] != need[2]:
+            raise ValueError(f"x_add must have shape (B, >= T0 + n_new - 1, d_model) = {need}, got {tuple(x_add.shape)}")
+        x_add = x_add.to(device)
     guided = guidance_scale is not None
     if guided:
         if cond is None:
@@ -624,6 +641,9 @@ def generate(
     def rows(t):  # the tokens fed to the model: twice (cond and uncond halves) when guided
         return torch.cat([t, t]) if guided else t  # (2B or B, K, T)
 
+    def added(a: int, b: int):  # x_add of absolute positions a..b-1, doubled like the tokens when guided
+        return None if x_add is None else rows(x_add[:, a:b])  # (2B or B, b - a, C)
+
     W = model.config.max_len
     start = _window_start(x.shape[-1], W, align)  # absolute position of the window's first step
     empty = model.start_cache(cond, cond_mask, 2 * B if guided else B) if use_cache else None  # condition, once
@@ -632,11 +652,15 @@ def generate(
         if x.shape[-1] - start > W:  # the window is full: slide it, rebuild the self-attention cache
             start, cache = _window_start(x.shape[-1], max(W // 2, 1), align), None
         if not use_cache:
-            logits = model(rows(x[..., start:]), cond=cond, cond_mask=cond_mask)  # (2B|B, K, T, V): recompute all
+            n = x.shape[-1]
+            logits = model(rows(x[..., start:]), cond=cond, cond_mask=cond_mask, x_add=added(start, n))  # recompute all
         elif cache is None:
-            logits, cache = model(rows(x[..., start:]), past=empty, use_cache=True)  # prefill the window
+            logits, cache = model(rows(x[..., start:]), past=empty, use_cache=True,
+                                  x_add=added(start, x.shape[-1]))  # prefill the window
         else:
-            logits, cache = model(rows(x[..., -1:]), past=cache, use_cache=True)  # (2B|B, K, 1, V): one new step
+            n = x.shape[-1]
+            logits, cache = model(rows(x[..., -1:]), past=cache, use_cache=True,
+                                  x_add=added(n - 1, n))  # (2B|B, K, 1, V): one new step
         logits = logits[..., -1, :]  # (2B|B, K, V)
         if guided:
             cond_logits, uncond_logits = logits.chunk(2)  # 2 x (B, K, V)

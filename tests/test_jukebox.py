@@ -1,0 +1,158 @@
+"""Tests of helpers.jukebox (top prior, upsampler, top-down sampling) and the x_add input of the transformer."""
+from __future__ import annotations
+
+import pytest
+import torch
+
+from helpers import jukebox as J
+from helpers.transformer import MusicTransformer, MusicTransformerConfig, generate
+from helpers.vqvae import VQVAE, VQVAEConfig
+
+K_TOP, K_BOTTOM, N_LABELS, RATIO = 12, 10, 3, 4
+
+
+def gen(seed=0):
+    return torch.Generator().manual_seed(seed)
+
+
+def tiny_prior(max_len=16):
+    cfg = J.top_prior_config(K_TOP, N_LABELS, max_len - 1, n_layer=2, n_head=2, d_model=16, d_ff=32, dropout=0.0)
+    torch.manual_seed(0)
+    prior = MusicTransformer(cfg)
+    prior.n_labels = N_LABELS
+    return prior.eval()
+
+
+def tiny_upsampler(max_len=16):
+    cfg = MusicTransformerConfig.tiny(vocab_size=K_BOTTOM + 1, max_len=max_len)
+    return J.Upsampler(cfg, K_TOP, RATIO, seed=0).eval()
+
+
+# --- x_add in the decoder ---------------------------------------------------------------------------------------
+def test_x_add_zero_is_no_op_and_nonzero_changes_logits():
+    m = MusicTransformer(MusicTransformerConfig.tiny(vocab_size=9)).eval()
+    idx = torch.randint(0, 9, (2, 7), generator=gen())
+    base = m(idx)
+    assert torch.equal(m(idx, x_add=torch.zeros(2, 7, 16)), base)
+    assert not torch.allclose(m(idx, x_add=torch.randn(2, 7, 16, generator=gen(1))), base)
+    with pytest.raises(ValueError, match="x_add must have shape"):
+        m(idx, x_add=torch.zeros(2, 6, 16))
+
+
+@pytest.mark.parametrize("position", ["relative", "absolute"])
+def test_generate_with_x_add_same_with_and_without_cache_across_window_slides(position):
+    m = MusicTransformer(MusicTransformerConfig.tiny(vocab_size=9, position=position, max_len=8)).eval()
+    x_add = torch.randn(2, 20, 16, generator=gen(3))
+    prompt = torch.randint(0, 9, (2, 2), generator=gen(4))
+    a = generate(m, prompt, 18, gen(5), use_cache=True, x_add=x_add)
+    b = generate(m, prompt, 18, gen(5), use_cache=False, x_add=x_add)
+    assert a.shape == (2, 20) and torch.equal(a, b)
+    c = generate(m, prompt, 18, gen(5), use_cache=True)  # the added input is used
+    assert not torch.equal(a, c)
+    with pytest.raises(ValueError, match="x_add must have shape"):
+        generate(m, prompt, 18, gen(5), x_add=x_add[:, :10])
+
+
+def test_x_add_in_the_cache_matches_the_full_forward():
+    """Feeding one step at a time with its x_add slice gives the logits of one full forward pass."""
+    m = MusicTransformer(MusicTransformerConfig.tiny(vocab_size=9)).eval()
+    idx = torch.randint(0, 9, (1, 6), generator=gen())
+    x_add = torch.randn(1, 6, 16, generator=gen(2))
+    full = m(idx, x_add=x_add)
+    cache, steps = m.start_cache(), []
+    for t in range(6):
+        logits, cache = m(idx[:, t:t + 1], past=cache, use_cache=True, x_add=x_add[:, t:t + 1])
+        steps.append(logits)
+    assert torch.allclose(torch.cat(steps, 1), full, atol=1e-5)
+
+
+# --- top prior ----------------------------------------------------------------------------------------------------
+def test_top_prior_batches_put_the_label_first():
+    codes = torch.randint(0, K_TOP, (5, 15), generator=gen())
+    labels = torch.tensor([0, 1, 2, 1, 0])
+    batch = J.top_prior_batches(codes, labels, K_TOP, N_LABELS)(gen(1), 4)
+    assert batch.shape == (4, 16)
+    assert set(batch[:, 0].tolist()) <= {K_TOP, K_TOP + 1, K_TOP + 2} and int(batch[:, 1:].max()) < K_TOP
+    with pytest.raises(ValueError, match="label must lie"):
+        J.label_token(3, K_TOP, N_LABELS)
+
+
+def test_sample_top_shapes_determinism_and_prompt():
+    prior = tiny_prior()
+    a = J.sample_top(prior, [0, 2], 15, gen(7))
+    assert a.shape == (2, 15) and int(a.max()) < K_TOP
+    assert torch.equal(a, J.sample_top(prior, [0, 2], 15, gen(7)))
+    prompt = torch.randint(0, K_TOP, (2, 5), generator=gen(8))
+    b = J.sample_top(prior, [0, 2], 15, gen(7), prompt=prompt)
+    assert b.shape == (2, 15) and torch.equal(b[:, :5], prompt)
+
+
+def test_top_prior_checkpoint_round_trip_and_refusals(tmp_path):
+    prior = tiny_prior()
+    path = J.save_top_prior(prior, N_LABELS, tmp_path / "p.pt", half=False)
+    back = J.load_top_prior(path)
+    assert back.n_labels == N_LABELS
+    idx = torch.randint(0, K_TOP, (1, 8), generator=gen())
+    assert torch.equal(back(idx), prior(idx))
+    other = J.top_prior_config(K_TOP, N_LABELS, 15, n_layer=1, n_head=2, d_model=16, d_ff=32, dropout=0.0)
+    with pytest.raises(ValueError, match="differ in"):
+        J.load_top_prior(path, expect=other)
+    up = J.save_upsampler(tiny_upsampler(), tmp_path / "u.pt")
+    with pytest.raises(ValueError, match="does not hold a top prior"):
+        J.load_top_prior(up)
+    with pytest.raises(ValueError, match="does not hold an upsampler"):
+        J.load_upsampler(path)
+
+
+# --- upsampler -----------------------------------------------------------------------------------------------------
+def test_upsampler_conditioning_and_batches_are_aligned():
+    up = tiny_upsampler()
+    upper = torch.randint(0, K_TOP, (3, 5), generator=gen())
+    assert up.conditioning(upper).shape == (3, 5 * RATIO, 16)
+    lower = torch.randint(0, K_BOTTOM, (3, 5 * RATIO), generator=gen(1))
+    draw = J.upsampler_batches(lower, upper, RATIO, 8, up.bos)
+    batch = draw(gen(2), 6)
+    assert batch["tokens"].shape == (6, 9) and batch["upper"].shape == (6, 5)
+    for row, s in zip(batch["tokens"], batch["start"]):  # targets are b_s .. b_{s+7}, inputs start one earlier
+        i = next(i for i in range(3) if torch.equal(lower[i, s:s + 8], row[1:]))
+        assert row[0] == (up.bos if s == 0 else lower[i, s - 1])
+    loss = J.upsampler_loss(up.train(), batch)
+    loss.backward()
+    assert torch.isfinite(loss) and up.up_embed.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="differ by more than ratio"):
+        J.upsampler_batches(lower[:, :-1], upper, RATIO, 8, up.bos)
+
+
+def test_upsampler_sample_shapes_determinism_prompt_and_checkpoint(tmp_path):
+    up = tiny_upsampler(max_len=8)  # 20 lower codes: the window slides
+    upper = torch.randint(0, K_TOP, (2, 5), generator=gen())
+    a = up.sample(upper, gen(3))
+    assert a.shape == (2, 20) and int(a.max()) < K_BOTTOM
+    assert torch.equal(a, up.sample(upper, gen(3)))
+    prompt = torch.randint(0, K_BOTTOM, (2, 6), generator=gen(4))
+    b = up.sample(upper, gen(3), prompt=prompt)
+    assert torch.equal(b[:, :6], prompt)
+    path = J.save_upsampler(up, tmp_path / "u.pt", half=False)
+    assert torch.equal(J.load_upsampler(path).sample(upper, gen(3)), a)
+    other = J.Upsampler(up.config, K_TOP, 2).to_dict()
+    with pytest.raises(ValueError, match="differ in"):
+        J.load_upsampler(path, expect=other)
+
+
+# --- top-down ------------------------------------------------------------------------------------------------------
+def test_sample_top_down_shapes_determinism_and_prompt():
+    bottom = VQVAE(VQVAEConfig.tiny(hop=4, codebook_size=K_BOTTOM))
+    top = VQVAE(VQVAEConfig.tiny(hop=16, codebook_size=K_TOP))
+    prior, up = tiny_prior(max_len=32), tiny_upsampler(max_len=16)
+    seconds = 20 * 16 / 16000  # 20 top codes
+    out = J.sample_top_down(top, bottom, prior, up, 1, seconds, gen(0))
+    assert out["top"].shape == (1, 20) and out["bottom"].shape == (1, 80) and out["audio"].shape == (1, 320)
+    assert out["audio_top"].shape == (1, 320) and set(out["rtf"]) == {"top_prior", "upsampler", "decode", "total"}
+    again = J.sample_top_down(top, bottom, prior, up, 1, seconds, gen(0))
+    assert torch.equal(again["audio"], out["audio"])
+    t = torch.arange(160) / 16000
+    prompt = (0.3 * torch.sin(2 * torch.pi * 440 * t))[None]  # 10 top codes, 40 bottom codes
+    cont = J.sample_top_down(top, bottom, prior, up, 1, seconds, gen(0), prompt_audio=prompt)
+    assert torch.equal(cont["top"][:, :10], top.encode(prompt)) and torch.equal(cont["bottom"][:, :40], bottom.encode(prompt))
+    with pytest.raises(ValueError, match="upsampler ratio"):
+        J.sample_top_down(top, bottom, prior, J.Upsampler(up.config, K_TOP, 2), 1, seconds, gen(0))
