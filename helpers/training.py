@@ -32,6 +32,7 @@ hooks: van den Oord et al. 2017 (VQ-VAE, Appendix A.1) and Jukebox's ``bottlenec
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import random
@@ -291,11 +292,42 @@ def save_weights(model: nn.Module, path, config: dict | None = None, half: bool 
     return path
 
 
+SHIPPED_CHECKPOINTS = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
+
+
+def verify_sha256(path, manifest) -> str:
+    """Check ``path`` against its line in a ``sha256sum``-style ``manifest`` (``<hex>  <file name>``); return the hash.
+
+    Raises:
+        ValueError: the file is not listed, or its SHA-256 differs from the listed one (both named).
+    """
+    path, manifest = Path(path), Path(manifest)
+    listed = {}
+    for line in manifest.read_text().splitlines():
+        if line.strip():
+            digest, name = line.split(maxsplit=1)
+            listed[name.strip().lstrip("*")] = digest
+    if path.name not in listed:
+        raise ValueError(f"{path.name} is not listed in {manifest}: refusing unverified weights (after training it on "
+                         "purpose: `cd data/checkpoints && sha256sum *.pt > SHA256SUMS`)")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != listed[path.name]:
+        raise ValueError(f"{path} has SHA-256 {digest}, but {manifest} lists {listed[path.name]}: the file was changed "
+                         "or damaged (restore it with git; after retraining on purpose, update the list: "
+                         "`cd data/checkpoints && sha256sum *.pt > SHA256SUMS`)")
+    return digest
+
+
 def read_checkpoint(path) -> dict:
-    """Read a checkpoint with ``torch.load(weights_only=True)`` and check its layout."""
+    """Read a checkpoint with ``torch.load(weights_only=True)`` and check its layout.
+
+    A file in the shipped folder ``data/checkpoints/`` must also match its SHA-256 in ``data/checkpoints/SHA256SUMS``.
+    """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
+    if path.resolve().parent == SHIPPED_CHECKPOINTS:
+        verify_sha256(path, SHIPPED_CHECKPOINTS / "SHA256SUMS")
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise ValueError(f"{path} is not a checkpoint written by save_weights (no 'state_dict')")

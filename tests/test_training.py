@@ -536,3 +536,34 @@ def test_ddp_two_processes_stay_in_sync(tmp_path):
     assert r0["ema"] == r1["ema"]  # ...the hook's all-reduced buffer does not
     assert r0["ema"] == pytest.approx([(a + b) / 2 for a, b in zip(r0["raw"], r1["raw"])], abs=1e-6)
     assert r0["resumed"] == r0["straight"] and r1["resumed"] == r1["straight"]  # resuming under DDP
+
+
+def test_every_shipped_checkpoint_is_listed_and_matches_its_sha256():
+    from helpers.training import SHIPPED_CHECKPOINTS, verify_sha256
+
+    files = sorted(SHIPPED_CHECKPOINTS.glob("*.pt"))
+    assert files, "no shipped checkpoints"
+    for f in files:
+        verify_sha256(f, SHIPPED_CHECKPOINTS / "SHA256SUMS")
+
+
+def test_a_changed_checkpoint_is_refused_with_both_hashes(tmp_path):
+    import shutil
+
+    from helpers.training import SHIPPED_CHECKPOINTS, verify_sha256
+
+    src = sorted(SHIPPED_CHECKPOINTS.glob("*.pt"))[0]
+    copy = tmp_path / src.name
+    shutil.copy(src, copy)
+    manifest = tmp_path / "SHA256SUMS"
+    shutil.copy(SHIPPED_CHECKPOINTS / "SHA256SUMS", manifest)
+    verify_sha256(copy, manifest)
+    data = bytearray(copy.read_bytes())
+    data[-1] ^= 1
+    copy.write_bytes(bytes(data))
+    with pytest.raises(ValueError, match="SHA-256"):
+        verify_sha256(copy, manifest)
+    other = tmp_path / "unlisted.pt"
+    shutil.copy(src, other)
+    with pytest.raises(ValueError, match="not listed"):
+        verify_sha256(other, manifest)
