@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 
 from .patterns import delay_pattern
-from .transformer import MusicTransformer, MusicTransformerConfig, sample_next
+from .transformer import MusicTransformer, MusicTransformerConfig, sample_next  # noqa: F401 (MusicTransformer re-exported)
 
 
 def lm_config(n_codebooks: int = 4, codebook_size: int = 1024, max_frames: int = 200, d_text: int = 384,
