@@ -51,7 +51,7 @@ def parse_args(argv=None):
     p.add_argument("--n-layer", type=int, default=4)
     p.add_argument("--n-head", type=int, default=4)
     p.add_argument("--d-model", type=int, default=256)
-    p.add_argument("--d-ff", type=int, default=1024)
+    p.add_argument("--d-ff", type=int, default=768)
     p.add_argument("--dropout", type=float, default=0.1)
     p.add_argument("--cond-dropout", type=float, default=0.2)
     p.add_argument("--steps", type=int, default=600)
