@@ -240,3 +240,41 @@ class MusicGen:
         """Prompts -> audio (B, seconds * sample_rate) at the codec's sample rate."""
         codes = self.generate_codes(prompts, seconds, guidance_scale, temperature, top_k, seed)
         return self.codec.decode(codes)
+
+
+@torch.no_grad()
+def control_accuracy(pipe: MusicGen, classifier, captions: Sequence[str], attributes: Sequence[dict],
+                     scales: Sequence[float] = (0.0, 1.0, 3.0), seconds: float = 4.0, seed: int = 0,
+                     batch_size: int = 16, **sampling) -> list[dict]:
+    """Does the music do what the text says? Generate one clip per caption at each guidance scale and judge it with
+    the attribute classifier (which never sees the prompt): accuracy per attribute against the caption's attributes.
+
+    Args:
+        classifier: an object with ``predict(audio, sr) -> {attribute: [class name per clip]}`` (e.g.
+            :class:`helpers.classifier.AttributeClassifier`).
+        attributes: per caption, the attributes it states (``{'family': 'piano', 'mode': 'minor', ...}``); every
+            attribute the classifier predicts and the dict holds is scored.
+        sampling: ``temperature``, ``top_k`` for :meth:`MusicGen.generate`.
+
+    Returns:
+        one row per scale: ``{'guidance_scale': s, attribute: accuracy, ...}``.
+
+    Notebook: 05_musicgen.ipynb (measured control). Reference: Copet et al. 2023, Sec. 4 (text adherence, measured
+    there with CLAP; here with a classifier of the corpus's attributes).
+    """
+    if len(captions) != len(attributes) or not captions:
+        raise ValueError(f"need one attributes dict per caption, got {len(captions)} captions, {len(attributes)} dicts")
+    rows = []
+    for scale in scales:
+        preds: dict[str, list] = {}
+        for i in range(0, len(captions), batch_size):
+            audio = pipe.generate(list(captions[i : i + batch_size]), seconds, scale, seed=seed + i, **sampling)
+            for k, v in classifier.predict(audio, sr=pipe.codec.config.sample_rate).items():
+                preds.setdefault(k, []).extend(v)
+        row = {"guidance_scale": float(scale)}
+        for k, v in preds.items():
+            truth = [a.get(k) for a in attributes]
+            if all(t is not None for t in truth):
+                row[k] = sum(p == t for p, t in zip(v, truth)) / len(truth)
+        rows.append(row)
+    return rows

@@ -139,3 +139,25 @@ def test_mismatched_parts_are_refused():
     codec = codec_mod.Codec(codec_mod.CodecConfig.tiny(n_codebooks=2, codebook_size=V))
     with pytest.raises(ValueError, match="does not fit the codec"):
         mg.MusicGen(codec, tiny_lm(), FakeEncoder())
+
+
+class CountingClassifier:
+    """Says 'loud' when the clip's RMS is above the median of the batch: a judge that never sees the prompt."""
+
+    def predict(self, audio, sr=None):
+        rms = audio.pow(2).mean(-1).sqrt()
+        return {"level": ["loud" if float(r) >= float(rms.median()) else "soft" for r in rms], "other": ["x"] * len(rms)}
+
+
+def test_control_accuracy_rows_and_checks():
+    ccfg = codec_mod.CodecConfig.tiny(n_codebooks=K, codebook_size=V)
+    pipe = mg.MusicGen(codec_mod.Codec(ccfg), tiny_lm(), FakeEncoder())
+    caps = ["abc", "de", "fgh", "ij"]
+    attrs = [{"level": "loud"}, {"level": "soft"}, {"level": "loud"}, {"level": "soft"}]
+    rows = mg.control_accuracy(pipe, CountingClassifier(), caps, attrs, scales=(0, 2), seconds=4 / ccfg.frame_rate,
+                               batch_size=3)
+    assert [r["guidance_scale"] for r in rows] == [0.0, 2.0]
+    assert all(set(r) == {"guidance_scale", "level"} for r in rows)  # 'other' is not stated by the captions
+    assert all(r["level"] in (0.0, 0.25, 0.5, 0.75, 1.0) for r in rows)
+    with pytest.raises(ValueError, match="one attributes dict per caption"):
+        mg.control_accuracy(pipe, CountingClassifier(), caps, attrs[:2])
