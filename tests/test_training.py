@@ -536,3 +536,22 @@ def test_ddp_two_processes_stay_in_sync(tmp_path):
     assert r0["ema"] == r1["ema"]  # ...the hook's all-reduced buffer does not
     assert r0["ema"] == pytest.approx([(a + b) / 2 for a, b in zip(r0["raw"], r1["raw"])], abs=1e-6)
     assert r0["resumed"] == r0["straight"] and r1["resumed"] == r1["straight"]  # resuming under DDP
+
+
+def test_save_weights_stores_tied_weights_once(tmp_path):
+    from helpers.training import load_weights, save_weights
+
+    class Tied(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tok = torch.nn.Embedding(50, 8)
+            self.head = torch.nn.Linear(8, 50, bias=False)
+            self.head.weight = self.tok.weight
+
+    m = Tied()
+    for half in (False, True):
+        path = save_weights(m, tmp_path / f"t{half}.pt", half=half)
+        state = torch.load(path, weights_only=True)["state_dict"]
+        assert state["tok.weight"].data_ptr() == state["head.weight"].data_ptr()  # one tensor, saved once
+        back = load_weights(Tied(), path)
+        assert torch.allclose(back.head.weight, m.tok.weight, atol=1e-2 if half else 0)
