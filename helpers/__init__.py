@@ -17,6 +17,8 @@
 - ``helpers.jukebox``         Jukebox priors: a label-conditioned top prior, an upsampler, top-down sampling
 - ``helpers.codec``           EnCodec-style codec with residual vector quantisation
 - ``helpers.patterns``        codebook interleaving patterns (flatten, parallel, delay, VALL-E)
+- ``helpers.text_encoder``    frozen pretrained text encoders (all-MiniLM-L6-v2 from a pinned wheel, offline, hash-checked)
+- ``helpers.musicgen``        MusicGen: text-conditioned LM over the delayed codec codes, guided sampling, measured control
 - ``helpers.audio_quality``   multi-resolution STFT, SI-SNR, log-mel distance, chroma similarity
 - ``helpers.metrics``         Fréchet Audio Distance (done right), FAD-inf, symbolic metrics, memorisation, bootstrap
 - ``helpers.listening``       a listening test whose answers survive a crash

@@ -153,10 +153,12 @@ class Codec(nn.Module):
         self.generator = torch.Generator().manual_seed(seed + 7919)  # quantizer dropout
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.encoder = Encoder(config.channels, config.code_dim, config.strides, config.depth)
+            self.encoder = Encoder(config.channels, config.code_dim, config.strides, config.depth,
+                                   min_channels=config.min_channels)
             self.quantizer = ResidualVQ(config.n_codebooks, config.codebook_size, config.code_dim, config.mu,
                                         config.restart_threshold, config.normalize, seed=seed + 1)
-            self.decoder = Decoder(config.channels, config.code_dim, config.strides, config.depth)
+            self.decoder = Decoder(config.channels, config.code_dim, config.strides, config.depth,
+                                   min_channels=config.min_channels)
         self.last_n_q = config.n_codebooks
 
     @property

@@ -282,10 +282,12 @@ def save_weights(model: nn.Module, path, config: dict | None = None, half: bool 
         extra: JSON-like metadata (command, seed, results).
     """
     model = model.module if hasattr(model, "module") else model
-    state = {
-        k: (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu().clone()
-        for k, v in model.state_dict().items()
-    }
+    state, shared = {}, {}
+    for k, v in model.state_dict().items():
+        tied = (v.data_ptr(), tuple(v.shape), v.stride(), v.dtype)  # tied weights (an embedding and its head): saved once
+        if tied not in shared:
+            shared[tied] = (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu().clone()
+        state[k] = shared[tied]
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"config": config or {}, "state_dict": state, "extra": extra or {}}, path)

@@ -91,6 +91,8 @@ class VQVAEConfig:
         codebook_size: number of codes (Jukebox: 2048).
         code_dim: width of a code vector (Jukebox: 64).
         channels: width of the convolutions.
+        min_channels: the narrowest width, near the audio rate (:func:`stage_widths`); 8 kept the fast default, wider
+            trains faster per step count (notebook 05's codec: measured in data/checkpoints/README.md).
         depth: dilated residual blocks after each strided convolution (dilations 1, 3, 9, ...).
         normalize: L2-normalise the latents before quantising (raw latents made the EMA codebook drift; issue 16).
         mu: EMA decay of the codebook statistics (Jukebox: 0.99).
@@ -106,6 +108,7 @@ class VQVAEConfig:
     codebook_size: int = 512
     code_dim: int = 64
     channels: int = 64
+    min_channels: int = 8
     depth: int = 3
     normalize: bool = True
     mu: float = 0.99
@@ -116,7 +119,7 @@ class VQVAEConfig:
 
     def __post_init__(self):
         hop_strides(self.hop)
-        for name in ("sample_rate", "codebook_size", "code_dim", "channels"):
+        for name in ("sample_rate", "codebook_size", "code_dim", "channels", "min_channels"):
             if int(getattr(self, name)) != getattr(self, name) or getattr(self, name) < 1:
                 raise ValueError(f"VQVAEConfig: {name} must be a positive whole number, got {getattr(self, name)!r}")
         if self.depth < 0:
@@ -177,15 +180,15 @@ def _down_padding(stride: int) -> int:
     return (stride + 1) // 2
 
 
-def stage_widths(channels: int, n_strides: int) -> list[int]:
+def stage_widths(channels: int, n_strides: int, min_channels: int = 8) -> list[int]:
     """Channels before the first and after each strided convolution: ``channels`` at the code rate, halved for each
-    factor towards the audio rate (EnCodec's doubling, seen from the other end), but never below ``min(channels, 8)``.
-    Cheap where the signal is long, wide where it is short.
+    factor towards the audio rate (EnCodec's doubling, seen from the other end), but never below
+    ``min(channels, min_channels)``. Cheap where the signal is long, wide where it is short.
 
-    >>> stage_widths(64, 3), stage_widths(64, 4), stage_widths(8, 2)
-    ([8, 16, 32, 64], [8, 8, 16, 32, 64], [8, 8, 8])
+    >>> stage_widths(64, 3), stage_widths(64, 4), stage_widths(8, 2), stage_widths(64, 4, min_channels=16)
+    ([8, 16, 32, 64], [8, 8, 16, 32, 64], [8, 8, 8], [16, 16, 16, 32, 64])
     """
-    floor = min(channels, 8)
+    floor = min(channels, min_channels)
     return [max(channels >> (n_strides - i), floor) for i in range(n_strides + 1)]
 
 
@@ -195,9 +198,10 @@ class Encoder(nn.Module):
     Widths from :func:`stage_widths`; the dilated blocks run at the lower rate after each downsampling (as Jukebox's).
     """
 
-    def __init__(self, channels: int, code_dim: int, strides: Sequence[int], depth: int, in_channels: int = 1):
+    def __init__(self, channels: int, code_dim: int, strides: Sequence[int], depth: int, in_channels: int = 1,
+                 min_channels: int = 8):
         super().__init__()
-        w = stage_widths(channels, len(strides))
+        w = stage_widths(channels, len(strides), min_channels)
         layers: list[nn.Module] = [nn.Conv1d(in_channels, w[0], 7, padding=3)]
         for i, s in enumerate(strides):
             layers.append(nn.Conv1d(w[i], w[i + 1], 2 * s, stride=s, padding=_down_padding(s)))
@@ -212,9 +216,10 @@ class Encoder(nn.Module):
 class Decoder(nn.Module):
     """Latents (B, code_dim, L) -> audio (B, 1, L * hop): the mirror of :class:`Encoder` (transposed convolutions)."""
 
-    def __init__(self, channels: int, code_dim: int, strides: Sequence[int], depth: int, out_channels: int = 1):
+    def __init__(self, channels: int, code_dim: int, strides: Sequence[int], depth: int, out_channels: int = 1,
+                 min_channels: int = 8):
         super().__init__()
-        w = stage_widths(channels, len(strides))
+        w = stage_widths(channels, len(strides), min_channels)
         layers: list[nn.Module] = [nn.Conv1d(code_dim, w[-1], 3, padding=1)]
         for i in reversed(range(len(strides))):
             s, p = strides[i], _down_padding(strides[i])
@@ -488,10 +493,12 @@ class VQVAE(nn.Module):
         self.config = config
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.encoder = Encoder(config.channels, config.code_dim, config.strides, config.depth)
+            self.encoder = Encoder(config.channels, config.code_dim, config.strides, config.depth,
+                                   min_channels=config.min_channels)
             self.quantizer = VectorQuantizer(config.codebook_size, config.code_dim, config.mu,
                                              config.restart_threshold, config.normalize, seed=seed + 1)
-            self.decoder = Decoder(config.channels, config.code_dim, config.strides, config.depth)
+            self.decoder = Decoder(config.channels, config.code_dim, config.strides, config.depth,
+                                   min_channels=config.min_channels)
 
     @property
     def hop(self) -> int:

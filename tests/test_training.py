@@ -567,3 +567,21 @@ def test_a_changed_checkpoint_is_refused_with_both_hashes(tmp_path):
     shutil.copy(src, other)
     with pytest.raises(ValueError, match="not listed"):
         verify_sha256(other, manifest)
+
+def test_save_weights_stores_tied_weights_once(tmp_path):
+    from helpers.training import load_weights, save_weights
+
+    class Tied(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tok = torch.nn.Embedding(50, 8)
+            self.head = torch.nn.Linear(8, 50, bias=False)
+            self.head.weight = self.tok.weight
+
+    m = Tied()
+    for half in (False, True):
+        path = save_weights(m, tmp_path / f"t{half}.pt", half=half)
+        state = torch.load(path, weights_only=True)["state_dict"]
+        assert state["tok.weight"].data_ptr() == state["head.weight"].data_ptr()  # one tensor, saved once
+        back = load_weights(Tied(), path)
+        assert torch.allclose(back.head.weight, m.tok.weight, atol=1e-2 if half else 0)

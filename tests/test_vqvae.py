@@ -322,3 +322,16 @@ def test_waveform_loss_is_relative_to_the_clips_energy():
         assert silence.item() == pytest.approx(1.0)
         assert quiet.item() == pytest.approx(loud.item(), rel=1e-5)
         assert loud.item() == pytest.approx(0.25 if recon == "l2" else 0.5, rel=1e-5)
+
+
+def test_min_channels_widens_the_audio_rate_layers():
+    assert V.stage_widths(64, 4, min_channels=16) == [16, 16, 16, 32, 64]
+    assert V.stage_widths(8, 2, min_channels=16) == [8, 8, 8]  # never wider than channels
+    cfg = V.VQVAEConfig.tiny(channels=32, min_channels=16)
+    model = V.VQVAE(cfg)
+    assert model.encoder.net[0].out_channels == 16 and model.decoder.net[-1].in_channels == 16
+    assert V.VQVAEConfig.from_dict(cfg.to_dict()) == cfg
+    old = {k: v for k, v in V.VQVAEConfig().to_dict().items() if k != "min_channels"}  # saved before the field
+    assert V.VQVAEConfig.from_dict(old).min_channels == 8
+    with pytest.raises(ValueError, match="min_channels"):
+        V.VQVAEConfig(min_channels=0)

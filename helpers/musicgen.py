@@ -1,0 +1,280 @@
+"""MusicGen, small: a text-conditioned language model over the delayed codes of a residual-VQ codec.
+
+The pipeline of notebook 05 (Copet et al. 2023), each piece from its own module::
+
+    prompt --TextEncoder--> token embeddings (B, S, 384) ----------------------------.
+                                                                                      v cross-attention
+    audio --Codec.encode--> codes (B, K, T) --delay pattern--> steps (B, K, 1 + T + K - 1) --> MusicTransformer
+    audio <--Codec.decode-- codes (B, K, T) <--revert--------- sampled steps <-- guided sampling (this module)
+
+- :func:`lm_config` — the course's one decoder (:class:`helpers.transformer.MusicTransformer`) configured for
+  MusicGen: ``n_streams = K`` (K embedding tables summed per step, K heads), ``d_cond`` = the text encoder's width,
+  vocabulary = the codebook plus one *special* token (the delay pattern's empty slots and the start step).
+- :func:`to_steps` / :func:`from_steps` — codes (B, K, T) <-> the model's steps: a start step of special tokens,
+  then :func:`helpers.patterns.delay_pattern`::
+
+        step   0  1  2  3  4  5  6
+        k=0    S a0 a1 a2 a3  S  S        S = special token (start step and empty slots)
+        k=1    S  S b0 b1 b2 b3  S
+        k=2    S  S  S c0 c1 c2 c3
+
+- :func:`musicgen_loss` — next-step cross-entropy per codebook, the special slots ignored (their content is fixed).
+- :func:`sample_codes` — incremental decoding with the KV cache (text keys/values computed once) and classifier-free
+  guidance (``uncond + scale * (cond - uncond)``, one batched pass for both halves; scale 0 = the unconditional
+  model, 1 = the conditional one); the pattern's special slots are written, never sampled, and the special token
+  is never sampled where a code belongs.
+- :class:`MusicGen` — codec + LM + text encoder: ``generate(prompts, seconds, guidance_scale, ...) -> audio``, with
+  clear errors for an empty / over-long / non-text prompt, a duration <= 0 or beyond the trained range, a negative
+  guidance scale.
+
+Notebook: 05_musicgen.ipynb
+Reference: Copet et al. 2023, "Simple and Controllable Music Generation" (MusicGen, arXiv:2306.05284), Sec. 2.2
+(delay pattern, one loss per codebook), 2.3 (text conditioning, cross-attention, condition dropout, classifier-free
+guidance); Ho & Salimans 2022, "Classifier-Free Diffusion Guidance", Sec. 3.
+"""
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .patterns import delay_pattern
+from .transformer import MusicTransformer, MusicTransformerConfig, sample_next  # noqa: F401 (MusicTransformer re-exported)
+
+
+def lm_config(n_codebooks: int = 4, codebook_size: int = 1024, max_frames: int = 200, d_text: int = 384,
+              **sizes) -> MusicTransformerConfig:
+    """The decoder's configuration for K codebooks of ``codebook_size`` codes, up to ``max_frames`` frames.
+
+    ``max_len`` = 1 start step + ``max_frames`` + K - 1 delay steps; vocabulary ``codebook_size + 1`` (the last id is
+    the special token); absolute positions (MusicGen's are sinusoidal; ours are learned); ``sizes``: n_layer,
+    n_head, d_model, d_ff, dropout.
+    """
+    base = dict(n_layer=4, n_head=4, d_model=256, d_ff=1024, dropout=0.1)
+    base.update(sizes)
+    return MusicTransformerConfig(vocab_size=codebook_size + 1, max_len=max_frames + n_codebooks, max_rel=1,
+                                  position="absolute", n_streams=n_codebooks, d_cond=d_text, **base)
+
+
+def special_token(config: MusicTransformerConfig) -> int:
+    """The special token's id: the last of the vocabulary."""
+    return config.vocab_size - 1
+
+
+def max_frames(config: MusicTransformerConfig) -> int:
+    """The longest code sequence (frames) the decoder was built for."""
+    return config.max_len - config.n_streams
+
+
+def to_steps(codes: torch.Tensor, special: int) -> torch.Tensor:
+    """Codes (B, K, T) -> steps (B, K, 1 + T + K - 1): a start step of special tokens, then the delay pattern."""
+    if codes.dim() != 3:
+        raise ValueError(f"codes must have shape (B, K, T), got {tuple(codes.shape)}")
+    B, K, T = codes.shape
+    seq = delay_pattern(K, T).build(codes, special)  # (B, K, T + K - 1)
+    return torch.cat([torch.full((B, K, 1), special, dtype=seq.dtype, device=seq.device), seq], dim=-1)
+
+
+def from_steps(steps: torch.Tensor, n_frames: int) -> torch.Tensor:
+    """Steps (B, K, 1 + T + K - 1) -> codes (B, K, T): drop the start step, revert the delay pattern."""
+    K = steps.shape[1]
+    return delay_pattern(K, n_frames).revert(steps[..., 1:])
+
+
+def musicgen_loss(model: MusicTransformer, batch: dict) -> tuple[torch.Tensor, dict]:
+    """Next-step cross-entropy per codebook (nats), averaged over the K codebooks; special-token targets ignored.
+
+    Args:
+        batch: ``{'steps': (B, K, S) int64, 'cond': (B, L, d_text), 'cond_mask': (B, L) bool, True = padding}``
+            (condition dropout is applied when the batch is drawn, see ``scripts/train_musicgen.py``).
+
+    Returns:
+        ``(loss, {'ce_0': ..., 'ce_{K-1}': ...})``.
+
+    Reference: Copet et al. 2023, Sec. 2.2 (the loss of each codebook, averaged).
+    """
+    steps = batch["steps"]
+    logits = model(steps[..., :-1], cond=batch["cond"], cond_mask=batch["cond_mask"])  # (B, K, S - 1, V)
+    target = steps[..., 1:].masked_fill(steps[..., 1:] == special_token(model.config), -100)  # (B, K, S - 1)
+    V = logits.shape[-1]
+    ce = torch.stack([F.cross_entropy(logits[:, k].reshape(-1, V), target[:, k].reshape(-1), ignore_index=-100)
+                      for k in range(steps.shape[1])])  # (K,)
+    return ce.mean(), {f"ce_{k}": float(v) for k, v in enumerate(ce.detach())}
+
+
+def check_guidance(guidance_scale) -> float | None:
+    """None or a finite number >= 0; a clear error otherwise."""
+    if guidance_scale is None:
+        return None
+    if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)) or not math.isfinite(guidance_scale):
+        raise TypeError(f"guidance_scale must be a finite number (or None), got {guidance_scale!r}")
+    if guidance_scale < 0:
+        raise ValueError(f"guidance_scale must be >= 0 (0 = unconditional, 1 = conditional, 3 = MusicGen's default), "
+                         f"got {guidance_scale}")
+    return float(guidance_scale)
+
+
+def check_seconds(seconds, frame_rate: float, max_frames_: int) -> int:
+    """A duration in seconds -> a number of frames in 1..max_frames; a clear error outside the trained range."""
+    if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or not math.isfinite(seconds):
+        raise TypeError(f"seconds must be a number, got {seconds!r}")
+    longest = max_frames_ / frame_rate
+    if seconds <= 0:
+        raise ValueError(f"seconds must be > 0, got {seconds}")
+    frames = int(round(seconds * frame_rate))
+    if frames > max_frames_:
+        raise ValueError(f"seconds={seconds} is beyond the trained range: at most {longest:g} s ({max_frames_} frames "
+                         f"at {frame_rate:g} Hz)")
+    return max(frames, 1)
+
+
+@torch.no_grad()
+def sample_codes(
+    model: MusicTransformer,
+    n_frames: int,
+    generator: torch.Generator,
+    cond: torch.Tensor | None = None,
+    cond_mask: torch.Tensor | None = None,
+    guidance_scale: float | None = None,
+    temperature: float = 1.0,
+    top_k: int | None = 250,
+    batch_size: int | None = None,
+) -> torch.Tensor:
+    """Sample codes (B, K, n_frames) step by step over the delay pattern, with the KV cache.
+
+    At step s the model has seen steps 0..s-1 (step 0 = the start step) and emits the K tokens of step s; slots the
+    pattern leaves empty get the special token, the others are sampled with the special token's logit set to -inf.
+
+    Args:
+        cond, cond_mask: text embeddings (B, L, d_text) and their padding mask (B, L) (True = padding); None with
+            ``batch_size``: the unconditional model (null slot only).
+        guidance_scale: None (one pass with ``cond``), else classifier-free guidance with that scale (needs ``cond``).
+        temperature, top_k: see :func:`helpers.transformer.sample_next`.
+
+    Reference: Copet et al. 2023, Sec. 2.2-2.3; Ho & Salimans 2022 (guidance).
+    """
+    guidance_scale = check_guidance(guidance_scale)
+    cfg = model.config
+    K, special = cfg.n_streams, special_token(cfg)
+    if not 1 <= n_frames <= max_frames(cfg):
+        raise ValueError(f"n_frames must lie in 1..{max_frames(cfg)}, got {n_frames}")
+    B = cond.shape[0] if cond is not None else batch_size
+    if B is None:
+        raise ValueError("pass cond (B, L, d_text) or, for the unconditional model, batch_size")
+    guided = guidance_scale is not None
+    if guided:
+        if cond is None:
+            raise ValueError("guidance_scale needs cond (the other half of the batch is the null condition)")
+        if cond_mask is None:
+            cond_mask = torch.zeros(cond.shape[:2], dtype=torch.bool, device=cond.device)
+        cond = torch.cat([cond, torch.zeros_like(cond)])  # (2B, L, d): conditional half, then the null half
+        cond_mask = torch.cat([cond_mask, torch.ones_like(cond_mask)])  # (2B, L): the null half is all padding
+    model.eval()
+    device = next(model.parameters()).device
+    filled = delay_pattern(K, n_frames).mask.to(device)  # (K, S): True where a code belongs
+    n_steps = filled.shape[1]
+    x = torch.full((B, K, 1), special, dtype=torch.long, device=device)  # the start step
+    cache = model.start_cache(cond, cond_mask, 2 * B if guided else B)  # the text's keys/values, once
+    for s in range(n_steps):
+        step = torch.cat([x[..., -1:], x[..., -1:]]) if guided else x[..., -1:]  # (2B|B, K, 1)
+        logits, cache = model(step, past=cache, use_cache=True)  # (2B|B, K, 1, V)
+        logits = logits[..., -1, :]  # (2B|B, K, V)
+        if guided:
+            c, u = logits.chunk(2)  # 2 x (B, K, V)
+            logits = torch.lerp(u, c, guidance_scale)  # u + scale * (c - u), exact at 0 and 1
+        logits[..., special] = float("-inf")  # a code slot never holds the special token
+        nxt = sample_next(logits, generator, temperature, top_k)  # (B, K)
+        nxt = torch.where(filled[:, s], nxt, torch.full_like(nxt, special))  # empty slots: special
+        x = torch.cat([x, nxt[..., None]], dim=-1)  # (B, K, s + 2)
+    return from_steps(x, n_frames)  # (B, K, n_frames)
+
+
+class MusicGen:
+    """Text -> music: a frozen :class:`~helpers.text_encoder.TextEncoder`, the LM, and the codec's decoder.
+
+    Args:
+        codec: a trained :class:`helpers.codec.Codec` (K codebooks, frame rate ``codec.config.frame_rate``).
+        lm: a :class:`MusicTransformer` from :func:`lm_config` with the codec's K and codebook size.
+        text_encoder: any :class:`~helpers.text_encoder.TextEncoder` whose ``dim`` is the LM's ``d_cond``.
+
+    Notebook: 05_musicgen.ipynb. Reference: Copet et al. 2023, Sec. 2.
+    """
+
+    def __init__(self, codec, lm: MusicTransformer, text_encoder):
+        cfg = lm.config
+        if cfg.n_streams != codec.config.n_codebooks or cfg.vocab_size != codec.config.codebook_size + 1:
+            raise ValueError(f"the LM ({cfg.n_streams} streams, vocabulary {cfg.vocab_size}) does not fit the codec "
+                             f"({codec.config.n_codebooks} codebooks of {codec.config.codebook_size} codes + 1 special)")
+        if text_encoder.dim != cfg.d_cond:
+            raise ValueError(f"the text encoder gives {text_encoder.dim}-d embeddings, the LM reads d_cond={cfg.d_cond}")
+        self.codec, self.lm, self.text_encoder = codec.eval(), lm.eval(), text_encoder
+
+    @property
+    def frame_rate(self) -> float:
+        return self.codec.config.frame_rate
+
+    @property
+    def max_seconds(self) -> float:
+        return max_frames(self.lm.config) / self.frame_rate
+
+    def embed(self, prompts) -> tuple[torch.Tensor, torch.Tensor]:
+        """Prompts -> (cond (B, L, d), cond_mask (B, L) True = padding), checked by the text encoder."""
+        out = self.text_encoder.encode(prompts)
+        return out.tokens, ~out.mask
+
+    @torch.no_grad()
+    def generate_codes(self, prompts: str | Sequence[str], seconds: float = 4.0, guidance_scale: float | None = 3.0,
+                       temperature: float = 1.0, top_k: int | None = 250, seed: int = 0) -> torch.Tensor:
+        """Prompts -> codes (B, K, frames); ``seed`` seeds the sampling generator (same seed, same codes)."""
+        check_guidance(guidance_scale)
+        frames = check_seconds(seconds, self.frame_rate, max_frames(self.lm.config))
+        cond, cond_mask = self.embed(prompts)
+        gen = torch.Generator(device=next(self.lm.parameters()).device).manual_seed(seed)
+        return sample_codes(self.lm, frames, gen, cond, cond_mask, guidance_scale, temperature, top_k)
+
+    @torch.no_grad()
+    def generate(self, prompts: str | Sequence[str], seconds: float = 4.0, guidance_scale: float | None = 3.0,
+                 temperature: float = 1.0, top_k: int | None = 250, seed: int = 0) -> torch.Tensor:
+        """Prompts -> audio (B, seconds * sample_rate) at the codec's sample rate."""
+        codes = self.generate_codes(prompts, seconds, guidance_scale, temperature, top_k, seed)
+        return self.codec.decode(codes)
+
+
+@torch.no_grad()
+def control_accuracy(pipe: MusicGen, classifier, captions: Sequence[str], attributes: Sequence[dict],
+                     scales: Sequence[float] = (0.0, 1.0, 3.0), seconds: float = 4.0, seed: int = 0,
+                     batch_size: int = 16, **sampling) -> list[dict]:
+    """Does the music do what the text says? Generate one clip per caption at each guidance scale and judge it with
+    the attribute classifier (which never sees the prompt): accuracy per attribute against the caption's attributes.
+
+    Args:
+        classifier: an object with ``predict(audio, sr) -> {attribute: [class name per clip]}`` (e.g.
+            :class:`helpers.classifier.AttributeClassifier`).
+        attributes: per caption, the attributes it states (``{'family': 'piano', 'mode': 'minor', ...}``); every
+            attribute the classifier predicts and the dict holds is scored.
+        sampling: ``temperature``, ``top_k`` for :meth:`MusicGen.generate`.
+
+    Returns:
+        one row per scale: ``{'guidance_scale': s, attribute: accuracy, ...}``.
+
+    Notebook: 05_musicgen.ipynb (measured control). Reference: Copet et al. 2023, Sec. 4 (text adherence, measured
+    there with CLAP; here with a classifier of the corpus's attributes).
+    """
+    if len(captions) != len(attributes) or not captions:
+        raise ValueError(f"need one attributes dict per caption, got {len(captions)} captions, {len(attributes)} dicts")
+    rows = []
+    for scale in scales:
+        preds: dict[str, list] = {}
+        for i in range(0, len(captions), batch_size):
+            audio = pipe.generate(list(captions[i : i + batch_size]), seconds, scale, seed=seed + i, **sampling)
+            for k, v in classifier.predict(audio, sr=pipe.codec.config.sample_rate).items():
+                preds.setdefault(k, []).extend(v)
+        row = {"guidance_scale": float(scale)}
+        for k, v in preds.items():
+            truth = [a.get(k) for a in attributes]
+            if all(t is not None for t in truth):
+                row[k] = sum(p == t for p, t in zip(v, truth)) / len(truth)
+        rows.append(row)
+    return rows

