@@ -19,11 +19,21 @@
 #   level above, added to its input as in Jukebox), with a prompt continuation, timed against Jukebox's published
 #   ~540× slower than real time.
 #
-# **Contents**: 1 compression · 2 the bottleneck · 3 a live training run · 4 EMA and restarts, measured ·
-# 5 the shipped levels: what each keeps · 6 priors and top-down sampling · 7 a widget · summary, exercises, reading.
+# **Contents:** 1. Why compress: the lesson's table, computed · 2. The bottleneck, line by line · 3. A short live
+# training run · 4. EMA and restarts, measured · 5. The shipped levels: what each one keeps · 6. Priors and top-down
+# sampling · 7. Listen for yourself · Summary · Exercises · Further reading
 #
-# Previous: [03 · The Music Transformer](03_music_transformer.ipynb) · Next: 05 · MusicGen (not written yet; see the
-# [README](../README.md)). The whole notebook runs in about three minutes on two CPU cores.
+# **Where you are:** ← previous: [03 · The Music Transformer](03_music_transformer.ipynb) · next:
+# [05 · MusicGen](05_musicgen.ipynb) → · [all notebooks](../README.md#the-notebooks) · [glossary](GLOSSARY.md)
+#
+# **Run time:** about 3 to 8 minutes (193 s measured under nbval, 495 s with `scripts/execute_notebook.py`, on a
+# 2-core machine shared with other jobs). The first audio notebook also renders the audio corpus into a cache outside
+# the repository on first use (about 2 to 3 minutes, once; see `helpers.audio_corpus`).
+#
+# **Papers cited:** Dhariwal et al., *Jukebox: A Generative Model for Music*
+# ([arXiv:2005.00341](https://arxiv.org/abs/2005.00341)); van den Oord et al., *Neural Discrete Representation
+# Learning* ([arXiv:1711.00937](https://arxiv.org/abs/1711.00937)); Razavi et al., *Generating Diverse High-Fidelity
+# Images with VQ-VAE-2* ([arXiv:1906.00446](https://arxiv.org/abs/1906.00446)).
 
 # %%
 # %matplotlib inline
