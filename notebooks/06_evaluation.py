@@ -408,7 +408,7 @@ assert np.nanmean(memo["transformer, relative"].share) < 0.5
 # ### The leaderboard, and metrics that disagree
 #
 # Everything in one table (lower is better for FAD and for the distance of a metric's mean to the reference's;
-# higher is better for the overlapped area). The audio generators of notebooks 04/05 get their rows when those
+# higher is better for the overlapped area); the symbolic metrics' own intervals are in section 5. The audio generators of notebooks 04/05 get their rows when those
 # notebooks exist.
 
 # %%
@@ -420,12 +420,13 @@ score = {
     **{f"|{short[m]} - ref|": [abs(ci[n][m].estimate - ref_mean[m]) for n in names] for m in SHOWN},
     "bars copied": [float(np.nanmean(memo[n].share)) for n in names],
 }
-rows = [(n, *(score[k][i] for k in ("FAD", "FAD-inf", "mean OA", "bars copied"))) for i, n in enumerate(names)]
-rows += [("Jukebox-style (audio)", "coming with notebook 04", "", "", ""),
-         ("MusicGen-style (audio)", "coming with notebook 05", "", "", "")]
+rows = [(n, score["FAD"][i], f"[{fad_ci[n].low:.1f}, {fad_ci[n].high:.1f}]",
+         *(score[k][i] for k in ("FAD-inf", "mean OA", "bars copied"))) for i, n in enumerate(names)]
+rows += [("Jukebox-style (audio)", "coming with notebook 04", "", "", "", ""),
+         ("MusicGen-style (audio)", "coming with notebook 05", "", "", "", "")]
 print(f"FAD: embedding {embedder.name}; reference {REFERENCE}, {len(ref_emb)} clips; "
       f"{len(emb['random'])} clips per generator; {CLIP_S:g} s clips\n")
-print(format_table(rows, ["generator", "FAD", "FAD-inf", "mean OA", "bars copied"], digits=2))
+print(format_table(rows, ["generator", "FAD", "95% CI", "FAD-inf", "mean OA", "bars copied"], digits=2))
 
 # %% [markdown]
 # Do the metrics agree on which generator is better? Spearman's rank correlation between them, over our six
