@@ -9,9 +9,15 @@ export MPLBACKEND := Agg
 
 .PHONY: lab test unit notebooks bench clean-venv data book
 
-$(STAMP): requirements.txt pyproject.toml
+# TinySoundFont's bindings (SoundFont rendering, helpers/soundfont.py) are installed without dependencies: the
+# package declares pyaudio, which it needs only for live playback (Synth.start) and which needs the PortAudio
+# headers to build, so it fails on a bare machine. The course renders offline and never imports pyaudio.
+TINYSOUNDFONT := tinysoundfont==0.3.7
+
+$(STAMP): requirements.txt pyproject.toml Makefile
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps $(TINYSOUNDFONT)
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
 	$(PY) -m ipykernel install --sys-prefix --name $(KERNEL) --display-name "Python (music generation course)" >/dev/null
 	@touch $(STAMP)

@@ -1,8 +1,11 @@
 """Helpers for the AI music generation course: one module per concept.
 
-- ``helpers.data``            notes, pieces, the shipped corpora, your own MIDI folder
-- ``helpers.midi``            MIDI files in and out (through pretty_midi)
+- ``helpers.data``            notes, pieces, the shipped corpora
+- ``helpers.midi``            MIDI files in and out (through pretty_midi), your own MIDI folder
 - ``helpers.audio``           a small additive synthesiser, playback, WAV, log-mel spectrograms
+- ``helpers.soundfont``       General MIDI SoundFont rendering (TinySoundFont, pip-only)
+- ``helpers.audio_corpus``    clips rendered from the corpora, with attributes and captions, cached outside the repo
+- ``helpers.classifier``      the course's ears: instrument family, tempo, mode, register; the FAD embedding
 - ``helpers.plots``           piano rolls, spectrograms, waveforms
 - ``helpers.representations`` piano roll, performance events, REMI, the chorale grid
 - ``helpers.markov``          smoothed n-gram melody models

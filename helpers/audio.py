@@ -7,6 +7,8 @@ and fully vectorised NumPy: every note is a sum of sinusoidal partials (or a Kar
 - :data:`INSTRUMENTS` names the timbres (``"piano"``, ``"organ"``, ``"strings"``, ``"pluck"``, ``"sine"``,
   and a General MIDI ``"drums"`` kit).
 - :func:`render` turns a piece into audio; :func:`render_notes` does the same for plain arrays in seconds.
+  General MIDI instruments (``"flute"``, ``"choir"``, program numbers, or ``synth="soundfont"``) are rendered
+  through a SoundFont by :mod:`helpers.soundfont` instead (real instrument samples, pip-only).
 - :func:`play` returns an ``IPython.display.Audio`` player (normalised by us, so loudness is under our control).
 - :func:`write_wav` / :func:`read_wav` store audio as 16-bit PCM WAV through ``soundfile``.
 - :func:`log_mel_spectrogram` is the audio representation that audio-domain generators model.
@@ -21,7 +23,9 @@ Notebook: every notebook that makes sound, first in ``00_welcome.ipynb``; spectr
 Reference: additive synthesis and envelopes: Müller, *Fundamentals of Music Processing* (2nd ed. 2021),
 Sec. 1.3; piano inharmonicity ``f_k = k f0 sqrt(1 + B k^2)``: Fletcher, JASA 36 (1964);
 plucked string: Karplus & Strong, CMJ 7(2) (1983), with Jaffe & Smith's all-pass tuning, CMJ 7(2) (1983);
-mel scale and filterbank: Slaney, *Auditory Toolbox* (1998), as in librosa's ``htk=False`` default.
+mel scale and filterbank: Slaney, *Auditory Toolbox* (1998), as in librosa's default
+(``librosa.filters.mel(htk=False, norm='slaney')``; ``tests/test_audio.py`` holds them equal where librosa is
+installed).
 """
 from __future__ import annotations
 
@@ -470,60 +474,99 @@ def _voice_instruments(piece: Piece, instrument) -> list[Instrument]:
         drums = list(flags) if flags is not None and len(flags) == n_voices else [False] * n_voices
         chosen_one = get_instrument(instrument)
         return [INSTRUMENTS["drums"] if d else chosen_one for d in drums]
-    chosen: list[Instrument | None] = [None] * n_voices
-    for key, name in instrument.items():
-        if isinstance(key, str):
-            if key not in piece.voice_names:
-                raise ValueError(
-                    f"instrument dict: piece {piece.id!r} has no voice {key!r}; voices are {piece.voice_names}"
-                )
-            idx = piece.voice_names.index(key)
-        else:
-            idx = int(key)
-            if not 0 <= idx < n_voices:
-                raise ValueError(f"instrument dict: voice index {idx} outside 0..{n_voices - 1}")
-        chosen[idx] = get_instrument(name)
-    used = set(np.unique(piece.notes["voice"]).tolist())
-    missing = [piece.voice_names[v] for v in sorted(used) if chosen[v] is None]
-    if missing:
-        raise ValueError(f"instrument dict gives no instrument for voice(s) {missing}; voices are {piece.voice_names}")
+    chosen = piece.per_voice_choice(instrument, get_instrument, "instrument dict")
     return [c if c is not None else INSTRUMENTS["piano"] for c in chosen]
+
+
+SYNTHS = ("additive", "soundfont")
+
+
+def choose_synth(instrument, synth: str | None = None, soundfont=None) -> str:
+    """Which synthesiser renders ``instrument``: ``'additive'`` (this module) or ``'soundfont'`` (General MIDI).
+
+    ``synth`` decides when given; a ``soundfont`` path means ``'soundfont'``. Otherwise (``synth=None``) a GM
+    program number or a name that only General MIDI knows (``"flute"``, ``"choir"``) picks the SoundFont, and
+    names of the additive timbres (``"piano"``, ``"organ"``, ``"strings"``, ``"pluck"``, ...) stay additive.
+
+    Raises:
+        ValueError: for an unknown ``synth`` or a name neither synthesiser knows (both lists are shown).
+    """
+    from .soundfont import GM_INSTRUMENTS
+
+    if synth is not None and synth not in SYNTHS:
+        raise ValueError(f"synth must be one of {SYNTHS} or None (choose by instrument), got {synth!r}")
+    if soundfont is not None:
+        if synth == "additive":
+            raise ValueError("a soundfont= file was given with synth='additive'; use synth='soundfont' or drop it")
+        return "soundfont"
+    if synth is not None:
+        return synth
+    values = list(instrument.values()) if isinstance(instrument, Mapping) else [instrument]
+    for value in values:
+        if isinstance(value, Instrument):
+            continue
+        if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+            return "soundfont"
+        if value not in INSTRUMENTS:
+            if value in GM_INSTRUMENTS:
+                return "soundfont"
+            raise ValueError(
+                f"unknown instrument {value!r}; additive timbres are {sorted(INSTRUMENTS)}, "
+                f"General MIDI names are {sorted(GM_INSTRUMENTS)} (or a program number 0..127)"
+            )
+    return "additive"
 
 
 def render(
     piece: Piece,
-    instrument: str | Instrument | Mapping[int | str, str] = "piano",
+    instrument: str | int | Instrument | Mapping[int | str, str | int] = "piano",
     sr: int = DEFAULT_SR,
     qpm: float | None = None,
-    gain: float = 0.3,
+    gain: float | None = None,
     seed: int = 0,
+    synth: str | None = None,
+    soundfont: str | Path | None = None,
 ) -> np.ndarray:
-    """Synthesise a whole piece into mono audio.
+    """Synthesise a whole piece into mono audio, with the additive synthesiser or a General MIDI SoundFont.
 
     Args:
         piece: the piece; onsets/durations in quarter notes.
-        instrument: one instrument name for every voice, or a dict ``{voice (index or name): name}`` that
+        instrument: one instrument for every voice, or a dict ``{voice (index or name): instrument}`` that
             covers every voice with notes, e.g. ``{"S": "strings", "A": "organ", "T": "organ", "B": "pluck"}``.
-            With one name, voices flagged as drums in ``piece.meta['is_drum']`` (MIDI files) play ``"drums"``.
-        sr: sample rate in Hz.
+            Additive timbres are the names in :data:`INSTRUMENTS`; SoundFont instruments are the names in
+            :data:`helpers.soundfont.GM_INSTRUMENTS` or GM program numbers 0..127 (see :func:`choose_synth`).
+            With one additive name, voices flagged as drums in ``piece.meta['is_drum']`` play ``"drums"``.
+        sr: sample rate in Hz (SoundFont: one of ``helpers.soundfont.SOUNDFONT_SAMPLE_RATES``).
         qpm: tempo in quarter notes per minute; None uses ``piece.qpm``.
-        gain: factor applied to the mix before :func:`soft_limit` (0.3 leaves a four-voice chorale unlimited).
-        seed: seeds the ``"pluck"`` noise bursts (same seed -> same audio).
+        gain: factor applied to the mix before :func:`soft_limit`; None: 0.3 for the additive synthesiser
+            (leaves a four-voice chorale unlimited), ``helpers.soundfont.DEFAULT_GAIN`` for the SoundFont.
+        seed: seeds the ``"pluck"`` noise bursts (same seed -> same audio); the SoundFont uses no noise.
+        synth: ``'additive'``, ``'soundfont'`` or None (chosen from the instrument: :func:`choose_synth`).
+        soundfont: a ``.sf2``/``.sf3`` file for the SoundFont synthesiser (None: pretty_midi's ``TimGM6mb.sf2``).
 
     Returns:
-        float32 array (T,), peak below 1, ``T`` = end of the last note plus the release of its instrument.
+        float32 array (T,), peak below 1; additive: ``T`` = end of the last note plus the release of its
+        instrument; SoundFont: end of the last note plus ``helpers.soundfont.TAIL_SECONDS``.
 
     Raises:
-        ValueError: for an empty piece, an unknown instrument, a non-positive ``qpm`` or a bad ``sr``.
+        ValueError: for an empty piece, an unknown instrument, a non-positive ``qpm`` or a bad ``sr``;
+            FileNotFoundError / ValueError for a missing or corrupt SoundFont (the message names the file).
 
     Example:
-        >>> audio = render(piece, "organ")           # doctest: +SKIP
-        >>> play(audio)                               # doctest: +SKIP
+        >>> audio = render(piece, "organ")                    # additive organ       # doctest: +SKIP
+        >>> audio = render(piece, "organ", synth="soundfont")  # GM church organ      # doctest: +SKIP
+        >>> audio = render(piece, {"S": "oboe", "A": "clarinet", "T": "clarinet", "B": "bassoon"})  # doctest: +SKIP
     """
     if not isinstance(piece, Piece):
         raise TypeError(f"render expects a helpers.data.Piece, got {type(piece).__name__}")
     if len(piece) == 0:
         raise ValueError(f"render: piece {piece.id!r} has no notes")
+    if choose_synth(instrument, synth, soundfont) == "soundfont":
+        from .soundfont import DEFAULT_GAIN, render_soundfont
+
+        return render_soundfont(piece, instrument, sr=sr, qpm=qpm, soundfont=soundfont,
+                                gain=DEFAULT_GAIN if gain is None else gain)
+    gain = 0.3 if gain is None else gain
     qpm = piece.qpm if qpm is None else float(qpm)
     if not np.isfinite(qpm) or qpm <= 0:
         raise ValueError(f"render: qpm must be positive, got {qpm}")
@@ -572,18 +615,21 @@ def play(
     normalize: bool = True,
     qpm: float | None = None,
     max_seconds: float | None = None,
+    synth: str | None = None,
+    soundfont: str | Path | None = None,
 ):
     """An audio player for a notebook.
 
     Args:
         piece_or_audio: a :class:`Piece` (rendered with :func:`render`) or a mono signal (array/tensor).
         sr: sample rate of the audio (or to render at).
-        instrument: instrument name or per-voice dict, for pieces.
+        instrument: instrument name, GM program or per-voice dict, for pieces (as in :func:`render`).
         normalize: scale the peak to 0.9 (True), or keep the level as it is (False) so that clips keep
             their relative loudness; in both cases the browser's own rescaling is switched off.
         qpm: tempo for pieces (None: the piece's).
         max_seconds: keep only the first seconds, faded out over the last 30 ms (short clips keep
             notebooks small).
+        synth, soundfont: which synthesiser renders a piece (as in :func:`render`).
 
     Returns:
         ``IPython.display.Audio``.
@@ -597,7 +643,7 @@ def play(
         piece = piece_or_audio
         if max_seconds is not None:  # render only what will be heard
             piece = piece.slice_quarters(0.0, max_seconds * (qpm or piece.qpm) / 60.0)
-        audio = render(piece, instrument=instrument, sr=sr, qpm=qpm)
+        audio = render(piece, instrument=instrument, sr=sr, qpm=qpm, synth=synth, soundfont=soundfont)
     else:
         audio = _as_audio(piece_or_audio)
         _check_sr(sr)
@@ -668,7 +714,8 @@ def mel_frequencies(n_mels: int, f_min: float, f_max: float) -> np.ndarray:
 
 
 def mel_filterbank(sr: int, n_fft: int, n_mels: int = 80, f_min: float = 0.0, f_max: float | None = None) -> np.ndarray:
-    """Triangular mel filters (Slaney style: each filter has unit area in Hz).
+    """Triangular mel filters (Slaney style: each filter has unit area in Hz), as ``librosa.filters.mel`` with
+    ``htk=False, norm='slaney'`` (equal to within 1e-12 of its largest weight, tested where librosa is installed).
 
     Returns:
         float64 array (n_mels, n_fft // 2 + 1) mapping a power spectrum to mel bands.
@@ -753,7 +800,8 @@ def fluidsynth_available() -> bool:
 def render_fluidsynth(piece: Piece, sf2_path: str | Path | None = None, sr: int = 44100, programs=None) -> np.ndarray:
     """Render through FluidSynth and a SoundFont (pretty_midi's bundled General MIDI font by default).
 
-    Needs the optional packages ``pyfluidsynth`` and ``libfluidsynth``; the course works without them.
+    Needs the optional packages ``pyfluidsynth`` and ``libfluidsynth``; the course works without them and renders
+    SoundFonts with :mod:`helpers.soundfont` (pip-only) instead.
 
     Raises:
         RuntimeError: when FluidSynth is not installed.
@@ -761,7 +809,7 @@ def render_fluidsynth(piece: Piece, sf2_path: str | Path | None = None, sr: int 
     if not fluidsynth_available():
         raise RuntimeError(
             "render_fluidsynth needs pyfluidsynth and libfluidsynth, which are not installed; "
-            "use helpers.audio.render (the built-in synthesiser) instead"
+            "use helpers.audio.render(piece, instrument, synth='soundfont') instead (TinySoundFont, pip-only)"
         )
     from .midi import to_pretty_midi
 

@@ -192,6 +192,31 @@ class Piece:
     def duration_seconds(self) -> float:
         return self.duration_quarters * 60.0 / self.qpm
 
+    def voice_index(self, voice: int | str, what: str = "voice") -> int:
+        """A voice given by name or index -> its index; a ValueError naming ``what`` if the piece has no such voice."""
+        n = len(self.voice_names)
+        if isinstance(voice, str):
+            if voice not in self.voice_names:
+                raise ValueError(f"{what}: piece {self.id!r} has no voice {voice!r}; voices are {self.voice_names}")
+            voice = self.voice_names.index(voice)
+        if not 0 <= int(voice) < n:
+            raise ValueError(f"{what}: voice index {voice} outside 0..{n - 1}")
+        return int(voice)
+
+    def per_voice_choice(self, choice, convert, what: str) -> list:
+        """``{voice name or index: value}`` -> one ``convert(value)`` per voice (None where not given).
+
+        A voice that has notes but no value is an error naming ``what`` (used for per-voice instruments).
+        """
+        chosen = [None] * len(self.voice_names)
+        for key, value in choice.items():
+            chosen[self.voice_index(key, what)] = convert(value)
+        used = sorted(set(np.unique(self.notes["voice"]).tolist()))
+        missing = [self.voice_names[v] for v in used if chosen[v] is None]
+        if missing:
+            raise ValueError(f"{what} gives no instrument for voice(s) {missing}; voices are {self.voice_names}")
+        return chosen
+
     def voice(self, v: int | str) -> np.recarray:
         """The notes of one voice, by index or name (``piece.voice('S')``)."""
         if isinstance(v, str):
@@ -439,39 +464,3 @@ def load_folk(collection: str = "essen", split: str | Sequence[str] | None = Non
     if collection not in ("essen", "oneills"):
         raise KeyError(f"unknown folk collection {collection!r}; choose 'essen' or 'oneills'")
     return _select(_load_corpus(collection), split, f"load_folk({collection!r})")
-
-
-def load_midi_folder(folder: str | Path, recursive: bool = True, skip_bad: bool = False) -> list[Piece]:
-    """Load every ``.mid``/``.midi`` file of a folder (yours!) as :class:`Piece` objects.
-
-    Args:
-        folder: the folder to read.
-        recursive: also look in sub-folders.
-        skip_bad: if True, files that fail to parse are skipped and listed in a warning; if False (default)
-            the first bad file raises an error that names it.
-
-    Raises:
-        FileNotFoundError: if the folder does not exist or holds no MIDI file.
-    """
-    import warnings
-
-    from .midi import read_midi
-
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise FileNotFoundError(f"load_midi_folder: {folder} is not a folder")
-    pattern = "**/*" if recursive else "*"
-    files = sorted(p for p in folder.glob(pattern) if p.suffix.lower() in (".mid", ".midi") and p.is_file())
-    if not files:
-        raise FileNotFoundError(f"load_midi_folder: no .mid or .midi file in {folder}")
-    pieces, bad = [], []
-    for path in files:
-        try:
-            pieces.append(read_midi(path))
-        except ValueError as err:
-            if not skip_bad:
-                raise
-            bad.append(f"{path.name}: {err}")
-    if bad:
-        warnings.warn(f"load_midi_folder skipped {len(bad)} unreadable file(s):\n" + "\n".join(bad))
-    return pieces

@@ -24,6 +24,7 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from .audio import midi_to_hz
 from .data import Piece, piece_from_notes
 
 # ----------------------------------------------------------------------------------------------------
@@ -94,6 +95,38 @@ def _answer_or_reference(fn: Callable | None, reference: Callable, probe) -> tup
     if fn is None or fn(probe) is None:
         return reference, False
     return fn, True
+
+
+def _run_answer(
+    check: str, fn: Callable | None, reference: Callable, inputs: Mapping[str, list], keys: Sequence[str],
+    whole: Sequence[str] = (),
+) -> tuple[dict[str, dict[str, float]], str]:
+    """Run the learner's function (or the reference) on every input and check what it returns.
+
+    Args:
+        check: the name of the calling check, for error messages.
+        fn: the learner's function ``input -> dict``; None, or a function that still returns None on the first
+            input, runs ``reference`` instead (see :func:`_answer_or_reference`).
+        reference: the reference solution.
+        inputs: ``{name: input}``, each input a plain list (what a learner's function expects).
+        keys: the keys every result must have.
+        whole: the keys whose values are counts (converted to ``int``; the others to ``float``).
+
+    Returns:
+        ``({name: {key: value}}, source)`` with ``source`` ``'your answer'`` or ``'reference solution'``.
+
+    Raises:
+        KeyError: naming the input whose result lacks keys.
+    """
+    fn, own = _answer_or_reference(fn, reference, next(iter(inputs.values())))
+    results = {}
+    for name, x in inputs.items():
+        res = fn(x)
+        missing = [k for k in keys if res is None or k not in res]
+        if missing:
+            raise KeyError(f"{check}: the result for {name!r} lacks keys {missing}")
+        results[name] = {k: (int(res[k]) if k in whole else float(res[k])) for k in keys}
+    return results, "your answer" if own else "reference solution"
 
 
 def format_table(rows: Sequence[Sequence], header: Sequence[str], digits: int = 3) -> str:
@@ -270,17 +303,11 @@ def check_melody_analyzer(
     Returns:
         The :class:`CheckReport` (also printed).
     """
-    analyzer, own = _answer_or_reference(analyzer, analyze_melody, list(C_MAJOR_SCALE))
-    source = "your answer" if own else "reference solution"
     melodies = exercise1_melodies(seed)
-    results = {}
-    for name, mel in melodies.items():
-        res = analyzer([int(p) for p in mel])
-        if res is None or any(k not in res for k in MELODY_METRICS):
-            missing = [k for k in MELODY_METRICS if res is None or k not in res]
-            raise KeyError(f"check_melody_analyzer: the analyser's result for {name!r} lacks keys {missing}")
-        results[name] = {k: (int(res[k]) if k in ("range", "direction_changes") else float(res[k]))
-                         for k in MELODY_METRICS}
+    results, source = _run_answer(
+        "check_melody_analyzer", analyzer, analyze_melody, {name: [int(p) for p in m] for name, m in melodies.items()},
+        MELODY_METRICS, whole=("range", "direction_changes"),
+    )
     table = format_table(
         [[k, *(results[m][k] for m in melodies)] for k in MELODY_METRICS],
         ["metric (% for categories)", *melodies],
@@ -465,11 +492,6 @@ def simulated_cadence_counts(rng: np.random.Generator, n_progressions: int = 100
     return np.array(
         [list(cadence_counts(generate_progression(rng, n_chords)).values()) for _ in range(n_progressions)]
     )
-
-
-def midi_to_hz(pitch) -> np.ndarray:
-    """Equal-tempered frequency of a MIDI pitch (A4 = 69 = 440 Hz)."""
-    return 440.0 * 2.0 ** ((np.asarray(pitch, dtype=np.float64) - 69.0) / 12.0)
 
 
 def interval_is_consonant(f_low, f_high, tolerance_cents: float = CONSONANCE_TOLERANCE_CENTS) -> np.ndarray:
@@ -792,16 +814,11 @@ def check_rhythm_evaluator(
     Returns:
         The :class:`CheckReport` (also printed).
     """
-    evaluator, own = _answer_or_reference(evaluator, evaluate_rhythm, list(metronome_pattern()))
-    source = "your answer" if own else "reference solution"
     patterns = rhythm_patterns(seed)
-    res = {}
-    for name, onsets in patterns.items():
-        out = evaluator([float(x) for x in onsets])
-        if out is None or any(k not in out for k in RHYTHM_METRICS):
-            missing = [k for k in RHYTHM_METRICS if out is None or k not in out]
-            raise KeyError(f"check_rhythm_evaluator: the evaluator's result for {name!r} lacks keys {missing}")
-        res[name] = {k: (int(out[k]) if k == "n_onsets" else float(out[k])) for k in RHYTHM_METRICS}
+    res, source = _run_answer(
+        "check_rhythm_evaluator", evaluator, evaluate_rhythm,
+        {name: [float(x) for x in onsets] for name, onsets in patterns.items()}, RHYTHM_METRICS, whole=("n_onsets",),
+    )
     table = format_table([[n, *(res[n][k] for k in RHYTHM_METRICS)] for n in patterns], ["pattern", *RHYTHM_METRICS])
     m, s, h, r = res["metronome"], res["swing"], res["human"], res["random"]
     others = [res[n] for n in ("metronome", "swing", "human")]

@@ -18,6 +18,9 @@ gets a finite probability.
 
 Counting is vectorised: contexts get dense ids order by order (``id_m = unique(token * C_{m-1} + id_{m-1})``),
 n-grams are int64 codes ``context_id * V + event_id`` counted with ``np.unique``; no Python loop per n-gram.
+The same counts and probabilities written with dictionaries and loops, one n-gram at a time, are
+:func:`kneser_ney_counts_plain` / :func:`kneser_ney_log_probs_plain`: the readable reference (a test holds the
+two equal).
 
 Notebook: 02_markov_chains.ipynb (the chorale-grid baseline built on it is :func:`helpers.chorale.grid_baseline_nll`).
 """
@@ -443,6 +446,105 @@ class NGramModel:
     def generate_ids(self, length: int, rng: np.random.Generator, temperature: float = 1.0) -> np.ndarray:
         """Like :meth:`sample` but returns vocabulary ids (for memorisation measures)."""
         return self.encode(encode_events(self.sample(length, rng, temperature)))
+
+
+# --- the same model with plain loops: the reference the vectorised NGramModel is held to ----------------
+def kneser_ney_counts_plain(train_ids: Sequence[Sequence[int]], order: int) -> list[dict]:
+    """Interpolated Kneser-Ney counts with dictionaries and loops, one n-gram at a time.
+
+    Every tune is padded as in :class:`NGramModel`: ``order`` start symbols ``<s>`` before it, ``</s>`` after it.
+    For each order ``m`` = 0 .. ``order`` (the context length), one table::
+
+        counts[(context, w)]   highest order: how often w followed the context (raw counts);
+                               lower orders: in how many different contexts one note longer, ending in this
+                               context, w was seen (continuation counts N1+(. h w), Chen & Goodman Sec. 2.7)
+        total[context]         sum of counts[(context, .)]
+        types[context]         how many different w follow the context, N1+(h .)
+        D                      the discount n1 / (n1 + 2 n2) of this order's counts, clipped to [0.1, 0.9]
+
+    Args:
+        train_ids: training tunes as vocabulary ids (``NGramModel.encode``), without padding.
+        order: the number of previous events a prediction sees.
+
+    Returns:
+        A list of ``order + 1`` dicts with keys ``counts``, ``total``, ``types``, ``D``.
+
+    Notebook: 02_markov_chains.ipynb (shown before the vectorised ``NGramModel``; a test holds them equal).
+    """
+    k = int(order)
+    # 1. raw counts of (k-note context, next event): a context is a tuple of ids, most recent last
+    raw = defaultdict(int)
+    for tune in train_ids:
+        padded = [BOS] * k + [int(t) for t in tune] + [EOS]
+        for i in range(k, len(padded)):
+            raw[tuple(padded[i - k:i]), padded[i]] += 1
+    tables = [None] * (k + 1)
+    tables[k] = dict(raw)
+    # 2. continuation counts, from the order above: drop the oldest note of every context seen there
+    for m in range(k - 1, -1, -1):
+        cont = defaultdict(int)
+        for (context, w) in tables[m + 1]:  # every distinct (longer context, w): one more left neighbour
+            cont[context[1:], w] += 1
+        tables[m] = dict(cont)
+    out = []
+    for m in range(k + 1):
+        total, types = defaultdict(float), defaultdict(int)
+        for (context, w), c in tables[m].items():
+            total[context] += c
+            types[context] += 1
+        out.append({"counts": tables[m], "total": dict(total), "types": dict(types),
+                    "D": _discount(np.array(list(tables[m].values())))})
+    return out
+
+
+def kneser_ney_prob_plain(tables: list[dict], context: Sequence[int], w: int, vocab_size: int) -> float:
+    """P(w | context) by the interpolated Kneser-Ney recursion, from the shortest context up.
+
+    ``P_m(w | h) = (max(c(h, w) - D, 0) + D * N1+(h .) * P_{m-1}(w | h')) / c(h)`` where ``h'`` drops the
+    oldest note of ``h``; below order 0 a uniform distribution over every id but ``<s>``. A context never seen
+    in training keeps the shorter context's probability (and so does every longer one).
+
+    Args:
+        tables: from :func:`kneser_ney_counts_plain`.
+        context: the ``order`` previous ids (``<s>``-padded), most recent last.
+        w: the id whose probability we want.
+        vocab_size: V, specials included.
+    """
+    k = len(tables) - 1
+    context = tuple(int(t) for t in context)[-k:] if k else ()
+    if len(context) != k:
+        raise ValueError(f"kneser_ney_prob_plain: context must hold {k} ids, got {len(context)}")
+    p = 0.0 if w == BOS else 1.0 / (vocab_size - 1)  # uniform floor, <s> is never predicted
+    for m in range(k + 1):
+        h = context[k - m:]  # the m most recent ids
+        t = tables[m]
+        if h not in t["total"]:
+            break  # unseen context: longer ones are unseen too
+        c = t["counts"].get((h, w), 0)
+        p = (max(c - t["D"], 0.0) + t["D"] * t["types"][h] * p) / t["total"][h]
+    return p
+
+
+def kneser_ney_log_probs_plain(model: "NGramModel", train_melodies: Sequence, melodies: Sequence) -> list[np.ndarray]:
+    """What ``model.token_log_probs(melodies)`` returns, recounted from ``train_melodies`` with plain loops.
+
+    Uses only the model's vocabulary (``model.encode``) and order; every count is redone by
+    :func:`kneser_ney_counts_plain` and every probability by :func:`kneser_ney_prob_plain`. Slow (a Python
+    loop per n-gram), so use it on a few hundred tunes: it is the reference, not the tool.
+
+    Returns:
+        One ``(n_i + 1,)`` array of natural-log probabilities per melody, ``</s>`` last.
+    """
+    model._check_fitted()
+    k, V = model.order, model.vocab_size
+    train_ids = [model.encode(encode_events(np.asarray(m))) for m in train_melodies]
+    tables = kneser_ney_counts_plain(train_ids, k)
+    out = []
+    for m in melodies:
+        padded = [BOS] * k + [int(t) for t in model.encode(encode_events(np.asarray(m)))] + [EOS]
+        out.append(np.array([np.log(kneser_ney_prob_plain(tables, padded[i - k:i], padded[i], V))
+                             for i in range(k, len(padded))]))
+    return out
 
 
 # --- memorisation: how much of a generated tune is copied from the training set ------------------------

@@ -1,4 +1,4 @@
-"""MIDI files in and out, through ``pretty_midi``.
+"""MIDI files in and out: read in ticks with ``mido``, written through ``pretty_midi``.
 
 A MIDI file stores events in *ticks*; ``resolution`` ticks make one quarter note, and tempo events say how
 many microseconds a quarter lasts from then on. A :class:`~helpers.data.Piece` keeps times in quarter
@@ -7,11 +7,14 @@ does; ``piece.qpm`` is the file's first tempo, so a constant-tempo file plays ba
 speed, and later tempo changes are kept in ``piece.meta['tempo_changes']`` (a performance's rubato is not
 applied by :func:`helpers.audio.render`, which plays at one tempo).
 
-- :func:`read_midi` -- a file becomes a :class:`Piece`, one voice per non-empty instrument (track/program).
+- :func:`read_midi` -- a file becomes a :class:`Piece`, one voice per non-empty instrument (track/program);
+  any resolution and length (the notes are paired in ticks, never turned into a table of seconds per tick).
+- :func:`quarters_to_seconds` / :func:`seconds_to_quarters` -- through a tempo map.
+- :func:`load_midi_folder` -- every MIDI file of a folder (yours) as a list of pieces.
 - :func:`write_midi` -- a :class:`Piece` becomes a file, one instrument per voice, tempo ``piece.qpm``.
 - :func:`to_pretty_midi` -- the in-memory ``pretty_midi.PrettyMIDI`` object, for anything else.
 
-Notebook: ``00_welcome.ipynb`` (load your own MIDI), ``05_music_transformer.ipynb`` (save generations).
+Notebook: ``00_welcome.ipynb`` (load your own MIDI), ``03_music_transformer.ipynb`` (exercise: your own music).
 Reference: MIDI 1.0 Detailed Specification (MIDI Manufacturers Association, 1996), Standard MIDI Files;
 Raffel & Ellis, "Intuitive analysis, creation and manipulation of MIDI data with pretty_midi",
 ISMIR late-breaking demo (2014).
@@ -19,6 +22,7 @@ ISMIR late-breaking demo (2014).
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable, Mapping, Sequence
 
@@ -32,55 +36,122 @@ WRITE_RESOLUTION = 960  # ticks per quarter note in files we write
 
 
 # --- reading ----------------------------------------------------------------------------------------------
-def _load_pretty_midi(path: Path):
-    """Parse with mido, count the notes pretty_midi will drop, then build the ``PrettyMIDI`` object.
+MAX_QUARTERS = 200_000  # a file longer than this (over a day at 120 qpm) is taken for corrupt
 
-    Returns:
-        ``(pm, zero_length, unterminated)``.
-    """
+
+def _parse_midi(path: Path):
+    """The file as a ``mido.MidiFile``; any parser error becomes a ValueError naming the file."""
     import mido
-    import pretty_midi
 
     try:
-        midi_file = mido.MidiFile(str(path))
-        zero_length, unterminated = count_dropped_notes(midi_file)
-        with warnings.catch_warnings():
-            # "Tempo, Key or Time signature change events found on non-zero tracks": harmless, common.
-            warnings.simplefilter("ignore", RuntimeWarning)
-            pm = pretty_midi.PrettyMIDI(mido_object=midi_file)
-    except Exception as err:  # mido/pretty_midi raise OSError, EOFError, KeyError, IndexError, ValueError...
+        return mido.MidiFile(str(path))
+    except Exception as err:  # mido raises OSError, EOFError, KeyError, IndexError, ValueError...
         raise ValueError(f"{path}: not a readable MIDI file ({type(err).__name__}: {err})") from err
-    return pm, zero_length, unterminated
 
 
-def count_dropped_notes(midi_file) -> tuple[int, int]:
-    """Notes that pretty_midi silently skips: zero length (note-off on the note-on's tick) and never ended.
+@dataclass
+class _Track:
+    """The notes of one (program, channel, track) of a file, in ticks; what pretty_midi calls an Instrument."""
 
-    Mirrors pretty_midi's pairing of note-ons and note-offs per (track, channel, pitch): a note-off closes
-    every open note of that key that started on an earlier tick; notes that started on the same tick stay
-    open if some older note was closed, and are dropped (zero length) otherwise.
+    program: int
+    is_drum: bool
+    name: str
+    notes: list = field(default_factory=list)  # (start tick, end tick, pitch, velocity)
+
+
+def _read_ticks(midi_file) -> tuple[list[_Track], dict, int, int]:
+    """Notes and meta events of a parsed file, in ticks (no conversion to seconds, so no limit on the length).
+
+    Notes are paired as pretty_midi pairs them, per track and (channel, pitch): a note-off (or a note-on of
+    velocity 0) closes every open note of that key that started on an earlier tick; notes that started on the
+    note-off's own tick stay open if an older one was closed, and are dropped (zero length) otherwise. Notes
+    are grouped by (program, channel, track), the program being the channel's latest program change; channel 10
+    (9 here) is the drum channel. Tempo, key and time-signature events are read from every track (a type-1 file
+    keeps them in the first; files that do not still play at the right speed).
 
     Returns:
-        ``(zero_length, unterminated)`` counts.
+        ``(tracks, meta, zero_length, unterminated)``: the non-empty groups in the order their first note ends;
+        ``meta`` with ``'tempo'``, ``'key'``, ``'time_signature'`` lists of ``(tick, value)``, sorted by tick;
+        and the counts of dropped notes.
     """
+    groups: dict[tuple[int, int, int], _Track] = {}
+    meta: dict[str, list] = {"tempo": [], "key": [], "time_signature": []}
     zero_length = unterminated = 0
-    for track in midi_file.tracks:
-        tick = 0
-        open_notes: dict[tuple[int, int], list[int]] = {}
+    for track_index, track in enumerate(midi_file.tracks):
+        tick, name = 0, ""
+        program = [0] * 16
+        open_notes: dict[tuple[int, int], list[tuple[int, int]]] = {}  # (channel, pitch) -> [(start, velocity)]
         for msg in track:
             tick += msg.time
-            if msg.type == "note_on" and msg.velocity > 0:
-                open_notes.setdefault((msg.channel, msg.note), []).append(tick)
-            elif msg.type in ("note_on", "note_off") and (msg.channel, msg.note) in open_notes:
-                starts = open_notes[(msg.channel, msg.note)]
-                same_tick = [t for t in starts if t == tick]
-                if len(same_tick) < len(starts) and same_tick:
-                    open_notes[(msg.channel, msg.note)] = same_tick
+            kind = msg.type
+            if kind == "track_name":
+                name = msg.name
+            elif kind == "set_tempo":
+                meta["tempo"].append((tick, msg.tempo))
+            elif kind == "key_signature":
+                meta["key"].append((tick, msg.key))
+            elif kind == "time_signature":
+                meta["time_signature"].append((tick, f"{msg.numerator}/{msg.denominator}"))
+            elif kind == "program_change":
+                program[msg.channel] = msg.program
+            elif kind == "note_on" and msg.velocity > 0:
+                open_notes.setdefault((msg.channel, msg.note), []).append((tick, msg.velocity))
+            elif kind in ("note_on", "note_off") and (msg.channel, msg.note) in open_notes:
+                key = (msg.channel, msg.note)
+                to_close = [(start, vel) for start, vel in open_notes[key] if start != tick]
+                same_tick = [(start, vel) for start, vel in open_notes[key] if start == tick]
+                if to_close:
+                    group_key = (program[msg.channel], msg.channel, track_index)
+                    if group_key not in groups:
+                        groups[group_key] = _Track(program[msg.channel], msg.channel == 9, name)
+                    groups[group_key].notes += [(start, tick, msg.note, vel) for start, vel in to_close]
+                if to_close and same_tick:
+                    open_notes[key] = same_tick  # a note-on on the note-off's tick: it goes on sounding
                 else:
                     zero_length += len(same_tick)
-                    del open_notes[(msg.channel, msg.note)]
+                    del open_notes[key]
         unterminated += sum(len(v) for v in open_notes.values())
-    return zero_length, unterminated
+    for events in meta.values():
+        events.sort(key=lambda e: e[0])  # stable: at one tick, file order
+    return list(groups.values()), meta, zero_length, unterminated
+
+
+def _tempo_map(events: list[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """``set_tempo`` events (tick, microseconds per quarter) -> change ticks (C,) and qpm (C,), from tick 0.
+
+    MIDI's default of 120 qpm holds until the first event; of several events on one tick the last counts; an
+    event that repeats the tempo in force is skipped.
+    """
+    ticks, tempi = [0], [120.0]
+    for tick, micros in events:
+        qpm = 6e7 / micros
+        if tick == ticks[-1]:
+            tempi[-1] = qpm
+        elif qpm != tempi[-1]:
+            ticks.append(tick)
+            tempi.append(qpm)
+    return np.array(ticks, dtype=np.int64), np.array(tempi, dtype=np.float64)
+
+
+def quarters_to_seconds(quarters, tempo_changes: Sequence[Sequence[float]]) -> np.ndarray:
+    """Score time -> seconds through a tempo map, the inverse of :func:`seconds_to_quarters`.
+
+    Args:
+        quarters: quarter notes from the start, any shape.
+        tempo_changes: ``[[quarter, qpm], ...]`` increasing, the first at quarter 0 (``piece.meta['tempo_changes']``
+            of a piece from :func:`read_midi`).
+
+    Returns:
+        seconds, same shape as ``quarters``: ``S_i + (q - Q_i) * 60 / qpm_i`` in the segment ``i`` holding q.
+    """
+    changes = np.asarray(tempo_changes, dtype=np.float64).reshape(-1, 2)  # (C, 2)
+    if not len(changes) or changes[0, 0] != 0:
+        raise ValueError(f"quarters_to_seconds: tempo_changes must start at quarter 0, got {tempo_changes!r}")
+    at, qpm = changes[:, 0], changes[:, 1]
+    seconds_at_change = np.concatenate([[0.0], np.cumsum(np.diff(at) * 60.0 / qpm[:-1])])  # (C,)
+    q = np.asarray(quarters, dtype=np.float64)
+    seg = np.clip(np.searchsorted(at, q, side="right") - 1, 0, len(at) - 1)
+    return seconds_at_change[seg] + (q - at[seg]) * 60.0 / qpm[seg]
 
 
 def seconds_to_quarters(times: np.ndarray, change_times: np.ndarray, tempi: np.ndarray) -> np.ndarray:
@@ -120,12 +191,18 @@ def _key_from_number(key_number: int) -> tuple[str, int, str]:
 def read_midi(path: str | Path, merge_tracks: bool = False) -> Piece:
     """Read a Standard MIDI File as a :class:`Piece`.
 
-    Every non-empty instrument (pretty_midi groups notes by track, channel and program) becomes a voice,
+    Every non-empty instrument (notes grouped by track, channel and program, as pretty_midi groups them) is a voice,
     named after its track name, else its General MIDI program; drum tracks are named ``'drums'``.
     Times are *score time*: ticks / resolution = quarter notes, rounded to the tick grid. ``piece.qpm`` is
     the first tempo (120 if the file has none; rounded to 0.001), so seconds = quarters * 60 / qpm is
     right for a constant-tempo file; every tempo change is listed in ``meta['tempo_changes']`` as
-    ``[quarter, qpm]``.
+    ``[quarter, qpm]`` (qpm exact, ``6e7 / microseconds per quarter``, so that :func:`quarters_to_seconds` gives
+    the file's own times to the microsecond).
+
+    The file is read in ticks with ``mido`` (:func:`_read_ticks`, which pairs notes as pretty_midi does), so a
+    high resolution or a long piece is no problem: a 12-minute quartet at 10080 ticks per quarter (12 million
+    ticks, which pretty_midi refuses as "likely corrupt") loads exactly (``tests/test_midi.py``). A file whose
+    notes run past :data:`MAX_QUARTERS` quarter notes is refused as corrupt.
 
     Args:
         path: the ``.mid``/``.midi`` file.
@@ -149,35 +226,27 @@ def read_midi(path: str | Path, merge_tracks: bool = False) -> Piece:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"read_midi: no such file {path}")
-    pm, zero_length, unterminated = _load_pretty_midi(path)
-    resolution = int(pm.resolution)
-    change_times, tempi = pm.get_tempo_changes()
-    if len(tempi) == 0 or change_times[0] > 0:  # MIDI's default tempo until the first event
-        change_times, tempi = np.concatenate([[0.0], change_times]), np.concatenate([[120.0], tempi])
-
-    def to_ticks_grid(seconds: np.ndarray) -> np.ndarray:
-        q = seconds_to_quarters(seconds, change_times, tempi)
-        return np.round(q * resolution) / resolution  # exact tick positions, without float drift
+    midi_file = _parse_midi(path)
+    resolution = int(midi_file.ticks_per_beat)
+    if resolution <= 0:
+        raise ValueError(f"{path}: not a readable MIDI file (time division {resolution} is not ticks per quarter)")
+    tracks, events, dropped, unterminated = _read_ticks(midi_file)
+    last_tick = max((n[1] for t in tracks for n in t.notes), default=0)
+    if last_tick / resolution > MAX_QUARTERS:
+        raise ValueError(
+            f"{path}: not a readable MIDI file (its last note ends {last_tick / resolution:.0f} quarter notes in, "
+            f"tick {last_tick} at {resolution} per quarter; more than {MAX_QUARTERS}: it is likely corrupt)"
+        )
+    change_ticks, tempi = _tempo_map(events["tempo"])
 
     columns, names, programs, drums, track_names = [], [], [], [], []
-    dropped = zero_length
-    for inst in pm.instruments:
-        if not inst.notes:
-            continue
-        raw = np.array([(n.start, n.end, n.pitch, n.velocity) for n in inst.notes], dtype=np.float64)  # (N, 4)
-        on, off = to_ticks_grid(raw[:, 0]), to_ticks_grid(raw[:, 1])
-        keep = off > on
-        dropped += int((~keep).sum())
-        if not keep.any():
-            continue
-        columns.append((on[keep], off[keep] - on[keep], raw[keep, 2], raw[keep, 3]))
-        track_names.append(inst.name.strip())
-        programs.append(int(inst.program))
-        drums.append(bool(inst.is_drum))
-        if inst.is_drum:
-            names.append("drums")
-        else:
-            names.append(inst.name.strip() or pretty_midi.program_to_instrument_name(inst.program))
+    for t in tracks:
+        raw = np.array(t.notes, dtype=np.float64)  # (N, 4): start tick, end tick, pitch, velocity
+        columns.append((raw[:, 0] / resolution, (raw[:, 1] - raw[:, 0]) / resolution, raw[:, 2], raw[:, 3]))
+        track_names.append(t.name.strip())
+        programs.append(t.program)
+        drums.append(t.is_drum)
+        names.append("drums" if t.is_drum else t.name.strip() or pretty_midi.program_to_instrument_name(t.program))
     if not columns:
         raise ValueError(
             f"{path}: the MIDI file holds no notes"
@@ -202,21 +271,18 @@ def read_midi(path: str | Path, merge_tracks: bool = False) -> Piece:
         i = j
 
     key, tonic, mode = "", -1, ""
-    if pm.key_signature_changes:
-        key, tonic, mode = _key_from_number(int(pm.key_signature_changes[0].key_number))
-    ts = pm.time_signature_changes
-    time_signature = f"{ts[0].numerator}/{ts[0].denominator}" if ts else "4/4"
-    tempo_quarters = to_ticks_grid(np.asarray(change_times))
+    if events["key"]:
+        key_number = pretty_midi.key_name_to_key_number(events["key"][0][1])
+        key, tonic, mode = _key_from_number(int(key_number))
+    ts = events["time_signature"]
     meta = {
         "source": str(path),
         "programs": programs,
         "is_drum": drums,
         "track_names": track_names,
         "resolution": resolution,
-        "tempo_changes": [[float(q), round(float(t), 3)] for q, t in zip(tempo_quarters, tempi)],
-        "time_signature_changes": [
-            [float(to_ticks_grid(np.array([t.time]))[0]), f"{t.numerator}/{t.denominator}"] for t in ts
-        ],
+        "tempo_changes": [[float(t / resolution), float(q)] for t, q in zip(change_ticks, tempi)],  # qpm unrounded
+        "time_signature_changes": [[float(t / resolution), sig] for t, sig in ts],
         "time_signature_from_file": bool(ts),
         "dropped_zero_length": dropped,
         "dropped_unterminated": unterminated,
@@ -229,11 +295,45 @@ def read_midi(path: str | Path, merge_tracks: bool = False) -> Piece:
         key=key,
         tonic=tonic,
         mode=mode,
-        time_signature=time_signature,
+        time_signature=ts[0][1] if ts else "4/4",
         qpm=round(float(tempi[0]), 3),  # MIDI stores whole microseconds per quarter: 90 qpm reads 90.00009
         collection="midi",
         meta=meta,
     )
+
+
+def load_midi_folder(folder: str | Path, recursive: bool = True, skip_bad: bool = False) -> list[Piece]:
+    """Load every ``.mid``/``.midi`` file of a folder (yours!) as :class:`Piece` objects, with :func:`read_midi`.
+
+    Args:
+        folder: the folder to read (``~`` is expanded).
+        recursive: also look in sub-folders.
+        skip_bad: if True, files that fail to parse are skipped and listed in a warning; if False (default)
+            the first bad file raises an error that names it.
+
+    Raises:
+        FileNotFoundError: if the folder does not exist or holds no MIDI file.
+
+    Notebook: 00_welcome.ipynb (load your own MIDI).
+    """
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"load_midi_folder: {folder} is not a folder")
+    pattern = "**/*" if recursive else "*"
+    files = sorted(p for p in folder.glob(pattern) if p.suffix.lower() in (".mid", ".midi") and p.is_file())
+    if not files:
+        raise FileNotFoundError(f"load_midi_folder: no .mid or .midi file in {folder}")
+    pieces, bad = [], []
+    for path in files:
+        try:
+            pieces.append(read_midi(path))
+        except ValueError as err:
+            if not skip_bad:
+                raise
+            bad.append(f"{path.name}: {err}")
+    if bad:
+        warnings.warn(f"load_midi_folder skipped {len(bad)} unreadable file(s):\n" + "\n".join(bad))
+    return pieces
 
 
 # --- writing ----------------------------------------------------------------------------------------------
@@ -255,13 +355,7 @@ def _per_voice(piece: Piece, value, what: str) -> list:
     if isinstance(value, Mapping):
         out = [None] * n
         for k, v in value.items():
-            if isinstance(k, str):
-                if k not in piece.voice_names:
-                    raise ValueError(f"{what}: piece {piece.id!r} has no voice {k!r}; voices are {piece.voice_names}")
-                k = piece.voice_names.index(k)
-            if not 0 <= int(k) < n:
-                raise ValueError(f"{what}: voice index {k} outside 0..{n - 1}")
-            out[int(k)] = v
+            out[piece.voice_index(k, what)] = v
         return out
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
         return [value] * n
@@ -299,13 +393,7 @@ def to_pretty_midi(
     else:
         is_drum = [False] * n_voices
         for d in drums:
-            if isinstance(d, str):
-                if d not in piece.voice_names:
-                    raise ValueError(f"drums: piece {piece.id!r} has no voice {d!r}; voices are {piece.voice_names}")
-                d = piece.voice_names.index(d)
-            if not 0 <= int(d) < n_voices:
-                raise ValueError(f"drums: voice index {d} outside 0..{n_voices - 1}")
-            is_drum[int(d)] = True
+            is_drum[piece.voice_index(d, "drums")] = True
 
     pm = pretty_midi.PrettyMIDI(resolution=WRITE_RESOLUTION, initial_tempo=float(piece.qpm))
     sec = 60.0 / piece.qpm  # seconds per quarter

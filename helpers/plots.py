@@ -54,6 +54,44 @@ def quarters_per_bar(time_signature: str) -> float:
     return num * 4.0 / den
 
 
+MAJOR_TRIAD = (0, 4, 7)  # tonic, major third, fifth
+MINOR_TRIAD = (0, 3, 7)
+
+
+def pitch_ticks(p_lo: int, p_hi: int, tonic: int = -1, mode: str = "") -> list[int]:
+    """The pitches a piano roll labels on its y axis, so that the labels read like music.
+
+    - a range of at most 14 semitones: every semitone;
+    - up to 24 semitones: the notes of the key's tonic triad (``tonic`` 0..11 with ``mode`` 'major' or 'minor'),
+      or of C major (C E G) when the key is unknown, so a C-major progression reads C4 E4 G4 C5 ... (the triad
+      rather than the whole scale: labels at least 3 semitones apart stay readable on a short plot);
+    - wider: every C (the lowest pitch if the range holds no C).
+
+    Labelling every second semitone from the lowest note, as a plain tick locator does, names whatever notes
+    fall on the grid (F#4 / Ab4 / Bb4 for a C-major tune): never that.
+
+    Returns:
+        The labelled MIDI pitches, ascending, within [p_lo, p_hi].
+
+    Raises:
+        ValueError: if ``p_hi < p_lo`` or ``tonic`` is not -1 or 0..11.
+    """
+    p_lo, p_hi, tonic = int(p_lo), int(p_hi), int(tonic)
+    if p_hi < p_lo:
+        raise ValueError(f"pitch_ticks: p_hi ({p_hi}) must be >= p_lo ({p_lo})")
+    if not -1 <= tonic <= 11:
+        raise ValueError(f"pitch_ticks: tonic must be -1 (unknown) or a pitch class 0..11, got {tonic}")
+    span = p_hi - p_lo
+    if span <= 14:
+        return list(range(p_lo, p_hi + 1))
+    if span <= 24:
+        if tonic < 0 or mode not in ("major", "minor"):
+            tonic, mode = 0, "major"
+        degrees = {(tonic + d) % 12 for d in (MAJOR_TRIAD if mode == "major" else MINOR_TRIAD)}
+        return [p for p in range(p_lo, p_hi + 1) if p % 12 in degrees]
+    return [p for p in range(p_lo, p_hi + 1) if p % 12 == 0] or [p_lo]
+
+
 def plot_piano_roll(
     piece: Piece,
     ax=None,
@@ -64,6 +102,9 @@ def plot_piano_roll(
     bar_lines: bool = True,
 ):
     """Draw notes as horizontal bars: x = time in quarter notes, y = pitch, one colour per voice.
+
+    The y axis names pitches that read like music (:func:`pitch_ticks`: every semitone, the key's tonic triad,
+    or every C, depending on the range).
 
     Args:
         piece: the piece to draw.
@@ -107,10 +148,7 @@ def plot_piano_roll(
         p_lo, p_hi = 60, 72
     ax.set_ylim(p_lo - 1.5, p_hi + 1.5)
     ax.set_xlim(lo, hi)
-    step = 1 if p_hi - p_lo <= 14 else (2 if p_hi - p_lo <= 28 else 12)
-    ticks = [p for p in range(p_lo, p_hi + 1) if (p % 12 == 0 if step == 12 else (p - p_lo) % step == 0)]
-    if step == 12 and not ticks:
-        ticks = [p_lo]
+    ticks = pitch_ticks(p_lo, p_hi, piece.tonic, piece.mode)
     ax.set_yticks(ticks)
     ax.set_yticklabels([pitch_name(p) for p in ticks])
     for c in range((p_lo // 12 + 1) * 12, p_hi + 1, 12):  # faint line under every C
@@ -212,4 +250,61 @@ def plot_spectrogram(audio, sr: int, ax=None, title: str | None = None, n_mels: 
         ax.set_title(title)
     if colorbar:
         ax.figure.colorbar(im, ax=ax, label="log power", pad=0.01)
+    return ax
+
+
+def attention_by_distance(weights, max_distance: int) -> np.ndarray:
+    """Mean attention weight that a query puts on the key ``d`` tokens back, for d = 0 .. ``max_distance``.
+
+    Averaged over the queries that have a key that far back in every row (queries ``i >= max_distance``) and over
+    the batch, so the numbers of one head are shares of a query's weight (a row sums to at most 1; the rest went
+    further back than ``max_distance``).
+
+    Args:
+        weights: attention weights (B, H, T, T) or (H, T, T), each row a distribution over keys (causal: key <= query).
+        max_distance: the largest distance d to report, < T.
+
+    Returns:
+        (H, max_distance + 1) array: entry [h, d] = mean over queries of weights[..., h, i, i - d].
+
+    Notebook: 03_music_transformer.ipynb ("What do the heads look at?").
+    Reference: Huang et al. 2018 (Music Transformer), Sec. 3.4 and the attention visualisations of its Sec. 5.
+    """
+    w = np.asarray(weights.detach().cpu() if hasattr(weights, "detach") else weights, dtype=np.float64)
+    if w.ndim == 3:
+        w = w[None]
+    if w.ndim != 4 or w.shape[-1] != w.shape[-2]:
+        raise ValueError(f"attention_by_distance: weights must be (B, H, T, T) or (H, T, T), got shape {w.shape}")
+    T = w.shape[-1]
+    if not 0 <= max_distance < T:
+        raise ValueError(f"attention_by_distance: max_distance must lie in 0 .. {T - 1}, got {max_distance}")
+    queries = np.arange(max_distance, T)  # (Q,)
+    out = np.stack([w[:, :, queries, queries - d].mean(axis=(0, 2)) for d in range(max_distance + 1)], axis=1)
+    return out  # (H, max_distance + 1)
+
+
+def plot_attention_by_distance(profile: np.ndarray, ax=None, title: str | None = None, marks=()):
+    """One line per head: attention weight against distance (the output of :func:`attention_by_distance`).
+
+    Args:
+        profile: (H, D + 1) mean weight per head and distance.
+        ax: Axes to draw into (None: a new figure).
+        title: axes title.
+        marks: distances to mark with a thin vertical line (e.g. 3, 7, 11: the predicted token's voice).
+
+    Returns:
+        The Axes (one ``Line2D`` per head, labelled "head h").
+    """
+    profile = np.asarray(profile)
+    ax = _new_axes(ax, figsize=(6, 3))
+    for d in marks:
+        ax.axvline(d, color="0.85", linewidth=0.8, zorder=0)
+    for h, row in enumerate(profile):
+        ax.plot(np.arange(len(row)), row, "o-", ms=3, label=f"head {h + 1}")
+    ax.set_xlabel("distance from query to key (tokens back)")
+    ax.set_ylabel("mean attention weight")
+    ax.set_ylim(0, 1)
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize="small")
     return ax

@@ -209,6 +209,8 @@ def precision_recall_curve(y_true, scores) -> tuple[np.ndarray, np.ndarray, np.n
 def average_precision(y_true, scores) -> float:
     """Average precision: sum over thresholds of (recall gain) x precision, from the PR curve.
 
+    The same definition as ``sklearn.metrics.average_precision_score`` (tied scores form one threshold; no
+    interpolation): ``tests/test_review.py`` holds the two equal where scikit-learn is installed.
     NaN when there is no positive (AP is undefined: recall has no denominator).
 
     Args:

@@ -23,6 +23,26 @@
 # | 04–06 | Jukebox VQ-VAE · MusicGen · evaluation (the audio half) |
 # | 07 | the lesson's exercises, with checked solutions |
 # | 08 | review of the previous lesson's exercises |
+#
+# **Contents:** The corpora · Listen: a Bach chorale · Listen: a folk song · The instruments of the synthesiser ·
+# A tour of `helpers` · Your own music · The landscape · Summary · Exercises · Further reading
+#
+# **Where you are:** the first notebook · next: [01 · How music becomes numbers](01_representations.ipynb) → ·
+# [all notebooks](../README.md#the-notebooks) · [glossary](GLOSSARY.md) of the terms the course uses
+# ([nats](GLOSSARY.md#nats), [KV cache](GLOSSARY.md#kv-cache), [top-k / top-p](GLOSSARY.md#top-k-top-p),
+# [REMI](GLOSSARY.md#remi), [cadence](GLOSSARY.md#cadence), [pickup](GLOSSARY.md#pickup),
+# [codebook](GLOSSARY.md#codebook), [guidance](GLOSSARY.md#guidance), ...)
+#
+# **Run time:** about 15 seconds (13 s measured with `scripts/execute_notebook.py`
+# on a 2-core machine shared with other jobs; expect less on an idle machine).
+#
+# **Papers cited** (in the landscape table below, each with its source): Huang et al., *Music Transformer*
+# ([arXiv:1809.04281](https://arxiv.org/abs/1809.04281)); Dhariwal et al., *Jukebox*
+# ([arXiv:2005.00341](https://arxiv.org/abs/2005.00341)); Agostinelli et al., *MusicLM*
+# ([arXiv:2301.11325](https://arxiv.org/abs/2301.11325)); Copet et al., *Simple and Controllable Music Generation*
+# (MusicGen, [arXiv:2306.05284](https://arxiv.org/abs/2306.05284)); Boulanger-Lewandowski et al., *Modeling Temporal
+# Dependencies in High-Dimensional Sequences* (the JSB split, [arXiv:1206.6392](https://arxiv.org/abs/1206.6392)).
+# MuseNet has no paper, only OpenAI's [blog post](https://openai.com/index/musenet/).
 
 # %%
 # %matplotlib inline
@@ -32,7 +52,7 @@ import torch
 import matplotlib.pyplot as plt
 
 import helpers
-from helpers.data import load_chorales, load_folk, load_midi_folder, pitch_name
+from helpers.data import load_chorales, load_folk, pitch_name
 from helpers.audio import render, play, log_mel_spectrogram
 from helpers.plots import plot_piano_roll, plot_spectrogram, plot_waveform
 
@@ -46,8 +66,8 @@ print("GPU available:", torch.cuda.is_available(), "(everything in this course a
 # built):
 #
 # - **Bach chorales**: four voices (soprano, alto, tenor, bass), split into train/valid/test as the JSB Chorales
-#   benchmark that papers report on (Boulanger-Lewandowski et al., 2012; 229 / 76 / 77 pieces there, 225 / 75 / 77 here,
-#   since music21 lacks five of them), plus an *extra* set of chorales outside that benchmark that only ever joins
+#   benchmark that papers report on (Boulanger-Lewandowski et al., 2012, with 229 / 76 / 77 pieces; the counts here,
+#   printed below, hold five pieces fewer since music21 lacks five of them), plus an *extra* set of chorales outside that benchmark that only ever joins
 #   training.
 # - **Essen folk songs**: thousands of single-line melodies with key and metre.
 #
@@ -103,6 +123,36 @@ plot_waveform(audio, sr, ax=axes[1], start=1.0, duration=0.05, title="waveform, 
 plt.tight_layout()
 
 # %% [markdown]
+# ## The same chorale, two synthesisers
+#
+# The course turns notes into sound in two ways. The **additive synthesiser** above (`helpers.audio`) builds every note
+# from sine waves and an envelope: it is transparent (you can read every line of it) and it teaches what a timbre is
+# made of. The **SoundFont** renderer (`helpers.soundfont`) plays recorded samples of real instruments from a General
+# MIDI SoundFont (`TimGM6mb.sf2`, which comes with `pretty_midi`): it sounds like instruments, and it renders the audio
+# corpus that the audio notebooks (04–06) train on, so it is what the audio models learn from. The same excerpt, first
+# additive, then SoundFont:
+
+# %%
+excerpt = chorale.slice_quarters(0, end)
+additive = render(excerpt, "organ", sr=sr)
+sampled = render(excerpt, "organ", sr=sr, synth="soundfont")  # General MIDI program 19, church organ
+print(f"additive {len(additive) / sr:.2f} s, SoundFont {len(sampled) / sr:.2f} s of audio")
+display(play(additive, sr=sr))
+display(play(sampled, sr=sr))
+
+# %% [markdown]
+# General MIDI names that the additive synthesiser does not have (`"flute"`, `"choir"`, `"oboe"`, ...) or program
+# numbers choose the SoundFont by themselves, and each voice can have its own instrument: here a wind quartet.
+
+# %%
+quartet = {"S": "oboe", "A": "clarinet", "T": "clarinet", "B": "bassoon"}
+fig, axes = plt.subplots(1, 2, figsize=(11, 3))
+plot_spectrogram(sampled, sr, ax=axes[0], title="SoundFont organ")
+plot_spectrogram(render(excerpt, quartet, sr=sr), sr, ax=axes[1], title="SoundFont wind quartet")
+plt.tight_layout()
+play(excerpt, instrument=quartet, sr=sr)
+
+# %% [markdown]
 # ## Listen: a folk song
 #
 # A single melodic line from the Essen collection, played with a plucked-string timbre.
@@ -151,7 +201,7 @@ for info in sorted(pkgutil.iter_modules(helpers.__path__), key=lambda m: m.name)
 # %%
 import tempfile
 from pathlib import Path
-from helpers.midi import write_midi
+from helpers.midi import load_midi_folder, write_midi
 
 with tempfile.TemporaryDirectory() as folder:
     for piece in chorales["test"][:2]:
@@ -182,7 +232,8 @@ Markdown(landscape_markdown())
 # ## Summary
 #
 # - Two real corpora ship with the course and load in a fraction of a second.
-# - Any piece can be seen (piano roll, spectrogram, waveform) and heard (`play`).
+# - Any piece can be seen (piano roll, spectrogram, waveform) and heard (`play`), through the transparent additive
+#   synthesiser or through real instrument samples (a General MIDI SoundFont).
 # - `helpers` has one module per concept; your own MIDI folder loads into the same objects.
 #
 # ## Exercises
@@ -191,3 +242,14 @@ Markdown(landscape_markdown())
 #    (alto, tenor) easiest to follow?
 # 2. Transpose the folk tune up a fifth (`tune.transpose(7)`) and play both. What changes, what stays?
 # 3. Plot the piano roll of the longest chorale in the corpus (hint: `max(..., key=lambda p: p.duration_quarters)`).
+
+# %% [markdown]
+# ## Further reading
+#
+# - Briot, Hadjeres & Pachet, *Deep Learning Techniques for Music Generation: A Survey*
+#   ([arXiv:1709.01620](https://arxiv.org/abs/1709.01620)): the landscape before 2019, representation by representation.
+# - Ji, Luo & Yang, *A Comprehensive Survey on Deep Music Generation: Multi-level Representations, Algorithms,
+#   Evaluations, and Future Directions* ([arXiv:2011.06801](https://arxiv.org/abs/2011.06801)).
+# - Müller, *Fundamentals of Music Processing* (2nd ed., Springer 2021), and its
+#   [FMP notebooks](https://www.audiolabs-erlangen.de/resources/MIR/FMP/C0/C0.html): the audio and score basics.
+# - Next: [01 · How music becomes numbers](01_representations.ipynb).

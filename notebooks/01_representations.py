@@ -9,12 +9,28 @@
 # **What you will learn**
 # - what the lesson's first token scheme gets right and wrong;
 # - what *quantisation* to a 16th-note grid moves, and how many notes it touches in real music;
-# - four symbolic encodings -- the **chorale grid** of the Music Transformer paper, the **piano roll**, MIDI-like
-#   **performance events** and **REMI** tokens -- each with an encoder, a decoder and a vocabulary;
+# - four symbolic encodings -- the **[chorale grid](GLOSSARY.md#chorale-grid)** of the Music Transformer paper, the
+#   **piano roll**, MIDI-like **performance events** and **[REMI](GLOSSARY.md#remi)** tokens -- each with an encoder,
+#   a decoder and a vocabulary;
 # - what each one loses, measured over every chorale and every folk tune (and how we *prove* the lossless ones are
 #   lossless);
 # - how big each is next to a mel spectrogram and a raw waveform, in one table computed from the corpus;
 # - which representation each later notebook uses, and why.
+#
+# **Contents:** 1. The lesson's first attempt · 2. A real chorale · 3. Quantisation · 4. The chorale grid · 5. The
+# piano roll · 6. Performance events · 7. REMI · 8. The round trip, over the whole corpus · 9. Do they sound the same? ·
+# 10. Audio: the waveform and the mel spectrogram · 11. The table · 12. Try it · Summary · Exercises · Further reading
+#
+# **Where you are:** ← previous: [00 · Welcome](00_welcome.ipynb) · next: [02 · Markov chains](02_markov_chains.ipynb)
+# → · [all notebooks](../README.md#the-notebooks) · [glossary](GLOSSARY.md)
+#
+# **Run time:** about 1.5 minutes (84 s measured with `scripts/execute_notebook.py`
+# on a 2-core machine shared with other jobs; expect less on an idle machine).
+#
+# **Papers cited:** Huang et al., *Music Transformer* ([arXiv:1809.04281](https://arxiv.org/abs/1809.04281)), for
+# the chorale grid and performance events; Oore et al., *This Time with Feeling: Learning Expressive Musical
+# Performance* ([arXiv:1808.03715](https://arxiv.org/abs/1808.03715)), for performance events; Huang & Yang, *Pop Music
+# Transformer* ([arXiv:2002.00212](https://arxiv.org/abs/2002.00212)), for REMI.
 
 # %%
 # %matplotlib inline
@@ -84,8 +100,8 @@ display(play(lesson, sr=SR, instrument="piano"), play(decoded_lesson, sr=SR, ins
 #
 # ## 2. A real chorale
 #
-# The course ships Bach's four-part chorales (soprano, alto, tenor, bass) on the canonical JSB split, and about eight
-# thousand Essen folk melodies. Times are in quarter notes; `piece.qpm` says how fast to play them.
+# The course ships Bach's four-part chorales (soprano, alto, tenor, bass) on the canonical JSB split, and thousands of
+# Essen folk melodies (the exact counts are printed below). Times are in quarter notes; `piece.qpm` says how fast to play them.
 
 # %%
 t0 = time.perf_counter()
@@ -192,7 +208,7 @@ show_grid(h_frames, hold, title="'hold' mode: a pitch only where a note starts")
 
 # %% [markdown]
 # How much does `repeat` lose? We count, over every chorale, the notes of the quantised piece that do not come back.
-# The paper's format is `repeat`, so we keep it for the Music Transformer (its per-token NLL is then comparable with the
+# The paper's format is `repeat`, so we keep it for the Music Transformer (its per-token [NLL](GLOSSARY.md#nll) is then comparable with the
 # paper's table), and state its loss rather than hide it.
 
 # %%
@@ -280,14 +296,14 @@ assert len(perf.vocab) == 388
 # %% [markdown]
 # ## 7. REMI
 #
-# REMI (Huang & Yang 2020) puts the metre into the tokens: `Bar` starts each bar, `Position_i` says on which 16th of the
+# [REMI](GLOSSARY.md#remi) (Huang & Yang 2020) puts the metre into the tokens: `Bar` starts each bar, `Position_i` says on which 16th of the
 # bar the next notes start, and each note is `Pitch`, `Velocity`, `Duration` (in 16ths). We add an optional `Voice`
 # token before each note, so a chorale keeps its voices in one stream. A note longer than 64 16ths gets several `Duration`
 # tokens that add up (counted below).
 #
 # Two caveats on our corpora. They have no dynamics (every velocity is 80), so here the `Velocity` tokens carry no
 # information; with performed MIDI they would. And our `Bar` tokens count bars from the first note: in a piece with a
-# pickup (this chorale opens with one quarter note) they fall a quarter before the written bar lines, so a metre-aware
+# [pickup](GLOSSARY.md#pickup) (this chorale opens with one quarter note) they fall a quarter before the written bar lines, so a metre-aware
 # REMI would start counting at the written bar line.
 
 # %%
@@ -295,6 +311,18 @@ remi = REMI()
 remi_tokens = remi.encode(piece)
 print(remi, "|", len(remi_tokens), "tokens")
 print(" ".join(remi.vocab.decode(remi_tokens[:19])))
+
+# %% [markdown]
+# How are these tokens written? `REMI.encode_plain` says it as a plain loop over the notes in reading order (onset,
+# voice, pitch). `remi.encode`, which the course uses, places every token with one sort instead; it gives the same
+# tokens (checked here on this chorale, and by `tests/test_representations.py` on the whole corpus), and
+# `make bench` times the two. Read the plain one first:
+
+# %%
+import inspect
+
+print(inspect.getsource(REMI.encode_plain))
+assert np.array_equal(remi.encode_plain(piece), remi_tokens)
 
 # %% [markdown]
 # ## 8. The round trip, over the whole corpus
@@ -534,7 +562,8 @@ display(Markdown(f'''
 # ## Exercises
 #
 # 1. **A coarser grid.** Quantise the chorales and the folk tunes to 8th notes (`steps_per_quarter=2`). What share of
-#    notes moves, and how many are dropped? Which corpus suffers more, and why?
+#    notes moves (over `chorales` and `folk` as loaded in section 2), and how many are dropped? Which corpus suffers
+#    more, and why? (`rep.quantization_changes` counts them for one piece.)
 # 2. **The copying baseline.** Using `grid.changes`, compute on the *train* split the share of tokens that repeat the
 #    voice's previous token. A model that always copies would be right this often: what does that say about per-token
 #    accuracy as a measure?
@@ -543,16 +572,34 @@ display(Markdown(f'''
 #    to hear whether you can still tell the voices apart.
 # 4. **A finer clock.** Make `PerformanceEvents(time_unit=0.008, max_shift=125)`: same longest shift, finer steps. How does
 #    the vocabulary and the number of tokens per second change?
+#
+#
+# Exercises 1 and 2 have checks: put your answer in the cell and run it; until then it says "not answered yet".
+# `show_solution("name")` prints a reference solution, when you want one.
 
 # %%
+# NBVAL_CHECK_OUTPUT
+from helpers.solutions import check, show_solution
+
+# Exercise 1: the share (0..1) of notes that an 8th-note grid moves, per corpus
+moved_8th = None  # e.g. {"chorales": ..., "folk": ...}
+check("coarser_grid", moved_8th)
+
+# %%
+# NBVAL_CHECK_OUTPUT
 # Exercise 2: your answer here (a number between 0 and 1)
 copy_share = None
+check("copy_share", copy_share)
 
-# %%
-if copy_share is None:
-    print("Exercise 2 not answered yet")
-else:
-    train_changes = np.concatenate([grid.changes(grid.encode(p)) for p in load_chorales("train")])
-    assert abs(copy_share - (1 - train_changes.mean())) < 0.01, \
-        "count the False entries of grid.changes, over all train pieces"
-    print("correct")
+# %% [markdown]
+# ## Further reading
+#
+# - Oore et al. (2018), *This Time with Feeling* ([arXiv:1808.03715](https://arxiv.org/abs/1808.03715)): performance
+#   events, and why expressive timing needs them.
+# - Huang & Yang (2020), *Pop Music Transformer* ([arXiv:2002.00212](https://arxiv.org/abs/2002.00212)): REMI, and what
+#   bar and position tokens buy a model.
+# - Fradet et al. (2021), *MidiTok: A Python package for MIDI file tokenization* (ISMIR late-breaking demo;
+#   [github.com/Natooz/MidiTok](https://github.com/Natooz/MidiTok)): the common tokenisations side by side.
+# - Müller, *Fundamentals of Music Processing* (2nd ed., Springer 2021), chapter 1: score, MIDI and audio
+#   representations, and the [FMP notebooks](https://www.audiolabs-erlangen.de/resources/MIR/FMP/C0/C0.html).
+# - Next: [02 · Markov chains](02_markov_chains.ipynb).

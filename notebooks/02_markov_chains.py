@@ -12,10 +12,26 @@
 # - to train on **thousands of real folk tunes** (the Essen collection) and measure the model on held-out tunes:
 #   negative log-likelihood per note, for orders 1 to 6;
 # - to see, in numbers, where a higher order stops generalising and starts **copying** its training set;
-# - the effect of **temperature**, with your ears;
+# - the effect of **[temperature](GLOSSARY.md#temperature)**, with your ears;
 # - what a Markov chain cannot do (phrases, returning themes), which leads to the Music Transformer (notebook 03).
 #
-# Run the cells in order; the whole notebook takes a minute or two on a laptop CPU.
+# **Contents:** 1. The lesson's chain, on five melodies · 2. Smoothing with backoff: interpolated Kneser–Ney ·
+# 3. A real corpus: thousands of folk tunes · 4. How good is each order? · 5. Does a higher order compose, or copy? ·
+# 6. Listen to each order · 7. Temperature · 8. Bach chorales · 9. Your turn: a generator with knobs ·
+# 10. What a Markov chain cannot do · Summary · Exercises · Further reading
+#
+# **Where you are:** ← previous: [01 · How music becomes numbers](01_representations.ipynb) · next:
+# [03 · The Music Transformer](03_music_transformer.ipynb) → · [all notebooks](../README.md#the-notebooks) ·
+# [glossary](GLOSSARY.md)
+#
+# **Run time:** about 2 to 3 minutes (132-175 s measured in three runs with `scripts/execute_notebook.py`
+# on a 2-core machine shared with other jobs; expect less on an idle machine).
+#
+# **Papers cited:** Chen & Goodman, *An empirical study of smoothing techniques for language modeling*
+# ([arXiv:cmp-lg/9606011](https://arxiv.org/abs/cmp-lg/9606011); the longer 1998 technical report TR-10-98 holds
+# Sec. 2.7 and 3); Kneser & Ney, *Improved backing-off for m-gram language modeling* (ICASSP 1995,
+# [doi:10.1109/ICASSP.1995.479394](https://doi.org/10.1109/ICASSP.1995.479394), not on arXiv); Huang et al., *Music
+# Transformer* ([arXiv:1809.04281](https://arxiv.org/abs/1809.04281)).
 
 # %%
 # %matplotlib inline
@@ -115,10 +131,52 @@ assert fallbacks == sorted(fallbacks) and min(zeros) > 0
 #
 # Each tune is padded with `<s>` start symbols and ends with a `</s>` event, so the model also learns how tunes begin
 # and end. Events never seen in training map to `<unk>`, which gets a small probability only from the uniform floor.
-# The probability of one note in a batch of held-out notes, fully vectorised:
+#
+# First the model written plainly, one n-gram at a time, with Python dictionaries. Counting: raw counts at the highest
+# order, then, one order down at a time, *continuation counts* (in how many different longer contexts each n-gram
+# was seen):
+
+# %%
+print(inspect.getsource(markov.kneser_ney_counts_plain))
+
+# %% [markdown]
+# And the probability of one note after one context, the formula above applied from the empty context up:
+
+# %%
+print(inspect.getsource(markov.kneser_ney_prob_plain))
+
+# %% [markdown]
+# Loops over dictionaries are easy to read and check. `NGramModel`, which this notebook uses to fit models on hundreds
+# of thousands of notes, for six orders, many times over, computes exactly the same numbers with whole arrays at
+# once: every context gets an integer id, every n-gram an integer code `context_id * V + event_id`,
+# and `np.unique` / `np.searchsorted` replace the dictionaries (a sorted array searched by bisection is a dictionary
+# for a whole batch of keys at once). The probability of every note of a batch of held-out tunes:
 
 # %%
 print(inspect.getsource(NGramModel.token_log_probs))
+
+# %% [markdown]
+# Same numbers? Both forms, on 1000 folk tunes of the training split and 100 held-out tunes (loaded as in
+# section 3), order 3; both are timed, counting and scoring included:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+_train_sub = [markov.melody_events(p) for p in load_folk("essen", "train")[:1000] if len(p) >= 3]
+_valid_sub = [markov.melody_events(p) for p in load_folk("essen", "valid")[:100] if len(p) >= 3]
+_t = time.perf_counter()
+_fast_model = NGramModel(3).fit(_train_sub)  # count ...
+_fast = _fast_model.token_log_probs(_valid_sub)  # ... and score
+_fast_s = time.perf_counter() - _t
+_t = time.perf_counter()
+_plain = markov.kneser_ney_log_probs_plain(_fast_model, _train_sub, _valid_sub)  # the same, with loops
+_plain_s = time.perf_counter() - _t
+_diff = max(np.abs(a - b).max() for a, b in zip(_plain, _fast))
+assert _diff < 1e-12
+print(f"{sum(map(len, _fast))} held-out log-probabilities, max |plain - vectorised| < 1e-12: {_diff < 1e-12}")
+
+# %%
+print(f"counting and scoring, {len(_train_sub)} tunes: plain loops {_plain_s * 1e3:.0f} ms, vectorised {_fast_s * 1e3:.0f} ms "
+      f"({_plain_s / _fast_s:.0f}x)")
 
 # %% [markdown]
 # On the five melodies, the smoothed chain never falls back to dice, and every next-note distribution sums to one,
@@ -138,7 +196,7 @@ print(" ".join(pitch_name(p) for p in tiny.sample(16, np.random.default_rng(42),
 # %% [markdown]
 # ## 3. A real corpus: thousands of folk tunes
 #
-# The Essen Folksong Collection ships with the course (`data/folk_essen.jsonl.gz`), split into train / valid / test.
+# The Essen Folksong Collection ships with the course (`data/folk_essen.npz`), split into train / valid / test.
 # Tunes come in every key; a Markov chain over absolute pitches would have to learn each melody shape twelve times. Two
 # remedies, compared below:
 #
@@ -168,8 +226,8 @@ play(example, instrument="pluck", max_seconds=12)
 # %% [markdown]
 # ## 4. How good is each order? Likelihood on held-out tunes
 #
-# The negative log-likelihood (NLL) per note measures how surprised a model is by music it has not seen: lower is
-# better, $\ln(\text{vocabulary size})$ is a model that knows nothing. Training NLL always goes down with the order; the
+# The [negative log-likelihood (NLL)](GLOSSARY.md#nll) per note, in [nats](GLOSSARY.md#nats), measures how surprised a
+# model is by music it has not seen: lower is better, $\ln(\text{vocabulary size})$ is a model that knows nothing. Training NLL always goes down with the order; the
 # **validation** NLL shows when the extra context stops being knowledge and starts being memory. (Counts include one
 # `</s>` per tune.)
 
@@ -247,7 +305,8 @@ models = {k: NGramModel(k).fit(pitch_seqs["train"]) for k in orders}
 index = CorpusIndex([models[1].encode(s) for s in pitch_seqs["train"]])  # one id space for every order
 held_out = [models[1].encode(s) for s in pitch_seqs["valid"][:100]]  # reference: real tunes the model never saw
 ml = [index.match_lengths(s) for s in held_out]
-reference = {"share8": np.mean([np.mean(x[: len(x) - 7] >= 8) for x in ml]), "longest": np.mean([x.max() for x in ml])}
+reference = {"share8": np.mean([np.mean(x[: len(x) - 7] >= 8) for x in ml]), "longest": np.mean([x.max() for x in ml]),
+             "length": np.mean([len(x) for x in held_out])}
 copy_rows = []
 for k, m in models.items():
     r = markov.memorisation(m, pitch_seqs["train"], n_tunes=30, length=64, rng=np.random.default_rng(k), index=index)
@@ -255,8 +314,13 @@ for k, m in models.items():
 print(f"{'order':>5} {'mean length':>11} {'(k+1)-grams copied':>19} {'8-grams copied':>15} {'longest copy (mean / max)':>26}")
 for k, r in copy_rows:
     print(f"{k:>5} {r['length']:>11.1f} {r['share']:>19.0%} {r['share8']:>15.0%} {r['longest']:>18.1f} / {r['longest_max']}")
-print(f"held-out real tunes: 8-grams found in train {reference['share8']:.0%}, longest copy {reference['longest']:.1f} (mean)")
+print(f"held-out real tunes: mean length {reference['length']:.1f}, 8-grams found in train {reference['share8']:.0%}, "
+      f"longest copy {reference['longest']:.1f} (mean)")
+longest_sample = max(r["longest"] for _, r in copy_rows)
+print(f"longest copy, mean: held-out real tunes {reference['longest']:.1f} notes; the most of any order "
+      f"{longest_sample:.1f} (order {max(copy_rows, key=lambda x: x[1]['longest'])[0]})")
 assert copy_rows[-1][1]["share8"] > max(copy_rows[0][1]["share8"], reference["share8"])
+assert reference["longest"] > longest_sample  # real tunes copy longer runs than any order's samples
 
 # %% [markdown]
 # (The index uses the ids of the order-1 model; every order is fitted on the same tunes, so the vocabularies are the
@@ -266,6 +330,11 @@ assert copy_rows[-1][1]["share8"] > max(copy_rows[0][1]["share8"], reference["sh
 # share of copied 8-grams climbs, and at the highest order it overtakes the real tunes': the model is no longer
 # composing in the style, it is stitching together pieces of training tunes. Together with the widening gap between
 # training and validation NLL (section 4), this is where a higher order starts to memorise.
+#
+# The longest copy tells the other half of the story (last line of the table): held-out **real** tunes contain longer
+# verbatim runs from the training set than the samples of any order. A chain stitches short pieces; a real tune that
+# is a variant of a training tune shares whole phrases with it. (The real tunes and the samples have similar mean
+# lengths, first column and last lines, so length alone does not explain the gap.)
 
 # %%
 assert all(np.array_equal(m.events, models[1].events) for m in models.values())
@@ -283,12 +352,30 @@ ax.legend(loc="upper left"); plt.tight_layout(); plt.show()
 # %% [markdown]
 # ## 6. Listen to each order
 #
-# Tunes with `(pitch, duration)` events carry their own rhythm. One tune per order, same seed:
+# Tunes with `(pitch, duration)` events carry their own rhythm. To compare orders by ear they must be equally long:
+# a chain ends a tune when it draws `</s>`, often after a handful of notes, and a 9-note tune says nothing about
+# phrases. So for every order we draw tunes (one generator, seed 7) until one reaches 32 notes (about 8 bars of a folk
+# song) and keep its first 32 notes; the cell also counts the draws that ended earlier.
 
 # %%
+# NBVAL_CHECK_OUTPUT
+N_NOTES = 32
 dur_models = {k: NGramModel(k).fit(dur_seqs["train"]) for k in (1, 2, 3, 5)}
-tunes = {k: markov.events_to_piece(m.sample(48, np.random.default_rng(7)), qpm=110, id=f"order {k}")
-         for k, m in dur_models.items()}
+tunes, early = {}, {}
+for k, m in dur_models.items():
+    rng, early[k] = np.random.default_rng(7), 0
+    while k not in tunes:
+        events = m.sample(N_NOTES, rng)
+        if len(events) < N_NOTES:
+            early[k] += 1
+        else:
+            tunes[k] = markov.events_to_piece(events, qpm=110, id=f"order {k}")
+for k, piece in tunes.items():
+    print(f"order {k}: {len(piece)} notes, {piece.duration_quarters:g} quarter notes "
+          f"({early[k]} earlier draws ended before {N_NOTES} notes)")
+assert all(len(piece) == N_NOTES for piece in tunes.values())
+
+# %%
 fig, axes = plt.subplots(2, 2, figsize=(11, 5))
 for ax, (k, piece) in zip(axes.flat, tunes.items()):
     plot_piano_roll(piece, ax=ax, title=f"order {k}: {len(piece)} notes")
@@ -304,35 +391,50 @@ play(tunes[3], instrument="pluck", max_seconds=15)
 play(tunes[5], instrument="pluck", max_seconds=15)
 
 # %% [markdown]
-# Listen for the difference: order 1 wanders with no sense of metre; the higher orders sound more and more like folk
-# music phrase by phrase, partly because more and more of each tune is a collage of training tunes (section 5).
+# Listen for the difference, 32 notes each: order 1 wanders with no sense of metre; the higher orders sound more and
+# more like folk music phrase by phrase, partly because more and more of each tune is a collage of training tunes
+# (section 5). One tune per order is one draw: change the seed above and listen again before you trust your ears.
 #
 # ## 7. Temperature
 #
 # Sampling from $p^{1/T}$ (renormalised): $T<1$ sharpens the distribution towards the most likely notes (repetitive,
 # safe), $T>1$ flattens it (adventurous, eventually random). We measure the effect on order-3 pitch tunes: the NLL of
 # the tunes under the model itself (how typical they are), their pitch range and how many distinct pitches they use.
+#
+# Range and distinct pitches grow with length, so we compare tunes of one length: at each temperature we draw until
+# 20 tunes reach 48 notes. How often a draw ends earlier (the chain drew `</s>`) is itself an effect of temperature
+# (first column): the coldest setting ends early least, the hottest most, since flattening the distribution also
+# gives the end symbol more probability.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-m3 = models[3]
+m3 = models[3]  # the order-3 pitch model of section 5
 temps = (0.3, 0.6, 1.0, 1.5, 2.5)
-samples = {}
-print(f"{'T':>4} {'notes':>6} {'NLL/note under model':>21} {'range (semitones)':>18} {'distinct pitches':>17}")
+samples, ended_early = {}, {}
+print(f"{'T':>4} {'draws ended early':>18} {'NLL/note under model':>21} {'range (semitones)':>18} {'distinct pitches':>17}")
 for t in temps:
-    rng = np.random.default_rng(0)
-    samples[t] = [m3.sample(48, rng, temperature=t) for _ in range(20)]
-    samples[t] = [s for s in samples[t] if len(s) >= 3]
+    rng, samples[t], drawn = np.random.default_rng(0), [], 0
+    while len(samples[t]) < 20:
+        s, drawn = m3.sample(48, rng, temperature=t), drawn + 1
+        if len(s) == 48:
+            samples[t].append(s)
+    ended_early[t] = 1 - 20 / drawn
     nll = m3.nll_per_event(samples[t])
     rng_ = np.mean([s.max() - s.min() for s in samples[t]])
     dist = np.mean([len(set(s.tolist())) for s in samples[t]])
-    print(f"{t:>4} {np.mean([len(s) for s in samples[t]]):>6.1f} {nll:>21.2f} {rng_:>18.1f} {dist:>17.1f}")
+    print(f"{t:>4} {ended_early[t]:>18.0%} {nll:>21.2f} {rng_:>18.1f} {dist:>17.1f}")
+assert min(ended_early, key=ended_early.get) == temps[0] and max(ended_early, key=ended_early.get) == temps[-1]
+
+# %% [markdown]
+# One tune of each of three temperatures, the first of the 20 measured above (each panel has its own pitch axis; the
+# title gives the tune's own figures, to set beside the table's means):
 
 # %%
-hot_cold = {t: markov.events_to_piece(samples[t][1], qpm=120, id=f"T={t}") for t in (0.3, 1.0, 2.5)}
-fig, axes = plt.subplots(1, 3, figsize=(12, 2.8), sharey=True)
+hot_cold = {t: markov.events_to_piece(samples[t][0], qpm=120, id=f"T={t}") for t in (0.3, 1.0, 2.5)}
+fig, axes = plt.subplots(1, 3, figsize=(12, 2.8))
 for ax, (t, piece) in zip(axes, hot_cold.items()):
-    plot_piano_roll(piece, ax=ax, title=f"temperature {t}")
+    s = samples[t][0]
+    plot_piano_roll(piece, ax=ax, title=f"T = {t}: {len(s)} notes, range {s.max() - s.min()}, {len(set(s.tolist()))} pitches")
 plt.tight_layout(); plt.show()
 
 # %%
@@ -391,7 +493,12 @@ for name, (k, shifts) in settings.items():
 # Chorales table) reports 0.417 (baseline transformer) and 0.357 nats per token (relative attention) on this split and
 # format: well below the counting model. What still differs: our notes come from music21's encodings, not from the JSB
 # files (held against re-struck notes and fermatas are quantised differently), and 5 JSB pieces are missing from
-# music21 (225 / 75 / 77 pieces instead of 229 / 76 / 77). Notebook 03 puts its own transformers in this table.
+# music21, so our split holds fewer pieces than the JSB files' 229 / 76 / 77 (our counts: the line below).
+# Notebook 03 puts its own transformers in this table.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+print(f"our split: {len(train_ch)} train / {len(valid_ch)} valid / {len(load_chorales('test'))} test chorales")
 #
 # ## 9. Your turn: a generator with knobs
 #
@@ -462,8 +569,17 @@ i = int(np.argmax(rep_real))
 fig, axes = plt.subplots(1, 2, figsize=(8, 4))
 for ax, seq, title in ((axes[0], real[i], "a real tune"), (axes[1], fake[i], "order-3 chain, similar length")):
     ax.imshow(self_similarity(seq), cmap="Greys", origin="lower")
-    ax.set(title=title, xlabel="note", ylabel="note")
-plt.suptitle("where 4-note windows repeat (diagonal lines = returning phrases)"); plt.tight_layout(); plt.show()
+    ax.set(title=title, xlabel="window start i (note)", ylabel="window start j (note)")
+plt.suptitle("black: the 4-note windows at i and j are equal (diagonal lines = returning phrases)")
+plt.tight_layout(); plt.show()
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for name, seq in (("real tune", real[i]), ("order-3 tune", fake[i])):
+    sim = self_similarity(seq)
+    off = np.triu(sim, 1)  # above the main diagonal: pairs i < j of equal windows
+    print(f"{name:12}: {len(seq)} notes, {int(off.sum())} pairs of equal 4-note windows off the main diagonal, "
+          f"longest repeated stretch {markov.longest_self_repeat(seq)} notes")
 
 # %%
 play(markov.events_to_piece(real[i], qpm=140), instrument="pluck", max_seconds=15)
@@ -472,8 +588,10 @@ play(markov.events_to_piece(real[i], qpm=140), instrument="pluck", max_seconds=1
 play(markov.events_to_piece(fake[i], qpm=140), instrument="pluck", max_seconds=15)
 
 # %% [markdown]
-# The real tune's self-similarity shows long diagonal lines: whole phrases return. The chain's tune has only short
-# dots: it repeats a few notes by chance, never a phrase. To bring back a theme from 30 notes ago, a model must look 30
+# Every plot of this kind has the main diagonal (each window equals itself). Off it, the real tune (the one with the
+# longest self-repeat of the 100) shows long diagonal lines: a whole phrase returns, and a line of length n means n
+# consecutive windows are equal. The chain's tune of similar length shows nothing, or next to nothing, off the
+# diagonal (counts above): it repeats at most a few notes by chance, never a phrase. To bring back a theme from 30 notes ago, a model must look 30
 # notes back; an n-gram table that long would be all zeros (section 4). A model that can **attend** to any earlier note,
 # and learn *which* earlier notes matter (the Music Transformer, notebook 03), is the way out.
 #
@@ -508,11 +626,56 @@ print(f"notebook ran in {time.perf_counter() - T0:.0f} s")
 #
 # 1. **Modified Kneser–Ney.** Chen & Goodman use three discounts ($D_1, D_2, D_{3+}$) instead of one. Add them to a copy of
 #    `NGramModel` and check that the order-3 validation NLL goes down. *Check:* `prob_table` must still sum to one.
-# 2. **Intervals instead of pitches.** Train on the sequence of intervals (`np.diff(pitches)`) rather than pitches. Is
-#    the validation NLL (per note) better or worse than with key normalisation? Why might intervals generalise better?
-# 3. **Copying detector.** Using `CorpusIndex`, find the training tune from which an order-6 sample copies the most, and
-#    play both.
-# 4. **Fixed seed trap.** Write the lesson's `generate` with `RandomState(42)` inside, call it twice and confirm the two
-#    tunes are equal; then explain why passing a generator is the better interface.
+# 2. **Intervals instead of pitches.** Write `to_intervals(pitches)` (the interval from each note to the next, in
+#    semitones), train on the interval sequences rather than the pitches. Is the validation NLL (per note) better or
+#    worse than with key normalisation? Why might intervals generalise better?
+# 3. **Copying detector.** Write `most_copied_source(sample, train_seqs)`: the index of the training tune from which
+#    `sample` copies its longest run of notes (hint: one `CorpusIndex` per training tune). Then use it on an order-6
+#    sample and play both.
+# 4. **Fixed seed trap.** Write the lesson's `generate` with `RandomState(42)` inside, as
+#    `lesson_generate(transitions, seed, length)` (`transitions` maps a tuple of the last notes to a list of possible
+#    next notes), call it twice and confirm the two tunes are equal; then explain why passing a generator is the
+#    better interface.
 # 5. **A phrase-aware chain.** Generate an 8-bar tune as A A' B A: sample A, then re-use it with a new ending. How do the
 #    self-similarity plot and `longest_self_repeat` change? What did *you* add that the chain could not learn?
+#
+# Exercises 2 (the conversion), 3 and 4 have a check: write your answer in the cell, then run the check below it. Until
+# you answer, the check says "not answered yet". `show_solution("name")` prints a reference solution, when you want one.
+
+# %%
+from helpers.solutions import check, show_solution
+
+def to_intervals(pitches):
+    # exercise 2: your code, the intervals between consecutive notes (next minus previous), in semitones
+    return None
+
+check("intervals", to_intervals)
+
+# %%
+def most_copied_source(sample, train_seqs):
+    # exercise 3: your code, the index into train_seqs of the tune that sample copies its longest run from
+    return None
+
+check("copy_detector", most_copied_source)
+
+# %%
+def lesson_generate(transitions, seed, length):
+    # exercise 4: your code, the lesson's generate with np.random.RandomState(42) inside
+    return None
+
+check("fixed_seed_trap", lesson_generate)
+
+# %% [markdown]
+# ## Further reading
+#
+# - Chen & Goodman (1998), *An empirical study of smoothing techniques for language modeling*, TR-10-98, Harvard
+#   (the ACL 1996 version: [arXiv:cmp-lg/9606011](https://arxiv.org/abs/cmp-lg/9606011)): every smoothing method
+#   compared, with modified Kneser–Ney (exercise 1).
+# - Jurafsky & Martin, *Speech and Language Processing* (3rd ed. draft), chapter 3, "N-gram Language Models":
+#   perplexity, smoothing and backoff, gently ([web.stanford.edu/~jurafsky/slp3](https://web.stanford.edu/~jurafsky/slp3/)).
+# - Conklin & Witten (1995), *Multiple viewpoint systems for music prediction*, Journal of New Music Research 24(1):
+#   n-gram models of melody with several views of each note (pitch, interval, duration), the ancestor of exercise 2.
+# - Pearce (2005), *The construction and evaluation of statistical models of melodic structure in music perception
+#   and composition* (PhD thesis, City University London; the IDyOM model): smoothed n-grams of melody, evaluated on
+#   held-out folk songs from the Essen collection.
+# - Next: [03 · The Music Transformer](03_music_transformer.ipynb), the model that looks further back.

@@ -10,15 +10,31 @@
 # - to build relative attention from the lesson's code, see why its L×L×D tensor explodes, and replace it with the
 #   skew (pad, reshape, slice), checking live that both give the same numbers;
 # - to measure memory and time of both forms;
-# - how a decoder-only transformer with a **key/value cache** generates one token at a time without recomputing
-#   the past, and why it gives exactly the same logits;
+# - how a decoder-only transformer with a **[key/value cache](GLOSSARY.md#kv-cache)** generates one token at a time
+#   without recomputing the past, and why it gives exactly the same logits;
 # - to train a small model on Bach chorales (a short live run with learning curves), then load checkpoints trained
 #   longer with a script, and compare **relative vs absolute positions** on validation NLL next to the paper's table;
 # - to generate chorales (free, and continuing a held-out opening), listen to them, look at attention maps, and
 #   measure how much of the output is **copied** from the training set;
-# - the sampling knobs (temperature, top-p) with a widget.
+# - the sampling knobs ([temperature, top-p](GLOSSARY.md#top-k-top-p)) with a widget, and the trap that cold, truncated sampling falls into on
+#   this data (a chord held for bars).
 #
-# The whole notebook runs in a few minutes on a laptop CPU.
+# **Contents:** 1. The data · 2. Relative attention, the lesson's way · 3. The skew · 4. The model (and the key/value
+# cache) · 5. A short live training run · 6. The shipped checkpoints: relative vs absolute · 7. Generating chorales
+# (free, continued, held chords, attention, copying, knobs) · Summary · Exercises · Further reading
+#
+# **Where you are:** ← previous: [02 · Markov chains](02_markov_chains.ipynb) · next:
+# [07 · Exercises](07_exercises.ipynb) → (notebooks 04–06, the audio half, are coming; see
+# [the README](../README.md#the-notebooks)) · [glossary](GLOSSARY.md)
+#
+# **Run time:** about 6 to 13 minutes (354 s measured under nbval, 803 s with `scripts/execute_notebook.py`
+# on a 2-core machine shared with other jobs; expect less on an idle machine).
+#
+# **Papers cited:** Huang et al., *Music Transformer* ([arXiv:1809.04281](https://arxiv.org/abs/1809.04281));
+# Shaw et al., *Self-Attention with Relative Position Representations*
+# ([arXiv:1803.02155](https://arxiv.org/abs/1803.02155)); Vaswani et al., *Attention Is All You Need*
+# ([arXiv:1706.03762](https://arxiv.org/abs/1706.03762)); Holtzman et al., *The Curious Case of Neural Text
+# Degeneration* ([arXiv:1904.09751](https://arxiv.org/abs/1904.09751)).
 
 # %%
 # %matplotlib inline
@@ -47,7 +63,7 @@ CKPT = DATA_DIR / "checkpoints"
 #
 # We use the format of the paper's Bach experiments (notebook 01 built it): at every 16th-note step, the four voices
 # soprano, alto, tenor, bass each write one token, the pitch they sound or `REST`. A held note **repeats** its pitch at
-# every step. The split is the canonical JSB one (train / valid / test).
+# every step (the [chorale grid](GLOSSARY.md#chorale-grid), "held notes repeat"). The split is the canonical JSB one (train / valid / test).
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -336,7 +352,8 @@ print(f"relative model, first 10 valid chorales: {spot['nll']:.3f} nats/token ov
 #
 # `transformer.generate` samples from a `torch.Generator` you pass in (same seed, same chorale), using the cache. Three
 # knobs reshape the next-token distribution before the draw: **temperature** divides the logits (below 1 sharpens,
-# above 1 flattens); **top-k** keeps only the k most likely tokens; **top-p** (nucleus sampling, Holtzman et al. 2020)
+# above 1 flattens); **top-k** keeps only the k most likely tokens; **top-p** (nucleus sampling, Holtzman et al. 2020;
+# glossary: [top-k / top-p](GLOSSARY.md#top-k-top-p))
 # keeps the smallest set of most likely tokens whose probabilities add up to at least p. What is kept is renormalised.
 #
 # When the context reaches the training window (256 tokens = 16 quarter notes), the window
@@ -376,24 +393,143 @@ ax.axvline(len(prompt) / 16, color="k", ls="--");
 play(cont_piece, instrument="organ", max_seconds=20)
 
 # %% [markdown]
+# ### What you are hearing: a held chord
+#
+# Look at the right half of the roll: long flat bars, the whole choir sitting on one chord. Measured, next to the
+# held-out chorale as Bach wrote it: the share of steps at which no voice moves, the longest stretch with no voice
+# moving (a held chord) and the longest note of the soprano, in quarter notes (4 steps each).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def longest_run(same):  # (start, length) of the longest run of True in a 1-D bool array
+    best, run = (0, 0), 0
+    for i, x in enumerate(same):
+        run = run + 1 if x else 0
+        if run > best[1]:
+            best = (i - run + 1, run)
+    return best
+
+def hold_stats(tokens):
+    steps = np.asarray(tokens).reshape(-1, 4)  # (steps, S A T B)
+    still = np.all(steps[1:] == steps[:-1], axis=1)  # (steps - 1,): no voice moves into this step
+    return {"still": still.mean(), "chord_qn": (longest_run(still)[1] + 1) / 4,
+            "soprano_qn": (longest_run(steps[1:, 0] == steps[:-1, 0])[1] + 1) / 4}
+
+bach_hold, cont_hold = hold_stats(grid.encode(held_out)), hold_stats(cont[128:])
+print(f"{'':34} {'no voice moves':>14} {'longest held chord':>19} {'longest soprano note':>21}")
+for name, h in ((f"{held_out.id} by Bach (whole chorale)", bach_hold), ("the model's continuation", cont_hold)):
+    print(f"{name:34} {h['still']:>14.0%} {h['chord_qn']:>16.1f} qn {h['soprano_qn']:>18.1f} qn")
+assert cont_hold["chord_qn"] > 2 * bach_hold["chord_qn"]
+
+# %% [markdown]
+# The model holds one chord for several bars, far longer than Bach ever does in this chorale (his longest, a fermata,
+# is in the first line). This is a **repetition attractor**, and the format invites it: on the held-notes-repeat grid
+# "write the same token as one step ago" is the most likely next token almost everywhere (79% of validation tokens,
+# section 1). After a few steps of a held chord the context says "held chord" even more strongly, so repeating becomes
+# more likely still, and a sampler that favours likely tokens stays in the loop. Temperature 0.9 and top-p 0.95, the
+# setting above, do exactly that: they shave off the unlikely tokens, and "move" is a sum of many unlikely tokens.
+#
+# How often does it happen, and does a setting avoid it? 16 continuations of the same opening per setting (one batch,
+# one generator): the share of steps where no voice moves, the longest held chord (mean and max), and the share of
+# continuations that hold one chord for a whole 4/4 bar or longer. The second setting samples from the model's
+# distribution as it is (temperature 1, no top-p):
+
+# %%
+# NBVAL_CHECK_OUTPUT
+settings = {"T 0.9, top-p 0.95 (above)": (0.9, 0.95), "T 1.0, top-p 1.0": (1.0, 1.0)}
+prompts = torch.as_tensor(np.stack([prompt] * 16))  # (16, 128): 16 continuations of one opening
+hold_by_setting = {}
+print(f"{'setting':28} {'no voice moves':>14} {'held chord, mean':>17} {'max':>8} {'a bar or longer':>16}")
+print(f"{'Bach (' + held_out.id + ')':28} {bach_hold['still']:>14.0%} {bach_hold['chord_qn']:>14.1f} qn")
+for name, (temperature, top_p) in settings.items():
+    outs = transformer.generate(model, prompts, 384, torch.Generator().manual_seed(0), temperature=temperature,
+                                top_p=top_p, align=4)
+    hold_by_setting[name] = chord = np.array([hold_stats(o[128:].numpy())["chord_qn"] for o in outs])
+    still = np.mean([hold_stats(o[128:].numpy())["still"] for o in outs])
+    print(f"{name:28} {still:>14.0%} {chord.mean():>14.1f} qn {chord.max():>5.1f} qn {np.mean(chord >= 4):>16.0%}")
+cold, plain = hold_by_setting.values()
+assert np.mean(plain >= 4) < np.mean(cold >= 4) and plain.max() < cold.max()
+
+# %% [markdown]
+# Plain sampling holds a chord for a bar or more in fewer continuations than the cold, truncated setting (last
+# column), its longest held chord is shorter, and its voices move about as often as Bach's (first column). It does
+# not remove long holds altogether: Bach's longest held chord in this chorale is shorter still. A sampler can push
+# harder (for instance by lowering the logit of "repeat the chord" once a chord has been held for a bar: exercise 7),
+# and a bigger model trained longer would need it less. (Cooling is not wrong in general: for a model whose rare tokens are noise,
+# truncating the tail helps. Here the rare tokens are the music.) The same opening continued at temperature 1,
+# top-p 1:
+
+# %%
+cont_plain = transformer.generate(model, prompt, 384, torch.Generator().manual_seed(0), temperature=1.0, top_p=1.0, align=4)
+cont_plain_piece = chorale(cont_plain, f"{held_out.id} continued (T 1.0, top-p 1.0)")
+ax = plot_piano_roll(cont_plain_piece, title=f"{held_out.id}: 8 quarters by Bach, then the model (T 1.0, top-p 1.0)")
+ax.axvline(len(prompt) / 16, color="k", ls="--")
+print({k: round(float(v), 2) for k, v in hold_stats(cont_plain[128:]).items()})
+
+# %%
+play(cont_plain_piece, instrument="organ", max_seconds=20)
+
+# %% [markdown]
 # ### What do the heads look at?
 #
-# Attention maps of a few heads on a validation excerpt (64 tokens = 16 steps). Diagonal stripes at distance 4, 8, 12 …
-# are heads that read **the same voice** at earlier steps; other heads look at the other voices of the current step.
+# Attention maps of the first and the last layer on a validation excerpt (64 tokens = 16 steps). Row *i* is the query
+# at token *i*, which predicts token *i*+1; column *j* is a key it reads. A stripe parallel to the diagonal is a head
+# that reads a fixed **distance** back. On the grid, distances have meanings: the token 3 back (and 7, 11, …) is the
+# voice of the token being *predicted*, one (two, three, …) steps earlier; 4, 8, 12 back is the voice of the query
+# token itself; 1 and 2 back are other voices of the same or the previous step.
 
 # %%
 excerpt = torch.as_tensor(valid_tokens[1][:64])[None]
 maps = model.attention_maps(excerpt)  # list of (1, H, 64, 64), one per layer
 layers = (0, len(maps) - 1)
-fig, axes = plt.subplots(2, 4, figsize=(10, 5.4))
+H = maps[0].shape[1]
+fig, axes = plt.subplots(2, H, figsize=(2.6 * H, 6.4))
 for row, layer in enumerate(layers):
-    for h in range(4):
+    for h in range(H):
         ax = axes[row, h]
         ax.imshow(maps[layer][0, h] ** 0.5, cmap="magma")  # square root: faint weights stay visible
         ax.set_title(f"layer {layer + 1}, head {h + 1}", fontsize=9)
-        ax.set_xticks([]); ax.set_yticks([])
-axes[1, 0].set_xlabel("key"); axes[1, 0].set_ylabel("query")
+        ax.set_xlabel("key position j", fontsize=8); ax.set_ylabel("query position i", fontsize=8)
+        ax.tick_params(labelsize=7)
+plt.suptitle("attention weight (square root; bright = more) of query i on key j", fontsize=10)
 plt.tight_layout()
+
+# %% [markdown]
+# Stripes are easier to read as numbers: for each head, the mean weight a query puts on the key *d* tokens back
+# (`plots.attention_by_distance`), over the first 256 tokens of 8 validation chorales. The grey lines mark 3, 7, 11
+# (the predicted token's voice).
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from helpers.plots import attention_by_distance, plot_attention_by_distance
+batch = torch.as_tensor(np.stack([t[:256] for t in valid_tokens[:8]]))  # (8, 256)
+all_maps = model.attention_maps(batch)  # per layer (8, H, 256, 256)
+profiles = [attention_by_distance(m, max_distance=16) for m in all_maps]  # per layer (H, 17)
+for layer, prof in enumerate(profiles):
+    top = ", ".join(f"head {h + 1}: d={int(row.argmax())} ({row.max():.0%})" for h, row in enumerate(prof))
+    print(f"layer {layer + 1}: {top}")
+first = profiles[0]
+print(f"layer 1: weight on distance 3, per head: {', '.join(f'{x:.0%}' for x in first[:, 3])}; "
+      f"on 4, 8, 12 together: {', '.join(f'{x:.0%}' for x in first[:, [4, 8, 12]].sum(1))}")
+within = [prof.sum(1).mean() for prof in profiles]  # per layer: mean over heads of the weight within 16 tokens
+print("weight within 16 tokens back, mean over heads, per layer:", ", ".join(f"{x:.0%}" for x in within))
+assert first[:, 3].max() > 0.5 and first[:, 3].max() > first[:, [4, 8, 12]].sum(1).max()  # the claims below
+assert within[-1] < within[0]
+
+# %%
+fig, axes = plt.subplots(1, 2, figsize=(11, 3.2), sharey=True)
+for ax, layer in zip(axes, layers):
+    plot_attention_by_distance(profiles[layer], ax=ax, title=f"layer {layer + 1}", marks=(3, 7, 11, 15))
+plt.tight_layout()
+
+# %% [markdown]
+# What the numbers say (lines above): in the first layer, the sharpest heads put most of their weight on
+# **distance 3**, the predicted voice one step back, which is exactly the token that "hold the note" copies; the other
+# first-layer heads spread over distances 1–3, the voices of the step being written. Distances 4, 8, 12 (the query's
+# own voice) get little weight there. Deeper layers are flatter and reach further back (last line: the share of
+# their weight within 16 tokens is lower in the last layer than in the first). So the first layer has learned the
+# grid's most useful fact, "what did this voice just sing?", and a relative position is the natural way to say it:
+# distance 3 means the same thing at every position of every chorale.
 
 # %% [markdown]
 # ### Is it copying?
@@ -406,6 +542,7 @@ plt.tight_layout()
 # NBVAL_CHECK_OUTPUT
 index = CorpusIndex(train_tokens)
 rows = {"free (generated)": free, f"{held_out.id} continuation (generated part)": cont[128:]}
+rows[f"{held_out.id} continuation, T 1.0, top-p 1.0"] = cont_plain[128:]
 for p in [p for p in valid_pieces if p.id not in dup][:5] + [p for p in valid_pieces if p.id in dup]:
     rows[f"valid {p.id} (by Bach)"] = grid.encode(p)[:512]
 print(f"{'sequence':<42} {'bars found in train':>19} {'longest copy':>13}")
@@ -413,16 +550,35 @@ copies = {}
 for name, seq in rows.items():
     copies[name] = s = copy_stats(index, seq, n=64, n_pitch_ids=n_pitch)
     print(f"{name:<42} {s['share']:>19.0%} {s['longest'] / 16:>9.1f} qn")
-free_copy, cont_copy = (copies[n] for n in list(rows)[:2])
-bach_longest = max(copies[n]["longest"] for n in list(rows)[2:-1])
+free_copy, cont_copy, plain_copy = (copies[n] for n in list(rows)[:3])
+bach_longest = max(copies[n]["longest"] for n in list(rows)[3:-1])
 assert free_copy["longest"] <= bach_longest < cont_copy["longest"]  # the claims below, checked
+assert plain_copy["longest"] <= bach_longest
 
 
 # %% [markdown]
 # Two different stories. The free chorale does not recite: its longest stretch found in the training set (a cadence
 # formula or a held chord) is no longer than what Bach's own held-out chorales share with the rest of his work. The
-# continuation does: after Bach's opening, the model slides into whole bars copied verbatim from one training chorale.
-# Which one? Search the training chorales one at a time:
+# continuation's "copy" is longer, but what is it? Where does the longest copied stretch lie, and what is in it?
+
+# %%
+# NBVAL_CHECK_OUTPUT
+steps = cont[128:].numpy().reshape(-1, 4)  # (steps, S A T B) of the generated part
+start, n = longest_run(np.all(steps[1:] == steps[:-1], axis=1))  # steps start .. start + n are one chord
+held = cont[128:][4 * start: 4 * (start + n + 1)]  # its tokens
+held_copy = copy_stats(index, held, n=min(64, len(held)), n_pitch_ids=n_pitch)
+print(f"longest held chord: {n + 1} steps ({(n + 1) / 4:.1f} qn) from step {start} of the continuation, "
+      f"{len({tuple(r) for r in held.reshape(-1, 4).tolist()})} distinct chord(s) in it")
+print(f"longest copy inside the held chord: {held_copy['longest'] / 16:.1f} qn; "
+      f"longest copy in the whole continuation: {cont_copy['longest'] / 16:.1f} qn")
+assert held_copy["longest"] == cont_copy["longest"]  # the longest copy is the held chord
+
+# %% [markdown]
+# The longest "copied" stretch of the continuation is the held chord: a training chorale that sits on the same chord
+# (in some transposition) for that long is all it takes, typically a final chord with a fermata. So the copy measure
+# caught the repetition attractor, not a recited melody; with plain sampling (the table below lists its copies too)
+# the continuation copies no more than Bach's own chorales share with each other. Which training chorale holds that
+# chord? Search them one at a time:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -515,36 +671,76 @@ for name, x in (("relative", rel), ("absolute", ab)):
 # - Compare with a strong, fair baseline: an 8-gram counting model that saw the chorales in 12 keys still beats the
 #   absolute-position transformer where voices move; the relative one beats it clearly. A model is only as good as the
 #   baseline it clearly beats.
-# - Likelihood does not tell composing from recalling: prompted with a held-out opening, the model recited bars of a
-#   training chorale. Measure copying next to NLL.
+# - Sampling settings matter as much as the model: at temperature 0.9 and top-p 0.95, a continuation fell into a
+#   repetition attractor of the held-notes-repeat format and held one chord for bars (and that held chord was the
+#   longest stretch "copied" from the training set); plain sampling (temperature 1, top-p 1) moved about as often as
+#   Bach. Measure held chords and copying next to NLL: likelihood sees neither.
 #
 # ## Exercises
 #
 # 1. **Per-head tables.** Huang et al. learn one table of relative embeddings per head; ours share one per layer.
-#    Train both with `scripts/train_music_transformer.py --steps 300` (add `--rel-per-head`) and compare validation NLL.
-#    *Check:* the per-head model has `n_layer × (n_head − 1) × max_rel × d_head` more parameters.
+#    Train both and compare validation NLL (each about 4 minutes on one CPU thread: a tenth of the 42 minutes that the
+#    shipped 3,000-step models took), from the repository root:
+#    `.venv/bin/python scripts/train_music_transformer.py --steps 300 --out runs/ex1_shared.pt` and
+#    `.venv/bin/python scripts/train_music_transformer.py --steps 300 --rel-per-head --out runs/ex1_per_head.pt`.
+#    (The script writes to `runs/` and refuses to touch the shipped files in `data/checkpoints/`.)
+#    *Check:* write `extra_rel_params(n_layer, n_head, max_rel, d_head)`, the number of parameters the per-head
+#    tables add, and check it below against real models.
 # 2. **Skew by hand.** Write `skew_by_loop(x)` that builds the skewed matrix with two Python loops
-#    (`out[i, j] = x[i, j + L - 1 - i]` for `j <= i`), and check it with `check_skew` below.
-# 3. **No augmentation.** Train with `--transpose 0 0`. How much worse is validation NLL, and on which tokens?
-# 4. **Longer context.** Train with `--length 512 --max-rel 512` (with the default `--max-rel 256` every distance beyond
+#    (`out[i, j] = x[i, j + L - 1 - i]` for `j <= i`), and check it below.
+# 3. **No augmentation.** Train with `--steps 300 --transpose 0 0 --out runs/ex3_no_transpose.pt` (about 4 minutes)
+#    and compare with `runs/ex1_shared.pt`. How much worse is validation NLL, and on which tokens?
+# 4. **Longer context.** Train with `--steps 300 --length 512 --max-rel 512 --out runs/ex4_long.pt` (about twice as long
+#    per step as exercise 1; with the default `--max-rel 256` every distance beyond
 #    255 tokens would share one embedding). Many chorales repeat their first phrase (the *Stollen* of bar form): does
 #    the model learn to? Plot the attention maps of a chorale with a repeat and look for a diagonal stripe at the
 #    distance, in tokens, between a phrase and its repetition.
-# 5. **Your own music.** Load a folder of four-part MIDI files with `helpers.data.load_midi_folder`, keep the pieces that
+# 5. **Your own music.** Load a folder of four-part MIDI files with `helpers.midi.load_midi_folder`, keep the pieces that
 #    `grid.encode` accepts, and fine-tune the shipped checkpoint on them with `training.train` (a small learning rate,
 #    e.g. `lr=2e-4`).
 # 6. **A real budget.** On a GPU, train a bigger model for longer with the same script, e.g.
-#    `--device cuda --n-layer 6 --d-model 256 --d-ff 1024 --steps 20000 --batch-size 64` (or under
+#    `--device cuda --n-layer 6 --d-model 256 --d-ff 1024 --steps 20000 --batch-size 64 --out runs/big.pt` (or under
 #    `torchrun --nproc_per_node=N` on N GPUs). How close does it come to the paper's 0.357, and how much
 #    of the gain is on the tokens where a voice moves?
+# 7. **A hold penalty.** Write a sampler that, once all four voices have repeated for 16 steps (a bar), subtracts a
+#    constant from the logit of the token that would repeat the chord. Measure it as in "What you are hearing: a held
+#    chord" over 16 continuations: how large a penalty removes bar-long holds, and what does it cost in NLL?
+#
+#
+# Exercises 1 and 2 have checks: answer in the cell, run it; "not answered yet" until you do.
+# `show_solution("name")` prints a reference solution when you want one.
 
 # %%
-def check_skew(fn):
-    # properties any correct skew has: equal to attention.skew below the diagonal, for several sizes
-    for L in (1, 2, 5, 9):
-        x = torch.randn(3, L, L, dtype=torch.float64)
-        keep = ~attention.causal_mask(L, L)
-        assert torch.equal(fn(x)[..., keep], attention.skew(x)[..., keep]), f"wrong at L={L}"
-    return "skew OK"
+# NBVAL_CHECK_OUTPUT
+from helpers.solutions import check, show_solution
 
-check_skew(attention.skew)  # the reference passes; try check_skew(skew_by_loop)
+def extra_rel_params(n_layer, n_head, max_rel, d_head):
+    # exercise 1: your formula (an int)
+    return None
+
+check("per_head_params", extra_rel_params)
+
+# %%
+# NBVAL_CHECK_OUTPUT
+def skew_by_loop(x):
+    # exercise 2: your code; x is (..., L, L), return the skewed matrix (only j <= i is checked)
+    return None
+
+check("skew_by_loop", skew_by_loop)
+
+# %% [markdown]
+# ## Further reading
+#
+# - Huang et al. (2018), *Music Transformer* ([arXiv:1809.04281](https://arxiv.org/abs/1809.04281)), Sec. 3.4 (the
+#   skew) and the JSB Chorales experiments; the [Magenta blog post](https://magenta.tensorflow.org/music-transformer)
+#   has listening examples.
+# - Shaw, Uszkoreit & Vaswani (2018), *Self-Attention with Relative Position Representations*
+#   ([arXiv:1803.02155](https://arxiv.org/abs/1803.02155)): relative attention and clipping.
+# - Holtzman et al. (2020), *The Curious Case of Neural Text Degeneration*
+#   ([arXiv:1904.09751](https://arxiv.org/abs/1904.09751)): top-p sampling, and repetition loops in text, the cousin
+#   of this notebook's held chords.
+# - Karpathy, [nanoGPT](https://github.com/karpathy/nanoGPT): a small readable GPT, the model of `helpers.transformer`.
+# - Boulanger-Lewandowski, Bengio & Vincent (2012), *Modeling Temporal Dependencies in High-Dimensional Sequences*
+#   ([arXiv:1206.6392](https://arxiv.org/abs/1206.6392)): where the JSB Chorales split comes from.
+# - Next: [07 · Exercises](07_exercises.ipynb) (notebooks 04–06 are coming; the [README](../README.md#the-notebooks)
+#   lists them).

@@ -2,12 +2,13 @@
 # # 07 · Exercises: melody, harmony and rhythm, measured
 #
 # The lesson ends with three exercises. Each asks you to compute a few numbers about music, then to *verify* some
-# statements about them ("the scale is 100% steps", "V→I is the most common cadence"). Here every exercise has:
+# statements about them ("the scale is 100% steps", "V→I is the most common [cadence](GLOSSARY.md#cadence)"). Here every exercise has:
 #
 # 1. the task, in our words;
 # 2. an **empty cell for your answer**;
-# 3. a **check cell** that runs your answer (or, while your cell is empty, the reference solution in
-#    `helpers/exercises.py`) and prints a table of properties with ✓ or ✗.
+# 3. a **check cell** that runs your answer and prints a table of its metrics and properties with ✓ or ✗. Until you
+#    answer, it says "not answered yet" and shows nothing else. A reference solution stays out of sight until you ask
+#    for it: `show_solution("melody_analyzer")` prints its source.
 #
 # Properties come in two kinds. **Required** ones hold for every correct solution; if one fails, the check cell stops
 # with an error that names it. **Claims** are the lesson's statements about *seeded random* data: we test them and
@@ -21,16 +22,34 @@
 #
 # Randomness: the lesson says "seed 42" and used NumPy's legacy `RandomState`; we use `np.random.default_rng(42)`,
 # so the random melodies and progressions differ from the lesson's printouts (the properties should not).
+#
+# The sections after each check explore the exercise further with the reference functions of `helpers/exercises.py`
+# (distributions over 1000 seeds, sounds, plots): they give away some numbers, so answer first, then read on.
+#
+# **Contents:** Exercise 1 · A melody complexity analyser · Exercise 2 · A chord-progression generator and analyser
+# (with [cadences](GLOSSARY.md#cadence) and consonance) · Exercise 3 · A rhythm-pattern evaluator · Summary · More
+# exercises · Further reading
+#
+# **Where you are:** ← previous: [03 · The Music Transformer](03_music_transformer.ipynb) (notebooks 04–06 are
+# coming) · next: [08 · Review of the previous lesson's exercises](08_review_audio_features.ipynb) → ·
+# [all notebooks](../README.md#the-notebooks) · [glossary](GLOSSARY.md)
+#
+# **Run time:** about 10 seconds (9 s measured with `scripts/execute_notebook.py`
+# on a 2-core machine shared with other jobs; expect less on an idle machine).
+#
+# **Papers cited:** none; the exercises are
+# the lesson's (Learn AI Series #96).
 
 # %%
 # %matplotlib inline
-import inspect, time
+import time
 import numpy as np
 import matplotlib.pyplot as plt
 import ipywidgets as widgets
 from IPython.display import display
 
 from helpers import exercises as ex
+from helpers.solutions import check, show_solution
 from helpers.data import piece_from_notes, pitch_name
 from helpers.audio import play
 from helpers.plots import plot_piano_roll
@@ -65,13 +84,11 @@ def my_melody_analyzer(melody):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-report1 = ex.check_melody_analyzer(my_melody_analyzer)
+report1 = check("melody_analyzer", my_melody_analyzer)
 
 # %% [markdown]
-# The reference is a handful of short functions; the turn counter shows the unison rule in two lines:
-
-# %%
-print(inspect.getsource(ex.direction_changes))
+# Once you have answered: `show_solution("melody_analyzer")` prints the reference, a handful of short functions (its
+# turn counter applies the unison rule in two lines).
 
 # %% [markdown]
 # Seen as contours: the scale climbs, Twinkle rises once and then steps down, the random walk wanders.
@@ -168,7 +185,7 @@ def my_consonance(pitches):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-report2 = ex.check_chord_progression(my_progression, my_consonance, seed=42)
+report2 = check("chord_progression", my_progression, my_consonance)
 
 # %% [markdown]
 # Listen to it: first as the exercise asks (pure sine waves, 0.5 s per chord), then on the course's organ.
@@ -260,7 +277,7 @@ def my_rhythm_evaluator(onsets):
 
 # %%
 # NBVAL_CHECK_OUTPUT
-report3 = ex.check_rhythm_evaluator(my_rhythm_evaluator)
+report3 = check("rhythm_evaluator", my_rhythm_evaluator)
 
 # %%
 patterns = ex.rhythm_patterns(seed=42)
@@ -327,17 +344,18 @@ widgets.interact(show_jitter, jitter_ms=widgets.IntSlider(15, 0, 300, 5, descrip
 # %% [markdown]
 # ## Summary: every property, and whether it holds
 #
-# The table is built from the three reports above (your answers, or the reference where your cells are empty).
+# The table is built from the reports of the exercises you have answered; it fills in as you answer them.
 
 # %%
 # NBVAL_CHECK_OUTPUT
-print(ex.summary_table([report1, report2, report3]))
+answered = [r for r in (report1, report2, report3) if r is not None]
+print(ex.summary_table(answered) if answered else "no exercise answered yet: answer one above and run this cell again")
 
 # %% [markdown]
-# - **Required properties** hold by construction for a correct solution: the scale is all steps with no turn, the
+# - **Required properties** (once you have answered) hold by construction for a correct solution: the scale is all steps with no turn, the
 #   chord audio lasts 8 × 0.5 s with the right pitches, triads score as expected, the metronome is perfectly even and
 #   straight, the swing pattern's ratio is 0.33 / 0.17.
-# - **Claims about seeded data** were tested, not assumed. For the seeds used here the table above gives the verdicts;
+# - **Claims about seeded data** are tested, not assumed. For the seeds used here the table above gives the verdicts;
 #   the sections above show how far each one generalises: the random walk's complexity is typical of random walks
 #   (about half a zigzag's); V→I is the most common cadence *in expectation* (exactly and by simulation) but not
 #   reliably in one 8-chord progression; the human drummer's CV is close to (a little below) the σ√2 / IOI prediction;
@@ -349,7 +367,7 @@ print(ex.summary_table([report1, report2, report3]))
 print(f"notebook ran in {time.perf_counter() - T0:.0f} s")
 
 # %% [markdown]
-# ## Exercises
+# ## More exercises
 #
 # 1. **Half cadences.** Add "→ V" to `ex.CADENCES` in a copy of `expected_cadence_counts`. Which cadence is now the
 #    most common in expectation, and why is that an unfair comparison?
@@ -361,3 +379,15 @@ print(f"notebook ran in {time.perf_counter() - T0:.0f} s")
 #    first onset): what ratio do you get, and how would you make the measure independent of where the pattern starts?
 # 5. **Your own transition matrix.** Change `TRANSITIONS` so that the plagal cadence IV→I becomes the most common in
 #    expectation, keeping only the lesson's allowed moves. Check it with `expected_cadence_counts`.
+
+# %% [markdown]
+# ## Further reading
+#
+# - Müller, *Fundamentals of Music Processing* (2nd ed., Springer 2021), chapters 1 (music representations) and 6
+#   (tempo and beat tracking): intervals, onsets, inter-onset intervals and tempo, with the
+#   [FMP notebooks](https://www.audiolabs-erlangen.de/resources/MIR/FMP/C0/C0.html).
+# - Huron, *Sweet Anticipation: Music and the Psychology of Expectation* (MIT Press 2006): why cadences and melodic
+#   steps feel the way they do, measured on corpora (the Essen collection among them).
+# - Friberg & Sundström (2002), *Swing ratios and ensemble timing in jazz performance*, Music Perception 19(3):
+#   measured swing ratios of real drummers (far from a constant 2:1).
+# - Next: [08 · Review of the previous lesson's exercises](08_review_audio_features.ipynb).

@@ -16,6 +16,20 @@
 #
 # Randomness: `np.random.default_rng(42)` wherever the lesson says seed 42 (it used the legacy `RandomState`, so our
 # noise differs from its printouts).
+#
+# **Contents:** 1. Spectral features of five test signals · 2. Average precision for multi-label tagging ·
+# 3. Post-processing sound-event detections · Summary · Exercises · Further reading
+#
+# **Where you are:** ← previous: [07 · Exercises](07_exercises.ipynb) · next: this is the last notebook for now; back to
+# [00 · Welcome](00_welcome.ipynb) or [all notebooks](../README.md#the-notebooks) · [glossary](GLOSSARY.md)
+#
+# **Run time:** about 10 seconds (8 s measured with `scripts/execute_notebook.py`
+# on a 2-core machine shared with other jobs; expect less on an idle machine).
+#
+# **Papers cited:** none by name; the metrics are standard (average precision as in Everingham et al., *The PASCAL
+# Visual Object Classes (VOC) Challenge*, IJCV 2010, [doi:10.1007/s11263-009-0275-4](https://doi.org/10.1007/s11263-009-0275-4);
+# sound-event detection as in Mesaros et al., *Metrics for Polyphonic Sound Event Detection*, Applied Sciences 2016,
+# [doi:10.3390/app6060162](https://doi.org/10.3390/app6060162)).
 
 # %%
 # %matplotlib inline
@@ -320,9 +334,38 @@ print(f"notebook ran in {time.perf_counter() - T0:.0f} s")
 #    signals change? Which version would you use to compare recordings of different loudness?
 # 2. **Flatness of coloured noise.** Filter the white noise with a one-pole low-pass filter (`scipy.signal.lfilter`)
 #    and watch the flatness fall. What does the centroid do?
-# 3. **Interpolated AP.** PASCAL VOC once used an 11-point interpolated AP. Implement it and compare with ours on the
+# 3. **Interpolated AP.** PASCAL VOC once used an 11-point interpolated AP. Implement it as `ap_11_point(y_true, scores)`
+#    (checked below) and compare with ours on the
 #    five classes: which one is larger, always?
 # 4. **A moderate class that is moderate.** Change the "moderate" scores so that AP lands near 0.75 on average over
 #    seeds, and check the lesson's strict ordering over 100 seeds.
 # 5. **Hysteresis.** Replace the single threshold by two (start an event above 0.6, end it below 0.4). Which of the
 #    planted problems does it solve without gap filling?
+#
+# Exercise 3 has a check: write `ap_11_point`, run the cell; "not answered yet" until you do.
+# `show_solution("ap_11_point")` prints a reference solution, when you want one.
+
+# %%
+# NBVAL_CHECK_OUTPUT
+from helpers.solutions import check, show_solution
+
+def ap_11_point(y_true, scores):
+    # exercise 3: your code, the mean over recall levels 0, 0.1, ..., 1 of the best precision at that recall or above
+    return None
+
+check("ap_11_point", ap_11_point)
+
+# %% [markdown]
+# ## Further reading
+#
+# - Müller, *Fundamentals of Music Processing* (2nd ed., Springer 2021), chapters 2 (Fourier analysis) and 6.1
+#   (novelty functions, spectral flux), with the
+#   [FMP notebooks](https://www.audiolabs-erlangen.de/resources/MIR/FMP/C0/C0.html).
+# - Peeters (2004), *A large set of audio features for sound description* (CUIDADO project report, IRCAM): the
+#   definitions of centroid, flatness and flux used in most toolkits.
+# - Everingham et al. (2010), *The PASCAL Visual Object Classes (VOC) Challenge*, IJCV 88
+#   ([doi:10.1007/s11263-009-0275-4](https://doi.org/10.1007/s11263-009-0275-4)), Sec. 4.2: the 11-point AP of
+#   exercise 3.
+# - Mesaros, Heittola & Virtanen (2016), *Metrics for Polyphonic Sound Event Detection*, Applied Sciences 6(6)
+#   ([doi:10.3390/app6060162](https://doi.org/10.3390/app6060162)): event-based and segment-based scores.
+# - Back to the start: [00 · Welcome](00_welcome.ipynb).

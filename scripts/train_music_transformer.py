@@ -1,7 +1,13 @@
-"""Train a Music Transformer on the Bach chorale grid and ship its checkpoint.
+"""Train a Music Transformer on the Bach chorale grid (the checkpoints notebook 03 ships were made with this script).
 
-    .venv/bin/python scripts/train_music_transformer.py --position relative --out data/checkpoints/mt_relative.pt
+    .venv/bin/python scripts/train_music_transformer.py --position relative            # writes runs/mt_relative.pt
+    .venv/bin/python scripts/train_music_transformer.py --steps 3000 --resume          # killed? run it again: it continues
     torchrun --nproc_per_node=2 scripts/train_music_transformer.py ...   # same script, DistributedDataParallel
+
+Outputs go to the scratch folder ``runs/`` (ignored by git): ``--out`` (default ``runs/mt_<position>.pt``) and a work
+folder ``<work>/<out stem>/`` with the float32 best checkpoint, the history and, with ``--resume``, the resume file
+(model, optimiser, step, RNG states: ``helpers.training.TrainConfig.resume_file``). The script refuses to write into
+``data/checkpoints/`` (the files notebook 03 ships) unless ``--overwrite-shipped`` is given.
 
 Data: ``load_chorales('train')`` encoded with ``ChoraleGrid('repeat')`` (S A T B per 16th step, held notes
 repeated: the format of the Music Transformer paper's JSB experiments), random crops of ``--length`` tokens
@@ -24,7 +30,9 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ROOT / "data" / "checkpoints"
+sys.path.insert(0, str(ROOT))
 
 from helpers.data import load_chorales  # noqa: E402
 from helpers.representations import ChoraleGrid  # noqa: E402
@@ -61,10 +69,31 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1, help="torch threads per process")
     p.add_argument("--device", default="auto")
-    p.add_argument("--out", default="data/checkpoints/mt_relative.pt")
-    p.add_argument("--work", default="runs", help="folder for the float32 best checkpoint and the history")
+    p.add_argument("--out", default=None, help="the checkpoint to write (default: runs/mt_<position>.pt)")
+    p.add_argument("--work", default="runs", help="folder for the float32 best checkpoint, the history and the resume file")
+    p.add_argument("--overwrite-shipped", action="store_true",
+                   help=f"allow --out/--work inside {SHIPPED.relative_to(ROOT)}/ (replaces the checkpoints notebook 03 ships)")
+    p.add_argument("--resume", action="store_true",
+                   help="keep a resume file in the work folder and continue from it if it exists")
+    p.add_argument("--stop-after", type=int, default=None,
+                   help="stop after this many steps (the schedule still runs to --steps); continue later with --resume")
     p.add_argument("--no-progress", action="store_true")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    if args.out is None:
+        args.out = f"runs/mt_{args.position}.pt"
+    if args.stop_after is not None and not args.resume:
+        p.error("--stop-after needs --resume (else the stopped run cannot be continued)")
+    for name in ("out", "work"):
+        if _inside(getattr(args, name), SHIPPED) and not args.overwrite_shipped:
+            p.error(f"--{name} {getattr(args, name)} lies in {SHIPPED.relative_to(ROOT)}/, which holds the shipped "
+                    f"checkpoints; write elsewhere (default runs/) or pass --overwrite-shipped to replace them")
+    return args
+
+
+def _inside(path, folder: Path) -> bool:
+    """True if ``path`` (relative to the current directory) is ``folder`` or lies below it."""
+    path = Path(path).resolve()
+    return path == folder or folder in path.parents
 
 
 def main(argv=None) -> dict | None:
@@ -89,6 +118,7 @@ def main(argv=None) -> dict | None:
         steps=args.steps, batch_size=args.batch_size, lr=args.lr, min_lr=args.min_lr, warmup_steps=args.warmup,
         weight_decay=args.weight_decay, eval_every=args.eval_every, seed=args.seed, device=args.device,
         checkpoint=str(work / "best_fp32.pt"), progress=not args.no_progress,
+        resume_file=str(work / "resume.pt") if args.resume else None, stop_after=args.stop_after,
     )
     command = "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:])
     if rank == 0:
@@ -99,6 +129,10 @@ def main(argv=None) -> dict | None:
         checkpoint_extra={"command": command, "seed": args.seed},
     )
     if rank != 0:
+        return None
+    if history["step"][-1] < args.steps:
+        print(f"stopped after step {history['step'][-1]} of {args.steps}; the resume file is {tcfg.resume_file}: "
+              f"run the same command without --stop-after to continue", flush=True)
         return None
     # --- final evaluation on whole valid chorales, float32 vs float16 weights ------------------------------
     best = load_checkpoint(tcfg.checkpoint)

@@ -341,3 +341,24 @@ def test_fluidsynth_missing_raises_runtime_error():
 def test_fluidsynth_renders_when_available():
     y = audio.render_fluidsynth(chorale_like(), sr=SR)
     assert np.isfinite(y).all() and rms(y) > 0.01
+
+
+@pytest.mark.parametrize(
+    "sr, n_fft, n_mels, f_min, f_max",
+    [(22050, 2048, 128, 0.0, None), (16000, 1024, 80, 0.0, None), (44100, 4096, 64, 30.0, 16000.0),
+     (16000, 512, 40, 20.0, 7600.0)],
+)
+def test_mel_filterbank_is_librosas_slaney_filterbank(sr, n_fft, n_mels, f_min, f_max):
+    """The module docstring's claim: Slaney's mel scale and unit-area filters, as librosa's default
+    ``librosa.filters.mel(htk=False, norm='slaney')``."""
+    librosa = pytest.importorskip("librosa")
+    ours = audio.mel_filterbank(sr, n_fft, n_mels, f_min, f_max)
+    theirs = librosa.filters.mel(sr=sr, n_fft=n_fft, n_mels=n_mels, fmin=f_min, fmax=f_max, htk=False, norm="slaney",
+                                 dtype=np.float64)
+    assert ours.shape == theirs.shape
+    assert np.abs(ours - theirs).max() < 1e-12 * np.abs(theirs).max()
+    f = np.linspace(0, sr / 2, 1001)
+    assert np.allclose(audio.hz_to_mel(f), librosa.hz_to_mel(f, htk=False), rtol=1e-12, atol=1e-12)
+    m = np.linspace(0, float(audio.hz_to_mel(sr / 2)), 1001)
+    assert np.allclose(audio.mel_to_hz(m), librosa.mel_to_hz(m, htk=False), rtol=1e-12, atol=1e-9)
+

@@ -20,7 +20,6 @@ from helpers.data import (
     SPLITS,
     load_chorales,
     load_folk,
-    load_midi_folder,
 )
 
 SPLIT_FILE = DATA_DIR / "jsb_split_music21.json"
@@ -283,10 +282,3 @@ def test_readme_lists_the_sha256_of_every_shipped_file():
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         assert digest in readme, f"{path.name}: sha256 {digest} is not in data/README.md"
 
-
-def test_load_midi_folder_without_midi_raises_a_clear_error(tmp_path):
-    (tmp_path / "notes.txt").write_text("not music")
-    with pytest.raises(FileNotFoundError, match="no .mid or .midi file"):
-        load_midi_folder(tmp_path)
-    with pytest.raises(FileNotFoundError, match="is not a folder"):
-        load_midi_folder(tmp_path / "missing")

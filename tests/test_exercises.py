@@ -74,6 +74,34 @@ def test_check_melody_passes_reference_and_catches_wrong_answer(capsys):
         ex.check_melody_analyzer(lambda m: {"step": 100.0})
 
 
+def test_one_runner_checks_keys_and_converts_values():
+    """Both checks that run a learner's metrics function go through _run_answer: missing keys name the input,
+    counts come back as int, the rest as float, and a function that still returns None runs the reference."""
+    calls = []
+
+    def answer(x):
+        calls.append(x)
+        return {"a": np.int64(3), "b": np.float32(0.5)}
+
+    results, source = ex._run_answer("check_x", answer, None, {"one": [1, 2], "two": [3]}, ("a", "b"), whole=("a",))
+    assert source == "your answer" and results == {"one": {"a": 3, "b": 0.5}, "two": {"a": 3, "b": 0.5}}
+    assert type(results["one"]["a"]) is int and type(results["one"]["b"]) is float
+    assert calls == [[1, 2], [1, 2], [3]]  # the probe, then every input
+    results, source = ex._run_answer("check_x", lambda x: None, lambda x: {"a": len(x)}, {"one": [1, 2]}, ("a",))
+    assert source == "reference solution" and results == {"one": {"a": 2.0}}
+    with pytest.raises(KeyError, match=r"check_x: the result for 'two' lacks keys \['b'\]"):
+        ex._run_answer("check_x", lambda x: {"a": 1, "b": 2} if len(x) > 1 else {"a": 1}, None,
+                       {"one": [1, 2], "two": [3]}, ("a", "b"))
+    with pytest.raises(KeyError, match="check_rhythm_evaluator: the result for 'metronome' lacks keys"):
+        ex.check_rhythm_evaluator(lambda onsets: {"n_onsets": len(onsets)})
+
+
+def test_midi_to_hz_exists_once():
+    from helpers import audio
+
+    assert ex.midi_to_hz is audio.midi_to_hz and float(ex.midi_to_hz(69)) == 440.0
+
+
 # --- exercise 2 --------------------------------------------------------------------------------------
 
 

@@ -187,3 +187,38 @@ def test_longest_self_repeat_finds_returning_phrase():
     assert markov.longest_self_repeat([60, 62, 64, 65]) == 0
     with_dur = np.array([[60, 1.0], [62, 0.5], [60, 1.0], [62, 1.0]])  # the durations differ: no repeat of 2
     assert markov.longest_self_repeat(with_dur) == 1
+
+
+@pytest.mark.parametrize("order", [1, 2, 3, 5])
+@pytest.mark.parametrize("with_duration", [False, True])
+def test_vectorised_kneser_ney_equals_the_plain_loops(order, with_duration):
+    from helpers.markov import kneser_ney_log_probs_plain
+
+    rng = np.random.default_rng(order)
+
+    def tune(lo, hi):
+        n = int(rng.integers(order, 25))
+        pitches = rng.integers(lo, hi, size=n)
+        return np.stack([pitches, rng.choice([0.5, 1.0, 1.5], size=n)], 1) if with_duration else pitches
+
+    train = [tune(60, 70) for _ in range(30)]
+    held_out = [tune(58, 72) for _ in range(8)]  # 58, 59, 70, 71 never seen: <unk>, and unseen contexts
+    model = NGramModel(order).fit(train)
+    fast = model.token_log_probs(held_out)
+    plain = kneser_ney_log_probs_plain(model, train, held_out)
+    assert [len(x) for x in fast] == [len(x) for x in plain]
+    np.testing.assert_allclose(np.concatenate(fast), np.concatenate(plain), rtol=0, atol=1e-12)
+
+
+def test_plain_kneser_ney_tables_sum_to_one_and_count_continuations():
+    from helpers.markov import BOS, EOS, kneser_ney_counts_plain, kneser_ney_prob_plain
+
+    tables = kneser_ney_counts_plain([[3, 4, 3], [5, 4, 3]], order=1)
+    # order 0: in how many different one-note contexts each id was seen: 3 after <s> and 4 (three times in
+    # all, but after two different notes), 4 after 3 and 5, 5 after <s>, </s> after 3
+    assert tables[0]["counts"] == {((), 3): 2, ((), 4): 2, ((), 5): 1, ((), EOS): 1}
+    assert tables[1]["counts"][(4,), 3] == 2 and tables[1]["types"][(BOS,)] == 2
+    for context in ((BOS,), (3,), (4,), (7,)):  # (7,) never seen: the shorter context's distribution
+        assert abs(sum(kneser_ney_prob_plain(tables, context, w, 8) for w in range(8)) - 1) < 1e-12
+    with pytest.raises(ValueError, match="context"):
+        kneser_ney_prob_plain(tables, (), 3, 8)

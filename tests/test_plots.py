@@ -11,7 +11,7 @@ import pytest  # noqa: E402
 from matplotlib.colors import to_rgba  # noqa: E402
 
 from helpers import audio  # noqa: E402
-from helpers.data import piece_from_notes  # noqa: E402
+from helpers.data import piece_from_notes, pitch_name  # noqa: E402
 from helpers.plots import plot_piano_roll, plot_spectrogram, plot_waveform, quarters_per_bar  # noqa: E402
 
 
@@ -148,3 +148,53 @@ def test_piano_roll_of_a_free_metre_tune_has_no_bar_lines():
     ax = plot_piano_roll(piece)
     assert not [l for l in ax.lines if l.get_xdata()[0] == l.get_xdata()[-1] and l.get_xdata()[0] > 0]
     plt.close("all")
+
+
+def test_pitch_ticks_name_the_key_not_every_second_semitone():
+    from helpers.plots import pitch_ticks
+
+    # A C-major progression spanning C3..C5 (24 semitones): C E G in every octave, never F#/Ab/Bb.
+    names = [pitch_name(p) for p in pitch_ticks(48, 72)]
+    assert names == ["C3", "E3", "G3", "C4", "E4", "G4", "C5"]
+    # The key's tonic triad when the key is known: G major G B D; D minor D F A.
+    assert [pitch_name(p) for p in pitch_ticks(55, 74, tonic=7, mode="major")] == ["G3", "B3", "D4", "G4", "B4", "D5"]
+    assert [pitch_name(p) for p in pitch_ticks(50, 70, tonic=2, mode="minor")] == ["D3", "F3", "A3", "D4", "F4", "A4"]
+    # Narrow: every semitone; wide: every C (or the lowest pitch when there is none).
+    assert pitch_ticks(60, 64) == [60, 61, 62, 63, 64]
+    assert pitch_ticks(43, 80) == [48, 60, 72] and pitch_ticks(61, 86) == [72, 84]
+    with pytest.raises(ValueError, match="p_hi"):
+        pitch_ticks(70, 60)
+    with pytest.raises(ValueError, match="tonic"):
+        pitch_ticks(60, 80, tonic=12)
+
+
+def test_piano_roll_of_a_c_major_progression_reads_c_major():
+    from helpers.exercises import progression_piece
+
+    piece = progression_piece(["I", "IV", "V", "vi", "ii", "V", "I", "I"])  # E4..E5 would be 16 semitones: C60..E76
+    ax = plot_piano_roll(piece)
+    labels = [t.get_text() for t in ax.get_yticklabels()]
+    assert labels and not any("#" in n or "b" in n for n in labels), labels
+    assert {"C4", "E4", "G4"} <= set(labels)
+
+
+def test_attention_by_distance_reads_a_planted_head():
+    from helpers.plots import attention_by_distance, plot_attention_by_distance
+
+    T = 12
+    w = np.zeros((2, T, T))
+    for i in range(T):
+        w[0, i, max(i - 3, 0)] = 1.0  # head 1: always 3 back (or the first token)
+        w[1, i, : i + 1] = 1.0 / (i + 1)  # head 2: uniform over the past
+    prof = attention_by_distance(w, max_distance=5)
+    assert prof.shape == (2, 6)
+    np.testing.assert_allclose(prof[0], [0, 0, 0, 1, 0, 0])
+    np.testing.assert_allclose(prof[1], np.mean(1.0 / (np.arange(5, T) + 1)) * np.ones(6))
+    np.testing.assert_allclose(attention_by_distance(w[None], 5), prof)  # a batch dimension gives the same
+    ax = plot_attention_by_distance(prof, marks=(3,))
+    assert [l.get_label() for l in ax.get_lines() if l.get_label().startswith("head")] == ["head 1", "head 2"]
+    assert "distance" in ax.get_xlabel()
+    with pytest.raises(ValueError, match="max_distance"):
+        attention_by_distance(w, 12)
+    with pytest.raises(ValueError, match="shape"):
+        attention_by_distance(np.zeros((3, 4)), 1)

@@ -187,3 +187,21 @@ def test_plots_draw_one_panel_or_curve_per_item():
     fig = rv.plot_event_stages(stages)
     assert len(fig.axes) == 3 and fig.axes[0].get_title(loc="left").endswith("5 events")
     plt.close("all")
+
+
+def test_average_precision_matches_scikit_learn():
+    """The docstring's claim: AP from the PR curve is scikit-learn's ``average_precision_score`` (which also groups
+    tied scores into one threshold), on random labels with and without ties; mAP is its macro average."""
+    metrics = pytest.importorskip("sklearn.metrics")
+    rng = np.random.default_rng(0)
+    worst = 0.0
+    for i in range(300):
+        n = int(rng.integers(2, 60))
+        y = rng.random(n) < rng.random()
+        y[int(rng.integers(n))] = True  # at least one positive (AP is undefined without)
+        s = rng.integers(0, 5, n).astype(float) if i % 2 else rng.random(n)  # odd draws: many ties
+        worst = max(worst, abs(rv.average_precision(y, s) - metrics.average_precision_score(y, s)))
+    assert worst < 1e-12
+    Y, S = rv.multilabel_demo(np.random.default_rng(42), n=40)
+    _, m_ap = rv.mean_average_precision(Y, S)
+    assert abs(m_ap - metrics.average_precision_score(Y.T, S.T, average="macro")) < 1e-12

@@ -1,4 +1,5 @@
-"""Benchmark of helpers.audio: render a whole chorale with every instrument; MIDI and log-mel timings.
+"""Benchmark of helpers.audio: render a whole chorale with every instrument, additive and SoundFont; MIDI and log-mel
+timings; the audio corpus's build rate and the default corpus's size.
 
     .venv/bin/python tests/benchmarks/bench_audio.py        (or `make bench`, which calls main())
 
@@ -67,6 +68,8 @@ def main() -> None:
         seconds, y = best_time(lambda: audio.render(piece, mixed, sr=sr))
         rtf = len(y) / sr / seconds
         print(f"{'S/A/T/B mix':<10} {len(y) / sr:8.1f} {seconds:9.3f} {rtf:12.0f} {np.max(np.abs(y)):6.2f}")
+    soundfont_table(piece)
+    corpus_build()
     y = audio.render(piece, "piano", sr=sr)
     t_mel, mel = best_time(lambda: audio.log_mel_spectrogram(y, sr))
     print(f"log_mel_spectrogram of {len(y) / sr:.1f} s: {t_mel * 1000:.1f} ms -> {tuple(mel.shape)}")
@@ -77,6 +80,59 @@ def main() -> None:
     print(f"write_midi {t_write * 1000:.1f} ms, read_midi {t_read * 1000:.1f} ms")
     verdict = "all instruments meet" if not slow else f"BELOW target: {slow}; the others meet"
     print(f"target: render at least {TARGET_RTF:.0f}x faster than real time -- {verdict}")
+
+
+def soundfont_table(piece) -> None:
+    """Real-time factor of SoundFont rendering next to the additive synthesiser, same chorale, same rates."""
+    from helpers import soundfont
+
+    print(f"\nSoundFont ({soundfont.default_soundfont().name}, TinySoundFont) next to the additive synthesiser, "
+          f"same piece:")
+    print(f"{'instrument':<24} {'sr':>6} {'additive x':>11} {'SoundFont x':>12} {'SF peak':>8}")
+    slow = []
+    for sr in (16000, 22050):
+        for additive, gm in (("organ", "organ"), ("strings", "strings"), ("piano", "piano"), (None, "choir"),
+                             (None, {"S": "oboe", "A": "clarinet", "T": "clarinet", "B": "bassoon"})):
+            if isinstance(gm, dict) and set(gm) != set(piece.voice_names):
+                continue
+            soundfont.render_soundfont(piece, gm, sr=sr)  # warm-up: reads the font
+            seconds, y = best_time(lambda: soundfont.render_soundfont(piece, gm, sr=sr))
+            rtf = len(y) / sr / seconds
+            if rtf < TARGET_RTF:
+                slow.append((gm, sr))
+            add = ""
+            if additive:
+                a_sec, a_y = best_time(lambda: audio.render(piece, additive, sr=sr))
+                add = f"{len(a_y) / sr / a_sec:.0f}"
+            label = gm if isinstance(gm, str) else "S/A/T/B reed quartet"
+            print(f"{label:<24} {sr:6d} {add:>11} {rtf:12.0f} {np.max(np.abs(y)):8.2f}")
+    verdict = "all meet" if not slow else f"BELOW target: {slow}"
+    print(f"SoundFont target: at least {TARGET_RTF:.0f}x real time -- {verdict}")
+
+
+def corpus_build(n_clips: int = 60) -> None:
+    """Build a small slice of the audio corpus in a temporary folder: clips per second; the default's size."""
+    from helpers.audio_corpus import AudioCorpus, CorpusRecipe, cache_root
+
+    default = CorpusRecipe()
+    small = CorpusRecipe(n_train=n_clips - 2 * (n_clips // 6), n_valid=n_clips // 6, n_test=n_clips // 6)
+    with tempfile.TemporaryDirectory() as tmp:
+        t0 = time.perf_counter()
+        AudioCorpus.build(small, cache_dir=tmp, progress=False, verbose=False)
+        seconds = time.perf_counter() - t0
+    rate = n_clips / seconds
+    n_default = default.n_train + default.n_valid + default.n_test
+    print(f"\naudio corpus: {n_clips} clips of {small.clip_seconds:g} s at {small.sr} Hz built in {seconds:.1f} s "
+          f"({rate:.1f} clips/s, {rate * small.clip_seconds:.0f} s of audio per second)")
+    print(f"default recipe: {n_default} clips, {default.size_bytes() / 1e6:.0f} MB of int16 audio, "
+          f"about {n_default / rate:.0f} s to build at this rate")
+    built = cache_root() / default.hash() / "complete.json"
+    if built.is_file():
+        import json
+
+        info = json.loads(built.read_text())
+        print(f"default corpus in the cache ({built.parent}): built in {info['build_seconds']:.0f} s, "
+              f"{info['bytes'] / 1e6:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,380 @@
+"""Exercise answers: checks that wait for an answer, and reference solutions kept out of sight.
+
+Every exercise of a notebook has a name (``'skew_by_loop'``, ``'copy_share'``, ...). In the notebook the learner
+writes an answer in an empty cell, then runs::
+
+    check("skew_by_loop", skew_by_loop)       # "not answered yet" while the answer is None / returns None
+    show_solution("skew_by_loop")             # only when wanted: prints the reference solution's source
+
+A check asserts *properties* of the answer, never prints the reference's results: a correct answer passes
+every property, a wrong one stops at the first that fails, with an ``AssertionError`` naming it. Each check is
+tested with the reference solution (it passes) and with a wrong answer (it fails) in ``tests/test_solutions.py``.
+
+The exercises of ``07_exercises.ipynb`` keep their checks in :mod:`helpers.exercises` (tables of properties
+with ✓/✗); here they only gain the "not answered yet" gate and :func:`show_solution`.
+
+Notebooks: 01_representations, 02_markov_chains, 03_music_transformer, 07_exercises, 08_review_audio_features.
+Reference: the exercise pattern of the PCP notebooks (Müller et al.): a task, an empty cell, a check.
+"""
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+NOT_ANSWERED = "not answered yet"
+
+
+@dataclass(frozen=True)
+class Exercise:
+    """One exercise: where it lives, its reference solution(s), how an answer is probed and checked.
+
+    Attributes:
+        name: the key for :func:`check` and :func:`show_solution`.
+        notebook: the notebook that asks it, e.g. ``'02_markov_chains'``.
+        answers: the names the learner defines, in the order :func:`check` receives them.
+        references: the functions whose source :func:`show_solution` prints (the reference answer first).
+        checker: called with the answers once every one is given; asserts properties, returns what it measured.
+        probes: for each answer, the arguments of one call that must not return None (None for a value answer,
+            which counts as answered when it is not None).
+    """
+
+    name: str
+    notebook: str
+    answers: tuple[str, ...]
+    references: tuple[Callable, ...]
+    checker: Callable
+    probes: tuple
+
+
+EXERCISES: dict[str, Exercise] = {}
+
+
+def _register(name: str, notebook: str, answers, references, probes):
+    def wrap(checker):
+        EXERCISES[name] = Exercise(name, notebook, tuple(answers), tuple(references), checker, tuple(probes))
+        return checker
+
+    return wrap
+
+
+def _exercise(name: str) -> Exercise:
+    if name not in EXERCISES:
+        raise KeyError(f"no exercise named {name!r}; known: {', '.join(sorted(EXERCISES))}")
+    return EXERCISES[name]
+
+
+def is_answered(answer, probe=None) -> bool:
+    """True once ``answer`` holds an answer: a value that is not None, or a function whose call on ``probe``
+    (a tuple of arguments) returns something other than None and does not raise ``NotImplementedError``."""
+    if answer is None:
+        return False
+    if probe is None or not callable(answer):
+        return True
+    try:
+        return answer(*probe()) is not None
+    except NotImplementedError:
+        return False
+
+
+def check(name: str, *answers):
+    """Check the learner's answer(s) to exercise ``name``, or say it is not answered yet.
+
+    Args:
+        name: the exercise (see :data:`EXERCISES`).
+        *answers: the learner's functions or values, in the order of ``EXERCISES[name].answers``.
+
+    Returns:
+        What the exercise's checker returns (a report or the measured values), or None while an answer is missing
+        (then it prints "not answered yet" and never runs or prints the reference).
+
+    Raises:
+        AssertionError: naming the first property that the answer violates.
+        TypeError: if the number of answers is wrong.
+    """
+    ex = _exercise(name)
+    if len(answers) != len(ex.answers):
+        raise TypeError(f"check({name!r}, ...) takes {len(ex.answers)} answer(s) ({', '.join(ex.answers)}), "
+                        f"got {len(answers)}")
+    missing = [a for a, ans, probe in zip(ex.answers, answers, ex.probes) if not is_answered(ans, probe)]
+    if missing:
+        print(f"{name}: {NOT_ANSWERED} (fill in {', '.join(missing)}, then run this cell again; "
+              f"to see a reference solution: show_solution({name!r}))")
+        return None
+    return ex.checker(*answers)
+
+
+def solution_source(name: str) -> str:
+    """The source code of exercise ``name``'s reference solution (what :func:`show_solution` prints)."""
+    return "\n".join(inspect.getsource(f) for f in _exercise(name).references)
+
+
+def show_solution(name: str) -> None:
+    """Print the reference solution of exercise ``name``: call it only when you want to see it."""
+    print(f"# reference solution of {name!r} ({_exercise(name).notebook})\n")
+    print(solution_source(name))
+
+
+def _ok(what: str) -> None:
+    print(f"✓ {what}")
+
+
+def _require(holds, what: str) -> None:
+    if not holds:
+        raise AssertionError(f"✗ {what}")
+    _ok(what)
+
+
+# ----------------------------------------------------------------------------------------------------
+# 01_representations
+# ----------------------------------------------------------------------------------------------------
+def moved_share_reference(pieces, steps_per_quarter: int) -> float:
+    """Exercise 1 (notebook 01): the share of notes that quantising to ``steps_per_quarter`` moves."""
+    from collections import Counter
+
+    from .representations import quantization_changes
+
+    total = Counter()
+    for p in pieces:
+        total.update(quantization_changes(p, steps_per_quarter, monophonic=True))
+    return total["moved"] / total["notes"]
+
+
+def _corpora_01():
+    from .data import load_chorales, load_folk
+
+    return {"chorales": load_chorales(include_extra=True), "folk": load_folk("essen")}
+
+
+@_register("coarser_grid", "01_representations", ["moved_8th"], [moved_share_reference], [None])
+def check_coarser_grid(moved_8th: dict) -> dict:
+    """``moved_8th = {'chorales': share, 'folk': share}``: notes moved by an 8th-note grid, each within 0.005."""
+    _require(isinstance(moved_8th, dict) and set(moved_8th) == {"chorales", "folk"},
+             "moved_8th is a dict with the keys 'chorales' and 'folk'")
+    _require(all(0 <= float(v) <= 1 for v in moved_8th.values()), "both shares lie in [0, 1] (a share, not a %)")
+    corpora = _corpora_01()
+    for name, pieces in corpora.items():
+        true_8th = moved_share_reference(pieces, 2)
+        _require(abs(float(moved_8th[name]) - true_8th) < 0.005,
+                 f"{name}: the share of moved notes is right (to 0.005; hint: rep.quantization_changes(p, 2, ...))")
+    _require(moved_8th["folk"] > moved_8th["chorales"], "the folk tunes suffer more than the chorales")
+    return moved_8th
+
+
+def copy_share_reference() -> float:
+    """Exercise 2 (notebook 01): the share of train tokens that repeat the voice's previous token."""
+    from .data import load_chorales
+    from .representations import ChoraleGrid
+
+    grid = ChoraleGrid("repeat")
+    changes = np.concatenate([grid.changes(grid.encode(p)) for p in load_chorales("train")])
+    return float(1 - changes.mean())
+
+
+@_register("copy_share", "01_representations", ["copy_share"], [copy_share_reference], [None])
+def check_copy_share(copy_share) -> float:
+    """``copy_share``: a number in (0, 1), within 0.01 of the share of repeated train tokens."""
+    _require(np.isscalar(copy_share) and 0 < float(copy_share) < 1, "copy_share is a number between 0 and 1")
+    _require(abs(float(copy_share) - copy_share_reference()) < 0.01,
+             "it is the share of repeated tokens over the whole train split (count the False entries of "
+             "grid.changes, over all train pieces)")
+    return float(copy_share)
+
+
+# ----------------------------------------------------------------------------------------------------
+# 02_markov_chains
+# ----------------------------------------------------------------------------------------------------
+def to_intervals_reference(pitches) -> np.ndarray:
+    """Exercise 2 (notebook 02): a melody as the intervals between consecutive notes, in semitones."""
+    return np.diff(np.asarray(pitches, dtype=np.int64))
+
+
+@_register("intervals", "02_markov_chains", ["to_intervals"], [to_intervals_reference], [lambda: ([60, 62, 64],)])
+def check_intervals(to_intervals) -> np.ndarray:
+    """Properties of any correct ``to_intervals``: n-1 values, transposition-invariant, the melody comes back."""
+    rng = np.random.default_rng(0)
+    melody = 60 + np.cumsum(rng.integers(-5, 6, size=20))
+    out = np.asarray(to_intervals(list(melody)))
+    _require(out.shape == (19,), f"a melody of 20 notes gives 19 intervals (got shape {out.shape})")
+    _require(np.array_equal(np.asarray(to_intervals(list(melody + 7))), out),
+             "transposing the melody leaves the intervals unchanged")
+    _require(np.array_equal(melody[0] + np.r_[0, np.cumsum(out)], melody),
+             "the first note plus the running sum of the intervals gives the melody back (sign: next minus previous)")
+    _require(np.array_equal(np.asarray(to_intervals([60, 60, 67, 65])), [0, 7, -2]),
+             "60 60 67 65 -> 0 +7 -2")
+    return out
+
+
+def most_copied_source_reference(sample, train_seqs: Sequence) -> int:
+    """Exercise 3 (notebook 02): the index of the training tune from which ``sample`` copies its longest run.
+
+    Every training tune gets its own :class:`~helpers.markov.CorpusIndex`; the longest match decides.
+    """
+    from .markov import CorpusIndex, encode_events
+
+    sample = encode_events(np.asarray(sample))
+    best = [CorpusIndex([encode_events(np.asarray(t))]).longest_copy(sample) for t in train_seqs]
+    return int(np.argmax(best))
+
+
+@_register("copy_detector", "02_markov_chains", ["most_copied_source"], [most_copied_source_reference],
+           [lambda: ([60, 62, 64], [[60, 62, 64], [50, 52]])])
+def check_copy_detector(most_copied_source) -> int:
+    """Planted copies: a sample stitched from two tunes, 9 notes of one and 4 of the other, must point at the first."""
+    rng = np.random.default_rng(1)
+    train = [list(60 + np.cumsum(rng.integers(-4, 5, size=30))) for _ in range(12)]
+    sample = train[7][5:14] + train[3][0:4]  # 9 notes of tune 7, then 4 of tune 3
+    got = most_copied_source(sample, train)
+    _require(isinstance(got, (int, np.integer)), f"it returns an index (an int), got {type(got).__name__}")
+    _require(got == 7, f"a sample with 9 notes of tune 7 and 4 of tune 3 points at tune 7 (got {got})")
+    _require(most_copied_source(train[2], train) == 2, "a training tune copies most from itself")
+    return int(got)
+
+
+def lesson_generate_reference(transitions: dict, seed: Sequence[int], length: int) -> list[int]:
+    """Exercise 4 (notebook 02): the lesson's ``generate``, with its fixed seed inside (the trap)."""
+    rs = np.random.RandomState(42)  # the trap: a new generator with the same seed at every call
+    out = list(seed)
+    for _ in range(length):
+        nxt = transitions.get(tuple(out[-len(seed):]))
+        if not nxt:
+            nxt = [60, 62, 64, 65, 67]
+        out.append(int(nxt[rs.randint(len(nxt))]))
+    return out
+
+
+@_register("fixed_seed_trap", "02_markov_chains", ["lesson_generate"], [lesson_generate_reference],
+           [lambda: ({(60, 64): [67, 65]}, [60, 64], 4)])
+def check_fixed_seed_trap(lesson_generate) -> list:
+    """The trap reproduced: two calls give the same tune, which follows the transitions and has the right length."""
+    transitions = {(60, 64): [67, 65, 62], (64, 67): [72, 65], (64, 65): [67, 64], (64, 62): [60, 64],
+                   (67, 72): [71, 67], (67, 65): [64, 62]}
+    a = list(lesson_generate(transitions, [60, 64], 12))
+    b = list(lesson_generate(transitions, [60, 64], 12))
+    _require(len(a) == 14 and a[:2] == [60, 64], "the tune is the 2-note seed followed by 12 new notes")
+    _require(a == b, "two calls give the same tune: that is the trap")
+    _require(all(a[i + 2] in transitions[tuple(a[i:i + 2])] for i in range(len(a) - 2)
+                 if tuple(a[i:i + 2]) in transitions), "every note after a known context is one of its continuations")
+    _require(len(set(a)) > 1, "the tune is not one repeated note")
+    return a
+
+
+# ----------------------------------------------------------------------------------------------------
+# 03_music_transformer
+# ----------------------------------------------------------------------------------------------------
+def skew_by_loop_reference(x):
+    """Exercise 2 (notebook 03): the skew with two Python loops: ``out[..., i, j] = x[..., i, j + L - 1 - i]``."""
+    import torch
+
+    L = x.shape[-1]
+    out = torch.zeros_like(x)
+    for i in range(L):
+        for j in range(i + 1):
+            out[..., i, j] = x[..., i, j + L - 1 - i]
+    return out
+
+
+def _skew_probe():
+    import torch
+
+    return (torch.zeros(2, 2),)
+
+
+@_register("skew_by_loop", "03_music_transformer", ["skew_by_loop"], [skew_by_loop_reference], [_skew_probe])
+def check_skew(skew_by_loop) -> str:
+    """Equal to ``attention.skew`` on and below the diagonal, for several sizes and a batch dimension."""
+    import torch
+
+    from .attention import causal_mask, skew
+
+    g = torch.Generator().manual_seed(0)
+    for L in (1, 2, 5, 9):
+        x = torch.randn(3, L, L, generator=g, dtype=torch.float64)
+        keep = ~causal_mask(L, L)
+        out = skew_by_loop(x)
+        _require(tuple(out.shape) == (3, L, L), f"L={L}: the output has the input's shape (3, {L}, {L})")
+        _require(torch.equal(out[..., keep], skew(x)[..., keep]), f"L={L}: equal to attention.skew below the diagonal")
+    return "skew OK"
+
+
+def extra_rel_params_reference(n_layer: int, n_head: int, max_rel: int, d_head: int) -> int:
+    """Exercise 1 (notebook 03): parameters a per-head relative table adds over one table shared per layer."""
+    return n_layer * (n_head - 1) * max_rel * d_head
+
+
+@_register("per_head_params", "03_music_transformer", ["extra_rel_params"], [extra_rel_params_reference],
+           [lambda: (1, 2, 4, 8)])
+def check_per_head_params(extra_rel_params) -> int:
+    """The formula against the parameter counts of real models, for three configurations."""
+    from .transformer import MusicTransformer, MusicTransformerConfig
+
+    for n_layer, n_head, d_model, max_rel in ((1, 2, 16, 8), (2, 4, 32, 16), (3, 8, 64, 5)):
+        sizes = [MusicTransformer(MusicTransformerConfig.tiny(n_layer=n_layer, n_head=n_head, d_model=d_model,
+                                                              d_ff=2 * d_model, max_rel=max_rel,
+                                                              rel_per_head=per_head)).num_params()
+                 for per_head in (False, True)]
+        got = extra_rel_params(n_layer, n_head, max_rel, d_model // n_head)
+        _require(got == sizes[1] - sizes[0], f"n_layer={n_layer}, n_head={n_head}, max_rel={max_rel}, "
+                 f"d_head={d_model // n_head}: {sizes[1] - sizes[0]} extra parameters (your formula: {got})")
+    return int(got)
+
+
+# ----------------------------------------------------------------------------------------------------
+# 08_review_audio_features
+# ----------------------------------------------------------------------------------------------------
+def ap_11_point_reference(y_true, scores) -> float:
+    """Exercise 3 (notebook 08): PASCAL VOC's 11-point interpolated AP (Everingham et al. 2010, Sec. 4.2).
+
+    The mean, over recall levels r = 0, 0.1, ..., 1, of the highest precision reached at a recall >= r.
+    """
+    from .review import precision_recall_curve
+
+    precision, recall, _ = precision_recall_curve(y_true, scores)
+    return float(np.mean([max([p for p, r in zip(precision, recall) if r >= level], default=0.0)
+                          for level in np.linspace(0, 1, 11)]))
+
+
+@_register("ap_11_point", "08_review_audio_features", ["ap_11_point"], [ap_11_point_reference],
+           [lambda: ([1, 0, 1], [0.9, 0.5, 0.2])])
+def check_ap_11_point(ap_11_point) -> float:
+    """Known answers (perfect ranking 1, a worked example) and agreement with the reference on random problems."""
+    _require(abs(ap_11_point([1, 1, 0, 0], [0.9, 0.8, 0.2, 0.1]) - 1.0) < 1e-9, "a perfect ranking scores 1")
+    # ranking + - + : precision 1 at recall 0.5, 2/3 at recall 1 -> 6 levels at 1, 5 levels at 2/3
+    _require(abs(ap_11_point([1, 0, 1], [0.9, 0.5, 0.2]) - (6 + 5 * 2 / 3) / 11) < 1e-9,
+             "ranking + - +: (6 x 1 + 5 x 2/3) / 11")
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        y = rng.integers(0, 2, size=30)
+        y[0] = 1
+        s = rng.random(30)
+        if abs(ap_11_point(y, s) - ap_11_point_reference(y, s)) >= 1e-9:
+            raise AssertionError("✗ 20 random problems of 30 items: your AP differs from the 11-point definition")
+    _ok("20 random problems of 30 items agree with the 11-point definition")
+    return float(ap_11_point([1, 0, 1], [0.9, 0.5, 0.2]))
+
+
+# ----------------------------------------------------------------------------------------------------
+# 07_exercises: the checks live in helpers.exercises; here only the gate and the hidden references
+# ----------------------------------------------------------------------------------------------------
+def _register_07() -> None:
+    from . import exercises as ex
+
+    EXERCISES["melody_analyzer"] = Exercise(
+        "melody_analyzer", "07_exercises", ("my_melody_analyzer",),
+        (ex.analyze_melody, ex.melodic_intervals, ex.interval_category_percentages, ex.pitch_range,
+         ex.direction_changes, ex.contour_complexity),
+        lambda analyzer: ex.check_melody_analyzer(analyzer, seed=42), (lambda: (list(ex.C_MAJOR_SCALE),),))
+    EXERCISES["chord_progression"] = Exercise(
+        "chord_progression", "07_exercises", ("my_progression", "my_consonance"),
+        (ex.generate_progression, ex.chord_consonance, ex.interval_is_consonant),
+        lambda generate, consonance: ex.check_chord_progression(generate, consonance, seed=42),
+        (lambda: (np.random.default_rng(0),), lambda: (list(ex.TRIADS["I"]),)))
+    EXERCISES["rhythm_evaluator"] = Exercise(
+        "rhythm_evaluator", "07_exercises", ("my_rhythm_evaluator",),
+        (ex.evaluate_rhythm, ex.inter_onset_intervals, ex.ioi_cv, ex.swing_ratio, ex.tempo_stability),
+        lambda evaluator: ex.check_rhythm_evaluator(evaluator, seed=42), (lambda: (list(ex.metronome_pattern()),),))
+
+
+_register_07()

@@ -1,0 +1,128 @@
+"""The attribute classifier: front-end equal to helpers.audio, shapes, loss, evaluation, checkpoints."""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import audio, classifier
+from helpers.classifier import AttributeClassifier, ClassifierConfig
+from helpers.training import TrainConfig, save_weights, train
+
+TINY = ClassifierConfig(n_mels=32, channels=(4, 8), embed_dim=16)
+
+
+def test_logmel_equals_helpers_audio():
+    cfg = ClassifierConfig()
+    front = classifier.LogMel(cfg.sr, cfg.n_mels, cfg.n_fft, cfg.hop_length)
+    x = torch.randn(3, 9000, generator=torch.Generator().manual_seed(0)) * 0.3
+    ours = front(x)  # (3, M, F)
+    for i in range(3):
+        ref = audio.log_mel_spectrogram(x[i].numpy(), cfg.sr, n_mels=cfg.n_mels, n_fft=cfg.n_fft, hop_length=cfg.hop_length)
+        torch.testing.assert_close(ours[i], ref, rtol=1e-5, atol=1e-4)
+
+
+def test_shapes_embedding_and_predictions():
+    torch.manual_seed(0)
+    model = AttributeClassifier(TINY).eval()
+    x = torch.randn(5, 8000) * 0.1
+    logits = model(x)
+    assert {k: tuple(v.shape) for k, v in logits.items()} == {
+        name: (5, len(classes)) for name, classes in TINY.heads}
+    e = model.embed(x.numpy(), sr=16000, batch_size=2)  # batching does not change the result
+    assert e.shape == (5, TINY.embed_dim)
+    torch.testing.assert_close(e, model.embed(x, batch_size=5), rtol=1e-5, atol=1e-5)
+    pred = model.predict(x[0])
+    assert set(pred) == set(TINY.attributes) and pred["mode"][0] in ("major", "minor")
+    with pytest.raises(ValueError, match="16000 Hz, got sr=22050"):
+        model.embed(x, sr=22050)
+    with pytest.raises(ValueError, match="samples"):
+        model.embed(torch.zeros(2, 100))
+
+
+def test_loss_returns_metrics_and_trains_with_the_course_loop():
+    torch.manual_seed(0)
+    model = AttributeClassifier(TINY)
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(8, 3000, generator=g) * 0.1
+    labels = {name: torch.randint(0, len(c), (8,), generator=g) for name, c in TINY.heads}
+    batch = {"audio": x, **labels}
+    loss, metrics = classifier.classifier_loss(model, batch)
+    assert loss.dim() == 0 and set(metrics) == {f"{n}_{m}" for n in TINY.attributes for m in ("loss", "acc")}
+    # A small batch is memorised: the loss falls.
+    hist = train(model, classifier.classifier_loss, lambda gen, b: batch, [batch],
+                 TrainConfig(steps=15, batch_size=8, lr=3e-3, warmup_steps=0, eval_every=15, device="cpu", progress=False))
+    assert hist["valid_loss"][-1] < float(loss.detach())
+
+
+def test_confusion_matrix_and_evaluate():
+    cm = classifier.confusion_matrix(np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 2, 0]), 3)
+    assert cm.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 1]]
+    torch.manual_seed(0)
+    model = AttributeClassifier(TINY).eval()
+    x = torch.randn(6, 4000) * 0.1
+    pred = model.predict(x)
+    labels = {name: np.array([classes.index(p) for p in pred[name]]) for name, classes in TINY.heads}
+    labels["mode"][:3] = 1 - labels["mode"][:3]  # three wrong on purpose
+    res = classifier.evaluate(model, x, labels)
+    assert res["family"]["accuracy"] == 1.0 and res["mode"]["accuracy"] == 0.5
+    assert np.trace(res["mode"]["confusion"]) == 3 and np.sum(res["mode"]["confusion"]) == 6
+    assert "predicted" in classifier.format_confusion(res["mode"])
+
+
+def test_checkpoint_round_trip_refuses_other_config_and_checks_hash(tmp_path):
+    torch.manual_seed(0)
+    model = AttributeClassifier(TINY).eval()
+    path = save_weights(model, tmp_path / "c.pt", TINY.to_dict())
+    (tmp_path / "c.json").write_text(json.dumps({"sha256": classifier.file_sha256(path)}))
+    loaded = classifier.load_classifier(path)
+    x = torch.randn(2, 4000) * 0.1
+    torch.testing.assert_close(loaded.embed(x), model.embed(x))
+    other = ClassifierConfig(n_mels=32, channels=(4, 8), embed_dim=24)
+    with pytest.raises(ValueError, match="embed_dim"):
+        classifier.load_classifier(path, config=other)
+    (tmp_path / "c.json").write_text(json.dumps({"sha256": "0" * 64}))
+    with pytest.raises(ValueError, match="SHA-256"):
+        classifier.load_classifier(path)
+
+
+@pytest.mark.skipif(not classifier.CHECKPOINT.exists(), reason="no shipped classifier checkpoint")
+def test_shipped_checkpoint():
+    meta = json.loads(classifier.CHECKPOINT.with_suffix(".json").read_text())
+    assert classifier.CHECKPOINT.stat().st_size < 2 * 1024 * 1024
+    assert classifier.file_sha256(classifier.CHECKPOINT) == meta["sha256"]
+    model = classifier.load_classifier()  # the default config: it must match the shipped one
+    assert model.config == ClassifierConfig()
+    ckpt = torch.load(classifier.CHECKPOINT, map_location="cpu", weights_only=True)
+    assert all(v.dtype == (torch.float16 if meta["weights"] == "float16" else torch.float32)
+               for v in ckpt["state_dict"].values() if v.is_floating_point())
+    for name in ClassifierConfig().attributes:
+        res = meta["results"]["test"][name]
+        assert np.trace(res["confusion"]) / res["n"] == pytest.approx(res["accuracy"])
+    with pytest.raises(ValueError, match="config"):
+        classifier.load_classifier(config=TINY)
+
+
+def test_chroma_finds_the_pitch_class_and_the_mode_branch_ignores_the_key():
+    cfg = ClassifierConfig()
+    chroma = classifier.Chroma(cfg.sr, cfg.chroma_fft, cfg.hop_length)
+    t = torch.arange(16000) / cfg.sr
+    for pitch in (57, 62, 70):  # A3, D4, Bb4 as pure tones
+        tone = torch.sin(2 * torch.pi * 440.0 * 2 ** ((pitch - 69) / 12) * t)[None]
+        assert int(chroma(tone).mean(dim=2).argmax()) == pitch % 12
+    torch.manual_seed(0)
+    branch = classifier.TranspositionInvariantMode(8, 2)
+    c = torch.rand(3, 12, 5)
+    for shift in (1, 5, 11):
+        torch.testing.assert_close(branch(torch.roll(c, shift, dims=1)), branch(c))
+
+
+def test_mode_comes_from_the_chroma_branch_alone():
+    torch.manual_seed(0)
+    model = AttributeClassifier(TINY).eval()
+    assert "mode" not in model.heads and set(model.heads) == set(TINY.attributes) - {"mode"}
+    x = torch.randn(2, 8000) * 0.1
+    mel, chroma = model.features(x)
+    out = model.forward_features(mel, chroma)
+    assert list(out) == list(TINY.attributes)
+    torch.testing.assert_close(out["mode"], model.mode_from_chroma(chroma))

@@ -1,0 +1,85 @@
+"""Tests of helpers.solutions: every check passes the reference answer, stops a wrong one, waits for a missing one."""
+import numpy as np
+import pytest
+import torch
+
+from helpers import solutions as sol
+from helpers.solutions import EXERCISES, NOT_ANSWERED, check, show_solution
+
+from helpers import exercises as ex
+
+# One wrong answer per exercise (a tuple: one entry per answer): plausible mistakes a learner makes.
+WRONG = {
+    "coarser_grid": ({"chorales": 0.30, "folk": 0.10},),  # the wrong way round (and wrong values)
+    "copy_share": (0.5,),
+    "intervals": (lambda m: np.diff(m)[::-1],),  # reversed
+    "copy_detector": (lambda sample, train: 0,),  # always the first tune
+    "fixed_seed_trap": (lambda transitions, seed, n: list(seed) + [int(x) for x in np.random.default_rng().integers(60, 72, n)],),
+    "skew_by_loop": (lambda x: x.clone(),),  # forgot to skew
+    "per_head_params": (lambda n_layer, n_head, max_rel, d_head: n_layer * n_head * max_rel * d_head,),  # one head too many
+    "ap_11_point": (lambda y, s: 0.5,),
+    "melody_analyzer": (lambda m: {k: 0.0 for k in ex.MELODY_METRICS},),
+    "chord_progression": (lambda rng: ["V"] * 8, ex.chord_consonance),  # does not start on I, V -> V not allowed
+    "rhythm_evaluator": (lambda on: {"n_onsets": len(on), "mean_ioi": 0.25, "ioi_cv": 0.1, "swing_ratio": 1.0,
+                                     "tempo_stability": 1.0},),
+}
+FROM_07 = {"melody_analyzer", "chord_progression", "rhythm_evaluator"}  # their reports also list claims that may fail
+
+
+def reference_answer(name):
+    if name == "coarser_grid":
+        return ({k: sol.moved_share_reference(v, 2) for k, v in sol._corpora_01().items()},)
+    if name == "copy_share":
+        return (sol.copy_share_reference(),)
+    if name == "chord_progression":
+        return (ex.generate_progression, ex.chord_consonance)
+    return (EXERCISES[name].references[0],)
+
+
+def test_every_exercise_has_a_wrong_answer_here():
+    assert set(WRONG) == set(EXERCISES)
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_check_passes_the_reference_and_stops_a_wrong_answer(name, capsys):
+    check(name, *reference_answer(name))
+    out = capsys.readouterr().out
+    assert "✓" in out and NOT_ANSWERED not in out
+    assert name in FROM_07 or "✗" not in out
+    with pytest.raises(AssertionError, match="✗|required properties fail"):
+        check(name, *WRONG[name])
+
+
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_missing_answer_is_not_answered_yet_and_shows_nothing(name, capsys):
+    unanswered = [None if probe is None else (lambda *args: None) for probe in EXERCISES[name].probes]
+    assert check(name, *unanswered) is None
+    out = capsys.readouterr().out
+    assert NOT_ANSWERED in out and f"show_solution({name!r})" in out
+    assert "def " not in out and "✓" not in out  # neither the reference's source nor its results
+
+
+def test_function_raising_not_implemented_is_not_answered(capsys):
+    def skew_by_loop(x):
+        raise NotImplementedError
+
+    assert check("skew_by_loop", skew_by_loop) is None
+    assert NOT_ANSWERED in capsys.readouterr().out
+
+
+def test_show_solution_prints_the_reference_source(capsys):
+    show_solution("skew_by_loop")
+    out = capsys.readouterr().out
+    assert "def skew_by_loop_reference" in out and "L - 1 - i" in out
+    with pytest.raises(KeyError, match="no exercise named 'nope'"):
+        show_solution("nope")
+    with pytest.raises(TypeError, match="takes 1 answer"):
+        check("skew_by_loop", None, None)
+
+
+def test_skew_reference_really_is_a_loop_equal_to_the_skew():
+    from helpers.attention import causal_mask, skew
+
+    x = torch.randn(4, 7, 7, dtype=torch.float64)
+    keep = ~causal_mask(7, 7)
+    assert torch.equal(sol.skew_by_loop_reference(x)[..., keep], skew(x)[..., keep])
