@@ -28,7 +28,7 @@
 # [On the evaluation of generative models in music](https://doi.org/10.1007/s00521-018-3849-7) (Neural Computing and
 # Applications).
 #
-# The whole notebook runs in about two minutes on a laptop CPU.
+# The whole notebook runs in a few minutes on a laptop CPU (the summary prints its CPU time).
 
 # %%
 # %matplotlib inline
@@ -42,6 +42,7 @@ from IPython.display import display
 
 from helpers import metrics, transformer
 from helpers.audio import play, render
+from helpers.classifier import load_classifier
 from helpers.data import DATA_DIR, load_chorales
 from helpers.exercises import format_table
 from helpers.listening import AnswerStore, Clip, ListeningTest, ListeningWidget, SimulatedRater, agreement
@@ -184,12 +185,13 @@ ax.set_xlabel("1 / n"); ax.set_ylabel("FAD"); ax.set_title("same distribution, t
 # Now the real question: how close to Bach are our generators? Everything must go through the **same pipeline**:
 #
 # - **symbolic pieces**, all 8 bars of 4/4 (32 quarter notes); real chorales are cut to their first 8 bars;
-# - rendered with the same additive organ of `helpers.audio.render` at the same tempo (a SoundFont renderer is
-#   coming; with it the timbre gets more realistic, the comparison stays fair either way);
-# - embedded with `LogMelStatsEmbedder`: per mel band, the mean and standard deviation of the log-mel spectrogram
-#   (64 numbers per clip). It has no trained model behind it, so it hears register and texture more than harmony. The
-#   course's attribute classifier (a learned embedding) and the audio generators (Jukebox-style, MusicGen-style) are
-#   **not written yet**; their rows come with notebooks 04/05.
+# - rendered with the same General MIDI SoundFont instrument (church organ, `helpers.audio.render(...,
+#   synth="soundfont")`, 16 kHz) at the same tempo, real and generated alike;
+# - embedded with the course's **classifier** (`helpers.classifier`, trained to hear instrument family, tempo band,
+#   mode and register): its penultimate layer, 128 numbers per 4-second clip, is the main FAD embedding. As a
+#   second opinion, `LogMelStatsEmbedder`: per mel band, the mean and standard deviation of the log-mel spectrogram
+#   (64 numbers per clip), with no trained model behind it. The audio generators (Jukebox-style, MusicGen-style)
+#   get their rows with notebooks 04/05.
 #
 # The generators:
 #
@@ -197,7 +199,7 @@ ax.set_xlabel("1 / n"); ax.set_ylabel("FAD"); ax.set_title("same distribution, t
 # |---|---|
 # | held-out Bach | half of the validation + test chorales (the other half is the reference) |
 # | random | uniform random pitches in each voice's range, a new note every quarter |
-# | Markov 8-gram | the Kneser–Ney counting model of notebook 02, sampling the chorale grid token by token |
+# | Markov 2-, 4-, 8-gram | the Kneser–Ney counting model of notebook 02 at three orders, sampling the chorale grid token by token |
 # | transformer, relative / absolute | the shipped checkpoints of notebook 03, free samples from a training chorale's first chord |
 # | copy of training | first 8 bars of training chorales: a "generator" that only recites |
 
@@ -237,16 +239,18 @@ def random_chorale(rng, id):
 t0 = time.process_time()
 generated = {"held-out Bach": heldout_pieces}
 generated["random"] = [random_chorale(np.random.default_rng(100 + i), f"random {i}") for i in range(N_PIECES)]
-ngram = NGramModel(8).fit(train_tokens)
 
-def markov_chorale(rng, id):
+def markov_chorale(ngram, rng, id):
     tokens = []  # when the chain ends its chorale early (it samples the end marker), it starts a new one
     while len(tokens) < 16 * N_QUARTERS:
         sample = ngram.sample(16 * N_QUARTERS, rng)
         tokens.extend(sample[: len(sample) // 4 * 4].tolist())
     return chorale(tokens[: 16 * N_QUARTERS], id)
 
-generated["Markov 8-gram"] = [markov_chorale(np.random.default_rng(200 + i), f"markov {i}") for i in range(N_PIECES)]
+for order in (2, 4, 8):
+    ngram = NGramModel(order).fit(train_tokens)
+    generated[f"Markov {order}-gram"] = [markov_chorale(ngram, np.random.default_rng(200 + i), f"markov{order} {i}")
+                                         for i in range(N_PIECES)]
 for pos in ("relative", "absolute"):
     model = transformer.load_checkpoint(DATA_DIR / "checkpoints" / f"mt_{pos}.pt")
     prompt = torch.as_tensor(np.stack([t[:4] for t in train_tokens[:N_PIECES]]))  # (N, 4): first chords
@@ -264,44 +268,58 @@ GEN_SECONDS = time.process_time() - t0
 
 # %%
 for name in ("random", "Markov 8-gram", "transformer, relative"):
-    display(play(generated[name][0], instrument="organ", qpm=QPM, max_seconds=12))
+    display(play(generated[name][0], instrument="organ", synth="soundfont", qpm=QPM, max_seconds=12))
 
 # %% [markdown]
-# Render, cut into clips, embed. Each piece gives four clips of 6 seconds (8 bars at 72 quarter notes per minute last
-# 27 s), so each generator has 128 clips and the reference 4 × its pieces: more clips than the 64 dimensions, as
-# section 2 asks. (Clips of one piece are not independent; FAD does not care, but it is one more reason to compare
+# Render, cut into clips, embed. Each piece gives six clips of 4 seconds (8 bars at 72 quarter notes per minute last
+# 27 s), so each generator has 192 clips and the reference 6 × its pieces: more clips than the classifier's 128
+# dimensions, as section 2 asks. (Clips of one piece are not independent; FAD does not care, but it is one more reason to compare
 # generators only with the same clip counts.)
 
 # %%
-CLIP_S, CLIPS_PER_PIECE = 6.0, 4
-embedder = LogMelStatsEmbedder(n_mels=32)
+CLIP_S, CLIPS_PER_PIECE, INSTRUMENT = 4.0, 6, "organ"  # GM church organ (program 19)
+
+class ClassifierEmbedder:
+    """The course's classifier as an FAD embedding (a `metrics.Embedder`): its penultimate layer."""
+    name = "classifier (penultimate layer, 128-d)"
+    def __init__(self):
+        self.model = load_classifier()
+    def __call__(self, audio, sr):  # (N, T) -> (N, 128)
+        return self.model.embed(audio, sr=sr).numpy().astype(np.float64)
+
+embedder, logmel = ClassifierEmbedder(), LogMelStatsEmbedder(n_mels=32)
 
 def clips_of(pieces):
     n = int(CLIP_S * SR)
     out = []
     for p in pieces:
-        audio = render(p, "organ", sr=SR, qpm=QPM)
+        audio = render(p, INSTRUMENT, sr=SR, qpm=QPM, synth="soundfont")
         audio = np.pad(audio, (0, max(0, CLIPS_PER_PIECE * n - len(audio))))
         out.extend(audio[k * n : (k + 1) * n] for k in range(CLIPS_PER_PIECE))
     return np.stack(out)  # (pieces * CLIPS_PER_PIECE, T)
 
 t0 = time.process_time()
 ref_clips = clips_of(reference_pieces)
-ref_emb = embedder(ref_clips, SR)
-emb = {name: embedder(clips_of(pieces), SR) for name, pieces in generated.items()}
-print(f"reference: {ref_emb.shape[0]} clips, embeddings {ref_emb.shape}; rendered and embedded in "
-      f"{time.process_time() - t0:.0f} s CPU")
+ref_emb, ref_logmel = embedder(ref_clips, SR), logmel(ref_clips, SR)
+emb, emb_logmel = {}, {}
+for name, pieces in generated.items():
+    c = clips_of(pieces)
+    emb[name], emb_logmel[name] = embedder(c, SR), logmel(c, SR)
+print(f"reference: {ref_emb.shape[0]} clips, embeddings {ref_emb.shape} ({embedder.name}) and {ref_logmel.shape} "
+      f"({logmel.name}); rendered and embedded in {time.process_time() - t0:.0f} s CPU")
 
 # %% [markdown]
 # FAD of each generator against the reference, and FAD∞ from subsets of its clips. Every value says what it measured:
 
 # %%
-REFERENCE = f"held-out JSB chorales (valid+test, half), first {BARS} bars, additive organ"
-fad, fadinf = {}, {}
+REFERENCE = f"held-out JSB chorales (valid+test, half), first {BARS} bars, GM SoundFont church organ, {SR} Hz"
+fad, fadinf, fad_logmel = {}, {}, {}
 for name, e in emb.items():
     fad[name] = frechet_audio_distance(ref_emb, e, embedding=embedder.name, reference=REFERENCE, clip_seconds=CLIP_S)
-    fadinf[name] = fad_inf(ref_emb, e, np.random.default_rng(0), ns=[66, 80, 96, 112, 128], n_trials=4,
+    fadinf[name] = fad_inf(ref_emb, e, np.random.default_rng(0), ns=[136, 150, 164, 178, 192], n_trials=4,
                            embedding=embedder.name, reference_name=REFERENCE, clip_seconds=CLIP_S)
+    fad_logmel[name] = frechet_audio_distance(ref_logmel, emb_logmel[name], embedding=logmel.name,
+                                              reference=REFERENCE, clip_seconds=CLIP_S)
 print(fad["transformer, relative"], "\n")
 
 def fad_of_pieces(e, idx):  # FAD of the clips of the pieces idx (a bootstrap resample of pieces)
@@ -318,6 +336,11 @@ assert float(fad["random"]) > float(fad["held-out Bach"]) and float(fadinf["rand
 overlap = [k for k in emb if k != "held-out Bach" and fad_ci[k].low <= fad_ci["held-out Bach"].high]
 print(f"generators whose FAD interval reaches into held-out Bach's: {overlap}")
 print(f"FAD-inf fits: r^2 from {min(f.r2 for f in fadinf.values()):.2f} to {max(f.r2 for f in fadinf.values()):.2f}")
+notes = {k: np.mean([len(p) for p in generated[k]]) for k in ("held-out Bach", "Markov 2-gram")}
+print("Markov chains by order: " + "; ".join(f"{o}-gram FAD {float(fad[f'Markov {o}-gram']):.1f}" for o in (2, 4, 8))
+      + f"; the 2-gram plays {notes['Markov 2-gram'] / notes['held-out Bach']:.1f}x as many notes as held-out Bach")
+assert float(fad["Markov 2-gram"]) > max(float(fad[k]) for k in emb if k != "Markov 2-gram")
+assert fad_ci["Markov 4-gram"].low <= fad_ci["Markov 8-gram"].high and fad_ci["Markov 8-gram"].low <= fad_ci["Markov 4-gram"].high
 
 # %% [markdown]
 # How to read this:
@@ -325,11 +348,15 @@ print(f"FAD-inf fits: r^2 from {min(f.r2 for f in fadinf.values()):.2f} to {max(
 #   would move with another 32 pieces of the same generator. Generators whose intervals overlap are not separated
 #   by this measurement. Resampling repeats pieces, which shrinks the spread of the clips and raises FAD, so the
 #   intervals lean above the estimate.
-# - FAD∞ here is fitted between 66 and 128 clips, a narrow range: where the fit's r² is near 0, the noise of
+# - FAD∞ here is fitted between 136 and 192 clips, a narrow range: where the fit's r² is near 0, the noise of
 #   subsampling is larger than the 1/n trend and FAD∞ is not more trustworthy than FAD itself. With a few thousand
 #   clips (a GPU and more generated music) the fit gets its leverage back, as in section 3.
-# - The embedding hears timbre and register: everything is the same organ, so what differs is mainly which pitches
-#   sound, how many voices and how often they move.
+# - The classifier was trained to hear instrument family, tempo, mode and register: everything is the same organ at
+#   the same tempo, so what differs is mainly register, mode and how the voices move.
+# - The Markov chain's order matters most at the bottom. The 2-gram sees one token back, and a token is one voice in
+#   one 16th note: it cannot hold a note, so it re-strikes and jumps almost every step (many times Bach's number of
+#   notes, printed above) and is the farthest row of all. The 4- and 8-gram's intervals overlap: beyond a few tokens
+#   of context, this measurement does not separate them.
 
 # %% [markdown]
 # ## 5. Symbolic metrics and the leaderboard
@@ -416,21 +443,22 @@ names = list(generated)
 score = {
     "FAD": [float(fad[n]) for n in names],
     "FAD-inf": [float(fadinf[n]) for n in names],
+    "FAD log-mel": [float(fad_logmel[n]) for n in names],
     "mean OA": [float(np.mean([oa[n][m].overlap for m in SHOWN])) for n in names],
     **{f"|{short[m]} - ref|": [abs(ci[n][m].estimate - ref_mean[m]) for n in names] for m in SHOWN},
     "bars copied": [float(np.nanmean(memo[n].share)) for n in names],
 }
 rows = [(n, score["FAD"][i], f"[{fad_ci[n].low:.1f}, {fad_ci[n].high:.1f}]",
-         *(score[k][i] for k in ("FAD-inf", "mean OA", "bars copied"))) for i, n in enumerate(names)]
-rows += [("Jukebox-style (audio)", "coming with notebook 04", "", "", "", ""),
-         ("MusicGen-style (audio)", "coming with notebook 05", "", "", "", "")]
+         *(score[k][i] for k in ("FAD-inf", "FAD log-mel", "mean OA", "bars copied"))) for i, n in enumerate(names)]
+rows += [("Jukebox-style (audio)", "coming with notebook 04", "", "", "", "", ""),
+         ("MusicGen-style (audio)", "coming with notebook 05", "", "", "", "", "")]
 print(f"FAD: embedding {embedder.name}; reference {REFERENCE}, {len(ref_emb)} clips; "
-      f"{len(emb['random'])} clips per generator; {CLIP_S:g} s clips\n")
-print(format_table(rows, ["generator", "FAD", "95% CI", "FAD-inf", "mean OA", "bars copied"], digits=2))
+      f"{len(emb['random'])} clips per generator; {CLIP_S:g} s clips. FAD log-mel: the same clips, {logmel.name}\n")
+print(format_table(rows, ["generator", "FAD", "95% CI", "FAD-inf", "FAD log-mel", "mean OA", "bars copied"], digits=2))
 
 # %% [markdown]
-# Do the metrics agree on which generator is better? Spearman's rank correlation between them, over our six
-# generators (the overlapped area is negated so that for every row "lower is better"; +1: same ranking, −1: reversed):
+# Do the metrics agree on which generator is better? Spearman's rank correlation between them, over all the
+# rows of the leaderboard (the overlapped area is negated so that for every row "lower is better"; +1: same ranking, −1: reversed):
 
 # %%
 models_only = [i for i, n in enumerate(names) if n not in ("held-out Bach", "copy of training")]
@@ -449,16 +477,26 @@ off = rho[np.triu_indices(len(keys), 1)]
 print(f"{np.sum(off < 0.5)} of {len(off)} metric pairs have rho below 0.5 (smallest {np.nanmin(off):.2f})")
 best_by = {k: names[min(models_only, key=lambda i: ranked[k][i])] for k in ("FAD", "FAD-inf", "mean OA")}
 print("best model (not counting held-out Bach and the copy) by", "; by ".join(f"{k}: {v}" for k, v in best_by.items()))
-mk, rel = names.index("Markov 8-gram"), names.index("transformer, relative")
-assert score["FAD"][mk] < score["FAD"][rel] and score["mean OA"][mk] < score["mean OA"][rel]
+mk, ab = names.index("Markov 8-gram"), names.index("transformer, absolute")
+print(f"Markov 8-gram vs transformer, absolute: FAD {score['FAD'][mk]:.1f} vs {score['FAD'][ab]:.1f}; "
+      f"mean OA {score['mean OA'][mk]:.2f} vs {score['mean OA'][ab]:.2f}")
+assert score["FAD"][mk] < score["FAD"][ab] and score["mean OA"][mk] < score["mean OA"][ab]  # FAD and OA disagree
 assert all(oa["Markov 8-gram"][m].overlap < 0.2 for m in ("pitch_class_entropy", "scale_consistency", "groove_consistency"))
+bach, mk4 = "held-out Bach", "Markov 4-gram"
+print(f"held-out Bach vs Markov 4-gram: classifier FAD {float(fad[bach]):.1f} vs {float(fad[mk4]):.1f}; "
+      f"log-mel FAD {float(fad_logmel[bach]):.1f} vs {float(fad_logmel[mk4]):.1f}")
+assert float(fad[bach]) < float(fad[mk4]) and float(fad_logmel[bach]) > float(fad_logmel[mk4])  # embeddings disagree
 
 # %% [markdown]
-# The sharpest disagreement is the Markov chain. Its pieces are far from Bach's on pitch-class entropy, scale
-# consistency and groove (its overlapped areas above), yet its FAD is lower than the transformers'. The log-mel
-# embedding hears that four voices sound in the right registers; it does not hear that the harmony wanders. A
-# different embedding would rank differently (Gui et al. 2024 show this for real FAD embeddings), and so would a
-# different listener.
+# Two disagreements stand out (the numbers are printed above):
+#
+# - **FAD against the symbolic metrics.** The Markov 8-gram's pieces are far from Bach's on pitch-class entropy,
+#   scale consistency and groove (overlapped areas below 0.2), yet its classifier FAD is lower than the absolute
+#   transformer's, whose symbolic metrics are much closer to Bach's. The classifier hears register, mode and
+#   texture; it was never trained to hear that the harmony wanders.
+# - **One embedding against another.** The same clips through the log-mel statistics put held-out Bach *behind* the
+#   Markov 4-gram, the opposite of the classifier. An FAD is a statement about an embedding as much as about the
+#   music (Gui et al. 2024 show this for real FAD embeddings), and a different listener would rank differently again.
 
 # %% [markdown]
 # ### Winning by copying
@@ -481,7 +519,7 @@ assert score["bars copied"][cheat] == 1.0
 #
 # ### A blind listening test that keeps its data
 #
-# The lesson calls human evaluation the gold standard. Here is a small one: A/B pairs, each a 6-second clip of two
+# The lesson calls human evaluation the gold standard. Here is a small one: A/B pairs, each a 4-second clip of two
 # different generators, played in a seeded random order with random sides, only "A" and "B" shown. Every answer is
 # appended to a JSON-lines file at once (flushed and synced to disk), so a kernel restart loses nothing, and
 # re-running the cell resumes where you stopped. Your answers go to `notebooks/outputs/listening_06.jsonl`.
@@ -491,7 +529,7 @@ pair_systems = [("held-out Bach", "transformer, relative"), ("transformer, relat
                 ("held-out Bach", "random"), ("Markov 8-gram", "transformer, relative")]
 n = int(CLIP_S * SR)
 def clip(system, i):
-    audio = render(generated[system][i], "organ", sr=SR, qpm=QPM)[:n]
+    audio = render(generated[system][i], INSTRUMENT, sr=SR, qpm=QPM, synth="soundfont")[:n]
     return Clip(f"{system} #{i}", system, audio, SR)
 
 pairs = [(clip(a, i), clip(b, i)) for a, b in pair_systems for i in range(3)]
