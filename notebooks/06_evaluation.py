@@ -600,15 +600,28 @@ print(f"- notebook CPU time so far: {time.process_time() - T0:.0f} s (generation
 #
 # 1. **Prove the inequality.** Show that $\sum_i \sqrt{m_i} \ge \sqrt{\sum_i m_i}$ for $m_i \ge 0$, with equality
 #    only when at most one $m_i$ is non-zero. *Check:* find two covariances for which the lesson's formula is exact.
-# 2. **Clip counts.** Recompute the leaderboard's FAD with 2 clips per piece instead of 4. Which numbers move, and does
-#    the ranking change? Does FAD∞ move less?
+# 2. **Clip counts.** Recompute the leaderboard's FAD with 3 clips per piece instead of 6 (fewer clips than the
+#    embedding's dimensions: see section 2). Which numbers move, and does the ranking change? Does FAD∞ move less?
 # 3. **Another embedding.** Write an embedder (a class with `name` and `__call__(audio, sr)`, see `metrics.Embedder`),
-#    e.g. the 12-bin chroma mean and std, and redo section 4. Does the ranking agree with the log-mel one?
+#    e.g. the 12-bin chroma mean and std, and redo section 4. Does the ranking agree with the classifier's? With the log-mel one?
 # 4. **Temperature.** Generate transformer chorales at temperature 0.7 and 1.3. How do FAD, the symbolic metrics and
 #    the share of copied bars move?
 # 5. **Your own ears.** Answer the 12 pairs of the listening test, then compute your agreement with each simulated
 #    rater. Which of the two tastes is closer to yours?
 #
+# The *check* of exercise 1 runs below: write `exact_pair`, then run the cell. Until you answer, it says "not answered
+# yet". `show_solution("lesson_exact")` prints a reference solution, when you want one.
+
+# %%
+from helpers.solutions import check, show_solution
+
+def exact_pair(D):
+    # exercise 1: your code, two D x D covariances (S1, S2) for which lesson_frechet_distance is exact
+    return None
+
+check("lesson_exact", exact_pair)
+
+# %% [markdown]
 # ## Further reading
 #
 # - Kilgour et al. 2019 (FAD); Gui et al. 2024 (FAD∞, and how much the embedding changes the ranking);
