@@ -356,6 +356,43 @@ def check_ap_11_point(ap_11_point) -> float:
 
 
 # ----------------------------------------------------------------------------------------------------
+# 06_evaluation
+# ----------------------------------------------------------------------------------------------------
+def lesson_exact_pair_reference(D: int):
+    """Exercise 1 (notebook 06): two D x D covariances for which the lesson's Fréchet distance is exact.
+
+    The lesson's ``sqrt(tr(S1 S2))`` equals the true ``tr sqrt(S1^1/2 S2 S1^1/2)`` when that matrix has at most one
+    non-zero eigenvalue: here ``S1`` has rank one, so ``S1^1/2 I S1^1/2 = S1`` does too.
+    """
+    u = np.arange(1, D + 1, dtype=np.float64)
+    return np.outer(u, u), np.eye(D)
+
+
+@_register("lesson_exact", "06_evaluation", ["exact_pair"], [lesson_exact_pair_reference], [lambda: (4,)])
+def check_lesson_exact(exact_pair) -> dict:
+    """``exact_pair(D) -> (S1, S2)``: two non-zero D x D covariances on which the lesson's formula is exact."""
+    from .metrics import frechet_terms, lesson_frechet_distance
+
+    gaps = {}
+    for D in (2, 5):
+        pair = exact_pair(D)
+        _require(isinstance(pair, tuple) and len(pair) == 2, f"exact_pair({D}) returns a tuple (S1, S2)")
+        S1, S2 = (np.asarray(S, dtype=np.float64) for S in pair)
+        _require(S1.shape == S2.shape == (D, D), f"exact_pair({D}) gives two {D} x {D} matrices")
+        for S in (S1, S2):
+            _require(np.allclose(S, S.T) and np.linalg.eigvalsh(S).min() > -1e-9 and np.trace(S) > 0,
+                     f"D={D}: both are covariances (symmetric, positive semi-definite) and not zero")
+        mu = np.zeros(D)
+        true = frechet_terms(mu, S1, mu, S2).distance
+        lesson = lesson_frechet_distance(mu, S1, mu, S2)
+        _require(abs(lesson - true) <= 1e-8 * max(1.0, abs(true)),
+                 f"D={D}: the lesson's formula gives the true distance ({lesson:.6g} vs {true:.6g}; hint: "
+                 f"S1^1/2 S2 S1^1/2 may have only one non-zero eigenvalue)")
+        gaps[D] = lesson - true
+    return gaps
+
+
+# ----------------------------------------------------------------------------------------------------
 # 07_exercises: the checks live in helpers.exercises; here only the gate and the hidden references
 # ----------------------------------------------------------------------------------------------------
 def _register_07() -> None:

@@ -18,6 +18,7 @@ WRONG = {
     "skew_by_loop": (lambda x: x.clone(),),  # forgot to skew
     "per_head_params": (lambda n_layer, n_head, max_rel, d_head: n_layer * n_head * max_rel * d_head,),  # one head too many
     "ap_11_point": (lambda y, s: 0.5,),
+    "lesson_exact": (lambda D: (np.eye(D), np.eye(D)),),  # identical full-rank covariances: lesson gives 2D - 2 sqrt(D)
     "melody_analyzer": (lambda m: {k: 0.0 for k in ex.MELODY_METRICS},),
     "chord_progression": (lambda rng: ["V"] * 8, ex.chord_consonance),  # does not start on I, V -> V not allowed
     "rhythm_evaluator": (lambda on: {"n_onsets": len(on), "mean_ioi": 0.25, "ioi_cv": 0.1, "swing_ratio": 1.0,
