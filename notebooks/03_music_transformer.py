@@ -24,8 +24,8 @@
 # (free, continued, held chords, attention, copying, knobs) · Summary · Exercises · Further reading
 #
 # **Where you are:** ← previous: [02 · Markov chains](02_markov_chains.ipynb) · next:
-# [07 · Exercises](07_exercises.ipynb) → (notebooks 04–06, the audio half, are coming; see
-# [the README](../README.md#the-notebooks)) · [glossary](GLOSSARY.md)
+# [04 · Jukebox](04_jukebox_vqvae.ipynb) → (the audio half: 04–06) · [all notebooks](../README.md#the-notebooks) ·
+# [glossary](GLOSSARY.md)
 #
 # **Run time:** about 6 to 13 minutes (354 s measured under nbval, 803 s with `scripts/execute_notebook.py`
 # on a 2-core machine shared with other jobs; expect less on an idle machine).
@@ -750,5 +750,5 @@ check("skew_by_loop", skew_by_loop)
 # - Karpathy, [nanoGPT](https://github.com/karpathy/nanoGPT): a small readable GPT, the model of `helpers.transformer`.
 # - Boulanger-Lewandowski, Bengio & Vincent (2012), *Modeling Temporal Dependencies in High-Dimensional Sequences*
 #   ([arXiv:1206.6392](https://arxiv.org/abs/1206.6392)): where the JSB Chorales split comes from.
-# - Next: [07 · Exercises](07_exercises.ipynb) (notebooks 04–06 are coming; the [README](../README.md#the-notebooks)
-#   lists them).
+# - Next: [04 · Jukebox](04_jukebox_vqvae.ipynb), the audio half (the [README](../README.md#the-notebooks) lists all
+#   notebooks).

@@ -18,17 +18,21 @@
 # - why music quality is subjective, shown with numbers: metrics that disagree on the ranking, a "generator" that wins
 #   by copying, and two listeners who agree only partly (a blind A/B listening test that saves every answer).
 #
-# **Contents:** 1 setup · 2 the Fréchet distance done right · 3 sample size and FAD∞ · 4 real and generated
-# chorales through the same ears · 5 symbolic metrics and the leaderboard · 6 memorisation · 7 why quality is
-# subjective · summary and exercises.
+# **Contents:** 1. Setup · 2. The Fréchet distance done right · 3. Sample size and FAD∞ · 4. Real and generated
+# chorales through the same ears · 5. Symbolic metrics and the leaderboard · 6. Memorisation · 7. Why quality is
+# subjective · Summary · Exercises · Further reading
 #
-# **Papers:** Kilgour et al. 2019, [Fréchet Audio Distance](https://arxiv.org/abs/1812.08466) ·
+# **Where you are:** ← previous: [05 · MusicGen](05_musicgen.ipynb) · next: [07 · Exercises](07_exercises.ipynb) → ·
+# [all notebooks](../README.md#the-notebooks) · [glossary](GLOSSARY.md)
+#
+# **Run time:** about 2 to 3 minutes (137–177 s measured with `scripts/execute_notebook.py` on a 2-core machine
+# shared with other jobs; the summary prints this run's CPU time), plus the SoundFont rendering of every generator.
+#
+# **Papers cited:** Kilgour et al. 2019, [Fréchet Audio Distance](https://arxiv.org/abs/1812.08466) ·
 # Gui et al. 2024, [Adapting Fréchet Audio Distance for Generative Music Evaluation](https://arxiv.org/abs/2311.01616) ·
 # Dong et al. 2020, [MusPy](https://arxiv.org/abs/2008.01951) · Yang & Lerch 2020,
 # [On the evaluation of generative models in music](https://doi.org/10.1007/s00521-018-3849-7) (Neural Computing and
 # Applications).
-#
-# The whole notebook runs in a few minutes on a laptop CPU (the summary prints its CPU time).
 
 # %%
 # %matplotlib inline
@@ -435,8 +439,9 @@ assert np.nanmean(memo["transformer, relative"].share) < 0.5
 # ### The leaderboard, and metrics that disagree
 #
 # Everything in one table (lower is better for FAD and for the distance of a metric's mean to the reference's;
-# higher is better for the overlapped area); the symbolic metrics' own intervals are in section 5. The audio generators of notebooks 04/05 get their rows when those
-# notebooks exist.
+# higher is better for the overlapped area); the symbolic metrics' own intervals are in section 5. The audio
+# generators of notebooks 04 and 05 are not scored here yet: their samples are short clips of the corpus's
+# instruments, not organ chorales, so they need a reference set of their own (exercise 6).
 
 # %%
 names = list(generated)
@@ -450,8 +455,8 @@ score = {
 }
 rows = [(n, score["FAD"][i], f"[{fad_ci[n].low:.1f}, {fad_ci[n].high:.1f}]",
          *(score[k][i] for k in ("FAD-inf", "FAD log-mel", "mean OA", "bars copied"))) for i, n in enumerate(names)]
-rows += [("Jukebox-style (audio)", "coming with notebook 04", "", "", "", "", ""),
-         ("MusicGen-style (audio)", "coming with notebook 05", "", "", "", "", "")]
+rows += [("Jukebox-style (audio, nb04)", "not scored yet", "", "", "", "", ""),
+         ("MusicGen-style (audio, nb05)", "not scored yet", "", "", "", "", "")]
 print(f"FAD: embedding {embedder.name}; reference {REFERENCE}, {len(ref_emb)} clips; "
       f"{len(emb['random'])} clips per generator; {CLIP_S:g} s clips. FAD log-mel: the same clips, {logmel.name}\n")
 print(format_table(rows, ["generator", "FAD", "95% CI", "FAD-inf", "FAD log-mel", "mean OA", "bars copied"], digits=2))
@@ -608,6 +613,9 @@ print(f"- notebook CPU time so far: {time.process_time() - T0:.0f} s (generation
 #    the share of copied bars move?
 # 5. **Your own ears.** Answer the 12 pairs of the listening test, then compute your agreement with each simulated
 #    rater. Which of the two tastes is closer to yours?
+# 6. **The audio generators.** Sample 32 clips from notebook 04's top-down Jukebox pipeline and 32 from notebook 05's
+#    MusicGen (one instrument family), render as many corpus clips of the same family as a reference, and compute FAD
+#    with the classifier's embedding for both, with bootstrap intervals.
 #
 # The *check* of exercise 1 runs below: write `exact_pair`, then run the cell. Until you answer, it says "not answered
 # yet". `show_solution("lesson_exact")` prints a reference solution, when you want one.
@@ -630,5 +638,4 @@ check("lesson_exact", exact_pair)
 # - Huang et al. 2018, Sec. 5 and Agostinelli et al. 2023 (MusicLM), Sec. 5.4: memorisation checks.
 #
 # ---
-# Previous: notebook 05 (MusicGen-style audio generation) is not written yet, see the [README](../README.md).
-# Next: [07 · Exercises](07_exercises.ipynb).
+# Previous: [05 · MusicGen](05_musicgen.ipynb). Next: [07 · Exercises](07_exercises.ipynb).

@@ -30,8 +30,7 @@
 # (with [cadences](GLOSSARY.md#cadence) and consonance) · Exercise 3 · A rhythm-pattern evaluator · Summary · More
 # exercises · Further reading
 #
-# **Where you are:** ← previous: [03 · The Music Transformer](03_music_transformer.ipynb) (notebooks 04–06 are
-# coming) · next: [08 · Review of the previous lesson's exercises](08_review_audio_features.ipynb) → ·
+# **Where you are:** ← previous: [06 · Evaluation](06_evaluation.ipynb) · next: [08 · Review of the previous lesson's exercises](08_review_audio_features.ipynb) → ·
 # [all notebooks](../README.md#the-notebooks) · [glossary](GLOSSARY.md)
 #
 # **Run time:** about 10 seconds (9 s measured with `scripts/execute_notebook.py`
