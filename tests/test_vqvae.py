@@ -335,3 +335,22 @@ def test_min_channels_widens_the_audio_rate_layers():
     assert V.VQVAEConfig.from_dict(old).min_channels == 8
     with pytest.raises(ValueError, match="min_channels"):
         V.VQVAEConfig(min_channels=0)
+
+
+def test_trains_through_the_course_training_loop_with_metrics_and_its_hooks():
+    """The one training loop (helpers.training.train) records the VQ-VAE's metrics and runs its codebook hook."""
+    from helpers.training import TrainConfig, train
+
+    m = V.VQVAE(V.VQVAEConfig.tiny(hop=8), seed=0)
+    data = clip(B=4, T=256)
+    snapshots = []  # the codebook after each step, seen by a hook of ours that runs after the model's own
+    cfg = TrainConfig(steps=6, batch_size=4, lr=3e-3, warmup_steps=1, eval_every=3, device="cpu", progress=False)
+    history = train(m, V.loss_fn, lambda g, b: data, [data], cfg,
+                    hooks=[lambda model, step: snapshots.append(model.quantizer.codebook.clone())])
+    assert set(history["metrics"]) == {"recon", "spectral", "commit", "usage", "perplexity"}
+    assert all(len(v) == 6 for v in history["metrics"].values())
+    assert set(history["valid_metrics"]) == set(history["metrics"]) and len(history["valid_metrics"]["usage"]) == 2
+    # the EMA update ran as a per-step hook at every step (after initialisation): the codebook moves from step to
+    # step although it gets no gradient
+    assert len(snapshots) == 6 and all(not torch.equal(a, b) for a, b in zip(snapshots[1:], snapshots[2:]))
+    assert m.quantizer.codebook.grad is None
