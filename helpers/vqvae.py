@@ -660,5 +660,7 @@ def load_checkpoint(path, config: VQVAEConfig | None = None, cls=VQVAE, config_c
         raise ValueError(f"checkpoint {path} was saved for another configuration (differs in {diff}): "
                          f"checkpoint {saved}, asked for {config.to_dict()}")
     model = cls(cfg)
-    load_weights(model, path, cfg.to_dict(), ckpt=ckpt)
+    # The config was checked above through from_dict, which fills fields added since the file was saved (e.g.
+    # min_channels) with their defaults; comparing raw dicts here would refuse every older file.
+    load_weights(model, path, None, ckpt=ckpt)
     return model

@@ -354,3 +354,20 @@ def test_trains_through_the_course_training_loop_with_metrics_and_its_hooks():
     # step although it gets no gradient
     assert len(snapshots) == 6 and all(not torch.equal(a, b) for a, b in zip(snapshots[1:], snapshots[2:]))
     assert m.quantizer.codebook.grad is None
+
+
+@pytest.mark.parametrize("name", ["vqvae_hop64.pt", "vqvae_hop256.pt"])
+def test_shipped_levels_load_although_saved_before_newer_config_fields(name):
+    """Files saved before a config field existed (here min_channels) load with that field's default."""
+    from helpers.training import SHIPPED_CHECKPOINTS, read_checkpoint
+
+    path = SHIPPED_CHECKPOINTS / name
+    saved = read_checkpoint(path)["config"]
+    model = V.load_checkpoint(path)
+    assert model.config.hop == saved["hop"]
+    if "min_channels" not in saved:
+        assert model.config.min_channels == V.VQVAEConfig.__dataclass_fields__["min_channels"].default
+    # asking for the same configuration explicitly is accepted, another one refused
+    V.load_checkpoint(path, V.VQVAEConfig.from_dict(saved))
+    with pytest.raises(ValueError, match="another configuration"):
+        V.load_checkpoint(path, V.VQVAEConfig.from_dict({**saved, "codebook_size": saved["codebook_size"] * 2}))
