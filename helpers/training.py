@@ -297,6 +297,22 @@ def save_weights(model: nn.Module, path, config: dict | None = None, half: bool 
 SHIPPED_CHECKPOINTS = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
 
 
+def refuse_shipped_paths(parser, args, names=("out", "work")) -> None:
+    """The training scripts' guard: ``parser.error`` when an output argument lies in ``data/checkpoints/`` and
+    ``--overwrite-shipped`` was not given (an exercise run must not replace a file the notebooks load).
+
+    ``names`` are the ``args`` attributes holding output paths (``None`` values are skipped).
+    """
+    for name in names:
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        path = Path(value).resolve()
+        if (path == SHIPPED_CHECKPOINTS or SHIPPED_CHECKPOINTS in path.parents) and not args.overwrite_shipped:
+            parser.error(f"--{name} {value} lies in data/checkpoints/, which holds the shipped checkpoints; write "
+                         "elsewhere (default runs/) or pass --overwrite-shipped to replace them")
+
+
 def verify_sha256(path, manifest) -> str:
     """Check ``path`` against its line in a ``sha256sum``-style ``manifest`` (``<hex>  <file name>``); return the hash.
 

@@ -1,7 +1,7 @@
 """Train the attribute classifier ("the course's ears") on the audio corpus and ship its checkpoint.
 
     .venv/bin/python scripts/train_classifier.py --steps 1500 --seed 0 --threads 1 \
-        --out data/checkpoints/classifier.pt --work runs/classifier
+        --out data/checkpoints/classifier.pt --work runs/classifier --overwrite-shipped
 
 Data: the default audio corpus (``helpers.audio_corpus.CorpusRecipe()``, built into the cache on first use).
 Log-mel spectrograms and chromagrams of every clip are computed once with the model's own front-ends; training batches are random
@@ -37,7 +37,8 @@ from helpers.classifier import (  # noqa: E402
     file_sha256,
     format_confusion,
 )
-from helpers.training import TrainConfig, load_weights, read_checkpoint, save_weights, train  # noqa: E402
+from helpers.training import (  # noqa: E402
+    TrainConfig, load_weights, read_checkpoint, refuse_shipped_paths, save_weights, train)
 
 
 def parse_args(argv=None):
@@ -54,10 +55,14 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--device", default="cpu")
     p.add_argument("--cache-dir", default=None, help="audio corpus cache (default: helpers.audio_corpus.cache_root())")
-    p.add_argument("--out", default="data/checkpoints/classifier.pt")
+    p.add_argument("--out", default="runs/classifier.pt")
     p.add_argument("--work", default="runs/classifier", help="folder for the float32 best checkpoint")
+    p.add_argument("--overwrite-shipped", action="store_true",
+                   help="allow --out/--work inside data/checkpoints/ (replaces the classifier the notebooks ship)")
     p.add_argument("--no-progress", action="store_true")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    refuse_shipped_paths(p, args, ("out", "work"))
+    return args
 
 
 @torch.no_grad()

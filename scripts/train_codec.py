@@ -34,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from helpers import audio_quality, codec  # noqa: E402
 from helpers.audio_corpus import AudioCorpus  # noqa: E402
-from helpers.training import TrainConfig, train  # noqa: E402
+from helpers.training import TrainConfig, refuse_shipped_paths, train  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -61,16 +61,9 @@ def parse_args(argv=None):
     p.add_argument("--resume", action="store_true", help="keep a resume file in the work folder and continue from it")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
-    for name in ("out", "work"):
-        if _inside(getattr(args, name), SHIPPED) and not args.overwrite_shipped:
-            p.error(f"--{name} {getattr(args, name)} lies in {SHIPPED.relative_to(ROOT)}/, which holds the shipped "
-                    f"checkpoints; write elsewhere (default runs/) or pass --overwrite-shipped to replace them")
+    refuse_shipped_paths(p, args, ("out", "work"))
     return args
 
-
-def _inside(path, folder: Path) -> bool:
-    path = Path(path).resolve()
-    return path == folder or folder in path.parents
 
 
 def audio_loss(model, batch):

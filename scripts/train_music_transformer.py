@@ -36,7 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from helpers.data import load_chorales  # noqa: E402
 from helpers.representations import ChoraleGrid  # noqa: E402
-from helpers.training import TrainConfig, train  # noqa: E402
+from helpers.training import TrainConfig, refuse_shipped_paths, train  # noqa: E402
 from helpers.chorale import ChoraleCrops, chorale_nll_table, fixed_crops  # noqa: E402
 from helpers.transformer import (  # noqa: E402
     MusicTransformer,
@@ -83,17 +83,9 @@ def parse_args(argv=None):
         args.out = f"runs/mt_{args.position}.pt"
     if args.stop_after is not None and not args.resume:
         p.error("--stop-after needs --resume (else the stopped run cannot be continued)")
-    for name in ("out", "work"):
-        if _inside(getattr(args, name), SHIPPED) and not args.overwrite_shipped:
-            p.error(f"--{name} {getattr(args, name)} lies in {SHIPPED.relative_to(ROOT)}/, which holds the shipped "
-                    f"checkpoints; write elsewhere (default runs/) or pass --overwrite-shipped to replace them")
+    refuse_shipped_paths(p, args, ("out", "work"))
     return args
 
-
-def _inside(path, folder: Path) -> bool:
-    """True if ``path`` (relative to the current directory) is ``folder`` or lies below it."""
-    path = Path(path).resolve()
-    return path == folder or folder in path.parents
 
 
 def main(argv=None) -> dict | None:

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from helpers import codec as codec_mod  # noqa: E402
 from helpers import musicgen as mg  # noqa: E402
 from helpers.audio_corpus import AudioCorpus  # noqa: E402
-from helpers.training import TrainConfig, train  # noqa: E402
+from helpers.training import TrainConfig, refuse_shipped_paths, train  # noqa: E402
 from helpers.transformer import MusicTransformer, load_checkpoint, save_checkpoint  # noqa: E402
 
 
@@ -72,16 +72,9 @@ def parse_args(argv=None):
     p.add_argument("--resume", action="store_true")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
-    for name in ("out", "work", "cache"):
-        if _inside(getattr(args, name), SHIPPED) and not args.overwrite_shipped:
-            p.error(f"--{name} {getattr(args, name)} lies in {SHIPPED.relative_to(ROOT)}/, which holds the shipped "
-                    f"checkpoints; write elsewhere (default runs/) or pass --overwrite-shipped to replace them")
+    refuse_shipped_paths(p, args, ("out", "work", "cache"))
     return args
 
-
-def _inside(path, folder: Path) -> bool:
-    path = Path(path).resolve()
-    return path == folder or folder in path.parents
 
 
 def sha256_16(path) -> str:

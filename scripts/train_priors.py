@@ -39,7 +39,8 @@ sys.path.insert(0, str(ROOT))
 
 from helpers import jukebox as J  # noqa: E402
 from helpers.audio_corpus import FAMILIES, AudioCorpus  # noqa: E402
-from helpers.training import TrainConfig, evaluate, read_checkpoint, resolve_device, train  # noqa: E402
+from helpers.training import (  # noqa: E402
+    TrainConfig, evaluate, read_checkpoint, refuse_shipped_paths, resolve_device, train)
 from helpers.transformer import MusicTransformer, MusicTransformerConfig, next_token_loss  # noqa: E402
 from helpers.vqvae import load_checkpoint as load_vqvae  # noqa: E402
 
@@ -72,10 +73,7 @@ def parse_args(argv=None):
         args.n_layer = 4 if args.which == "top" else 2
     if args.out is None:
         args.out = "runs/prior_top.pt" if args.which == "top" else "runs/upsampler.pt"
-    out = Path(args.out).resolve()
-    if (out == SHIPPED or SHIPPED in out.parents) and not args.overwrite_shipped:
-        p.error(f"--out {args.out} lies in {SHIPPED.relative_to(ROOT)}/, which holds the shipped checkpoints; "
-                "write elsewhere (default runs/) or pass --overwrite-shipped to replace them")
+    refuse_shipped_paths(p, args, ("out",))
     return args
 
 

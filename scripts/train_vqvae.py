@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from helpers.audio_corpus import AudioCorpus  # noqa: E402
 from helpers.audio_quality import quality_table  # noqa: E402
-from helpers.training import TrainConfig, train  # noqa: E402
+from helpers.training import TrainConfig, refuse_shipped_paths, train  # noqa: E402
 from helpers.vqvae import VQVAE, VQVAEConfig, code_statistics, load_checkpoint, loss_fn, save_checkpoint  # noqa: E402
 
 
@@ -62,10 +62,7 @@ def parse_args(argv=None):
     args = p.parse_args(argv)
     if args.out is None:
         args.out = f"runs/vqvae_hop{args.hop}.pt"
-    out = Path(args.out).resolve()
-    if (out == SHIPPED or SHIPPED in out.parents) and not args.overwrite_shipped:
-        p.error(f"--out {args.out} lies in {SHIPPED.relative_to(ROOT)}/, which holds the shipped checkpoints; "
-                "write elsewhere (default runs/) or pass --overwrite-shipped to replace them")
+    refuse_shipped_paths(p, args, ("out",))
     return args
 
 

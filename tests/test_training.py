@@ -585,3 +585,18 @@ def test_save_weights_stores_tied_weights_once(tmp_path):
         assert state["tok.weight"].data_ptr() == state["head.weight"].data_ptr()  # one tensor, saved once
         back = load_weights(Tied(), path)
         assert torch.allclose(back.head.weight, m.tok.weight, atol=1e-2 if half else 0)
+
+
+@pytest.mark.parametrize("script", ["train_classifier", "train_codec", "train_musicgen", "train_vqvae",
+                                    "train_priors", "train_music_transformer"])
+def test_every_training_script_refuses_to_overwrite_shipped_checkpoints(script):
+    """One guard (training.refuse_shipped_paths) in every script: data/checkpoints/ needs --overwrite-shipped."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    required = {"train_vqvae": ["--hop", "64"], "train_priors": ["--which", "top"]}.get(script, [])
+    out = subprocess.run([sys.executable, f"scripts/{script}.py", "--out", "data/checkpoints/x.pt", *required],
+                         cwd=root, capture_output=True, text=True)
+    assert out.returncode == 2 and "--overwrite-shipped" in out.stderr and "data/checkpoints/" in out.stderr
