@@ -41,7 +41,7 @@ import torch
 import torch.nn.functional as F
 
 from .patterns import delay_pattern
-from .transformer import MusicTransformer, MusicTransformerConfig, sample_next  # noqa: F401 (MusicTransformer re-exported)
+from .transformer import MusicTransformer, MusicTransformerConfig, guidance_condition, sample_next  # noqa: F401 (MusicTransformer re-exported)
 
 
 def lm_config(n_codebooks: int = 4, codebook_size: int = 1024, max_frames: int = 200, d_text: int = 384,
@@ -165,12 +165,7 @@ def sample_codes(
         raise ValueError("pass cond (B, L, d_text) or, for the unconditional model, batch_size")
     guided = guidance_scale is not None
     if guided:
-        if cond is None:
-            raise ValueError("guidance_scale needs cond (the other half of the batch is the null condition)")
-        if cond_mask is None:
-            cond_mask = torch.zeros(cond.shape[:2], dtype=torch.bool, device=cond.device)
-        cond = torch.cat([cond, torch.zeros_like(cond)])  # (2B, L, d): conditional half, then the null half
-        cond_mask = torch.cat([cond_mask, torch.ones_like(cond_mask)])  # (2B, L): the null half is all padding
+        cond, cond_mask = guidance_condition(cond, cond_mask)  # (2B, L, d): conditional half, then the null half
     model.eval()
     device = next(model.parameters()).device
     filled = delay_pattern(K, n_frames).mask.to(device)  # (K, S): True where a code belongs

@@ -561,6 +561,21 @@ def _window_start(n: int, length: int, align: int) -> int:
 
 
 @torch.no_grad()
+def guidance_condition(cond: torch.Tensor | None, cond_mask: torch.Tensor | None):
+    """The condition for a classifier-free-guidance batch: the conditional half, then the null half.
+
+    ``(B, S, d_cond)`` -> ``(2B, S, d_cond)`` with zeros in the second half, and a mask ``(2B, S)`` whose second half is
+    all padding (only the learned null slot stays visible). Reference: Ho & Salimans 2022; audiocraft's ``lm.py``.
+    """
+    if cond is None:
+        raise ValueError("guidance_scale needs a cond (the unconditional half uses the null condition)")
+    if cond_mask is None:
+        cond_mask = torch.zeros(cond.shape[:2], dtype=torch.bool, device=cond.device)
+    cond = torch.cat([cond, torch.zeros_like(cond)])  # (2B, S, d_cond): conditional half, then null half
+    cond_mask = torch.cat([cond_mask, torch.ones_like(cond_mask)])  # (2B, S): the null half is all padding
+    return cond, cond_mask
+
+
 def generate(
     model: MusicTransformer,
     prompt,
@@ -631,12 +646,7 @@ def generate(
         x_add = x_add.to(device)
     guided = guidance_scale is not None
     if guided:
-        if cond is None:
-            raise ValueError("guidance_scale needs a cond (the unconditional half uses the null condition)")
-        if cond_mask is None:
-            cond_mask = torch.zeros(cond.shape[:2], dtype=torch.bool, device=cond.device)
-        cond = torch.cat([cond, torch.zeros_like(cond)])  # (2B, S, d_cond): conditional half, then null half
-        cond_mask = torch.cat([cond_mask, torch.ones_like(cond_mask)])  # (2B, S): the null half is all padding
+        cond, cond_mask = guidance_condition(cond, cond_mask)
 
     def rows(t):  # the tokens fed to the model: twice (cond and uncond halves) when guided
         return torch.cat([t, t]) if guided else t  # (2B or B, K, T)
