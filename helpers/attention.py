@@ -289,6 +289,8 @@ class RelativeSelfAttention(nn.Module):
             relative term off (the absolute-position baseline adds positions to the input instead).
         rel_per_head: one embedding table per head (Huang et al.) instead of one shared by all heads (Shaw et al.).
         dropout: dropout on attention weights and on the output.
+        attn_dropout: dropout on the attention weights alone, if not None (``dropout`` then applies to the output
+            only).
         method: ``'skew'`` (default) or ``'plain'`` for the full-sequence relative term; both give the same
             numbers, ``'plain'`` exists to check that and to measure its memory.
 
@@ -309,6 +311,7 @@ class RelativeSelfAttention(nn.Module):
         rel_per_head: bool = False,
         dropout: float = 0.0,
         method: str = "skew",
+        attn_dropout: float | None = None,
     ):
         super().__init__()
         if d_model % n_head:
@@ -317,6 +320,7 @@ class RelativeSelfAttention(nn.Module):
             raise ValueError(f"method must be one of {sorted(RELATIVE_LOGITS)}, got {method!r}")
         self.n_head, self.d_head, self.max_rel = n_head, d_model // n_head, max_rel
         self.method, self.dropout = method, dropout
+        self.attn_dropout = dropout if attn_dropout is None else attn_dropout
         self.qkv = nn.Linear(d_model, 3 * d_model)
         self.proj = nn.Linear(d_model, d_model)
         if max_rel > 0:
@@ -355,11 +359,12 @@ class RelativeSelfAttention(nn.Module):
             else:
                 rel = relative_logits_gather(q, self.E, k.shape[2], offset)  # (B, H, T, T_past + T)
         drop = self.dropout if self.training else 0.0
+        adrop = self.attn_dropout if self.training else 0.0
         if self.sdpa and not self.keep_weights:
             hide = causal_mask(T, k.shape[2], offset, q.device)  # (T, T_past + T)
-            out, weights = sdpa_attention(q, k, v, hide, rel, drop, self.training)  # (B, H, T, D)
+            out, weights = sdpa_attention(q, k, v, hide, rel, adrop, self.training)  # (B, H, T, D)
         else:
-            out, weights = causal_attention(q, k, v, rel, offset, drop, self.training)  # (B, H, T, D)
+            out, weights = causal_attention(q, k, v, rel, offset, adrop, self.training)  # (B, H, T, D)
         if self.keep_weights:
             self.last_weights = weights.detach()
         out = out.transpose(1, 2).reshape(B, T, C)  # (B, T, C)

@@ -248,12 +248,13 @@ def copy_stats(index, tokens, n: int = 64, shifts=range(-6, 6), n_pitch_ids: int
     Notebook: 03_music_transformer.ipynb
     """
     t = torch.as_tensor(tokens, dtype=torch.long).flatten()
+    pitched = t[t != 0]
+    fits = [s for s in shifts
+            if not len(pitched) or (int(pitched.min()) + s >= 1 and int(pitched.max()) + s <= n_pitch_ids)]
+    queries = [transpose_tokens(t[None], s, n_pitch_ids)[0].numpy() for s in fits]
     best = None
-    for s in shifts:
-        pitched = t[t != 0]
-        if len(pitched) and (int(pitched.min()) + s < 1 or int(pitched.max()) + s > n_pitch_ids):
-            continue
-        ml = torch.as_tensor(index.match_lengths(transpose_tokens(t[None], s, n_pitch_ids)[0].numpy()))
+    for ml in index.match_lengths_many(queries):  # one vectorised search for all transpositions
+        ml = torch.as_tensor(ml)
         best = ml if best is None else torch.maximum(best, ml)
     if best is None or len(t) < n:
         raise ValueError(f"copy_stats: need at least n={n} tokens that fit some transposition")

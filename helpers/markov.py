@@ -404,10 +404,12 @@ class NGramModel:
         return decode_events(self.events[ids - len(SPECIALS)], bool(self.with_duration))
 
     # --- sampling ---
-    def sample(self, length: int, rng: np.random.Generator, temperature: float = 1.0, prompt=None) -> np.ndarray:
+    def sample(self, length: int, rng: np.random.Generator, temperature: float = 1.0, prompt=None,
+               stop_at_end: bool = True) -> np.ndarray:
         """Sample a tune: ``prompt`` (if any) followed by up to ``length`` new events.
 
-        Stops early at ``</s>``. The temperature reshapes the smoothed distribution, ``p ** (1 / T)``
+        Stops early at ``</s>``; with ``stop_at_end=False`` the end marker is never drawn (exactly ``length`` new
+        events, e.g. to compare continuations of one length with another model's). The temperature reshapes the smoothed distribution, ``p ** (1 / T)``
         renormalised (T < 1 sharper, T > 1 flatter); ``<unk>`` is never sampled.
 
         Args:
@@ -434,6 +436,8 @@ class NGramModel:
         for _ in range(int(length)):
             p = self._prob_table_ids(np.array(ids, dtype=np.int64))
             p[UNK] = 0.0
+            if not stop_at_end:
+                p[EOS] = 0.0
             if temperature != 1.0:
                 p = p ** (1.0 / temperature)
             nxt = int(rng.choice(len(p), p=p / p.sum()))
@@ -569,7 +573,60 @@ class CorpusIndex:
         self.first = text[self.sa]  # (N,) first token of each sorted suffix
 
     def match_lengths(self, query) -> np.ndarray:
-        """For each position i, the length of the longest prefix of ``query[i:]`` found in the corpus."""
+        """For each position i, the length of the longest prefix of ``query[i:]`` found in the corpus.
+
+        Every position is searched at once (:meth:`match_lengths_many`); :meth:`match_lengths_plain` is the
+        one-position-at-a-time reference it is tested against.
+        """
+        return self.match_lengths_many([query])[0]
+
+    def match_lengths_many(self, queries: Sequence) -> list[np.ndarray]:
+        """:meth:`match_lengths` of several queries in one vectorised search.
+
+        Each position i of each query keeps an interval ``[lo, hi)`` of the sorted suffixes that start with the
+        ``n`` tokens of the query read so far; all intervals are narrowed together, one token per round (two
+        vectorised binary searches), until they are empty or their query ends. Rounds = the longest match + 1.
+        """
+        qs = [np.asarray(q, dtype=np.int64).ravel() for q in queries]
+        sizes = [len(q) for q in qs]
+        if not sum(sizes):
+            return [np.zeros(0, np.int64) for _ in qs]
+        q = np.concatenate(qs)  # (M,)
+        end = np.repeat(np.cumsum(sizes), sizes)  # (M,) one past the last position of each position's query
+        out = np.zeros(len(q), np.int64)
+        pos = np.arange(len(q))
+        lo, hi = np.searchsorted(self.first, q), np.searchsorted(self.first, q + 1)
+        n = 0
+        while True:
+            live = hi > lo
+            pos, lo, hi = pos[live], lo[live], hi[live]
+            if not len(pos):
+                break
+            n += 1
+            out[pos] = n
+            more = pos + n < end[pos]
+            pos, lo, hi = pos[more], lo[more], hi[more]
+            target = q[np.minimum(pos + n, len(q) - 1)]
+            lo, hi = self._bound(lo, hi, n, target, right=False), self._bound(lo, hi, n, target, right=True)
+        splits = np.cumsum(sizes)[:-1]
+        return np.split(out, splits)
+
+    def _bound(self, lo: np.ndarray, hi: np.ndarray, n: int, target: np.ndarray, right: bool) -> np.ndarray:
+        """Vectorised binary search inside each ``[lo, hi)``: first suffix whose token ``n`` is >= target
+        (``right``: > target); the tokens at offset ``n`` are sorted inside each interval."""
+        a, b = lo.copy(), hi.copy()
+        while True:
+            open_ = a < b
+            if not open_.any():
+                return a
+            mid = (a + b) // 2
+            v = self.text[np.where(open_, self.sa[np.where(open_, mid, 0)] + n, 0)]  # closed: a dummy read
+            go_right = open_ & ((v <= target) if right else (v < target))
+            a = np.where(go_right, mid + 1, a)
+            b = np.where(open_ & ~go_right, mid, b)
+
+    def match_lengths_plain(self, query) -> np.ndarray:
+        """:meth:`match_lengths` one position at a time (the reference the vectorised search is tested against)."""
         q = np.asarray(query, dtype=np.int64)
         out = np.zeros(len(q), np.int64)
         for i in range(len(q)):

@@ -222,3 +222,21 @@ def test_plain_kneser_ney_tables_sum_to_one_and_count_continuations():
         assert abs(sum(kneser_ney_prob_plain(tables, context, w, 8) for w in range(8)) - 1) < 1e-12
     with pytest.raises(ValueError, match="context"):
         kneser_ney_prob_plain(tables, (), 3, 8)
+
+
+def test_match_lengths_vectorised_equals_plain_search():
+    rng = np.random.default_rng(1)
+    for _ in range(200):
+        corpus = [rng.integers(0, 3, rng.integers(1, 30)) for _ in range(rng.integers(1, 5))]
+        index = CorpusIndex(corpus)
+        queries = [rng.integers(0, 4, rng.integers(0, 20)) for _ in range(3)]
+        for q, ml in zip(queries, index.match_lengths_many(queries)):
+            np.testing.assert_array_equal(ml, index.match_lengths_plain(q))
+            np.testing.assert_array_equal(index.match_lengths(q), ml)
+
+
+def test_sample_without_end_marker_has_the_asked_length():
+    model = NGramModel(2).fit([[60, 62], [64, 65]])  # short tunes: </s> is likely everywhere
+    rng = np.random.default_rng(0)
+    assert min(len(model.sample(30, rng)) for _ in range(20)) < 30
+    assert all(len(model.sample(30, rng, stop_at_end=False)) == 30 for _ in range(20))

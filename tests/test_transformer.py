@@ -350,3 +350,30 @@ def test_two_stream_decoder_with_cross_attention_and_guidance_trains_and_generat
     out = generate(model, prompt, 8, torch.Generator().manual_seed(0), temperature=0, cond=cond, guidance_scale=3.0)
     assert out.shape == (2, 2, 9)
     assert out[0, 0, 1:].tolist() == [1] * 8 and out[1, 1, 1:].tolist() == [6] * 8
+
+
+def test_attn_dropout_only_changes_the_attention_weights_dropout():
+    import torch
+    from helpers.transformer import MusicTransformer, MusicTransformerConfig
+
+    base = MusicTransformerConfig.tiny(dropout=0.5)
+    assert base.attn_dropout is None and MusicTransformerConfig.from_dict(
+        {k: v for k, v in base.to_dict().items() if k != "attn_dropout"}) == base  # older files load
+    torch.manual_seed(0)
+    a = MusicTransformer(base)
+    b = MusicTransformer(MusicTransformerConfig.tiny(dropout=0.5, attn_dropout=0.0))
+    b.load_state_dict(a.state_dict())
+    assert all(blk.attn.attn_dropout == 0.5 for blk in a.blocks) and all(blk.attn.attn_dropout == 0.0 for blk in b.blocks)
+    x = torch.randint(0, 20, (2, 16))
+    a.eval(), b.eval()
+    torch.testing.assert_close(a(x), b(x))  # same function at inference
+    # training with every other dropout off: only the model with attention-weight dropout is random
+    for m in (a, b):
+        m.train()
+        for mod in m.modules():
+            if isinstance(mod, torch.nn.Dropout):
+                mod.p = 0.0
+        for blk in m.blocks:
+            blk.attn.dropout = 0.0  # the output dropout of the attention
+    torch.testing.assert_close(b(x), b(x))
+    assert not torch.allclose(a(x), a(x))
