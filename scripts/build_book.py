@@ -342,7 +342,7 @@ def git_commit() -> str:
     return out.stdout.strip() or "unknown"
 
 
-def index_html(chapters: list[Chapter], title: str) -> str:
+def index_html(chapters: list[Chapter], title: str, glossary: bool = False) -> str:
     rows = "\n".join(
         f'<li><a href="{c.page}">{html.escape(c.title)}</a> '
         f'<span class="meta">({c.source.name}; {c.players} audio player{"s" if c.players != 1 else ""}; '
@@ -366,9 +366,35 @@ JupyterLab (<code>make lab</code>).</p>
 <nav><ol start="0" style="list-style:none; padding-left:0">
 {rows}
 </ol></nav>
+{'<p>The terms the course uses: <a href="glossary.html">glossary</a>.</p>' if glossary else ''}
 <footer>Built by <code>make book</code> from commit {html.escape(git_commit())} on {stamp}.
 Audio: OGG Vorbis (most browsers; if yours plays nothing, open the files in <code>audio/</code> with a media
 player).</footer>
+</body></html>
+"""
+
+
+GLOSSARY = "GLOSSARY.md"
+
+
+def glossary_html(markdown_text: str, title: str) -> str:
+    """The course glossary (``notebooks/GLOSSARY.md``) as a page of the book: its ``<a id="term">`` anchors stay, so
+    the notebooks' links ``GLOSSARY.md#term`` become ``glossary.html#term``."""
+    import mistune
+
+    body = mistune.html(markdown_text)  # raw HTML (the anchors) passes through
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1.0">
+<title>Glossary: {html.escape(title)}</title>
+<style>
+body {{ font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 46em; margin: 2em auto;
+  padding: 0 1em; line-height: 1.5; color: #222; }}
+h3 {{ margin-bottom: 0.2em; }} nav {{ color: #666; }}
+</style></head>
+<body>
+<nav><a href="index.html">contents</a></nav>
+{body}
+<nav><a href="index.html">contents</a></nav>
 </body></html>
 """
 
@@ -419,13 +445,18 @@ def build_book(notebooks: list[Path], out: Path, timeout: int = 1200, title: str
     write_css(exp, out)
     pages = {ch.source.resolve(): ch.page for ch in chapters}
     pages.update({ch.source.with_suffix(".py").resolve(): ch.page for ch in chapters})  # the paired scripts too
+    glossary = notebooks[0].parent.resolve() / GLOSSARY
+    if glossary.is_file():  # a page of its own, so that term links work offline
+        page = glossary_html(glossary.read_text(encoding="utf-8"), title)
+        (out / "glossary.html").write_text(rewrite_links(page, glossary.parent, pages, out), encoding="utf-8")
+        pages[glossary] = "glossary.html"
     for i, (ch, nb) in enumerate(zip(chapters, executed)):
         resources = {"metadata": {"name": ch.title},
                      "book_nav_top": nav_html(chapters, i, "top"), "book_nav_bottom": nav_html(chapters, i, "bottom")}
         body, _ = exp.from_notebook_node(nb, resources=resources)
         body = rewrite_links(body, ch.source.parent.resolve(), pages, out)
         (out / ch.page).write_text(body, encoding="utf-8")
-    (out / "index.html").write_text(index_html(chapters, title), encoding="utf-8")
+    (out / "index.html").write_text(index_html(chapters, title, glossary=glossary.is_file()), encoding="utf-8")
     return chapters
 
 

@@ -56,13 +56,16 @@ def write_notebooks(folder: Path) -> list[Path]:
                       "            ipywidgets.Dropdown(options=['a', 'b'], value='b', description='pick')]\n"
                       "ipywidgets.VBox([ipywidgets.HBox(controls), out])"),
         new_markdown_cell("See [the paper](https://arxiv.org/abs/1809.04281), [the next chapter](02_one_clip.ipynb) "
-                          "and [its clip](02_one_clip.ipynb#One-clip), and [my notes](notes.txt)."),
+                          "and [its clip](02_one_clip.ipynb#One-clip), [my notes](notes.txt) and "
+                          "[a term](GLOSSARY.md#nats)."),
     ])
     second = new_notebook(cells=[
         new_markdown_cell("# One clip"),
         new_code_cell("import numpy as np\nfrom helpers.audio import play\n" + clip_cell(0.25, 330.0, display=False)),
     ])
     (folder / "notes.txt").write_text("a file next to the notebooks, not a chapter")
+    (folder / "GLOSSARY.md").write_text('# Glossary\n\n<a id="nats"></a>\n### nats\nLog-loss with the natural log; '
+                                        'see [chapter 2](02_one_clip.ipynb).\n')
     paths = [folder / "01_two_clips.ipynb", folder / "02_one_clip.ipynb"]
     for nb, path in zip((first, second), paths):
         nbformat.write(nb, path)
@@ -154,7 +157,7 @@ def test_one_ogg_player_per_player_of_the_executed_notebook(book):
 def test_navigation_links_lead_to_pages_in_order(book):
     out, chapters, _, _ = book
     index = Page((out / "index.html").read_text(encoding="utf-8"))
-    assert [a["href"] for a in index.links] == [c.page for c in chapters]
+    assert [a["href"] for a in index.links] == [c.page for c in chapters] + ["glossary.html"]
     for i, ch in enumerate(chapters):
         page = Page((out / ch.page).read_text(encoding="utf-8"))
         rels = {}
@@ -243,3 +246,13 @@ def test_a_failing_notebook_is_named(tmp_path):
     with pytest.raises(RuntimeError, match="03_broken.ipynb failed") as err:
         bb.build_book([bad], tmp_path / "out", timeout=60)
     assert "ZeroDivisionError" in str(err.value.__cause__)
+
+
+def test_glossary_becomes_a_page_and_term_links_reach_it(book):
+    out, chapters, _, _ = book
+    glossary = Page((out / "glossary.html").read_text())
+    assert "nats" in glossary.ids
+    assert any(a["href"] == "02_one_clip.html" for a in glossary.links)  # its links to notebooks lead to pages
+    first = Page((out / chapters[0].page).read_text())
+    assert any(a["href"] == "glossary.html#nats" for a in first.links)
+    assert any(a["href"] == "glossary.html" for a in Page((out / "index.html").read_text()).links)
