@@ -243,7 +243,7 @@ def copy_stats(index, tokens, n: int = 64, shifts=range(-6, 6), n_pitch_ids: int
 
     Returns:
         dict: ``share`` (fraction of the windows of ``n`` tokens found in the corpus), ``longest`` (tokens of the
-        longest copied stretch; divide by 16 for quarter notes).
+        longest copied stretch; divide by 16 for quarter notes), ``start`` (the token where that stretch begins).
 
     Notebook: 03_music_transformer.ipynb
     """
@@ -258,4 +258,5 @@ def copy_stats(index, tokens, n: int = 64, shifts=range(-6, 6), n_pitch_ids: int
         best = ml if best is None else torch.maximum(best, ml)
     if best is None or len(t) < n:
         raise ValueError(f"copy_stats: need at least n={n} tokens that fit some transposition")
-    return {"share": float((best[: len(t) - n + 1] >= n).double().mean()), "longest": int(best.max())}
+    return {"share": float((best[: len(t) - n + 1] >= n).double().mean()), "longest": int(best.max()),
+            "start": int(best.argmax())}
