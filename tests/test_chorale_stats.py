@@ -92,3 +92,18 @@ def test_bach_against_random_chorales():
     assert "bach" in text and "par. 5ths" in text
     with pytest.raises(ValueError, match="no sequences"):
         cs.statistics_table({"empty": []})
+
+
+def test_copy_stats_finds_a_transposed_stretch_and_where_it_starts():
+    from helpers.chorale import copy_stats
+
+    train = [GRID.encode(p) for p in load_chorales("train")[:5]]
+    index = CorpusIndex(train)
+    rng = np.random.default_rng(0)
+    piece = train[2][40:104].copy()  # 64 tokens of a training chorale ...
+    moved = np.where(piece > 0, piece + 2, 0)  # ... two semitones up
+    noise = rng.integers(8, 36, 20)  # every transposition of the query stays in range
+    query = np.concatenate([noise, moved, noise[:8]])
+    c = copy_stats(index, query, n=64)
+    assert c["longest"] >= 64 and c["start"] <= 20 < c["start"] + c["longest"]
+    assert copy_stats(index, query, n=64, shifts=[0])["longest"] < 64  # not found without transposing
