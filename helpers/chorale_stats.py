@@ -220,6 +220,8 @@ TABLE_COLUMNS = (
     ("parallel_octaves", "par. 8ves /100", "{:.2f}"),
     ("crossings", "crossings /100 steps", "{:.1f}"),
     ("range_S", "S range", "{:.0f}"),
+    ("range_A", "A range", "{:.0f}"),
+    ("range_T", "T range", "{:.0f}"),
     ("range_B", "B range", "{:.0f}"),
     ("key_distance", "1 - r key profile", "{:.3f}"),
     ("cadence_share", "cadences at phrase ends", "{:.0%}"),

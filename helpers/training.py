@@ -360,8 +360,10 @@ def load_weights(model: nn.Module, path, config: dict | None = None, ckpt: dict 
     """
     ckpt = ckpt if ckpt is not None else read_checkpoint(path)
     saved = ckpt.get("config", {})
-    if config is not None and saved != config:
-        diff = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
+    # a key missing on one side counts as None: a field added later with default None (e.g. the transformer's
+    # attn_dropout) does not make older files unloadable
+    diff = sorted(k for k in set(saved) | set(config or {}) if saved.get(k) != config.get(k)) if config is not None else []
+    if diff:
         raise ValueError(
             f"checkpoint {path} was saved for config {saved}, but the model has config {config} "
             f"(they differ in {diff})"

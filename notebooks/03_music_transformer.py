@@ -445,7 +445,7 @@ for name, h in ((f"{held_out.id} by Bach (whole chorale)", bach_hold), ("the mod
 # The columns: the share of steps at which no voice moves, and the longest held chord;
 # **[parallel fifths and octaves](GLOSSARY.md#parallel-fifths)** per 100 voice-pair motions (two voices moving in the
 # same direction from a perfect fifth, or octave, to another: the classic fault of four-part writing, because the two voices fuse into one); **voice crossings** (a lower
-# voice above a higher one) per 100 steps; the soprano's and the bass's range in semitones; how far the pitch-class
+# voice above a higher one) per 100 steps; each voice's range in semitones; how far the pitch-class
 # histogram lies from the Krumhansl–Kessler profile of its best key (1 − correlation); the share of **phrase ends**
 # (chords held for at least a half note, and the last chord) reached by a V–I or IV–I move of the bass onto a
 # root-position triad ([cadence](GLOSSARY.md#cadence)); and the longest stretch found verbatim in the training set.

@@ -446,6 +446,9 @@ def test_weights_mismatch_and_bad_arguments(tmp_path):
     save_weights(Linear(), tmp_path / "w.pt", config={"width": 3})
     with pytest.raises(ValueError, match="width"):
         load_weights(Linear(), tmp_path / "w.pt", config={"width": 4})
+    load_weights(Linear(), tmp_path / "w.pt", config={"width": 3, "added_later": None})  # a new None field: loads
+    with pytest.raises(ValueError, match="added_later"):
+        load_weights(Linear(), tmp_path / "w.pt", config={"width": 3, "added_later": 0.5})
     with pytest.raises(FileNotFoundError, match="nope.pt"):
         read_checkpoint(tmp_path / "nope.pt")
     with pytest.raises(ValueError, match="warmup_steps"):
