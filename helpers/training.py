@@ -352,6 +352,14 @@ def read_checkpoint(path) -> dict:
     return ckpt
 
 
+def _same_config(a, b) -> bool:
+    """Equal configs, where a key missing on one side (at any depth) counts as None: a field added later with default
+    None (e.g. the transformer's ``attn_dropout``) does not make older files unloadable."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return all(_same_config(a.get(k), b.get(k)) for k in set(a) | set(b))
+    return a == b
+
+
 def load_weights(model: nn.Module, path, config: dict | None = None, ckpt: dict | None = None) -> nn.Module:
     """Load weights into ``model`` (cast to its dtype), refusing a checkpoint made for another configuration.
 
@@ -360,9 +368,7 @@ def load_weights(model: nn.Module, path, config: dict | None = None, ckpt: dict 
     """
     ckpt = ckpt if ckpt is not None else read_checkpoint(path)
     saved = ckpt.get("config", {})
-    # a key missing on one side counts as None: a field added later with default None (e.g. the transformer's
-    # attn_dropout) does not make older files unloadable
-    diff = sorted(k for k in set(saved) | set(config or {}) if saved.get(k) != config.get(k)) if config is not None else []
+    diff = sorted(k for k in set(saved) | set(config) if not _same_config(saved.get(k), config.get(k))) if config is not None else []
     if diff:
         raise ValueError(
             f"checkpoint {path} was saved for config {saved}, but the model has config {config} "

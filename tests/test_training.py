@@ -449,6 +449,10 @@ def test_weights_mismatch_and_bad_arguments(tmp_path):
     load_weights(Linear(), tmp_path / "w.pt", config={"width": 3, "added_later": None})  # a new None field: loads
     with pytest.raises(ValueError, match="added_later"):
         load_weights(Linear(), tmp_path / "w.pt", config={"width": 3, "added_later": 0.5})
+    save_weights(Linear(), tmp_path / "n.pt", config={"inner": {"width": 3}})  # nested, as the Jukebox upsampler
+    load_weights(Linear(), tmp_path / "n.pt", config={"inner": {"width": 3, "added_later": None}})
+    with pytest.raises(ValueError, match="inner"):
+        load_weights(Linear(), tmp_path / "n.pt", config={"inner": {"width": 3, "added_later": 1}})
     with pytest.raises(FileNotFoundError, match="nope.pt"):
         read_checkpoint(tmp_path / "nope.pt")
     with pytest.raises(ValueError, match="warmup_steps"):
