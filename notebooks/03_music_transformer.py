@@ -450,7 +450,7 @@ for name, h in ((f"{held_out.id} by Bach (whole chorale)", bach_hold), ("the mod
 # (chords held for at least a half note, and the last chord) reached by a V–I or IV–I move of the bass onto a
 # root-position triad ([cadence](GLOSSARY.md#cadence)); and the longest stretch found verbatim in the training set.
 # The definitions are deliberately simple (the grid has no fermatas, and cannot tell a re-struck note from a held
-# one); they are in `helpers/chorale_stats.py`. Generating the 300 chorales takes about a minute.
+# one); they are in `helpers/chorale_stats.py`. Generating the 250 chorales takes about a minute.
 
 # %%
 from helpers.markov import NGramModel
