@@ -292,20 +292,26 @@ KK_MAJOR = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.
 KK_MINOR = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
 
 
-def estimate_key(piece: Piece) -> tuple[int, str]:
-    """Krumhansl-Schmuckler key estimate ``(tonic, mode)`` from the duration-weighted pitch-class histogram.
-
-    The key is the rotation of the major or minor profile with the highest Pearson correlation with the
-    histogram (Krumhansl 1990, ch. 4).
-    """
-    hist = np.bincount(piece.pitches % 12, weights=piece.notes["duration"], minlength=12)
-    best = (-2.0, 0, "major")
+def best_key(hist) -> tuple[int, str, float]:
+    """Krumhansl-Schmuckler: ``(tonic, mode, r)``, the rotation of the major or minor profile with the highest
+    Pearson correlation ``r`` with a (12,) pitch-class histogram (Krumhansl 1990, ch. 4)."""
+    h = np.asarray(hist, dtype=float)
+    if h.shape != (12,):
+        raise ValueError(f"best_key: need a (12,) histogram, got shape {h.shape}")
+    best = (0, "major", -2.0)
     for mode, profile in (("major", KK_MAJOR), ("minor", KK_MINOR)):
         for tonic in range(12):
-            r = float(np.corrcoef(hist, np.roll(profile, tonic))[0, 1]) if hist.std() > 0 else -1.0
-            if r > best[0]:
-                best = (r, tonic, mode)
-    return best[1], best[2]
+            r = float(np.corrcoef(h, np.roll(profile, tonic))[0, 1]) if h.std() > 0 else -1.0
+            if r > best[2]:
+                best = (tonic, mode, r)
+    return best
+
+
+def estimate_key(piece: Piece) -> tuple[int, str]:
+    """Krumhansl-Schmuckler key estimate ``(tonic, mode)`` from the duration-weighted pitch-class histogram
+    (:func:`best_key`)."""
+    hist = np.bincount(piece.pitches % 12, weights=piece.notes["duration"], minlength=12)
+    return best_key(hist)[:2]
 
 
 def mode_agreement(recipe: CorpusRecipe, split: str = "valid", n: int = 300) -> dict[str, float]:

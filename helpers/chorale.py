@@ -187,6 +187,20 @@ def grid_trivial_baselines(grid, train_pieces, pieces, exclude: tuple[str, ...] 
     return result
 
 
+def grid_ngram(train: Sequence[Piece], order: int = 8, grid=None, transpositions: Sequence[int] = (0,)) -> NGramModel:
+    """A Kneser-Ney n-gram fitted on the chorale grid tokens of ``train`` in each of ``transpositions`` (shifts that
+    leave the grid's pitch range are skipped): the counting model of :func:`grid_baseline_nll`, to score or sample.
+
+    Notebook: 03_music_transformer.ipynb.
+    """
+    grid = _DEFAULT_GRID if grid is None else grid
+    shifted = [t for p in train for t in p.transpositions(transpositions)]
+    train_tokens = [grid.encode(p) for p in shifted if grid.low <= p.pitches.min() and p.pitches.max() <= grid.high]
+    if not train_tokens:
+        raise ValueError("grid_baseline_nll: no training chorale fits the grid's pitch range")
+    return NGramModel(order).fit(train_tokens)
+
+
 def grid_baseline_nll(train: Sequence[Piece], evaluate: Sequence[Piece], order: int = 8, grid=None,
                       transpositions: Sequence[int] = (0,)) -> dict:
     """Per-token NLL of a Kneser-Ney n-gram model on the chorale grid, the counting row of the transformer table.
@@ -213,12 +227,8 @@ def grid_baseline_nll(train: Sequence[Piece], evaluate: Sequence[Piece], order: 
     grid = _DEFAULT_GRID if grid is None else grid
     if not len(evaluate):
         raise ValueError("grid_baseline_nll: no pieces to evaluate")
-    shifted = [t for p in train for t in p.transpositions(transpositions)]
-    train_tokens = [grid.encode(p) for p in shifted if grid.low <= p.pitches.min() and p.pitches.max() <= grid.high]
-    if not train_tokens:
-        raise ValueError("grid_baseline_nll: no training chorale fits the grid's pitch range")
+    model = grid_ngram(train, order, grid, transpositions)
     eval_tokens = [grid.encode(p) for p in evaluate]
-    model = NGramModel(order).fit(train_tokens)
     logp = np.concatenate([lp[:-1] for lp in model.token_log_probs(eval_tokens)])  # drop </s>
     change = np.concatenate([grid.changes(t) for t in eval_tokens])
     return {

@@ -33,10 +33,9 @@ from typing import Sequence
 
 import numpy as np
 
+from .audio_corpus import best_key
 from .representations import ChoraleGrid
 
-KK_MAJOR = np.array((6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88))
-KK_MINOR = np.array((6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17))
 VOICES = ("S", "A", "T", "B")
 PAIRS = tuple(combinations(range(4), 2))  # (0, 1) = S-A, ..., (2, 3) = T-B
 _GRID = ChoraleGrid("repeat")
@@ -129,23 +128,9 @@ def pitch_class_histogram(frames: np.ndarray) -> np.ndarray:
     return np.bincount(p % 12, minlength=12) / len(p)
 
 
-def best_key(hist: np.ndarray) -> tuple[int, str, float]:
-    """Krumhansl-Schmuckler: ``(tonic, mode, r)``, the rotation of the major or minor profile with the highest
-    Pearson correlation ``r`` with a pitch-class histogram (Krumhansl 1990, ch. 4)."""
-    h = np.asarray(hist, dtype=float)
-    if h.shape != (12,):
-        raise ValueError(f"best_key: need a (12,) histogram, got shape {h.shape}")
-    best = (0, "major", -2.0)
-    for mode, profile in (("major", KK_MAJOR), ("minor", KK_MINOR)):
-        for tonic in range(12):
-            r = float(np.corrcoef(h, np.roll(profile, tonic))[0, 1]) if h.std() > 0 else -1.0
-            if r > best[2]:
-                best = (tonic, mode, r)
-    return best
-
-
 def key_profile_distance(frames: np.ndarray) -> float:
-    """1 - r between the pitch-class histogram and the profile of its best-matching key (0 = same shape)."""
+    """1 - r between the pitch-class histogram and the profile of its best-matching key (0 = same shape;
+    :func:`helpers.audio_corpus.best_key`)."""
     return 1.0 - best_key(pitch_class_histogram(frames))[2]
 
 

@@ -453,7 +453,7 @@ for name, h in ((f"{held_out.id} by Bach (whole chorale)", bach_hold), ("the mod
 # one); they are in `helpers/chorale_stats.py`. Generating the 250 chorales takes about a minute.
 
 # %%
-from helpers.markov import NGramModel
+from helpers.chorale import grid_ngram
 
 held_out_pieces = [p for p in load_chorales(["valid", "test"]) if not p.meta.get("duplicate_of_train")]
 bach50 = [t for t in (grid.encode(p) for p in held_out_pieces) if len(t) >= 512][:50]
@@ -468,8 +468,7 @@ for name, (temperature, top_p) in SETTINGS.items():
     samples[f"continued, {name}"] = [s[128:].numpy() for s in out]
 out = transformer.generate(model, first_chords, 508, torch.Generator().manual_seed(1), align=4)  # T 1, top-p 1
 samples["free, T 1.0, top-p 1.0"] = [s[128:].numpy() for s in out]
-shifted = [q for p in train_pieces for q in p.transpositions(range(-5, 7))]
-ngram = NGramModel(8).fit([grid.encode(p) for p in shifted if grid.low <= p.pitches.min() and p.pitches.max() <= grid.high])
+ngram = grid_ngram(train_pieces, order=8, grid=grid, transpositions=keys12)  # the 8-gram of the table, 12 keys
 rng = np.random.default_rng(0)
 samples["Markov 8-gram, continued"] = [ngram.sample(384, rng, prompt=t[:128], stop_at_end=False)[128:] for t in bach50]
 print(f"{sum(map(len, samples.values())) - len(bach50)} chorales generated in {time.perf_counter() - t0:.0f} s")

@@ -354,8 +354,7 @@ def index_html(chapters: list[Chapter], title: str, glossary: bool = False) -> s
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1.0">
 <title>{html.escape(title)}</title>
 <style>
-body {{ font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 46em; margin: 2em auto;
-  padding: 0 1em; line-height: 1.5; color: #222; }}
+{PAGE_STYLE}
 li {{ margin: 0.4em 0; }} .meta {{ color: #666; font-size: 0.9em; }} footer {{ color: #666; font-size: 0.85em; }}
 </style></head>
 <body>
@@ -375,6 +374,8 @@ player).</footer>
 
 
 GLOSSARY = "GLOSSARY.md"
+PAGE_STYLE = """body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 46em; margin: 2em auto;
+  padding: 0 1em; line-height: 1.5; color: #222; }"""  # the book's own pages: contents and glossary
 
 
 def glossary_html(markdown_text: str, title: str) -> str:
@@ -387,8 +388,7 @@ def glossary_html(markdown_text: str, title: str) -> str:
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1.0">
 <title>Glossary: {html.escape(title)}</title>
 <style>
-body {{ font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; max-width: 46em; margin: 2em auto;
-  padding: 0 1em; line-height: 1.5; color: #222; }}
+{PAGE_STYLE}
 h3 {{ margin-bottom: 0.2em; }} nav {{ color: #666; }}
 </style></head>
 <body>
