@@ -1007,6 +1007,36 @@ def bootstrap_ci(
     return Interval(float(statistic(x)), float(low), float(high), level, n)
 
 
+def wilson_interval(successes: int, n: int, level: float = 0.95) -> Interval:
+    """Wilson score interval of a proportion ``successes / n`` (e.g. an accuracy measured on n clips).
+
+    Unlike the normal approximation ``p +- z sqrt(p(1-p)/n)`` it stays inside [0, 1] and is not empty at 0 or n
+    successes, which matters for the handfuls of clips a CPU can generate.
+
+    Raises:
+        ValueError: n < 1, successes outside 0..n, or a level outside (0, 1).
+
+    Notebook: 05_musicgen.ipynb (control accuracy against guidance).
+    Reference: Wilson 1927, "Probable inference, the law of succession, and statistical inference", JASA 22;
+    Brown, Cai & DasGupta 2001, "Interval Estimation for a Binomial Proportion", Statistical Science 16, Sec. 4.1.
+    """
+    from statistics import NormalDist
+
+    if isinstance(n, bool) or int(n) != n or n < 1:
+        raise ValueError(f"wilson_interval: n must be a positive integer, got {n!r}")
+    if not 0 <= successes <= n:
+        raise ValueError(f"wilson_interval: successes must lie in 0..n={n}, got {successes!r}")
+    if not 0 < level < 1:
+        raise ValueError(f"wilson_interval: level must be in (0, 1), got {level}")
+    z = NormalDist().inv_cdf(0.5 + level / 2)
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    low = 0.0 if successes == 0 else max(0.0, centre - half)  # exact at the ends (no rounding residue)
+    high = 1.0 if successes == n else min(1.0, centre + half)
+    return Interval(float(p), low, high, level, int(n))
+
+
 def rank_correlation(scores: Mapping[str, Sequence[float]]) -> tuple[list[str], np.ndarray, np.ndarray]:
     """Spearman's rank correlation between every pair of metrics over the same generators.
 

@@ -104,6 +104,70 @@ def musicgen_loss(model: MusicTransformer, batch: dict) -> tuple[torch.Tensor, d
     return ce.mean(), {f"ce_{k}": float(v) for k, v in enumerate(ce.detach())}
 
 
+@torch.no_grad()
+def encode_clips_and_captions(codec, clips, captions: Sequence[Sequence[str]], text_encoder, batch: int = 32) -> dict:
+    """The training data of the LM: codes of the clips and token embeddings of every caption of each clip.
+
+    Args:
+        codec: a :class:`helpers.codec.Codec`.
+        clips: (N, T) float audio at the codec's sample rate (numpy or torch).
+        captions: N lists of P captions each (e.g. ``AudioCorpus.captions(split)``: P phrasings of the same clip).
+        text_encoder: a :class:`~helpers.text_encoder.TextEncoder`.
+
+    Returns:
+        ``{'codes': (N, K, T') int16, 'tokens': (N, P, L, d) float16, 'mask': (N, P, L) bool (True = token)}``;
+        plain tensors (saved by ``scripts/train_musicgen.py`` as its cache, loadable with ``weights_only=True``).
+    """
+    clips = torch.as_tensor(clips, dtype=torch.float32)
+    if clips.dim() != 2 or len(captions) != clips.shape[0] or not len(captions):
+        raise ValueError(f"need clips (N, T) and N caption lists, got clips {tuple(clips.shape)} and "
+                         f"{len(captions)} caption lists")
+    P = len(captions[0])
+    if any(len(c) != P for c in captions):
+        raise ValueError("every clip needs the same number of captions")
+    codes = torch.cat([codec.encode(clips[i : i + batch]) for i in range(0, len(clips), batch)])  # (N, K, T')
+    flat = [c for cs in captions for c in cs]
+    embs = [text_encoder.encode(flat[i : i + 64]) for i in range(0, len(flat), 64)]
+    L = max(e.tokens.shape[1] for e in embs)
+    tokens = torch.cat([F.pad(e.tokens, (0, 0, 0, L - e.tokens.shape[1])) for e in embs]).half()  # (N * P, L, d)
+    mask = torch.cat([F.pad(e.mask, (0, L - e.mask.shape[1])) for e in embs])  # (N * P, L), True = token
+    return {"codes": codes.short(), "tokens": tokens.view(len(captions), P, L, -1), "mask": mask.view(len(captions), P, L)}
+
+
+def caption_batches(data: dict, special: int, p_drop: float):
+    """``(generator, batch_size) -> batch`` for :func:`helpers.training.train`: random clips of ``data`` (from
+    :func:`encode_clips_and_captions`), one of each clip's captions at random, and condition dropout with probability
+    ``p_drop`` (the text replaced by zeros, every position padding: the null condition that guidance uses).
+
+    Reference: Copet et al. 2023, Sec. 2.3 (condition dropout for classifier-free guidance).
+    """
+    if not 0.0 <= p_drop <= 1.0:
+        raise ValueError(f"p_drop must lie in [0, 1], got {p_drop}")
+    codes, tokens, mask = data["codes"], data["tokens"], data["mask"]
+    N, P = mask.shape[:2]
+
+    def draw(generator, batch_size: int):
+        i = torch.randint(0, N, (batch_size,), generator=generator)  # (B,)
+        j = torch.randint(0, P, (batch_size,), generator=generator)  # (B,)
+        cond, keep = tokens[i, j].float(), mask[i, j]  # (B, L, d), (B, L)
+        drop = torch.rand(batch_size, generator=generator) < p_drop  # (B,)
+        cond = cond.masked_fill(drop[:, None, None], 0.0)
+        pad = ~keep | drop[:, None]  # (B, L), True = padding
+        return {"steps": to_steps(codes[i].long(), special), "cond": cond, "cond_mask": pad}
+
+    return draw
+
+
+def fixed_caption_batches(data: dict, special: int, n: int, batch_size: int) -> list[dict]:
+    """The first ``n`` clips of ``data`` with their first caption, in batches, no dropout: a validation set."""
+    out = []
+    for s in range(0, n, batch_size):
+        sl = slice(s, min(n, s + batch_size))
+        out.append({"steps": to_steps(data["codes"][sl].long(), special),
+                    "cond": data["tokens"][sl, 0].float(), "cond_mask": ~data["mask"][sl, 0]})
+    return out
+
+
 def check_guidance(guidance_scale) -> float | None:
     """None or a finite number >= 0; a clear error otherwise."""
     if guidance_scale is None:
@@ -252,7 +316,8 @@ def control_accuracy(pipe: MusicGen, classifier, captions: Sequence[str], attrib
         sampling: ``temperature``, ``top_k`` for :meth:`MusicGen.generate`.
 
     Returns:
-        one row per scale: ``{'guidance_scale': s, attribute: accuracy, ...}``.
+        one row per scale: ``{'guidance_scale': s, 'n': number of captions, attribute: accuracy, ...,
+        'predicted': {attribute: the classifier's class per caption}}`` (for a confusion matrix).
 
     Notebook: 05_musicgen.ipynb (measured control). Reference: Copet et al. 2023, Sec. 4 (text adherence, measured
     there with CLAP; here with a classifier of the corpus's attributes).
@@ -266,10 +331,11 @@ def control_accuracy(pipe: MusicGen, classifier, captions: Sequence[str], attrib
             audio = pipe.generate(list(captions[i : i + batch_size]), seconds, scale, seed=seed + i, **sampling)
             for k, v in classifier.predict(audio, sr=pipe.codec.config.sample_rate).items():
                 preds.setdefault(k, []).extend(v)
-        row = {"guidance_scale": float(scale)}
+        row = {"guidance_scale": float(scale), "n": len(captions), "predicted": {}}
         for k, v in preds.items():
             truth = [a.get(k) for a in attributes]
             if all(t is not None for t in truth):
                 row[k] = sum(p == t for p, t in zip(v, truth)) / len(truth)
+                row["predicted"][k] = list(v)
         rows.append(row)
     return rows

@@ -308,3 +308,29 @@ def plot_attention_by_distance(profile: np.ndarray, ax=None, title: str | None =
         ax.set_title(title)
     ax.legend(fontsize="small")
     return ax
+
+
+def plot_control_accuracy(rows: Sequence[dict], chance: dict, ax=None, title: str | None = None):
+    """Accuracy of each attribute against the guidance scale, with Wilson 95% intervals and dashed chance lines.
+
+    Args:
+        rows: :func:`helpers.musicgen.control_accuracy`'s rows (``guidance_scale``, ``n``, one accuracy per attribute).
+        chance: attribute -> chance accuracy (1 / number of classes); only attributes present in the rows are drawn.
+
+    Notebook: 05_musicgen.ipynb (measured control).
+    """
+    from .metrics import wilson_interval
+
+    ax = _new_axes(ax, figsize=(6, 3.5))
+    scales = [r["guidance_scale"] for r in rows]
+    for i, name in enumerate(k for k in chance if all(k in r for r in rows)):
+        color = VOICE_COLORS[i % len(VOICE_COLORS)]
+        acc = np.array([r[name] for r in rows])
+        ci = [wilson_interval(round(r[name] * r["n"]), r["n"]) for r in rows]
+        err = np.array([[a - c.low for a, c in zip(acc, ci)], [c.high - a for a, c in zip(acc, ci)]])
+        ax.errorbar(scales, acc, yerr=err, marker="o", capsize=3, color=color, label=name)
+        ax.axhline(chance[name], color=color, ls="--", lw=1)
+    ax.set(xlabel="guidance scale", ylabel="accuracy", ylim=(0, 1.02), xticks=scales,
+           title=title or f"does the audio do what the text says? (n = {rows[0]['n']}; dashed: chance)")
+    ax.legend(fontsize=8)
+    return ax

@@ -4,7 +4,11 @@ Every generator in the course (Markov chain, Music Transformer, ...) is a functi
 :class:`MusicPanel` puts ipywidgets controls in front of such a function; pressing the button calls it, then draws
 the piano roll and plays the result. ``panel.generate()`` does the same without a browser (tests use it).
 
-Notebook: 01_representations.ipynb, 02_markov_chains.ipynb, 03_music_transformer.ipynb.
+:class:`AudioPanel` does the same for generators that return audio (``settings -> waveform``): it draws the
+spectrogram and plays the sound; a bad setting (an empty prompt, a duration out of range) prints the generator's
+error message in the output area instead of failing silently in a callback.
+
+Notebook: 01_representations.ipynb, 02_markov_chains.ipynb, 03_music_transformer.ipynb, 05_musicgen.ipynb.
 """
 from __future__ import annotations
 
@@ -91,3 +95,76 @@ class MusicPanel:
             plt.show()
             display(play(shown, instrument=self.instrument, sr=self.sr))
         return piece
+
+
+class AudioPanel:
+    """Controls + a button + an output area showing the spectrogram and an audio player of a generated waveform.
+
+    Args:
+        make_audio: called with the current value of every control as keyword arguments; returns a mono waveform
+            (1-D numpy array or tensor) at ``sr``.
+        controls: name -> ipywidgets control (``Text``, ``FloatSlider``, ...); names must match ``make_audio``'s
+            arguments.
+        sr: the waveform's sample rate in Hz.
+        describe: optional ``settings dict -> str`` printed above the plot.
+        button: text of the button.
+
+    Example:
+        >>> import ipywidgets as w
+        >>> panel = AudioPanel(lambda prompt: pipe.generate(prompt)[0], {"prompt": w.Text("solo flute")}, sr=16000)
+        >>> panel.widget   # display it in a notebook cell
+    """
+
+    def __init__(self, make_audio, controls: Mapping[str, object], sr: int, describe=None, button: str = "Generate"):
+        import ipywidgets as w
+
+        if not callable(make_audio):
+            raise TypeError("AudioPanel: make_audio must be callable (settings -> waveform)")
+        if isinstance(sr, bool) or not isinstance(sr, int) or sr <= 0:
+            raise ValueError(f"AudioPanel: sr must be a positive int (Hz), got {sr!r}")
+        self.make_audio, self.controls, self.sr, self.describe = make_audio, dict(controls), sr, describe
+        self.button = w.Button(description=button, button_style="primary")
+        self.output = w.Output()
+        self.button.on_click(lambda _: self.show())
+        self.widget = w.VBox([w.VBox(list(self.controls.values()) + [self.button]), self.output])
+        self.last_audio = None
+
+    def values(self) -> dict:
+        """The current setting of every control."""
+        return {name: control.value for name, control in self.controls.items()}
+
+    def generate(self):
+        """Call the generator with the current settings; return its waveform as a 1-D float32 numpy array."""
+        import numpy as np
+
+        audio = self.make_audio(**self.values())
+        audio = audio.detach().cpu().numpy() if hasattr(audio, "detach") else np.asarray(audio)
+        if audio.ndim != 1 or audio.size == 0 or not np.isfinite(audio).all():
+            raise ValueError(f"AudioPanel: the generator must return a non-empty finite 1-D waveform, got shape "
+                             f"{audio.shape}")
+        self.last_audio = audio.astype(np.float32)
+        return self.last_audio
+
+    def show(self):
+        """Generate, then draw the spectrogram and the player in the output area; a ValueError or TypeError from
+        the generator (bad settings) is printed there instead, and None returned."""
+        import matplotlib.pyplot as plt
+        from IPython.display import display
+
+        from .audio import play
+        from .plots import plot_spectrogram
+
+        self.output.clear_output(wait=True)
+        with self.output:
+            try:
+                audio = self.generate()
+            except (ValueError, TypeError) as err:  # shown to the learner: what to change, from the generator
+                print(f"cannot generate with these settings: {err}")
+                return None
+            if self.describe is not None:
+                print(self.describe(self.values()))
+            fig, ax = plt.subplots(figsize=(10, 3))
+            plot_spectrogram(audio, self.sr, ax=ax, title=f"{len(audio) / self.sr:.1f} s", colorbar=False)
+            plt.show()
+            display(play(audio, sr=self.sr))
+        return audio

@@ -55,14 +55,48 @@ def parse_args(argv=None):
     p.add_argument("--threads", type=int, default=1, help="torch threads")
     p.add_argument("--device", default="cpu")
     p.add_argument("--cache-dir", default=None, help="audio corpus cache (default: helpers.audio_corpus.cache_root())")
+    p.add_argument("--augment", nargs="*", default=[], metavar="CKPT",
+                   help="decoders (helpers.codec or helpers.vqvae checkpoints) whose reconstructions of the train clips "
+                        "are mixed into training, so the classifier hears through them (the judge of notebook 05)")
+    p.add_argument("--augment-p", type=float, default=0.5,
+                   help="probability that a training example is a reconstruction (one of --augment at random)")
     p.add_argument("--out", default="runs/classifier.pt")
     p.add_argument("--work", default="runs/classifier", help="folder for the float32 best checkpoint")
     p.add_argument("--overwrite-shipped", action="store_true",
                    help="allow --out/--work inside data/checkpoints/ (replaces the classifier the notebooks ship)")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
+    if not 0.0 <= args.augment_p <= 1.0:
+        p.error(f"--augment-p must lie in [0, 1], got {args.augment_p}")
+    for path in args.augment:
+        if not Path(path).is_file():
+            p.error(f"--augment {path}: no such checkpoint")
     refuse_shipped_paths(p, args, ("out", "work"))
     return args
+
+
+def load_decoder(path):
+    """A codec (``helpers.codec``) or a VQ-VAE level (``helpers.vqvae``) checkpoint, by its saved config's kind."""
+    from helpers import codec as codec_mod, vqvae
+
+    kind = read_checkpoint(path)["config"].get("kind")
+    return (codec_mod.load_checkpoint(path) if kind == "CodecConfig" else vqvae.load_checkpoint(path)).eval()
+
+
+@torch.no_grad()
+def reconstructions(path: str, audio: np.ndarray, cache: Path, batch: int = 32) -> np.ndarray:
+    """(N, T) clips -> their reconstructions by the decoder in ``path`` (cached in ``cache`` by checkpoint hash)."""
+    name = f"recon_{Path(path).stem}_{file_sha256(path)[:12]}_{len(audio)}x{audio.shape[1]}.npy"
+    if (cache / name).exists():
+        return np.load(cache / name)
+    model = load_decoder(path)
+    t0 = time.time()
+    out = np.concatenate([model.reconstruct(torch.from_numpy(np.ascontiguousarray(audio[i : i + batch]))).numpy()
+                          for i in range(0, len(audio), batch)]).astype(np.float32)
+    print(f"reconstructed {len(audio)} clips with {Path(path).name} in {time.time() - t0:.0f} s", flush=True)
+    cache.mkdir(parents=True, exist_ok=True)
+    np.save(cache / name, out)
+    return out
 
 
 @torch.no_grad()
@@ -80,26 +114,37 @@ def main(argv=None) -> dict:
     config = ClassifierConfig()
     torch.manual_seed(args.seed)
     model = AttributeClassifier(config)
-    feats = {s: features(model, corpus.clips(s)) for s in ("train", "valid")}
-    mels = {s: f[0] for s, f in feats.items()}  # (N, M, frames)
-    chromas = {s: f[1] for s, f in feats.items()}  # (N, 12, frames)
+    work = Path(args.work)
+    audio = {s: corpus.clips(s) for s in ("train", "valid")}
+    versions = ["clean"] + [Path(a).stem for a in args.augment]  # clean audio, then each decoder's reconstructions
+    feats = {}
+    for s in ("train", "valid"):
+        parts = [features(model, audio[s])] + [features(model, reconstructions(a, audio[s], work / "recon"))
+                                               for a in args.augment]
+        feats[s] = (torch.stack([m for m, _ in parts]), torch.stack([c for _, c in parts]))  # (V, N, ...) each
+    mels = {s: f[0] for s, f in feats.items()}  # (V, N, M, frames)
+    chromas = {s: f[1] for s, f in feats.items()}  # (V, N, 12, frames)
     labels = {s: {k: torch.from_numpy(v) for k, v in corpus.labels(s).items()} for s in ("train", "valid")}
-    n_frames = mels["train"].shape[2]
+    n_frames = mels["train"].shape[3]
     crop = min(n_frames, int(round(args.crop_seconds * config.sr / config.hop_length)))
-    print(f"log-mels: train {tuple(mels['train'].shape)}, valid {tuple(mels['valid'].shape)}; crops of {crop} frames")
+    print(f"log-mels (versions {versions}): train {tuple(mels['train'].shape)}, valid {tuple(mels['valid'].shape)}; crops of {crop} frames")
 
     def train_data(generator: torch.Generator, batch_size: int) -> dict:
-        idx = torch.randint(0, len(mels["train"]), (batch_size,), generator=generator)  # (B,)
+        idx = torch.randint(0, mels["train"].shape[1], (batch_size,), generator=generator)  # (B,)
         start = torch.randint(0, n_frames - crop + 1, (batch_size,), generator=generator)  # (B,)
         frames = start[:, None] + torch.arange(crop)[None, :]  # (B, crop)
-        mel = mels["train"][idx[:, None], :, frames].transpose(1, 2)  # (B, M, crop)
-        chroma = chromas["train"][idx[:, None], :, frames].transpose(1, 2)  # (B, 12, crop)
+        version = torch.zeros(batch_size, dtype=torch.long)  # (B,) 0 = clean audio
+        if len(versions) > 1:
+            decoded = torch.rand(batch_size, generator=generator) < args.augment_p
+            pick = torch.randint(1, len(versions), (batch_size,), generator=generator)
+            version = torch.where(decoded, pick, version)
+        mel = mels["train"][version[:, None], idx[:, None], :, frames].transpose(1, 2)  # (B, M, crop)
+        chroma = chromas["train"][version[:, None], idx[:, None], :, frames].transpose(1, 2)  # (B, 12, crop)
         return {"mel": mel, "chroma": chroma, **{k: v[idx] for k, v in labels["train"].items()}}
 
-    valid_data = [{"mel": mels["valid"][i : i + 100], "chroma": chromas["valid"][i : i + 100],
-                   **{k: v[i : i + 100] for k, v in labels["valid"].items()}}
-                  for i in range(0, len(mels["valid"]), 100)]
-    work = Path(args.work)
+    valid_data = [{"mel": mels["valid"][v, i : i + 100], "chroma": chromas["valid"][v, i : i + 100],
+                   **{k: t[i : i + 100] for k, t in labels["valid"].items()}}
+                  for v in range(len(versions)) for i in range(0, mels["valid"].shape[1], 100)]  # every version
     work.mkdir(parents=True, exist_ok=True)
     fp32_path = work / "classifier_fp32.pt"
     cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, min_lr=args.min_lr,
@@ -123,10 +168,17 @@ def main(argv=None) -> dict:
     half.eval()
     changed = {s: int(sum(a != b for name in preds32[s] for a, b in zip(preds32[s][name], half.predict(clips[s])[name])))
                for s in clips}
+    decoded_test = {}  # test accuracy on each decoder's reconstructions of the test clips
+    for a in args.augment:
+        rec = reconstructions(a, clips["test"], work / "recon")
+        r = evaluate_predictions(best.predict(rec), corpus.labels("test"), config.heads)
+        decoded_test[Path(a).stem] = {k: v["accuracy"] for k, v in r.items()}
     use_half = all(v == 0 for v in changed.values())
     extra = {"command": command, "seed": args.seed, "steps": args.steps, "best_step": history["best_step"],
              "best_valid_loss": history["best_valid"], "corpus_recipe": corpus.recipe.hash(),
-             "test_accuracy": {k: v["accuracy"] for k, v in results32["test"].items()}}
+             "test_accuracy": {k: v["accuracy"] for k, v in results32["test"].items()},
+             "augment": [{"checkpoint": Path(a).name, "sha256": file_sha256(a)} for a in args.augment],
+             "augment_p": args.augment_p if args.augment else 0.0, "test_accuracy_decoded": decoded_test}
     out = Path(args.out)
     save_weights(best, out, config.to_dict(), half=use_half, extra=extra)
     n_params = sum(p.numel() for p in best.parameters())
@@ -151,6 +203,8 @@ def main(argv=None) -> dict:
     print(f"wrote {out} ({report['bytes'] / 1e6:.2f} MB, {report['weights']}, sha256 {report['sha256']})")
     for name, r in results32["test"].items():
         print(f"\ntest {name}: accuracy {r['accuracy']:.3f} (n={r['n']})\n{format_confusion(r)}")
+    for name, acc in decoded_test.items():
+        print(f"test, reconstructed by {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in acc.items()))
     # The checkpoint must load back through the public loader (hash checked).
     from helpers.classifier import load_classifier
 

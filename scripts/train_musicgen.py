@@ -53,6 +53,8 @@ def parse_args(argv=None):
     p.add_argument("--d-model", type=int, default=256)
     p.add_argument("--d-ff", type=int, default=768)
     p.add_argument("--dropout", type=float, default=0.1)
+    p.add_argument("--attn-dropout", type=float, default=None,
+                   help="dropout on the attention weights alone (default: --dropout); 0 trains faster on a CPU")
     p.add_argument("--cond-dropout", type=float, default=0.2)
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--batch-size", type=int, default=8)
@@ -82,58 +84,20 @@ def sha256_16(path) -> str:
 
 
 def build_cache(codec: codec_mod.Codec, corpus: AudioCorpus, path: Path, batch: int = 32, limit: int | None = None) -> dict:
-    """Codes of the train/valid clips and the embeddings of their training captions; saved to ``path`` (torch file,
-    plain tensors and lists: loadable with ``weights_only=True``)."""
+    """Codes of the train/valid clips and the embeddings of their training captions
+    (:func:`helpers.musicgen.encode_clips_and_captions`); saved to ``path`` (plain tensors: ``weights_only=True``)."""
     from helpers.text_encoder import MiniLMEncoder
 
     encoder = MiniLMEncoder(max_tokens=64)
     out = {"encoder": repr(type(encoder).__name__)}
     for split in ("train", "valid"):
-        clips = corpus.clips(split)[:limit]
         t0 = time.time()
-        codes = torch.cat([codec.encode(torch.from_numpy(np.ascontiguousarray(clips[i : i + batch])))
-                           for i in range(0, len(clips), batch)])  # (N, K, T)
-        caps = corpus.captions(split)[:limit]  # N lists of P phrasings
-        flat = [c for cs in caps for c in cs]
-        embs = [encoder.encode(flat[i : i + 64]) for i in range(0, len(flat), 64)]
-        L = max(e.tokens.shape[1] for e in embs)
-        tokens = torch.cat([torch.nn.functional.pad(e.tokens, (0, 0, 0, L - e.tokens.shape[1])) for e in embs]).half()
-        mask = torch.cat([torch.nn.functional.pad(e.mask, (0, L - e.mask.shape[1])) for e in embs])  # True = token
-        P = len(caps[0])
-        out[split] = {"codes": codes.short(), "tokens": tokens.view(len(caps), P, L, -1),
-                      "mask": mask.view(len(caps), P, L)}
-        print(f"cache {split}: codes {tuple(codes.shape)}, captions {len(flat)} x {L} tokens "
+        out[split] = mg.encode_clips_and_captions(codec, corpus.clips(split)[:limit], corpus.captions(split)[:limit],
+                                                  encoder, batch=batch)
+        print(f"cache {split}: codes {tuple(out[split]['codes'].shape)}, captions {tuple(out[split]['mask'].shape)} "
               f"({time.time() - t0:.0f} s)", flush=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(out, path)
-    return out
-
-
-def batches_from(cache_split: dict, special: int, p_drop: float):
-    """``(generator, batch_size) -> batch`` for ``helpers.training.train``: random clips, a random caption of each,
-    condition dropout with probability ``p_drop`` (zeros, all padding: the null condition)."""
-    codes, tokens, mask = cache_split["codes"], cache_split["tokens"], cache_split["mask"]
-    N, P = mask.shape[:2]
-
-    def draw(generator, batch_size: int):
-        i = torch.randint(0, N, (batch_size,), generator=generator)  # (B,)
-        j = torch.randint(0, P, (batch_size,), generator=generator)  # (B,)
-        cond, keep = tokens[i, j].float(), mask[i, j]  # (B, L, d), (B, L)
-        drop = torch.rand(batch_size, generator=generator) < p_drop  # (B,)
-        cond = cond.masked_fill(drop[:, None, None], 0.0)
-        pad = ~keep | drop[:, None]  # True = padding
-        return {"steps": mg.to_steps(codes[i].long(), special), "cond": cond, "cond_mask": pad}
-
-    return draw
-
-
-def fixed_batches(cache_split: dict, special: int, n: int, batch_size: int) -> list[dict]:
-    """The first ``n`` clips with their first caption, in batches (no dropout): the validation set."""
-    out = []
-    for s in range(0, n, batch_size):
-        sl = slice(s, min(n, s + batch_size))
-        out.append({"steps": mg.to_steps(cache_split["codes"][sl].long(), special),
-                    "cond": cache_split["tokens"][sl, 0].float(), "cond_mask": ~cache_split["mask"][sl, 0]})
     return out
 
 
@@ -163,7 +127,7 @@ def main(argv=None) -> dict:
     n_frames = cache["train"]["codes"].shape[-1]
     cfg = mg.lm_config(ccfg.n_codebooks, ccfg.codebook_size, n_frames, cache["train"]["tokens"].shape[-1],
                        n_layer=args.n_layer, n_head=args.n_head, d_model=args.d_model, d_ff=args.d_ff,
-                       dropout=args.dropout)
+                       dropout=args.dropout, attn_dropout=args.attn_dropout)
     torch.manual_seed(args.seed)
     model = MusicTransformer(cfg)
     special = mg.special_token(cfg)
@@ -177,8 +141,8 @@ def main(argv=None) -> dict:
     )
     command = "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:])
     print(f"{model.num_params():,} parameters; {cfg}; {tcfg}", flush=True)
-    valid = fixed_batches(cache["valid"], special, args.n_valid, args.batch_size)
-    history = train(model, mg.musicgen_loss, batches_from(cache["train"], special, args.cond_dropout), valid, tcfg,
+    valid = mg.fixed_caption_batches(cache["valid"], special, args.n_valid, args.batch_size)
+    history = train(model, mg.musicgen_loss, mg.caption_batches(cache["train"], special, args.cond_dropout), valid, tcfg,
                     checkpoint_extra={"command": command, "seed": args.seed, "codec_sha256_16": sha256_16(args.codec)})
     best = load_checkpoint(tcfg.checkpoint)
     save_checkpoint(best, work / "best_fp16.pt", half=True)

@@ -378,3 +378,19 @@ def test_rank_correlation():
     assert np.isnan(rho[i["const"], i["fad"]]) and rho[i["gappy"], i["fad"]] == pytest.approx(1)
     with pytest.raises(ValueError, match="different numbers"):
         m.rank_correlation({"a": [1, 2, 3], "b": [1, 2]})
+
+
+def test_wilson_interval_known_values_and_errors():
+    from helpers.metrics import wilson_interval
+
+    half = wilson_interval(5, 10)  # Brown, Cai & DasGupta 2001: the Wilson interval of 5/10 is [0.2366, 0.7634]
+    assert half.estimate == 0.5 and abs(half.low - 0.23659) < 1e-4 and abs(half.high - 0.76341) < 1e-4
+    none, all_ = wilson_interval(0, 10), wilson_interval(10, 10)
+    assert none.low == 0.0 and abs(none.high - 0.27753) < 1e-4  # not empty at 0 successes
+    assert abs(all_.low - (1 - none.high)) < 1e-12 and all_.high == 1.0  # mirror image
+    assert wilson_interval(40, 100).high - wilson_interval(40, 100).low < half.high - half.low  # narrows with n
+    for bad in [(3, 0), (-1, 5), (6, 5)]:
+        with pytest.raises(ValueError, match="wilson_interval"):
+            wilson_interval(*bad)
+    with pytest.raises(ValueError, match="level"):
+        wilson_interval(1, 2, level=1.0)

@@ -157,7 +157,27 @@ def test_control_accuracy_rows_and_checks():
     rows = mg.control_accuracy(pipe, CountingClassifier(), caps, attrs, scales=(0, 2), seconds=4 / ccfg.frame_rate,
                                batch_size=3)
     assert [r["guidance_scale"] for r in rows] == [0.0, 2.0]
-    assert all(set(r) == {"guidance_scale", "level"} for r in rows)  # 'other' is not stated by the captions
-    assert all(r["level"] in (0.0, 0.25, 0.5, 0.75, 1.0) for r in rows)
+    assert all(set(r) == {"guidance_scale", "n", "level", "predicted"} for r in rows)  # 'other' is not in the captions
+    assert all(r["level"] in (0.0, 0.25, 0.5, 0.75, 1.0) and r["n"] == 4 for r in rows)
+    for r in rows:  # the accuracy is the share of predictions equal to the caption's attribute
+        assert set(r["predicted"]) == {"level"} and len(r["predicted"]["level"]) == 4
+        assert r["level"] == sum(p == a["level"] for p, a in zip(r["predicted"]["level"], attrs)) / 4
     with pytest.raises(ValueError, match="one attributes dict per caption"):
         mg.control_accuracy(pipe, CountingClassifier(), caps, attrs[:2])
+
+
+def test_encode_clips_and_captions_shapes_and_errors():
+    codec = codec_mod.Codec(codec_mod.CodecConfig.tiny()).eval()
+    enc = FakeEncoder()
+    clips = torch.randn(3, 4 * codec.config.hop)
+    caps = [["slow organ", "organ"], ["fast flute", "a flute"], ["piano", "piano in C"]]
+    out = mg.encode_clips_and_captions(codec, clips, caps, enc, batch=2)
+    assert out["codes"].shape == (3, codec.config.n_codebooks, 4) and out["codes"].dtype == torch.int16
+    assert out["tokens"].shape == (3, 2, 10, D) and out["tokens"].dtype == torch.float16
+    assert out["mask"].shape == (3, 2, 10) and out["mask"][:, :, 0].all() and not out["mask"][2, 0, 5:].any()
+    assert torch.equal(out["codes"].long(), codec.encode(clips))
+    assert torch.allclose(out["tokens"][1, 1, :7].float(), enc.encode("a flute").tokens[0], atol=1e-3)
+    with pytest.raises(ValueError, match="caption lists"):
+        mg.encode_clips_and_captions(codec, clips, caps[:2], enc)
+    with pytest.raises(ValueError, match="same number of captions"):
+        mg.encode_clips_and_captions(codec, clips, [caps[0], caps[1], ["piano"]], enc)

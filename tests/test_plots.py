@@ -198,3 +198,16 @@ def test_attention_by_distance_reads_a_planted_head():
         attention_by_distance(w, 12)
     with pytest.raises(ValueError, match="shape"):
         attention_by_distance(np.zeros((3, 4)), 1)
+
+
+def test_plot_control_accuracy_draws_a_line_and_a_chance_level_per_attribute():
+    import matplotlib.pyplot as plt
+
+    from helpers.plots import plot_control_accuracy
+
+    rows = [{"guidance_scale": 0.0, "n": 10, "family": 0.1, "mode": 0.5},
+            {"guidance_scale": 3.0, "n": 10, "family": 0.9, "mode": 0.6}]
+    ax = plot_control_accuracy(rows, {"family": 0.125, "mode": 0.5, "tempo_band": 1 / 3})
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["family", "mode"]  # tempo_band not measured
+    assert sorted(round(l.get_ydata()[0], 3) for l in ax.lines if l.get_linestyle() == "--") == [0.125, 0.5]
+    plt.close("all")

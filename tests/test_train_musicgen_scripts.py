@@ -45,7 +45,7 @@ def fake_cache(N=6, P=4, L=5, d=3, K=2, T=7, V=10):
 
 def test_batches_drop_the_condition_and_are_seeded():
     cache, special = fake_cache(), 10
-    draw = lm_script.batches_from(cache, special, p_drop=0.5)
+    draw = mg.caption_batches(cache, special, p_drop=0.5)
     b = draw(torch.Generator().manual_seed(1), 64)
     assert b["steps"].shape == (64, 2, 1 + 7 + 1) and (b["steps"][..., 0] == special).all()
     dropped = b["cond_mask"].all(1)  # (B,) every position padding: the null condition
@@ -54,14 +54,33 @@ def test_batches_drop_the_condition_and_are_seeded():
     assert not b["cond_mask"][~dropped][:, :3].any() and b["cond_mask"][:, 3:].all()
     again = draw(torch.Generator().manual_seed(1), 64)
     assert all(torch.equal(b[k], again[k]) for k in b)
-    none = lm_script.batches_from(cache, special, p_drop=0.0)(torch.Generator().manual_seed(1), 16)
+    none = mg.caption_batches(cache, special, p_drop=0.0)(torch.Generator().manual_seed(1), 16)
     assert not none["cond_mask"].all(1).any()
 
 
 def test_validation_batches_and_loss():
     cache = fake_cache()
-    valid = lm_script.fixed_batches(cache, 10, n=5, batch_size=2)
+    valid = mg.fixed_caption_batches(cache, 10, n=5, batch_size=2)
     assert [v["steps"].shape[0] for v in valid] == [2, 2, 1]
     lm = mg.MusicTransformer(mg.lm_config(2, 10, 7, 3, n_layer=1, n_head=1, d_model=8, d_ff=16, dropout=0.0))
     loss, metrics = mg.musicgen_loss(lm, valid[0])
     assert torch.isfinite(loss) and set(metrics) == {"ce_0", "ce_1"}
+
+
+def test_caption_batches_refuse_a_bad_dropout_probability():
+    with pytest.raises(ValueError, match="p_drop"):
+        mg.caption_batches(fake_cache(), 10, p_drop=1.5)
+
+
+
+def test_measure_control_writes_to_runs_and_guards_the_shipped_table(capsys, monkeypatch):
+    control = load("measure_control")
+    monkeypatch.chdir(ROOT)
+    assert control.parse_args([]).out == "runs/musicgen_control.json"
+    assert control.parse_args([]).scales == [0.0, 1.0, 2.0, 3.0, 5.0]
+    with pytest.raises(SystemExit):
+        control.parse_args(["--out", "data/checkpoints/musicgen_control.json"])
+    assert "--overwrite-shipped" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        control.parse_args(["--n", "0"])
+    assert "--n must be >= 1" in capsys.readouterr().err
