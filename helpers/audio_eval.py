@@ -60,7 +60,8 @@ def chorale_halves(attributes: Sequence[dict], rng: np.random.Generator, texture
     return pos[:half], pos[half:]
 
 
-def render_matched(piece: Piece, attrs: dict, recipe: CorpusRecipe, start_quarter: float = 0.0) -> np.ndarray:
+def render_matched(piece: Piece, attrs: dict, recipe: CorpusRecipe, start_quarter: float = 0.0,
+                   opening_if_silent: bool = True) -> np.ndarray:
     """A piece rendered the way the audio corpus rendered the clip with attributes ``attrs``: float32 (clip_samples,).
 
     The window starts at ``start_quarter`` and lasts ``recipe.clip_seconds`` at the clip's tempo (``attrs['bpm']``
@@ -69,15 +70,20 @@ def render_matched(piece: Piece, attrs: dict, recipe: CorpusRecipe, start_quarte
     :func:`helpers.audio_corpus.render_clip` with the clip's instruments (one per voice, or one for all), the
     recipe's SoundFont and sample rate, cut to the clip length and peak-normalised to :data:`helpers.audio_corpus.PEAK` as every corpus
     clip is. Rendering a clip's own excerpt (from :func:`~helpers.audio_corpus.choose_clip`) with its attributes
-    gives exactly the corpus clip (a test holds this).
+    gives exactly the corpus clip (a test holds this). A window of rests only is replaced by the opening of the
+    piece when ``opening_if_silent`` (what ``choose_clip`` does for corpus clips; :func:`silent_window` tells
+    whether it happened).
 
     Raises:
-        ValueError: for a window without notes, naming the piece and the window.
+        ValueError: for a window without notes (the opening too, with ``opening_if_silent``), naming the piece and
+            the window.
     """
     if attrs["bpm"] <= 0:
         raise ValueError(f"render_matched: attrs['bpm'] must be positive, got {attrs['bpm']}")
     clip_q = recipe.clip_seconds * attrs["bpm"] / 60.0
     excerpt = piece.slice_quarters(start_quarter, start_quarter + clip_q)
+    if len(excerpt) == 0 and opening_if_silent:
+        start_quarter, excerpt = 0.0, piece.slice_quarters(0.0, clip_q)
     if len(excerpt) == 0:
         raise ValueError(f"render_matched: piece {piece.id!r} has no notes in quarters "
                          f"{start_quarter:g}..{start_quarter + clip_q:g}")
@@ -87,6 +93,12 @@ def render_matched(piece: Piece, attrs: dict, recipe: CorpusRecipe, start_quarte
     excerpt = excerpt.transpose(shift)
     audio = render_clip(excerpt, {**attrs, "piece_id": piece.id}, recipe)  # (T,) int16
     return audio.astype(np.float32) / np.float32(32767)
+
+
+def silent_window(piece: Piece, attrs: dict, recipe: CorpusRecipe, start_quarter: float = 0.0) -> bool:
+    """True when the window :func:`render_matched` would render from ``start_quarter`` holds no note."""
+    clip_q = recipe.clip_seconds * attrs["bpm"] / 60.0
+    return len(piece.slice_quarters(start_quarter, start_quarter + clip_q)) == 0
 
 
 @torch.no_grad()
@@ -131,4 +143,4 @@ def attribute_accuracy(predicted: dict[str, Sequence[str]], attributes: Sequence
     return out
 
 
-__all__ = ["chorale_halves", "render_matched", "random_codes_audio", "attribute_accuracy"]
+__all__ = ["chorale_halves", "render_matched", "silent_window", "random_codes_audio", "attribute_accuracy"]

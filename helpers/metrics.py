@@ -966,6 +966,14 @@ class Interval:
     def __contains__(self, x: float) -> bool:
         return self.low <= x <= self.high
 
+    def basic(self) -> "Interval":
+        """The basic (pivot) interval from the same resamples as this percentile interval: ``[2 est - high,
+        2 est - low]`` (what ``bootstrap_ci(..., method='basic')`` returns; no new resampling)."""
+        if self.method != "percentile":
+            raise ValueError(f"Interval.basic: needs a percentile interval, this one is {self.method!r}")
+        return Interval(self.estimate, 2 * self.estimate - self.high, 2 * self.estimate - self.low, self.level, self.n,
+                        "basic", self.bias)
+
 
 _AXIS_STATISTICS = (np.mean, np.median, np.nanmean, np.nanmedian, np.std, np.sum)
 

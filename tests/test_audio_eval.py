@@ -37,8 +37,10 @@ def test_render_matched_reproduces_the_corpus_clip_and_matches_the_register(vali
         np.testing.assert_array_equal(ours, corpus_clip)  # the corpus's own clip, sample for sample
         low = excerpt.transpose(-12 if excerpt.pitches.min() >= 12 else 12)  # an octave away: moved back
         np.testing.assert_array_equal(ae.render_matched(low, attrs, RECIPE), corpus_clip)
+    assert ae.silent_window(excerpt, attrs, RECIPE, 100.0) and not ae.silent_window(excerpt, attrs, RECIPE, 0.0)
+    np.testing.assert_array_equal(ae.render_matched(excerpt, attrs, RECIPE, 100.0), corpus_clip)  # the opening
     with pytest.raises(ValueError, match="no notes in quarters 100"):
-        ae.render_matched(excerpt, attrs, RECIPE, start_quarter=100.0)
+        ae.render_matched(excerpt, attrs, RECIPE, start_quarter=100.0, opening_if_silent=False)
 
 
 def test_random_codes_audio_is_seeded_and_decodes_to_the_clip_length():

@@ -390,6 +390,9 @@ def test_basic_interval_is_the_percentile_interval_reflected_and_corrects_a_know
     basic = m.bootstrap_ci(x, np.random.default_rng(3), sq, n_boot=4000, method="basic")
     assert pct.method == "percentile" and basic.method == "basic" and pct.estimate == basic.estimate
     assert basic.low == pytest.approx(2 * pct.estimate - pct.high) and basic.high == pytest.approx(2 * pct.estimate - pct.low)
+    assert pct.basic() == basic  # the same interval from the same resamples
+    with pytest.raises(ValueError, match="percentile"):
+        basic.basic()
     expected_bias = np.trace(np.cov(x, rowvar=False, ddof=0)) / n
     assert pct.bias == pytest.approx(expected_bias, rel=0.05) and basic.bias == pct.bias
     assert pct.low > pct.estimate  # the caveat: the percentile interval lies above the estimate ...
