@@ -118,6 +118,35 @@ def random_codes_audio(codec, n: int, seconds: float, generator: torch.Generator
     return torch.cat([codec.decode(codes[i : i + batch_size]) for i in range(0, n, batch_size)])  # (n, T)
 
 
+@torch.no_grad()
+def embed_and_predict(classifier, audio, sr: int, batch_size: int = 64) -> tuple[np.ndarray, dict[str, list[str]]]:
+    """One pass of an :class:`helpers.classifier.AttributeClassifier` over N clips: its embeddings (N, D) float64
+    (what ``classifier.embed`` gives) and its predicted class names (what ``classifier.predict`` gives).
+
+    The fast path: the two methods each run the convolutional stack; here the embedding is computed once and the
+    heads read it (mode from the chroma branch), as ``forward_features`` does in eval mode. A test holds the result
+    equal to the two methods.
+    """
+    names = classifier.config.attributes
+    D = classifier.config.embed_dim
+
+    def both(x):  # (B, T) -> (B, D + sum of classes): embedding, then every head's logits in config order
+        mel, chroma = classifier.features(x)
+        e = classifier.embed_mel(mel)  # (B, D)
+        logits = {name: head(e) for name, head in classifier.heads.items()}
+        if classifier.mode_from_chroma is not None:
+            logits["mode"] = classifier.mode_from_chroma(chroma)
+        return torch.cat([e] + [logits[n] for n in names], dim=1)
+
+    out = classifier._batched(audio, sr, batch_size, both)  # (N, D + classes)
+    pred, start = {}, D
+    for name, classes in classifier.config.heads:
+        idx = out[:, start : start + len(classes)].argmax(1)
+        pred[name] = [classes[i] for i in idx.tolist()]
+        start += len(classes)
+    return out[:, :D].numpy().astype(np.float64), pred
+
+
 def attribute_accuracy(predicted: dict[str, Sequence[str]], attributes: Sequence[dict], names: Sequence[str],
                        rng: np.random.Generator, n_boot: int = 1000) -> dict[str, Interval]:
     """Share of clips whose predicted attribute equals the attribute asked for, with a bootstrap 95% interval.
@@ -143,4 +172,4 @@ def attribute_accuracy(predicted: dict[str, Sequence[str]], attributes: Sequence
     return out
 
 
-__all__ = ["chorale_halves", "render_matched", "silent_window", "random_codes_audio", "attribute_accuracy"]
+__all__ = ["chorale_halves", "render_matched", "silent_window", "embed_and_predict", "random_codes_audio", "attribute_accuracy"]

@@ -404,8 +404,8 @@ assert fad_ci["Markov 4-gram"].low <= fad_ci["Markov 8-gram"].high and fad_ci["M
 #   `render_clip` through `audio_eval.render_matched`, which reproduces a corpus clip sample for sample when given
 #   its own notes);
 # - **bounds:** the codec's reconstruction (4 codebooks) and the hop-64 VQ-VAE's reconstruction of the held-out
-#   clips are the best each audio model could reach (its decoder's own loss), random codes through the codec's
-#   decoder are the floor;
+#   clips are the best each audio model can be expected to reach (its decoder's own loss), random codes through
+#   the codec's decoder are the floor;
 # - the symbolic rows reuse section 4's pieces (piece i mod 32, windows starting on bars 1 to 5; a window of
 #   rests only is taken from the piece's opening instead, as the corpus does, and counted).
 #
@@ -413,8 +413,7 @@ assert fad_ci["Markov 4-gram"].low <= fad_ci["Markov 8-gram"].high and fad_ci["M
 # names are picked up by re-running the notebook.
 
 # %%
-# NBVAL_CHECK_OUTPUT
-corpus = AudioCorpus.build(verbose=False)
+corpus = AudioCorpus.build(verbose=False)  # the clips of notebooks 04/05 (rendered into the cache on first use)
 RECIPE = corpus.recipe
 pool_attrs = corpus.attributes("valid") + corpus.attributes("test")
 pool_audio = np.concatenate([corpus.clips("valid"), corpus.clips("test")])  # (600, 64000) float32
@@ -498,15 +497,14 @@ aref_emb, aref_lm = embedder(ref_audio, SR_A), logmel(ref_audio, SR_A)
 aref_stats, aref_lm_stats = metrics.gaussian_stats(aref_emb), metrics.gaussian_stats(aref_lm)
 afad, afad_ci, afad_lm, afad_lm_ci, acc = {}, {}, {}, {}, {}
 for name, a in audio_rows.items():
-    e, e_lm = embedder(a, SR_A), logmel(a, SR_A)
+    (e, predicted), e_lm = audio_eval.embed_and_predict(embedder.model, a, SR_A), logmel(a, SR_A)  # one pass
     afad[name] = frechet_audio_distance(aref_emb, e, embedding=embedder.name, reference=AUDIO_REF,
                                         clip_seconds=RECIPE.clip_seconds)
     afad_ci[name] = fad_bootstrap(aref_stats, e, np.random.default_rng(0), n_boot=200)
     afad_lm[name] = frechet_audio_distance(aref_lm, e_lm, embedding=logmel.name, reference=AUDIO_REF,
                                            clip_seconds=RECIPE.clip_seconds)
     afad_lm_ci[name] = fad_bootstrap(aref_lm_stats, e_lm, np.random.default_rng(0), n_boot=200)
-    acc[name] = audio_eval.attribute_accuracy(embedder.model.predict(a, sr=SR_A), held_attrs, ASKED,
-                                              np.random.default_rng(0))
+    acc[name] = audio_eval.attribute_accuracy(predicted, held_attrs, ASKED, np.random.default_rng(0))
 seconds["FAD, intervals, accuracy"] = time.perf_counter() - t0
 print(afad["Jukebox-style (nb04)"], "\n")
 
@@ -547,13 +545,18 @@ print(f"percentile intervals wholly above their estimate: {len(above)} of {len(a
 #
 # - **The bounds.** The held-out clips are as close to the reference as real music of this corpus gets with this
 #   many clips; the codec's and the VQ-VAE's reconstructions show what each decoder loses before any prior is
-#   asked to write codes. An audio model cannot beat its own decoder's reconstruction: the Jukebox-style row is
-#   bounded by the VQ-VAE's, the MusicGen-style row by the codec's.
+#   asked to write codes. An audio model is not expected to beat its own decoder's reconstruction: the
+#   Jukebox-style row is bounded by the VQ-VAE's, the MusicGen-style row by the codec's. Where a reconstruction
+#   row sits far from the held-out clips and its family accuracy near chance, the decoder, not the prior, is
+#   what holds the audio rows back: the classifier no longer hears the instrument in the decoded audio.
 # - **The audio models.** The shipped priors and LM are small and trained for minutes on a CPU: compare each
 #   with its bound and with random codes, not with Bach. Their family accuracy says whether the label or the
-#   caption is heard at all; MusicGen's mode and tempo accuracy whether the rest of the caption is.
-# - **The symbolic rows** get family, tempo and register for free from the renderer, so they sit near the
-#   held-out clips in the classifier's embedding; what separates them from the real clips is the notes. This is
+#   caption is heard at all; MusicGen's mode and tempo accuracy whether the rest of the caption is. A prior row
+#   farther from the reference than random codes means that its codes decode to something the embedding finds
+#   even less like the corpus than noise through the codec's decoder (the two rows use different decoders).
+# - **The symbolic rows** get instrument and register for free from the renderer, so the classifier hears their
+#   family as well as the held-out clips'; tempo only in part (it is heard in how often the notes change, which
+#   the notes decide), mode only if the notes state it. What separates them from the real clips is the notes. This is
 #   the lesson's closing idea measured: structure written symbolically and rendered as audio competes with
 #   audio generated directly.
 # - **Two embeddings, two rankings.** The log-mel statistics hear timbre and loudness over time and nothing of

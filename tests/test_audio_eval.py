@@ -6,6 +6,7 @@ import torch
 from helpers import audio_corpus as ac
 from helpers import audio_eval as ae
 from helpers.audio_corpus import CorpusRecipe
+from helpers.classifier import AttributeClassifier, ClassifierConfig
 from helpers.codec import Codec, CodecConfig
 
 RECIPE = CorpusRecipe(n_train=8, n_valid=4, n_test=4, clip_seconds=1.0)
@@ -66,3 +67,13 @@ def test_attribute_accuracy_counts_hits_with_an_interval():
         ae.attribute_accuracy(pred, attrs, ("tempo_band",), np.random.default_rng(0))
     with pytest.raises(ValueError, match="3 predictions"):
         ae.attribute_accuracy({"family": ["organ"] * 3}, attrs, ("family",), np.random.default_rng(0))
+
+
+def test_embed_and_predict_equals_embed_and_predict_separately():
+    model = AttributeClassifier(ClassifierConfig(n_mels=32, channels=(4, 8), embed_dim=16)).train()
+    audio = np.random.default_rng(0).standard_normal((5, 8000)).astype(np.float32) * 0.1
+    emb, pred = ae.embed_and_predict(model, audio, sr=16000, batch_size=2)
+    np.testing.assert_allclose(emb, model.embed(audio, sr=16000).numpy(), rtol=1e-5, atol=1e-6)
+    assert pred == model.predict(audio, sr=16000) and emb.shape == (5, 16) and model.training  # mode restored
+    with pytest.raises(ValueError, match="8000"):
+        ae.embed_and_predict(model, audio, sr=8000)
