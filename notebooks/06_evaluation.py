@@ -29,8 +29,9 @@
 # **Where you are:** ← previous: [05 · MusicGen](05_musicgen.ipynb) · next: [07 · Exercises](07_exercises.ipynb) → ·
 # [all notebooks](../README.md#the-notebooks) · [glossary](GLOSSARY.md)
 #
-# **Run time:** about 2 to 3 minutes (137–177 s measured with `scripts/execute_notebook.py` on a 2-core machine
-# shared with other jobs; the summary prints this run's CPU time), plus the SoundFont rendering of every generator.
+# **Run time:** about 3 to 5 minutes (172 s and 316 s measured with `scripts/execute_notebook.py` on a 2-core
+# machine shared with other jobs, of which section 5's audio generators 86 s and 177 s; the summary prints this
+# run's times), plus building the audio corpus into its cache (about 3 minutes) if notebooks 04/05 have not yet.
 #
 # **Papers cited:** Kilgour et al. 2019, [Fréchet Audio Distance](https://arxiv.org/abs/1812.08466) ·
 # Gui et al. 2024, [Adapting Fréchet Audio Distance for Generative Music Evaluation](https://arxiv.org/abs/2311.01616) ·
