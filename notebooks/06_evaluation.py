@@ -15,7 +15,7 @@
 #   reference set, and every FAD stating all of them;
 # - to score audio generators (Jukebox-style, MusicGen-style) and symbolic ones on one scale, against bounds: real
 #   held-out clips, each decoder's own reconstruction, random codes;
-# - why a bootstrap interval of FAD lies above the estimate, and the basic (pivot) interval that corrects it;
+# - why a bootstrap interval of FAD leans above the estimate, and the basic (pivot) interval that corrects it;
 # - symbolic metrics (MusPy's definitions) with bootstrap confidence intervals, and how far each generator's
 #   distribution is from Bach's (overlapped area and KL, Yang & Lerch 2020);
 # - to measure memorisation: how much of a generated chorale is copied from the training set;
@@ -545,7 +545,8 @@ print(f"percentile intervals wholly above their estimate: {len(above)} of {len(a
 # written here):
 #
 # - **The bounds.** The held-out clips are as close to the reference as real music of this corpus gets with this
-#   many clips; the codec's and the VQ-VAE's reconstructions show what each decoder loses before any prior is
+#   many clips, and that is not 0: with barely more clips than the embedding has dimensions, FAD's small-sample
+#   bias (section 3) is large, so compare the rows with each other and with the held-out row, never with 0; the codec's and the VQ-VAE's reconstructions show what each decoder loses before any prior is
 #   asked to write codes. An audio model is not expected to beat its own decoder's reconstruction: the
 #   Jukebox-style row is bounded by the VQ-VAE's, the MusicGen-style row by the codec's. Where a reconstruction
 #   row sits far from the held-out clips and its family accuracy near chance, the decoder, not the prior, is
