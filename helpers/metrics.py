@@ -13,7 +13,9 @@ part                              what it computes (and where it comes from)
 symbolic metrics on a ``Piece``   MusPy's definitions (Dong et al. 2020) + the lesson's ones
 :func:`distribution_distance`     overlapped area and KL of kernel density estimates (Yang & Lerch 2020)
 :func:`copied_ngrams`             memorisation: longest copied run, share of copied n-grams
-:func:`bootstrap_ci`              percentile bootstrap 95% intervals (Efron & Tibshirani 1993, Ch. 13)
+:func:`bootstrap_ci`              percentile or basic (pivot) bootstrap 95% intervals, with the bootstrap's
+                                  bias estimate (Efron & Tibshirani 1993, Ch. 10 and 13)
+:func:`fad_bootstrap`             FAD's bootstrap interval over generated clips, reference square root reused
 :func:`rank_correlation`          Spearman's rho between metrics over the leaderboard's generators
 ================================  ==========================================================================
 
@@ -69,6 +71,7 @@ __all__ = [
     "copied_ngrams_plain",
     "Interval",
     "bootstrap_ci",
+    "fad_bootstrap",
     "rank_correlation",
 ]
 
@@ -942,19 +945,34 @@ def copied_ngrams_plain(generated: Sequence, train: Sequence, n: int = 8) -> Mem
 # Uncertainty and agreement between metrics
 @dataclass(frozen=True)
 class Interval:
-    """A statistic and its bootstrap confidence interval."""
+    """A statistic and its bootstrap confidence interval.
+
+    ``method`` is how the interval was read from the bootstrap distribution (``'percentile'`` or ``'basic'``);
+    ``bias`` is the bootstrap's estimate of the statistic's bias, mean of the resampled statistics minus the
+    estimate (NaN when not computed); ``estimate - bias`` is the bias-corrected estimate.
+    """
 
     estimate: float
     low: float
     high: float
     level: float
     n: int
+    method: str = "percentile"
+    bias: float = float("nan")
 
     def __repr__(self) -> str:
         return f"{self.estimate:.4g} [{self.low:.4g}, {self.high:.4g}] ({self.level:.0%} CI, n={self.n})"
 
     def __contains__(self, x: float) -> bool:
         return self.low <= x <= self.high
+
+    def basic(self) -> "Interval":
+        """The basic (pivot) interval from the same resamples as this percentile interval: ``[2 est - high,
+        2 est - low]`` (what ``bootstrap_ci(..., method='basic')`` returns; no new resampling)."""
+        if self.method != "percentile":
+            raise ValueError(f"Interval.basic: needs a percentile interval, this one is {self.method!r}")
+        return Interval(self.estimate, 2 * self.estimate - self.high, 2 * self.estimate - self.low, self.level, self.n,
+                        "basic", self.bias)
 
 
 _AXIS_STATISTICS = (np.mean, np.median, np.nanmean, np.nanmedian, np.std, np.sum)
@@ -967,11 +985,21 @@ def bootstrap_ci(
     n_boot: int = 2000,
     level: float = 0.95,
     vectorized: bool | None = None,
+    method: str = "percentile",
 ) -> Interval:
-    """Percentile bootstrap confidence interval of ``statistic`` over items.
+    """Bootstrap confidence interval of ``statistic`` over items: percentile (default) or basic.
 
-    Draws ``n_boot`` resamples of the items (rows of ``values``) with replacement, computes the statistic on each,
-    and returns the ``(1-level)/2`` and ``(1+level)/2`` quantiles around the statistic of the full sample.
+    Draws ``n_boot`` resamples of the items (rows of ``values``) with replacement and computes the statistic on each
+    (the bootstrap distribution, quantiles ``q_lo``, ``q_hi`` at ``(1-level)/2`` and ``(1+level)/2``):
+
+    - ``'percentile'``: ``[q_lo, q_hi]``. Fine for a statistic whose resamples scatter around it (a mean).
+    - ``'basic'`` (the pivot interval): ``[2 est - q_hi, 2 est - q_lo]``, the percentile interval reflected
+      around the estimate. When the statistic is biased, the resamples are shifted from the estimate as the
+      estimate is from the truth, and the reflection corrects for it. FAD is such a statistic: a resample repeats
+      clips, which shrinks the spread of the set and *raises* its FAD, so the percentile interval of FAD can lie
+      entirely above the estimate; the basic interval moves the other way, towards the large-sample FAD.
+
+    The returned :class:`Interval` also carries ``bias = mean(resampled statistics) - estimate``.
 
     Args:
         values: (n,) or (n, k) (rows are items, e.g. pairs of ratings of one item by two raters).
@@ -981,11 +1009,14 @@ def bootstrap_ci(
             result: a test holds the two paths equal).
         vectorized: force (True) or forbid (False) the ``axis=1`` path; None: decide from ``statistic``.
 
+        method: ``'percentile'`` or ``'basic'``.
+
     Raises:
-        ValueError: for fewer than 2 items, a level outside (0, 1), or n_boot < 1.
+        ValueError: for fewer than 2 items, a level outside (0, 1), n_boot < 1 or an unknown method.
 
     Notebook: 06_evaluation.ipynb.
-    Reference: Efron & Tibshirani 1993, "An Introduction to the Bootstrap", Ch. 13 (percentile intervals).
+    Reference: Efron & Tibshirani 1993, "An Introduction to the Bootstrap", Ch. 10 (bias), Ch. 13 (percentile
+    intervals); Davison & Hinkley 1997, "Bootstrap Methods and their Application", Sec. 5.2 (basic intervals).
     """
     x = np.asarray(values, dtype=np.float64)
     if x.ndim == 0 or len(x) < 2:
@@ -994,6 +1025,8 @@ def bootstrap_ci(
         raise ValueError(f"bootstrap_ci: level must be in (0, 1), got {level}")
     if n_boot < 1:
         raise ValueError(f"bootstrap_ci: n_boot must be at least 1, got {n_boot}")
+    if method not in ("percentile", "basic"):
+        raise ValueError(f"bootstrap_ci: method must be 'percentile' or 'basic', got {method!r}")
     n = len(x)
     idx = rng.integers(0, n, size=(n_boot, n))  # (B, n) one resample per row
     if vectorized is None:
@@ -1004,7 +1037,39 @@ def bootstrap_ci(
         stats = np.array([statistic(x[i]) for i in idx], dtype=np.float64)  # (B,)
     alpha = (1.0 - level) / 2
     low, high = np.nanquantile(stats, [alpha, 1.0 - alpha])
-    return Interval(float(statistic(x)), float(low), float(high), level, n)
+    estimate = float(statistic(x))
+    if method == "basic":
+        low, high = 2 * estimate - high, 2 * estimate - low
+    return Interval(estimate, float(low), float(high), level, n, method, float(np.nanmean(stats)) - estimate)
+
+
+def fad_bootstrap(reference, generated, rng: np.random.Generator, n_boot: int = 200, level: float = 0.95,
+                  method: str = "percentile") -> Interval:
+    """Bootstrap interval of the FAD of ``generated`` (N, D) embeddings against a fixed ``reference``, resampling
+    the generated clips (:func:`bootstrap_ci` with ``method``).
+
+    ``reference``: a :class:`GaussianStats` or (M, D) embeddings. The fast path: the reference's square root
+    ``S1^1/2`` is computed once, not per resample; the plain path (:func:`frechet_terms` per resample) draws the
+    same resamples and gives the same interval (a test holds them equal).
+
+    Notebook: 06_evaluation.ipynb (section 5). Reference: Kilgour et al. 2019 (FAD); Efron & Tibshirani 1993.
+    """
+    ref = reference if isinstance(reference, GaussianStats) else gaussian_stats(reference, "fad_bootstrap reference")
+    gen = _check_embeddings(generated, "fad_bootstrap generated")
+    mu1, S1 = _check_stats(ref.mu, ref.sigma, "fad_bootstrap reference")
+    if gen.shape[1] != len(mu1):
+        raise ValueError(f"fad_bootstrap: generated embeddings have D={gen.shape[1]}, the reference D={len(mu1)}")
+    r1, tr1 = _sqrt_psd(S1), float(np.trace(S1))  # once: (D, D)
+
+    def fad(idx):  # the FAD of the resampled clips gen[idx]: frechet_terms with S1^1/2 reused
+        e = gen[np.asarray(idx, dtype=np.int64)]
+        mu2, S2 = e.mean(axis=0), np.atleast_2d(np.cov(e, rowvar=False))
+        M = r1 @ S2 @ r1
+        ev = np.linalg.eigvalsh((M + M.T) / 2)
+        d = mu1 - mu2
+        return float(d @ d + tr1 + np.trace(S2) - 2.0 * np.sqrt(_psd_eigenvalues_clean(ev)).sum())
+
+    return bootstrap_ci(np.arange(len(gen)), rng, fad, n_boot=n_boot, level=level, vectorized=False, method=method)
 
 
 def wilson_interval(successes: int, n: int, level: float = 0.95) -> Interval:

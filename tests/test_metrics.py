@@ -394,3 +394,44 @@ def test_wilson_interval_known_values_and_errors():
             wilson_interval(*bad)
     with pytest.raises(ValueError, match="level"):
         wilson_interval(1, 2, level=1.0)
+
+
+def test_basic_interval_is_the_percentile_interval_reflected_and_corrects_a_known_bias():
+    # The squared norm of a sample mean: the truth is 0 for N(0, I) data, the plug-in estimate |x̄|^2 is biased
+    # upwards by tr(S)/n, and the bootstrap's bias estimate E*|x̄*|^2 - |x̄|^2 is exactly tr(S_ddof0)/n.
+    D, n = 50, 40
+    x = np.random.default_rng(16).standard_normal((n, D))
+    sq = lambda s: float(np.sum(s.mean(axis=0) ** 2))  # noqa: E731
+    pct = m.bootstrap_ci(x, np.random.default_rng(3), sq, n_boot=4000)
+    basic = m.bootstrap_ci(x, np.random.default_rng(3), sq, n_boot=4000, method="basic")
+    assert pct.method == "percentile" and basic.method == "basic" and pct.estimate == basic.estimate
+    assert basic.low == pytest.approx(2 * pct.estimate - pct.high) and basic.high == pytest.approx(2 * pct.estimate - pct.low)
+    assert pct.basic() == basic  # the same interval from the same resamples
+    with pytest.raises(ValueError, match="percentile"):
+        basic.basic()
+    expected_bias = np.trace(np.cov(x, rowvar=False, ddof=0)) / n
+    assert pct.bias == pytest.approx(expected_bias, rel=0.05) and basic.bias == pct.bias
+    assert pct.low > pct.estimate  # the caveat: the percentile interval lies above the estimate ...
+    assert 0.0 not in pct and 0.0 in basic  # ... and misses the truth, which the basic interval holds
+    with pytest.raises(ValueError, match="method"):
+        m.bootstrap_ci(x, np.random.default_rng(0), sq, method="bca")
+
+
+def test_fad_bootstrap_fast_path_equals_frechet_terms_per_resample():
+    rng = np.random.default_rng(17)
+    ref, gen = rng.standard_normal((60, 6)), rng.standard_normal((40, 6)) * 1.3 + 0.2
+    stats = m.gaussian_stats(ref)
+
+    def plain(idx):
+        s = m.gaussian_stats(gen[np.asarray(idx, dtype=int)])
+        return m.frechet_terms(stats.mu, stats.sigma, s.mu, s.sigma, check=False).distance
+
+    for method in ("percentile", "basic"):
+        fast = m.fad_bootstrap(stats, gen, np.random.default_rng(4), n_boot=100, method=method)
+        slow = m.bootstrap_ci(np.arange(len(gen)), np.random.default_rng(4), plain, n_boot=100, method=method)
+        for a, b in zip((fast.estimate, fast.low, fast.high, fast.bias), (slow.estimate, slow.low, slow.high, slow.bias)):
+            assert a == pytest.approx(b, rel=1e-9, abs=1e-12)
+    assert fast.estimate == pytest.approx(m.frechet_distance(stats.mu, stats.sigma, gen.mean(0), np.cov(gen, rowvar=False)))
+    assert m.fad_bootstrap(ref, gen, np.random.default_rng(4), n_boot=100, method="basic") == fast  # embeddings or stats
+    with pytest.raises(ValueError, match="D=5"):
+        m.fad_bootstrap(stats, gen[:, :5], np.random.default_rng(0))

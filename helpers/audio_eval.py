@@ -1,0 +1,175 @@
+"""Audio generators and symbolic ones on one scale: matched clips, a held-out reference, random codes, accuracy.
+
+Notebook 06 ranks every generator of the course by FAD. The symbolic generators write notes; the audio generators of
+notebooks 04 and 05 write 4-second clips of the audio corpus's instruments. To put both on one scale, every row of
+the audio leaderboard holds the same number of 4-s clips, and clip ``i`` of every row is *matched* to clip ``i`` of
+the held-out real clips (the same instrument family, tempo, ...)::
+
+    corpus chorale clips (valid + test) --seeded permutation--> reference half | held-out half (clip i: attrs_i)
+                                                                                   |
+        held-out real clip i  <--------------------------------------------------+ attrs_i
+        codec / VQ-VAE reconstruction of clip i                                    |
+        Jukebox-style sample with label family(attrs_i)                            |
+        MusicGen-style sample for the held-out caption of clip i                   |
+        symbolic piece, rendered like the corpus renders clip i  <-- render_matched(piece, attrs_i)
+
+- :func:`chorale_halves`: which clips are the reference and which the held-out "generator that is real music".
+- :func:`render_matched`: a generated piece rendered with the *same* SoundFont, instruments, tempo and register as
+  a corpus clip, through the corpus's own :func:`helpers.audio_corpus.render_clip` (so the only difference is the
+  notes).
+- :func:`random_codes_audio`: uniform random codes through a codec's decoder (the audio random baseline).
+- :func:`attribute_accuracy`: the classifier's accuracy on the attributes a row was asked for, with bootstrap
+  intervals.
+
+Notebook: 06_evaluation.ipynb (section 5). Reference: Kilgour et al. 2019 (FAD against a reference set of real
+audio); Gui et al. 2024, Sec. 4 (the reference set decides the ranking); Copet et al. 2023, Sec. 4 (held-out captions).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .audio_corpus import CorpusRecipe, render_clip
+from .data import Piece
+from .metrics import Interval, bootstrap_ci
+
+
+def chorale_halves(attributes: Sequence[dict], rng: np.random.Generator, texture: str = "chorale",
+                   ) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the clips of one ``texture`` in ``attributes``, split in two halves by a seeded permutation.
+
+    Args:
+        attributes: the attribute dicts of the candidate clips (e.g. valid + test of an ``AudioCorpus``).
+        rng: draws the permutation (same seed, same halves).
+        texture: ``'chorale'`` or ``'solo'``; None: every clip.
+
+    Returns:
+        ``(reference, heldout)``: integer positions into ``attributes``; the reference gets the larger half when the
+        count is odd.
+
+    Raises:
+        ValueError: when fewer than 2 clips have the texture.
+    """
+    pos = np.array([i for i, a in enumerate(attributes) if texture is None or a["texture"] == texture], dtype=np.int64)
+    if len(pos) < 2:
+        raise ValueError(f"chorale_halves: need at least 2 clips of texture {texture!r}, found {len(pos)}")
+    pos = pos[rng.permutation(len(pos))]
+    half = (len(pos) + 1) // 2
+    return pos[:half], pos[half:]
+
+
+def render_matched(piece: Piece, attrs: dict, recipe: CorpusRecipe, start_quarter: float = 0.0,
+                   opening_if_silent: bool = True) -> np.ndarray:
+    """A piece rendered the way the audio corpus rendered the clip with attributes ``attrs``: float32 (clip_samples,).
+
+    The window starts at ``start_quarter`` and lasts ``recipe.clip_seconds`` at the clip's tempo (``attrs['bpm']``
+    quarter notes per minute); it is moved by whole octaves so that its median pitch is as close as possible to the
+    clip's (``attrs['median_pitch']``: the register, keeping the piece's own key), then rendered by
+    :func:`helpers.audio_corpus.render_clip` with the clip's instruments (one per voice, or one for all), the
+    recipe's SoundFont and sample rate, cut to the clip length and peak-normalised to :data:`helpers.audio_corpus.PEAK` as every corpus
+    clip is. Rendering a clip's own excerpt (from :func:`~helpers.audio_corpus.choose_clip`) with its attributes
+    gives exactly the corpus clip (a test holds this). A window of rests only is replaced by the opening of the
+    piece when ``opening_if_silent`` (what ``choose_clip`` does for corpus clips; :func:`silent_window` tells
+    whether it happened).
+
+    Raises:
+        ValueError: for a window without notes (the opening too, with ``opening_if_silent``), naming the piece and
+            the window.
+    """
+    if attrs["bpm"] <= 0:
+        raise ValueError(f"render_matched: attrs['bpm'] must be positive, got {attrs['bpm']}")
+    clip_q = recipe.clip_seconds * attrs["bpm"] / 60.0
+    excerpt = piece.slice_quarters(start_quarter, start_quarter + clip_q)
+    if len(excerpt) == 0 and opening_if_silent:
+        start_quarter, excerpt = 0.0, piece.slice_quarters(0.0, clip_q)
+    if len(excerpt) == 0:
+        raise ValueError(f"render_matched: piece {piece.id!r} has no notes in quarters "
+                         f"{start_quarter:g}..{start_quarter + clip_q:g}")
+    shift = 12 * int(round((attrs["median_pitch"] - float(np.median(excerpt.pitches))) / 12))
+    if int(excerpt.pitches.min()) + shift < 0 or int(excerpt.pitches.max()) + shift > 127:
+        shift = 0  # an octave move that leaves MIDI's range: keep the piece where it is
+    excerpt = excerpt.transpose(shift)
+    audio = render_clip(excerpt, {**attrs, "piece_id": piece.id}, recipe)  # (T,) int16
+    return audio.astype(np.float32) / np.float32(32767)
+
+
+def silent_window(piece: Piece, attrs: dict, recipe: CorpusRecipe, start_quarter: float = 0.0) -> bool:
+    """True when the window :func:`render_matched` would render from ``start_quarter`` holds no note."""
+    clip_q = recipe.clip_seconds * attrs["bpm"] / 60.0
+    return len(piece.slice_quarters(start_quarter, start_quarter + clip_q)) == 0
+
+
+@torch.no_grad()
+def random_codes_audio(codec, n: int, seconds: float, generator: torch.Generator, batch_size: int = 32) -> torch.Tensor:
+    """Audio (n, T) decoded from uniform random codes: every codebook, every frame, an independent uniform code.
+
+    The random baseline of an audio leaderboard: what the decoder makes of codes no model chose.
+    ``codec`` is a :class:`helpers.codec.Codec` (codes (B, K, frames)).
+    """
+    if n < 1:
+        raise ValueError(f"random_codes_audio: n must be >= 1, got {n}")
+    cfg = codec.config
+    frames = int(seconds * cfg.frame_rate)
+    if frames < 1:
+        raise ValueError(f"random_codes_audio: seconds={seconds} is shorter than one frame ({1 / cfg.frame_rate:.3f} s)")
+    codes = torch.randint(0, cfg.codebook_size, (n, cfg.n_codebooks, frames), generator=generator)  # (n, K, F)
+    return torch.cat([codec.decode(codes[i : i + batch_size]) for i in range(0, n, batch_size)])  # (n, T)
+
+
+@torch.no_grad()
+def embed_and_predict(classifier, audio, sr: int, batch_size: int = 64) -> tuple[np.ndarray, dict[str, list[str]]]:
+    """One pass of an :class:`helpers.classifier.AttributeClassifier` over N clips: its embeddings (N, D) float64
+    (what ``classifier.embed`` gives) and its predicted class names (what ``classifier.predict`` gives).
+
+    The fast path: the two methods each run the convolutional stack; here the embedding is computed once and the
+    heads read it (mode from the chroma branch), as ``forward_features`` does in eval mode. A test holds the result
+    equal to the two methods.
+    """
+    names = classifier.config.attributes
+    D = classifier.config.embed_dim
+
+    def both(x):  # (B, T) -> (B, D + sum of classes): embedding, then every head's logits in config order
+        mel, chroma = classifier.features(x)
+        e = classifier.embed_mel(mel)  # (B, D)
+        logits = {name: head(e) for name, head in classifier.heads.items()}
+        if classifier.mode_from_chroma is not None:
+            logits["mode"] = classifier.mode_from_chroma(chroma)
+        return torch.cat([e] + [logits[n] for n in names], dim=1)
+
+    out = classifier._batched(audio, sr, batch_size, both)  # (N, D + classes)
+    pred, start = {}, D
+    for name, classes in classifier.config.heads:
+        idx = out[:, start : start + len(classes)].argmax(1)
+        pred[name] = [classes[i] for i in idx.tolist()]
+        start += len(classes)
+    return out[:, :D].numpy().astype(np.float64), pred
+
+
+def attribute_accuracy(predicted: dict[str, Sequence[str]], attributes: Sequence[dict], names: Sequence[str],
+                       rng: np.random.Generator, n_boot: int = 1000) -> dict[str, Interval]:
+    """Share of clips whose predicted attribute equals the attribute asked for, with a bootstrap 95% interval.
+
+    Args:
+        predicted: ``{attribute: [class name per clip]}`` (what ``AttributeClassifier.predict`` returns).
+        attributes: per clip, the attributes it was asked for (the matched held-out clip's).
+        names: the attributes to score (e.g. ``('family', 'mode', 'tempo_band')``).
+        rng: for the bootstrap (resampling clips).
+
+    Raises:
+        ValueError: for an attribute the classifier did not predict or a length mismatch.
+    """
+    out = {}
+    for name in names:
+        if name not in predicted:
+            raise ValueError(f"attribute_accuracy: the prediction has no attribute {name!r}; it has {sorted(predicted)}")
+        pred = list(predicted[name])
+        if len(pred) != len(attributes):
+            raise ValueError(f"attribute_accuracy: {len(pred)} predictions of {name!r} for {len(attributes)} clips")
+        hit = np.array([p == a[name] for p, a in zip(pred, attributes)], dtype=np.float64)
+        out[name] = bootstrap_ci(hit, rng, n_boot=n_boot)
+    return out
+
+
+__all__ = ["chorale_halves", "render_matched", "silent_window", "embed_and_predict", "random_codes_audio", "attribute_accuracy"]

@@ -1,0 +1,79 @@
+"""Audio generators and symbolic ones on one scale: halves, matched rendering, random codes, accuracy."""
+import numpy as np
+import pytest
+import torch
+
+from helpers import audio_corpus as ac
+from helpers import audio_eval as ae
+from helpers.audio_corpus import CorpusRecipe
+from helpers.classifier import AttributeClassifier, ClassifierConfig
+from helpers.codec import Codec, CodecConfig
+
+RECIPE = CorpusRecipe(n_train=8, n_valid=4, n_test=4, clip_seconds=1.0)
+
+
+@pytest.fixture(scope="module")
+def valid_pools():
+    return ac.piece_pools("valid")
+
+
+def test_chorale_halves_split_the_chorales_only_and_are_seeded():
+    attrs = [{"texture": t} for t in ["chorale", "solo", "chorale", "chorale", "solo", "chorale", "chorale"]]
+    ref, held = ae.chorale_halves(attrs, np.random.default_rng(0))
+    assert len(ref) == 3 and len(held) == 2 and not set(ref) & set(held)
+    assert sorted([*ref, *held]) == [0, 2, 3, 5, 6]
+    again = ae.chorale_halves(attrs, np.random.default_rng(0))
+    assert ref.tolist() == again[0].tolist() and held.tolist() == again[1].tolist()
+    assert sorted(np.concatenate(ae.chorale_halves(attrs, np.random.default_rng(0), texture=None))) == list(range(7))
+    with pytest.raises(ValueError, match="texture 'chorale'"):
+        ae.chorale_halves(attrs[:2], np.random.default_rng(0))
+
+
+def test_render_matched_reproduces_the_corpus_clip_and_matches_the_register(valid_pools):
+    for i in range(6):
+        excerpt, attrs = ac.choose_clip(RECIPE, "valid", i, valid_pools)
+        corpus_clip = ac.render_clip(excerpt, attrs, RECIPE).astype(np.float32) / 32767
+        ours = ae.render_matched(excerpt, attrs, RECIPE)
+        assert ours.shape == (RECIPE.clip_samples,) and ours.dtype == np.float32
+        np.testing.assert_array_equal(ours, corpus_clip)  # the corpus's own clip, sample for sample
+        low = excerpt.transpose(-12 if excerpt.pitches.min() >= 12 else 12)  # an octave away: moved back
+        np.testing.assert_array_equal(ae.render_matched(low, attrs, RECIPE), corpus_clip)
+    assert ae.silent_window(excerpt, attrs, RECIPE, 100.0) and not ae.silent_window(excerpt, attrs, RECIPE, 0.0)
+    np.testing.assert_array_equal(ae.render_matched(excerpt, attrs, RECIPE, 100.0), corpus_clip)  # the opening
+    with pytest.raises(ValueError, match="no notes in quarters 100"):
+        ae.render_matched(excerpt, attrs, RECIPE, start_quarter=100.0, opening_if_silent=False)
+
+
+def test_random_codes_audio_is_seeded_and_decodes_to_the_clip_length():
+    codec = Codec(CodecConfig.tiny(), seed=0).eval()
+    a = ae.random_codes_audio(codec, 5, 0.25, torch.Generator().manual_seed(0), batch_size=2)
+    frames = int(0.25 * codec.config.frame_rate)
+    assert a.shape == (5, frames * codec.hop)
+    assert torch.equal(a, ae.random_codes_audio(codec, 5, 0.25, torch.Generator().manual_seed(0), batch_size=2))
+    whole = ae.random_codes_audio(codec, 5, 0.25, torch.Generator().manual_seed(0), batch_size=5)
+    torch.testing.assert_close(a, whole, rtol=1e-4, atol=1e-6)  # batching changes only the rounding
+    assert not torch.equal(a, ae.random_codes_audio(codec, 5, 0.25, torch.Generator().manual_seed(1)))
+    with pytest.raises(ValueError, match="n must be"):
+        ae.random_codes_audio(codec, 0, 0.25, torch.Generator())
+
+
+def test_attribute_accuracy_counts_hits_with_an_interval():
+    attrs = [{"family": f, "mode": "major"} for f in ("organ", "piano", "organ", "reed")]
+    pred = {"family": ["organ", "piano", "piano", "reed"], "mode": ["major"] * 4}
+    acc = ae.attribute_accuracy(pred, attrs, ("family", "mode"), np.random.default_rng(0), n_boot=200)
+    assert acc["family"].estimate == 0.75 and acc["mode"].estimate == 1.0
+    assert 0.0 <= acc["family"].low <= 0.75 <= acc["family"].high <= 1.0
+    with pytest.raises(ValueError, match="no attribute 'tempo_band'"):
+        ae.attribute_accuracy(pred, attrs, ("tempo_band",), np.random.default_rng(0))
+    with pytest.raises(ValueError, match="3 predictions"):
+        ae.attribute_accuracy({"family": ["organ"] * 3}, attrs, ("family",), np.random.default_rng(0))
+
+
+def test_embed_and_predict_equals_embed_and_predict_separately():
+    model = AttributeClassifier(ClassifierConfig(n_mels=32, channels=(4, 8), embed_dim=16)).train()
+    audio = np.random.default_rng(0).standard_normal((5, 8000)).astype(np.float32) * 0.1
+    emb, pred = ae.embed_and_predict(model, audio, sr=16000, batch_size=2)
+    np.testing.assert_allclose(emb, model.embed(audio, sr=16000).numpy(), rtol=1e-5, atol=1e-6)
+    assert pred == model.predict(audio, sr=16000) and emb.shape == (5, 16) and model.training  # mode restored
+    with pytest.raises(ValueError, match="8000"):
+        ae.embed_and_predict(model, audio, sr=8000)
