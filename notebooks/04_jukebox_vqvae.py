@@ -224,8 +224,11 @@ for hop, m in levels.items():
 print(inspect.getsource(jukebox.Upsampler.conditioning))
 prior = jukebox.load_top_prior(CKPT / "prior_top.pt")
 upsampler = jukebox.load_upsampler(CKPT / "upsampler_hop64.pt")
-for name, m in [("top prior", prior), ("upsampler", upsampler)]:
-    print(f"{name}: {sum(p.numel() for p in m.parameters()):,} parameters")
+for name, m, f, hop in [("top prior", prior, "prior_top", 256), ("upsampler", upsampler, "upsampler_hop64", 64)]:
+    meta, K = json.loads((CKPT / f"{f}.json").read_text()), levels[hop].config.codebook_size
+    print(f"{name}: {sum(p.numel() for p in m.parameters()):,} parameters; trained {meta['steps']:,} steps of batch "
+          f"{meta['batch_size']} ({meta['train_seconds'] / 60:.0f} min, {meta['n_train_clips']:,} clips); validation NLL "
+          f"{meta['valid_nll']:.2f} nats per code (uniform over {K} codes: {math.log(K):.2f})")
 
 # %% [markdown]
 # Four new 4-second clips, one per family, sampled side by side (a batch of 4), then one clip alone. The timing is
@@ -327,7 +330,8 @@ print(f"sampling RTF (batch 1): top prior {out1['rtf']['top_prior']:.2f}, upsamp
 # - Top-down sampling chains a label-conditioned top prior, an upsampler that adds the upsampled top codes to its
 #   input, and the decoder. Sampling cost is steps per second of audio: the bottom level, with four times as many
 #   codes per second, dominates; sampling several clips side by side shares the per-step overhead. These priors are
-#   tiny and trained for minutes, so their samples are noisy: the pipeline, not the quality, is the point here.
+#   tiny (their sizes, training steps and validation losses are printed in section 6) and their samples are noisy:
+#   the pipeline, not the quality, is the point here.
 #   The timings depend on the machine's load; `make bench` (`tests/benchmarks/bench_jukebox.py`) measures them again.
 #
 # ## Exercises

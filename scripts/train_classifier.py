@@ -17,6 +17,7 @@ Notebook: 05_musicgen.ipynb, 06_evaluation.ipynb; exact command of the shipped f
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import shlex
 import sys
@@ -86,7 +87,8 @@ def load_decoder(path):
 @torch.no_grad()
 def reconstructions(path: str, audio: np.ndarray, cache: Path, batch: int = 32) -> np.ndarray:
     """(N, T) clips -> their reconstructions by the decoder in ``path`` (cached in ``cache`` by checkpoint hash)."""
-    name = f"recon_{Path(path).stem}_{file_sha256(path)[:12]}_{len(audio)}x{audio.shape[1]}.npy"
+    content = hashlib.sha256(np.ascontiguousarray(audio[:: max(1, len(audio) // 16)]).tobytes()).hexdigest()[:12]
+    name = f"recon_{Path(path).stem}_{file_sha256(path)[:12]}_{len(audio)}x{audio.shape[1]}_{content}.npy"  # per clip set
     if (cache / name).exists():
         return np.load(cache / name)
     model = load_decoder(path)
