@@ -581,6 +581,7 @@ def guidance_condition(cond: torch.Tensor | None, cond_mask: torch.Tensor | None
     return cond, cond_mask
 
 
+@torch.no_grad()  # no autograd graph: with the cache it would link every step (gigabytes over a long sample)
 def generate(
     model: MusicTransformer,
     prompt,

@@ -26,8 +26,8 @@
 # **Where you are:** ← previous: [03 · The Music Transformer](03_music_transformer.ipynb) · next:
 # [05 · MusicGen](05_musicgen.ipynb) → · [all notebooks](../README.md#the-notebooks) · [glossary](GLOSSARY.md)
 #
-# **Run time:** about 3 to 8 minutes (193 s measured under nbval, 495 s with `scripts/execute_notebook.py`, on a
-# 2-core machine shared with other jobs). The first audio notebook also renders the audio corpus into a cache outside
+# **Run time:** about 1 minute on a quiet 2-core machine (18 s measured with `scripts/execute_notebook.py`), a few
+# minutes when other jobs share the cores (193 to 495 s measured so). The first audio notebook also renders the audio corpus into a cache outside
 # the repository on first use (about 2 to 3 minutes, once; see `helpers.audio_corpus`).
 #
 # **Papers cited:** Dhariwal et al., *Jukebox: A Generative Model for Music*

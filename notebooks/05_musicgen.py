@@ -30,8 +30,8 @@
 # **Where you are:** ← previous: [04 · Jukebox](04_jukebox_vqvae.ipynb) · next:
 # [06 · Evaluation](06_evaluation.ipynb) → · [all notebooks](../README.md#the-notebooks) · [glossary](GLOSSARY.md)
 #
-# **Run time:** about 2 minutes (95 s measured with `scripts/execute_notebook.py` on a 2-core machine shared with
-# other jobs), plus the audio corpus cache on first use.
+# **Run time:** about 1 minute on a quiet 2-core machine (45 s measured with `scripts/execute_notebook.py`; a few
+# minutes when other jobs share the cores), plus the audio corpus cache on first use.
 #
 # **Papers cited:** Copet et al., *Simple and Controllable Music Generation*
 # ([arXiv:2306.05284](https://arxiv.org/abs/2306.05284)); Défossez et al., *High Fidelity Neural Audio Compression*
@@ -295,13 +295,25 @@ print(f"{'through codec':>16} " + " ".join(f"{control['real_clips_decoded'][k]:>
 saved3 = next(r for r in table if r["guidance_scale"] == 3.0)
 same = np.mean([p == q for p, q in zip(live_table[1]["predicted"]["family"], saved3["predicted"]["family"])])
 print(f"\nthe live run and the saved one agree on {same:.0%} of the first {N_LIVE} family judgements at guidance 3")
+above = [k for k in shown if max(wilson_interval(round(r[k] * r["n"]), r["n"]).low for r in table) > chance[k]]
+print(f"attributes whose best interval lies wholly above chance: {above}")
+assert "family" in above
 plot_control_accuracy(table, {k: chance[k] for k in shown});
 
 # %% [markdown]
-# Each cell is the share of the generated clips in which the classifier hears what the caption asked for, with a
+# Each cell is the share of the generated clips in which the judge hears what the caption asked for, with a
 # Wilson 95% interval; "trained words" is the same test clips described in a phrasing the model was trained on;
 # "real clips" is the same judge on the real test clips the captions describe, and "through codec" on their codec
-# reconstructions: the ceiling of any LM whose codes this codec decodes. Which families does the model confuse?
+# reconstructions: the ceiling of any LM whose codes this codec decodes.
+#
+# How to read it. At guidance 0 the model ignores the text, so every attribute sits near chance: that row is the
+# baseline. With the shipped files, the instrument family and the register follow the caption as soon as the text
+# is used (guidance 1) and guidance beyond 2 does not add much; the tempo band and the mode do not rise above chance
+# (the line "wholly above chance" says which for the files you have). Timbre and register are visible in the first
+# codebook of every frame; a tempo or a key is a pattern over seconds, which a small LM trained on a CPU for about an
+# hour (sizes in the summary) has not learnt to produce on request. And no LM decoded by this codec is expected to beat
+# the "through codec" row: the codec's smeared timbre caps what any judge can hear. Which families does the model
+# confuse?
 
 # %%
 best = max(table, key=lambda r: r["family"])
@@ -321,7 +333,7 @@ ax.set(xlabel="the classifier hears", ylabel="the caption asks for",
 plt.tight_layout()
 print(f"best family accuracy {best['family']:.2f} at guidance {best['guidance_scale']:g}; "
       f"unconditional (guidance 0) {table[0]['family']:.2f}; chance {chance['family']:.2f}")
-assert best["family"] > table[0]["family"]  # the text changes what the model plays
+assert best["family"] > max(table[0]["family"], 2 * chance["family"])  # the text changes the instrument played
 
 # %% [markdown]
 # Listen to one caption at guidance 0, 1 and 3 (same seed): the unconditional model, the conditional one, and the
