@@ -557,13 +557,16 @@ print(f"percentile intervals wholly above their estimate: {len(above)} of {len(a
 # - **The bounds.** The held-out clips are as close to the reference as real music of this corpus gets with this
 #   many clips, and that is not 0: with barely more clips than the embedding has dimensions, FAD's small-sample
 #   bias (section 3) is large, so compare the rows with each other and with the held-out row, never with 0; the codec's and the VQ-VAE's reconstructions show what each decoder loses before any prior is
-#   asked to write codes. An audio model is not expected to beat its own decoder's reconstruction: the
-#   Jukebox-style row is bounded by the VQ-VAE's, the MusicGen-style row by the codec's. Where a reconstruction
-#   row sits far from the held-out clips, the decoder, not the prior, is what holds the audio rows back; compare
-#   the judge's family accuracy on the reconstructions with the clean classifier's to see how much of the
-#   instrument survives decoding at all.
-# - **The audio models.** The shipped priors and LM are small and trained for minutes on a CPU: compare each
-#   with its bound and with random codes, not with Bach. Their family accuracy says whether the label or the
+#   asked to write codes. On what the judge hears (family, mode, tempo) an audio model is not expected to beat
+#   its own decoder's reconstruction: the Jukebox-style row is bounded by the VQ-VAE's, the MusicGen-style row by
+#   the codec's. FAD is another matter: it compares *distributions*, and a prior whose samples are blander than
+#   real music can land nearer the reference's mean than the decoder's faithful copies of real clips, so an audio
+#   row may sit at or below its reconstruction's FAD without being better music. Where a reconstruction row sits
+#   far from the held-out clips, the decoder, not the prior, is what holds the audio rows back; compare the judge's
+#   family accuracy on the reconstructions with the clean classifier's to see how much of the instrument survives
+#   decoding at all.
+# - **The audio models.** The shipped priors and LM are small and trained on a CPU (minutes to an hour, see
+#   `data/checkpoints/README.md`): compare each with its bound and with random codes, not with Bach. Their family accuracy says whether the label or the
 #   caption is heard at all; MusicGen's mode and tempo accuracy whether the rest of the caption is. A prior row
 #   farther from the reference than random codes means that its codes decode to something the embedding finds
 #   even less like the corpus than noise through the codec's decoder (the two rows use different decoders).
