@@ -19,7 +19,6 @@ CLAP and listeners, here with a classifier of the corpus's attributes).
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
@@ -34,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 
 from helpers import musicgen as mg  # noqa: E402
 from helpers.audio_corpus import ATTRIBUTE_CLASSES, AudioCorpus  # noqa: E402
-from helpers.classifier import load_classifier  # noqa: E402
+from helpers.classifier import file_sha256, load_classifier  # noqa: E402
 from helpers.codec import load_checkpoint as load_codec  # noqa: E402
 from helpers.training import refuse_shipped_paths  # noqa: E402
 from helpers.transformer import load_checkpoint  # noqa: E402
@@ -63,10 +62,6 @@ def parse_args(argv=None):
         p.error("--n must be >= 1, --seconds > 0, and at least one --scales value given")
     refuse_shipped_paths(p, args, ("out",))
     return args
-
-
-def sha256(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def main(argv=None) -> dict:
@@ -101,7 +96,8 @@ def main(argv=None) -> dict:
     ceiling_decoded = accuracy(decoded)
     out = dict(
         command="python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),
-        lm_sha256=sha256(args.lm), codec_sha256=sha256(args.codec), classifier_sha256=sha256(args.classifier), corpus=corpus.recipe.hash(),
+        lm_sha256=file_sha256(args.lm), codec_sha256=file_sha256(args.codec),
+        classifier_sha256=file_sha256(args.classifier), corpus=corpus.recipe.hash(),
         n=n, seconds=args.seconds, seed=args.seed, threads=args.threads, sampling=sampling,
         captions_heldout=heldout, attributes=[{k: a[k] for k in ATTRIBUTE_CLASSES} for a in attrs],
         chance={k: 1 / len(v) for k, v in ATTRIBUTE_CLASSES.items()},
