@@ -197,7 +197,10 @@ training.plot_history(live_history, smooth=5, metrics=["ce_0", "ce_3"]);
 # %% [markdown]
 # The first codebook (`ce_0`) carries most of the sound and is the hardest to predict; the last ones refine what
 # the first left over. The shipped LM is the same code with a bigger model, all the training clips, and far more
-# steps, run by `scripts/train_musicgen.py` (its learning curve, from the file it saved, is below).
+# steps, run by `scripts/train_musicgen.py`. It was trained in three runs, each starting from the weights of the one
+# before (`--init`): the codec was trained further between the first and the second, so the clips were encoded
+# again and the LM went on learning the new codes. The learning curve of its last run, from the file it saved, is
+# below; every command is in `data/checkpoints/README.md`.
 #
 # Sampling with classifier-free guidance mixes the conditional and unconditional logits:
 # `uncond + scale * (cond - uncond)`; scale 0 is the unconditional model, 1 the conditional one.
@@ -206,10 +209,12 @@ training.plot_history(live_history, smooth=5, metrics=["ce_0", "ce_3"]);
 lm = load_checkpoint(CKPT / "musicgen_lm.pt")
 pipe = musicgen.MusicGen(codec, lm, text)
 shipped = json.loads((CKPT / "musicgen_lm.json").read_text())
-print(f"LM: {lm.num_params():,} parameters, up to {pipe.max_seconds:g} s; trained {shipped['steps']:,} steps "
-      f"({shipped['train_seconds'] / 60:.0f} min, {shipped['threads']} threads), best validation loss "
-      f"{shipped['best_valid_loss']:.3f} nats at step {shipped['best_step']:,}")
-training.plot_history(shipped["history"], smooth=50, metrics=(), title="the shipped LM (scripts/train_musicgen.py)")
+total_steps = shipped["steps"] + ((shipped.get("init") or {}).get("steps") or 0)  # warm starts (--init) included
+print(f"LM: {lm.num_params():,} parameters, up to {pipe.max_seconds:g} s; trained {total_steps:,} steps in all; "
+      f"its last run {shipped['steps']:,} steps ({shipped['train_seconds'] / 60:.0f} min, {shipped['threads']} threads), "
+      f"best validation loss {shipped['best_valid_loss']:.3f} nats at its step {shipped['best_step']:,}")
+training.plot_history(shipped["history"], smooth=50, metrics=(),
+                      title="the shipped LM's last run (scripts/train_musicgen.py)")
 plt.axhline(np.log(cfg.codebook_size + 1), color="gray", ls=":", label="uniform (ln 1025)"); plt.legend();
 prompt = corpus.captions("test", heldout=True)[0][0]  # a phrasing never seen in training
 print(prompt)
@@ -310,10 +315,12 @@ plot_control_accuracy(table, {k: chance[k] for k in shown});
 # baseline. With the shipped files, the instrument family and the register follow the caption as soon as the text
 # is used (guidance 1) and guidance beyond 2 does not add much; the tempo band and the mode do not rise above chance
 # (the line "wholly above chance" says which for the files you have). Timbre and register are visible in the first
-# codebook of every frame; a tempo or a key is a pattern over seconds, which a small LM trained on a CPU for about an
-# hour (sizes in the summary) has not learnt to produce on request. And no LM decoded by this codec is expected to beat
-# the "through codec" row: the codec's smeared timbre caps what any judge can hear. Which families does the model
-# confuse?
+# codebook of every frame; a tempo or a key is a pattern over seconds, which a small LM trained on a CPU for about two
+# hours (sizes in the summary) has not learnt to produce on request. No LM decoded by this codec is expected to beat
+# the "through codec" row: what the codec smears, no judge can hear. Compare the best family row with it, and with
+# "trained words": the distance to the codec's row is what the LM itself still gets wrong, and the distance between
+# the held-out and the trained phrasing is what it lost by learning the training captions' wording. Which families
+# does the model confuse?
 
 # %%
 best = max(table, key=lambda r: r["family"])
@@ -377,7 +384,7 @@ panel.widget
 print(f"codec: {cfg.n_codebooks} codebooks at {cfg.frame_rate:g} Hz, {codec.bitrate(cfg.n_codebooks):.0f} bit/s; "
       f"SI-SNR {rows[0]['si_snr']:.1f} dB with 1 codebook -> {rows[-1]['si_snr']:.1f} dB with {cfg.n_codebooks}")
 hours = corpus.recipe.n_train * corpus.recipe.clip_seconds / 3600
-print(f"LM: {lm.num_params():,} parameters, {shipped['steps']:,} training steps on {hours:.1f} hours of clips; sampling {n_steps / dt:.0f} steps/s "
+print(f"LM: {lm.num_params():,} parameters, {total_steps:,} training steps on {hours:.1f} hours of clips; sampling {n_steps / dt:.0f} steps/s "
       f"with KV cache and guidance, {4.0 / dt:.1f} x real time (MusicGen: 50 steps per second of audio)")
 print("control (held-out phrasings): " + "; ".join(
     f"{k} {table[0][k]:.2f} at guidance 0 -> {max(r[k] for r in table):.2f} at best (chance {chance[k]:.2f})"

@@ -20,6 +20,7 @@ Reference: Défossez et al. 2022 (EnCodec), Sec. 3; Zeghidour et al. 2021 (Sound
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 import time
@@ -59,11 +60,35 @@ def parse_args(argv=None):
     p.add_argument("--overwrite-shipped", action="store_true",
                    help=f"allow --out/--work inside {SHIPPED.relative_to(ROOT)}/ (replaces the codec notebook 05 ships)")
     p.add_argument("--resume", action="store_true", help="keep a resume file in the work folder and continue from it")
+    p.add_argument("--init", default=None,
+                   help="start from the weights and codebooks of this codec checkpoint (same config), with a fresh "
+                        "optimiser and schedule: how the shipped codec was trained further")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     refuse_shipped_paths(p, args, ("out", "work"))
     return args
 
+
+
+def start_steps(path) -> int | None:
+    """Training steps behind a codec checkpoint: its own steps plus those of the checkpoint it started from."""
+    from helpers.training import read_checkpoint
+
+    extra = read_checkpoint(path).get("extra") or {}
+    if "steps" not in extra:
+        return None
+    return int(extra["steps"]) + int((extra.get("init") or {}).get("steps") or 0)
+
+
+def init_from(model: codec.Codec, path) -> dict:
+    """Copy the weights and codebooks (with their EMA statistics) of the codec checkpoint ``path`` into ``model``.
+
+    Raises ValueError if the checkpoint was saved for another configuration. Returns what the results record: the
+    path, its SHA-256 and the steps behind it."""
+    start = codec.load_checkpoint(path, model.config)  # refuses a checkpoint of another configuration
+    model.load_state_dict({k: v.float() for k, v in start.state_dict().items()})
+    return dict(path=Path(path).as_posix(), sha256=hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+                steps=start_steps(path))
 
 
 def audio_loss(model, batch):
@@ -90,6 +115,10 @@ def main(argv=None) -> dict:
     cfg = codec.CodecConfig(sample_rate=sr, channels=args.channels, min_channels=args.min_channels, depth=args.depth,
                             code_dim=args.code_dim)
     model = codec.Codec(cfg, seed=args.seed)
+    init = None
+    if args.init:
+        init = init_from(model, args.init)
+        print(f"initialised from {args.init} ({init['steps']} steps, sha256 {init['sha256'][:16]}...)", flush=True)
     valid = torch.from_numpy(np.asarray(corpus.clips("valid")[: args.n_valid], dtype=np.float32))  # (N, T)
     out = Path(args.out)
     work = Path(args.work) / out.stem
@@ -113,7 +142,7 @@ def main(argv=None) -> dict:
     delta = table16[-1]["log_mel"] - table[-1]["log_mel"]
     use_half = abs(delta) < 1e-3
     results = dict(
-        command=command, seed=args.seed, steps=args.steps, batch_size=args.batch_size, crop_seconds=args.crop,
+        command=command, seed=args.seed, init=init, steps=args.steps, batch_size=args.batch_size, crop_seconds=args.crop,
         corpus=corpus.recipe.hash(), valid_clips=len(valid), train_seconds=round(history["seconds"], 1),
         best_step=history["best_step"], best_valid_loss=history["best_valid"], threads=args.threads,
         n_params=n_params, config=cfg.to_dict(), weights="float16" if use_half else "float32",

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from helpers import codec as codec_mod  # noqa: E402
 from helpers import musicgen as mg  # noqa: E402
 from helpers.audio_corpus import AudioCorpus  # noqa: E402
-from helpers.training import TrainConfig, refuse_shipped_paths, train  # noqa: E402
+from helpers.training import TrainConfig, read_checkpoint, refuse_shipped_paths, train  # noqa: E402
 from helpers.transformer import MusicTransformer, load_checkpoint, save_checkpoint  # noqa: E402
 
 
@@ -72,6 +72,9 @@ def parse_args(argv=None):
     p.add_argument("--overwrite-shipped", action="store_true",
                    help=f"allow --out/--work inside {SHIPPED.relative_to(ROOT)}/ (replaces the LM notebook 05 ships)")
     p.add_argument("--resume", action="store_true")
+    p.add_argument("--init", default=None,
+                   help="start from the weights of this LM checkpoint (same config), with a fresh optimiser and "
+                        "schedule: a warm start, e.g. when the codec was trained further and the codes were re-encoded")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     refuse_shipped_paths(p, args, ("out", "work", "cache"))
@@ -99,6 +102,18 @@ def build_cache(codec: codec_mod.Codec, corpus: AudioCorpus, path: Path, batch: 
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(out, path)
     return out
+
+
+def init_from(model: MusicTransformer, path) -> dict:
+    """Copy the weights of the LM checkpoint ``path`` into ``model`` (a warm start: the optimiser and schedule start
+    afresh). Raises ValueError naming both configs if the checkpoint holds an LM of another configuration. Returns
+    what the results record: the path, its SHA-256, the steps behind it (its own plus its own init's) and the codec
+    whose codes it last trained on."""
+    load_checkpoint(path, model).train()
+    extra = read_checkpoint(path).get("extra") or {}
+    return dict(path=Path(path).as_posix(), sha256=hashlib.sha256(Path(path).read_bytes()).hexdigest(),
+                steps=int(extra.get("steps", 0)) + int((extra.get("init") or {}).get("steps") or 0),
+                codec_sha256_16=extra.get("codec_sha256_16"))
 
 
 @torch.no_grad()
@@ -130,6 +145,11 @@ def main(argv=None) -> dict:
                        dropout=args.dropout, attn_dropout=args.attn_dropout)
     torch.manual_seed(args.seed)
     model = MusicTransformer(cfg)
+    init = None
+    if args.init:
+        init = init_from(model, args.init)
+        print(f"initialised from {args.init} ({init['steps']} steps in all, the last run on the codes of codec "
+              f"{init['codec_sha256_16']})", flush=True)
     special = mg.special_token(cfg)
     out = Path(args.out)
     work = Path(args.work) / out.stem
@@ -154,7 +174,7 @@ def main(argv=None) -> dict:
     b0 = valid[0]
     speed = sampling_speed(half if use_half else best, b0["cond"][:1], b0["cond_mask"][:1], n_frames)
     results = dict(
-        command=command, seed=args.seed, steps=args.steps, batch_size=args.batch_size, cond_dropout=args.cond_dropout,
+        command=command, seed=args.seed, init=init, steps=args.steps, batch_size=args.batch_size, cond_dropout=args.cond_dropout,
         codec=str(args.codec), codec_sha256_16=sha256_16(args.codec), corpus=corpus.recipe.hash(),
         train_seconds=round(history["seconds"], 1), best_step=history["best_step"], best_valid_loss=history["best_valid"],
         valid_loss_fp32=v32, valid_loss_fp16=v16, weights="float16" if use_half else "float32",

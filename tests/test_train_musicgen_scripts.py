@@ -84,3 +84,40 @@ def test_measure_control_writes_to_runs_and_guards_the_shipped_table(capsys, mon
     with pytest.raises(SystemExit):
         control.parse_args(["--n", "0"])
     assert "--n must be >= 1" in capsys.readouterr().err
+
+
+def test_codec_init_copies_weights_and_codebooks_and_refuses_another_config(tmp_path):
+    from helpers import codec as C
+
+    cfg = C.CodecConfig.tiny()
+    trained = C.Codec(cfg, seed=0)
+    with torch.no_grad():
+        trained.quantizer.stages[1].codebook.mul_(3.0)  # a codebook that no fresh model has
+    path = C.save_checkpoint(trained, tmp_path / "codec.pt", extra={"steps": 5, "init": {"steps": 7}})
+    fresh = C.Codec(cfg, seed=1)
+    assert not torch.equal(fresh.quantizer.stages[1].codebook, trained.quantizer.stages[1].codebook)
+    info = codec_script.init_from(fresh, path)
+    assert info["steps"] == 12 and len(info["sha256"]) == 64
+    for (name, a), b in zip(trained.state_dict().items(), fresh.state_dict().values()):
+        assert torch.equal(a.float(), b.float()), name
+    other = C.Codec(C.CodecConfig.tiny(codebook_size=8), seed=0)
+    with pytest.raises(ValueError, match="another configuration"):
+        codec_script.init_from(other, path)
+
+
+def test_lm_init_copies_weights_and_refuses_another_config(tmp_path):
+    from helpers.transformer import save_checkpoint
+
+    cfg = mg.lm_config(2, 10, 7, 3, n_layer=1, n_head=1, d_model=8, d_ff=16, dropout=0.0)
+    torch.manual_seed(0)
+    trained = mg.MusicTransformer(cfg)
+    path = save_checkpoint(trained, tmp_path / "lm.pt", half=False,
+                           extra={"steps": 30, "init": {"steps": 60}, "codec_sha256_16": "ab" * 8})
+    torch.manual_seed(1)
+    fresh = mg.MusicTransformer(cfg)
+    info = lm_script.init_from(fresh, path)
+    assert info["steps"] == 90 and info["codec_sha256_16"] == "ab" * 8 and fresh.training
+    assert all(torch.equal(a, b) for a, b in zip(trained.state_dict().values(), fresh.state_dict().values()))
+    wider = mg.MusicTransformer(mg.lm_config(2, 10, 7, 3, n_layer=1, n_head=1, d_model=16, d_ff=16, dropout=0.0))
+    with pytest.raises(ValueError):
+        lm_script.init_from(wider, path)
