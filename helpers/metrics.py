@@ -208,10 +208,14 @@ def frechet_terms(mu1, S1, mu2, S2, check: bool = True, rtol: float = 1e-5) -> F
     if check:
         import scipy.linalg
 
-        root = scipy.linalg.sqrtm(S1 @ S2)  # may come back complex, or non-finite for a singular product
-        if not np.isfinite(root).all():
-            eps = 1e-6 * np.eye(len(mu1))
-            root = scipy.linalg.sqrtm((S1 + eps) @ (S2 + eps))
+        # scipy warns "Matrix is singular" whenever there are fewer samples than dimensions; that is expected here,
+        # and what matters (does sqrtm agree with the eigh route?) is measured below and warned about if not.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", scipy.linalg.LinAlgWarning)
+            root = scipy.linalg.sqrtm(S1 @ S2)  # may come back complex, or non-finite for a singular product
+            if not np.isfinite(root).all():
+                eps = 1e-6 * np.eye(len(mu1))
+                root = scipy.linalg.sqrtm((S1 + eps) @ (S2 + eps))
         root = np.asarray(root)
         scale = max(float(np.abs(root.real).max()), 1e-300)
         imag = float(np.abs(root.imag).max() / scale) if np.iscomplexobj(root) else 0.0

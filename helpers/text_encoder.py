@@ -159,7 +159,15 @@ class MiniLMEncoder:
             raise ValueError(f"max_tokens must lie in 1..256 (the model's limit), got {max_tokens}")
         self.max_tokens = int(max_tokens)
         self.folder = folder
-        self.model = SentenceTransformer(str(folder), device=device, local_files_only=True)
+        from transformers.utils import logging as hf_logging
+
+        bar = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # a "Loading weights" bar for 103 tensors read from the disk in 0.1 s
+        try:
+            self.model = SentenceTransformer(str(folder), device=device, local_files_only=True)
+        finally:  # restore the caller's setting, whether or not loading worked
+            if bar:
+                hf_logging.enable_progress_bar()
         self.model.eval()
         for p in self.model.parameters():
             p.requires_grad_(False)

@@ -69,6 +69,16 @@ def test_identical_sets_with_fewer_samples_than_dimensions_give_zero_not_a_negat
     assert naive < -1e-8 * tr
 
 
+def test_singular_covariances_raise_no_scipy_warning_but_the_check_still_runs():
+    a = np.random.default_rng(17).standard_normal((50, 16))
+    a[:, 0] = 0.0  # a dimension that never varies (a dead unit of an embedding): exactly singular covariances
+    b = a + 0.1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # scipy's "Matrix is singular" LinAlgWarning would fail here
+        t = m.frechet_audio_distance(a, b).terms
+    assert np.isfinite(t.tr_sqrt_sqrtm) and t.disagreement < 1e-5 and abs(t.distance - 16 * 0.01) < 1e-9
+
+
 def test_the_two_square_root_computations_agree_and_report_their_residue():
     rng = np.random.default_rng(3)
     S1, S2 = _random_spd(rng, 12), _random_spd(rng, 12)  # do not commute

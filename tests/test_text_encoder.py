@@ -93,3 +93,15 @@ def test_minilm_refuses_overlong_and_non_text(minilm):
         minilm.encode(42)
     with pytest.raises(ValueError, match="empty"):
         minilm.encode("")
+
+
+@needs_minilm
+def test_loading_prints_no_progress_bar_and_keeps_the_callers_setting(capfd):
+    from transformers.utils import logging as hf_logging
+
+    for enabled in (True, False):
+        (hf_logging.enable_progress_bar if enabled else hf_logging.disable_progress_bar)()
+        te.MiniLMEncoder()
+        assert "Loading weights" not in capfd.readouterr().err
+        assert hf_logging.is_progress_bar_enabled() == enabled
+    hf_logging.enable_progress_bar()
