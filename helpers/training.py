@@ -352,6 +352,21 @@ def read_checkpoint(path) -> dict:
     return ckpt
 
 
+def init_record(path, keys: tuple[str, ...] = ()) -> dict:
+    """What a run that starts from the weights of another checkpoint (a script's ``--init``) records about it.
+
+    Returns the path, the file's SHA-256, and ``steps``: the training steps behind it, its own ``extra['steps']``
+    plus those its own ``extra['init']`` recorded (so a chain of warm starts adds up; None if it saved no steps);
+    plus the ``keys`` of its ``extra`` asked for (e.g. the codec an LM trained on).
+    """
+    extra = read_checkpoint(path).get("extra") or {}
+    steps = extra.get("steps")
+    if steps is not None:
+        steps = int(steps) + int((extra.get("init") or {}).get("steps") or 0)
+    record = dict(path=Path(path).as_posix(), sha256=hashlib.sha256(Path(path).read_bytes()).hexdigest(), steps=steps)
+    return dict(record, **{k: extra.get(k) for k in keys})
+
+
 def _same_config(a, b) -> bool:
     """Equal configs, where a key missing on one side (at any depth) counts as None: a field added later with default
     None (e.g. the transformer's ``attn_dropout``) does not make older files unloadable."""

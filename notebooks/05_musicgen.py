@@ -209,7 +209,7 @@ training.plot_history(live_history, smooth=5, metrics=["ce_0", "ce_3"]);
 lm = load_checkpoint(CKPT / "musicgen_lm.pt")
 pipe = musicgen.MusicGen(codec, lm, text)
 shipped = json.loads((CKPT / "musicgen_lm.json").read_text())
-total_steps = shipped["steps"] + ((shipped.get("init") or {}).get("steps") or 0)  # warm starts (--init) included
+total_steps = training.init_record(CKPT / "musicgen_lm.pt")["steps"]  # its runs and the warm starts (--init) before it
 print(f"LM: {lm.num_params():,} parameters, up to {pipe.max_seconds:g} s; trained {total_steps:,} steps in all; "
       f"its last run {shipped['steps']:,} steps ({shipped['train_seconds'] / 60:.0f} min, {shipped['threads']} threads), "
       f"best validation loss {shipped['best_valid_loss']:.3f} nats at its step {shipped['best_step']:,}")

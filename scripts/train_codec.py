@@ -20,7 +20,6 @@ Reference: Défossez et al. 2022 (EnCodec), Sec. 3; Zeghidour et al. 2021 (Sound
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
@@ -35,7 +34,7 @@ sys.path.insert(0, str(ROOT))
 
 from helpers import audio_quality, codec  # noqa: E402
 from helpers.audio_corpus import AudioCorpus  # noqa: E402
-from helpers.training import TrainConfig, refuse_shipped_paths, train  # noqa: E402
+from helpers.training import TrainConfig, init_record, refuse_shipped_paths, train  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -69,26 +68,13 @@ def parse_args(argv=None):
     return args
 
 
-
-def start_steps(path) -> int | None:
-    """Training steps behind a codec checkpoint: its own steps plus those of the checkpoint it started from."""
-    from helpers.training import read_checkpoint
-
-    extra = read_checkpoint(path).get("extra") or {}
-    if "steps" not in extra:
-        return None
-    return int(extra["steps"]) + int((extra.get("init") or {}).get("steps") or 0)
-
-
 def init_from(model: codec.Codec, path) -> dict:
     """Copy the weights and codebooks (with their EMA statistics) of the codec checkpoint ``path`` into ``model``.
 
-    Raises ValueError if the checkpoint was saved for another configuration. Returns what the results record: the
-    path, its SHA-256 and the steps behind it."""
-    start = codec.load_checkpoint(path, model.config)  # refuses a checkpoint of another configuration
-    model.load_state_dict({k: v.float() for k, v in start.state_dict().items()})
-    return dict(path=Path(path).as_posix(), sha256=hashlib.sha256(Path(path).read_bytes()).hexdigest(),
-                steps=start_steps(path))
+    Raises ValueError if the checkpoint was saved for another configuration. Returns what the results record
+    (:func:`helpers.training.init_record`: the path, its SHA-256 and the steps behind it)."""
+    model.load_state_dict(codec.load_checkpoint(path, model.config).state_dict())  # refuses another configuration
+    return init_record(path)
 
 
 def audio_loss(model, batch):

@@ -39,7 +39,7 @@ sys.path.insert(0, str(ROOT))
 from helpers import codec as codec_mod  # noqa: E402
 from helpers import musicgen as mg  # noqa: E402
 from helpers.audio_corpus import AudioCorpus  # noqa: E402
-from helpers.training import TrainConfig, read_checkpoint, refuse_shipped_paths, train  # noqa: E402
+from helpers.training import TrainConfig, init_record, refuse_shipped_paths, train  # noqa: E402
 from helpers.transformer import MusicTransformer, load_checkpoint, save_checkpoint  # noqa: E402
 
 
@@ -108,12 +108,9 @@ def init_from(model: MusicTransformer, path) -> dict:
     """Copy the weights of the LM checkpoint ``path`` into ``model`` (a warm start: the optimiser and schedule start
     afresh). Raises ValueError naming both configs if the checkpoint holds an LM of another configuration. Returns
     what the results record: the path, its SHA-256, the steps behind it (its own plus its own init's) and the codec
-    whose codes it last trained on."""
+    whose codes it last trained on (:func:`helpers.training.init_record`)."""
     load_checkpoint(path, model).train()
-    extra = read_checkpoint(path).get("extra") or {}
-    return dict(path=Path(path).as_posix(), sha256=hashlib.sha256(Path(path).read_bytes()).hexdigest(),
-                steps=int(extra.get("steps", 0)) + int((extra.get("init") or {}).get("steps") or 0),
-                codec_sha256_16=extra.get("codec_sha256_16"))
+    return init_record(path, keys=("codec_sha256_16",))
 
 
 @torch.no_grad()

@@ -607,3 +607,15 @@ def test_every_training_script_refuses_to_overwrite_shipped_checkpoints(script):
     out = subprocess.run([sys.executable, f"scripts/{script}.py", "--out", "data/checkpoints/x.pt", *required],
                          cwd=root, capture_output=True, text=True)
     assert out.returncode == 2 and "--overwrite-shipped" in out.stderr and "data/checkpoints/" in out.stderr
+
+
+def test_init_record_adds_up_a_chain_of_warm_starts(tmp_path):
+    from helpers.training import init_record, save_weights
+
+    model = torch.nn.Linear(2, 2)
+    first = save_weights(model, tmp_path / "first.pt", {"kind": "x"}, extra={"steps": 100})
+    second = save_weights(model, tmp_path / "second.pt", {"kind": "x"},
+                          extra={"steps": 40, "init": init_record(first), "codec_sha256_16": "c" * 16})
+    rec = init_record(second, keys=("codec_sha256_16",))
+    assert rec["steps"] == 140 and rec["codec_sha256_16"] == "c" * 16 and len(rec["sha256"]) == 64
+    assert init_record(save_weights(model, tmp_path / "bare.pt", {"kind": "x"}))["steps"] is None
