@@ -366,6 +366,49 @@ def captions_of(attrs: dict, heldout: bool = False) -> list[str]:
     return [p.format(**fields) for p in (HELDOUT_PHRASINGS if heldout else TRAIN_PHRASINGS)]
 
 
+# Caption augmentation for training (in the spirit of MusicGen's text augmentation, Copet et al. 2023, Sec. 3.2:
+# the same facts in many orders and wordings, so that the LM learns to find the instrument wherever the sentence
+# puts it instead of learning four sentence templates). Each caption is a shuffle of clauses, every clause drawn from
+# its own list of wordings, joined by a random separator. The wordings avoid the held-out phrasings' connectors
+# ("played by", "instruments", "tempo, <key>:") so that the held-out test stays a test of unseen sentences.
+AUGMENT_CLAUSES = {
+    "music": ("a {tempo} {kind} in {key}", "{tempo} {kind} in {key}", "{kind} in {key}, {tempo}",
+              "{Key} {kind}, {tempo} pace", "a {kind} in {key} at a {tempo} pace", "{key}, {tempo} {kind}"),
+    "players": ("on {players}", "for {players}", "{players}", "with {players}", "featuring {players}",
+                "performed on {players}", "{players} playing"),
+    "register": ("{register} register", "{register}-register", "{register} range", "in the {register} range",
+                 "pitched {register}"),
+    "family": ("{family} family", "{family} timbre", "{family} sound", "the {family} section"),
+    "bpm": ("{bpm} BPM", "at {bpm} BPM", "{bpm} beats per minute"),
+}
+AUGMENT_SEPARATORS = (", ", "; ", " - ", ". ", " | ")
+
+
+def augmented_captions(attrs: dict, n: int, seed) -> list[str]:
+    """``n`` training captions of one clip in shuffled clauses and varied wording (see :data:`AUGMENT_CLAUSES`).
+
+    Every caption names the players, the tempo band, the key and the register; half name the family, 40% the BPM.
+    Deterministic: ``seed`` (an int or a sequence of ints, e.g. ``[recipe seed, split, index]``) seeds
+    ``numpy.random.default_rng``. Used by ``scripts/train_musicgen.py --augment-captions``; never by the
+    held-out test.
+    """
+    if int(n) < 0:
+        raise ValueError(f"augmented_captions: n must be >= 0, got {n}")
+    fields = {
+        "tempo": attrs["tempo_band"], "kind": "chorale" if attrs["texture"] == "chorale" else "folk tune",
+        "key": attrs["key"], "Key": attrs["key"], "players": players_phrase(attrs), "register": attrs["register"],
+        "bpm": attrs["bpm"], "family": attrs["family"],
+    }
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(int(n)):
+        names = ["music", "players", "register"] + [k for k, p in (("family", 0.5), ("bpm", 0.4)) if rng.random() < p]
+        clauses = [AUGMENT_CLAUSES[k][rng.integers(len(AUGMENT_CLAUSES[k]))].format(**fields)
+                   for k in rng.permutation(names)]
+        out.append(AUGMENT_SEPARATORS[rng.integers(len(AUGMENT_SEPARATORS))].join(clauses))
+    return out
+
+
 # --- the corpus -------------------------------------------------------------------------------------------------
 class AudioCorpus:
     """Clips, attributes and captions of one recipe, read from its cache folder (see :meth:`build`).
@@ -464,9 +507,14 @@ class AudioCorpus:
         return {name: np.array([classes.index(a[name]) for a in attrs], dtype=np.int64)
                 for name, classes in ATTRIBUTE_CLASSES.items()}
 
-    def captions(self, split: str, heldout: bool = False) -> list[list[str]]:
-        """Per clip, its captions in every training phrasing (``heldout=True``: every held-out phrasing)."""
-        return [captions_of(a, heldout) for a in self.attributes(split)]
+    def captions(self, split: str, heldout: bool = False, augment: int = 0) -> list[list[str]]:
+        """Per clip, its captions in every training phrasing (``heldout=True``: every held-out phrasing), followed by
+        ``augment`` captions of :func:`augmented_captions` (seeded by ``[recipe seed, split, clip index]``)."""
+        split = _check_split(split)
+        if augment and heldout:
+            raise ValueError("captions: augment applies to the training phrasings, not to heldout=True")
+        return [captions_of(a, heldout) + augmented_captions(a, augment, [self.recipe.seed, SPLITS.index(split), i])
+                for i, a in enumerate(self.attributes(split))]
 
     def __len__(self) -> int:
         return sum(self.recipe.n_clips(s) for s in SPLITS)

@@ -10,8 +10,10 @@ Needs the codec checkpoint (``--codec``, default the shipped ``data/checkpoints/
 
 Cache (built once, under ``--cache``, named by the codec file's SHA-256, the corpus recipe and the encoder): the codes
 (N, K, T) of every train and valid clip, and the token embeddings (float16) and masks of every caption of every clip
-in the four training phrasings. Training batch: random clips, one of their captions at random, the condition dropped
-with probability ``--cond-dropout`` (for classifier-free guidance); the whole 4-s clip as one sequence of
+in the four training phrasings (and ``--augment-captions N`` more in shuffled clauses and varied wording,
+``helpers.audio_corpus.augmented_captions``). ``--extra-train SEED N`` adds N training clips of the same training
+pieces rendered with another corpus seed (other instruments, tempi, keys, registers; their own caches). Training
+batch: random clips, one of their captions at random, the condition dropped with probability ``--cond-dropout`` (for classifier-free guidance); the whole 4-s clip as one sequence of
 1 + T + K - 1 steps (delay pattern). Validation: the first ``--n-valid`` valid clips with their first caption.
 
 At the end: the best-validation weights in float16 (if the validation loss moves by less than 1e-3 nats, else
@@ -38,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 
 from helpers import codec as codec_mod  # noqa: E402
 from helpers import musicgen as mg  # noqa: E402
-from helpers.audio_corpus import AudioCorpus  # noqa: E402
+from helpers.audio_corpus import AudioCorpus, CorpusRecipe  # noqa: E402
 from helpers.training import TrainConfig, init_record, refuse_shipped_paths, train  # noqa: E402
 from helpers.transformer import MusicTransformer, load_checkpoint, save_checkpoint  # noqa: E402
 
@@ -56,6 +58,13 @@ def parse_args(argv=None):
     p.add_argument("--attn-dropout", type=float, default=None,
                    help="dropout on the attention weights alone (default: --dropout); 0 trains faster on a CPU")
     p.add_argument("--cond-dropout", type=float, default=0.2)
+    p.add_argument("--augment-captions", type=int, default=0, metavar="N",
+                   help="add N captions per clip in shuffled clauses and varied wording "
+                        "(helpers.audio_corpus.augmented_captions) to the four training phrasings")
+    p.add_argument("--extra-train", type=int, nargs=2, action="append", default=[], metavar=("SEED", "N"),
+                   help="also train on N more clips of the same training pieces, rendered with corpus seed SEED "
+                        "(CorpusRecipe(seed=SEED, n_train=N): other instruments, tempi, keys and registers); "
+                        "repeatable. The valid and test splits stay those of the default corpus")
     p.add_argument("--steps", type=int, default=600)
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--lr", type=float, default=1e-3)
@@ -77,6 +86,12 @@ def parse_args(argv=None):
                         "schedule: a warm start, e.g. when the codec was trained further and the codes were re-encoded")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
+    for seed, n in args.extra_train:
+        if n < 1 or seed == CorpusRecipe().seed:
+            p.error(f"--extra-train SEED N: need N >= 1 and a SEED other than the default corpus's "
+                    f"({CorpusRecipe().seed}), got {seed} {n}")
+    if args.augment_captions < 0:
+        p.error(f"--augment-captions must be >= 0, got {args.augment_captions}")
     refuse_shipped_paths(p, args, ("out", "work", "cache"))
     return args
 
@@ -86,22 +101,35 @@ def sha256_16(path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-def build_cache(codec: codec_mod.Codec, corpus: AudioCorpus, path: Path, batch: int = 32, limit: int | None = None) -> dict:
-    """Codes of the train/valid clips and the embeddings of their training captions
+def build_cache(codec: codec_mod.Codec, corpus: AudioCorpus, path: Path, batch: int = 32, limit: int | None = None,
+                augment: int = 0, splits=("train", "valid")) -> dict:
+    """Codes of the train/valid clips and the embeddings of their training captions (``augment`` more per clip)
     (:func:`helpers.musicgen.encode_clips_and_captions`); saved to ``path`` (plain tensors: ``weights_only=True``)."""
     from helpers.text_encoder import MiniLMEncoder
 
     encoder = MiniLMEncoder(max_tokens=64)
     out = {"encoder": repr(type(encoder).__name__)}
-    for split in ("train", "valid"):
+    for split in splits:
         t0 = time.time()
-        out[split] = mg.encode_clips_and_captions(codec, corpus.clips(split)[:limit], corpus.captions(split)[:limit],
+        out[split] = mg.encode_clips_and_captions(codec, corpus.clips(split)[:limit], corpus.captions(split, augment=augment)[:limit],
                                                   encoder, batch=batch)
         print(f"cache {split}: codes {tuple(out[split]['codes'].shape)}, captions {tuple(out[split]['mask'].shape)} "
               f"({time.time() - t0:.0f} s)", flush=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save(out, path)
     return out
+
+
+def concat_clips(a: dict, b: dict) -> dict:
+    """Two caches' clips in one (codes, caption embeddings and masks; the captions padded to the longer length)."""
+    L = max(a["mask"].shape[-1], b["mask"].shape[-1])
+    pad = lambda d: (torch.nn.functional.pad(d["tokens"], (0, 0, 0, L - d["tokens"].shape[2])),  # noqa: E731
+                     torch.nn.functional.pad(d["mask"], (0, L - d["mask"].shape[2])))
+    (ta, ma), (tb, mb) = pad(a), pad(b)
+    if a["codes"].shape[1:] != b["codes"].shape[1:] or ta.shape[1:] != tb.shape[1:]:
+        raise ValueError(f"cannot join caches of codes {tuple(a['codes'].shape)} / {tuple(b['codes'].shape)} and "
+                         f"captions {tuple(ta.shape)} / {tuple(tb.shape)}")
+    return {"codes": torch.cat([a["codes"], b["codes"]]), "tokens": torch.cat([ta, tb]), "mask": torch.cat([ma, mb])}
 
 
 def init_from(model: MusicTransformer, path) -> dict:
@@ -130,12 +158,24 @@ def main(argv=None) -> dict:
     corpus = AudioCorpus.build()
     codec = codec_mod.load_checkpoint(args.codec).eval()
     ccfg = codec.config
-    cache_path = Path(args.cache) / f"codec{sha256_16(args.codec)}_corpus{corpus.recipe.hash()}_minilm{'' if args.limit is None else f'_limit{args.limit}'}.pt"
+    aug = (f"_aug{args.augment_captions}" if args.augment_captions else "") + ("" if args.limit is None else f"_limit{args.limit}")
+    cache_path = Path(args.cache) / f"codec{sha256_16(args.codec)}_corpus{corpus.recipe.hash()}_minilm{aug}.pt"
     if cache_path.exists():
         cache = torch.load(cache_path, weights_only=True)
         print(f"cache: reusing {cache_path}", flush=True)
     else:
-        cache = build_cache(codec, corpus, cache_path, limit=args.limit)
+        cache = build_cache(codec, corpus, cache_path, limit=args.limit, augment=args.augment_captions)
+    extra_hashes = []
+    for seed, n in args.extra_train:  # more training clips: their own corpus cache, their own code cache
+        extra = AudioCorpus.build(CorpusRecipe(seed=seed, n_train=n, n_valid=1, n_test=1))
+        extra_hashes.append(extra.recipe.hash())
+        path = Path(args.cache) / f"codec{sha256_16(args.codec)}_corpus{extra.recipe.hash()}_train_minilm{aug}.pt"
+        if path.exists():
+            more = torch.load(path, weights_only=True)
+            print(f"cache: reusing {path}", flush=True)
+        else:
+            more = build_cache(codec, extra, path, limit=args.limit, augment=args.augment_captions, splits=("train",))
+        cache["train"] = concat_clips(cache["train"], more["train"])
     n_frames = cache["train"]["codes"].shape[-1]
     cfg = mg.lm_config(ccfg.n_codebooks, ccfg.codebook_size, n_frames, cache["train"]["tokens"].shape[-1],
                        n_layer=args.n_layer, n_head=args.n_head, d_model=args.d_model, d_ff=args.d_ff,
@@ -172,6 +212,9 @@ def main(argv=None) -> dict:
     speed = sampling_speed(half if use_half else best, b0["cond"][:1], b0["cond_mask"][:1], n_frames)
     results = dict(
         command=command, seed=args.seed, init=init, steps=args.steps, batch_size=args.batch_size, cond_dropout=args.cond_dropout,
+        augment_captions=args.augment_captions, extra_train=[dict(seed=s, n=n, corpus=h) for (s, n), h in
+                                                             zip(args.extra_train, extra_hashes)],
+        n_train_clips=int(cache["train"]["codes"].shape[0]),
         codec=str(args.codec), codec_sha256_16=sha256_16(args.codec), corpus=corpus.recipe.hash(),
         train_seconds=round(history["seconds"], 1), best_step=history["best_step"], best_valid_loss=history["best_valid"],
         valid_loss_fp32=v32, valid_loss_fp16=v16, weights="float16" if use_half else "float32",

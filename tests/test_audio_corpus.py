@@ -173,3 +173,33 @@ def test_window_opening_or_random(pools):
     assert set(opening) == {0.0} and len(set(starts)) > 3
     with pytest.raises(ValueError, match="window"):
         CorpusRecipe(window="middle")
+
+
+def test_augmented_captions_name_every_attribute_vary_and_never_use_a_heldout_phrasing(small, pools):
+    attrs = [ac.choose_clip(SMALL, "train", i, pools["train"])[1] for i in range(60)]
+    held = {c for a in attrs for c in ac.captions_of(a, heldout=True)}
+    seen = set()
+    for i, a in enumerate(attrs):
+        caps = ac.augmented_captions(a, 10, [0, 0, i])
+        assert len(caps) == 10 and caps == ac.augmented_captions(a, 10, [0, 0, i])  # deterministic per seed
+        assert caps != ac.augmented_captions(a, 10, [0, 0, i + 1000])
+        for c in caps:  # players, tempo band, key, register, texture: in every one
+            assert ac.players_phrase(a) in c and a["tempo_band"] in c and a["key"] in c and a["register"] in c
+            assert ("chorale" in c) if a["texture"] == "chorale" else ("folk tune" in c)
+            assert "played by" not in c and "instruments" not in c  # the held-out connectors stay unseen
+        seen |= set(caps)
+    assert not seen & held and not seen & {c for a in attrs for c in ac.captions_of(a)}
+    assert len(seen) == 600  # no two alike
+    first_words = {c.split()[0] for c in seen}  # the instrument is not always in the same place
+    assert len(first_words) > 10
+    assert ac.augmented_captions(attrs[0], 0, 0) == []
+    with pytest.raises(ValueError, match="n must be >= 0"):
+        ac.augmented_captions(attrs[0], -1, 0)
+
+
+def test_corpus_captions_append_the_augmented_ones(small):
+    plain, aug = small.captions("train"), small.captions("train", augment=3)
+    assert all(len(b) == len(a) + 3 and b[: len(a)] == a for a, b in zip(plain, aug))
+    assert aug[1][-3:] == ac.augmented_captions(small.attributes("train")[1], 3, [SMALL.seed, 0, 1])
+    with pytest.raises(ValueError, match="heldout"):
+        small.captions("test", heldout=True, augment=2)

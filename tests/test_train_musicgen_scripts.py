@@ -121,3 +121,27 @@ def test_lm_init_copies_weights_and_refuses_another_config(tmp_path):
     wider = mg.MusicTransformer(mg.lm_config(2, 10, 7, 3, n_layer=1, n_head=1, d_model=16, d_ff=16, dropout=0.0))
     with pytest.raises(ValueError):
         lm_script.init_from(wider, path)
+
+
+def test_augment_captions_option(capsys):
+    assert lm_script.parse_args([]).augment_captions == 0  # the earlier runs' commands mean what they meant
+    assert lm_script.parse_args(["--augment-captions", "12"]).augment_captions == 12
+    with pytest.raises(SystemExit):
+        lm_script.parse_args(["--augment-captions", "-1"])
+    assert "--augment-captions must be >= 0" in capsys.readouterr().err
+
+
+def test_extra_train_option_and_joining_two_caches(capsys):
+    assert lm_script.parse_args([]).extra_train == []
+    assert lm_script.parse_args(["--extra-train", "1", "4800", "--extra-train", "2", "10"]).extra_train == [[1, 4800], [2, 10]]
+    for bad in (["0", "10"], ["1", "0"]):  # the default corpus's own seed, no clips
+        with pytest.raises(SystemExit):
+            lm_script.parse_args(["--extra-train", *bad])
+        assert "--extra-train SEED N" in capsys.readouterr().err
+    a, b = fake_cache(N=3, L=5), fake_cache(N=2, L=7)
+    joined = lm_script.concat_clips(a, b)
+    assert joined["codes"].shape == (5, 2, 7) and joined["tokens"].shape == (5, 4, 7, 3) and joined["mask"].shape == (5, 4, 7)
+    assert torch.equal(joined["tokens"][:3, :, :5], a["tokens"]) and not joined["mask"][:3, :, 5:].any()
+    assert torch.equal(joined["tokens"][3:], b["tokens"]) and torch.equal(joined["mask"][3:], b["mask"])
+    with pytest.raises(ValueError, match="cannot join"):
+        lm_script.concat_clips(a, fake_cache(N=2, K=3))
