@@ -197,10 +197,23 @@ training.plot_history(live_history, smooth=5, metrics=["ce_0", "ce_3"]);
 # %% [markdown]
 # The first codebook (`ce_0`) carries most of the sound and is the hardest to predict; the last ones refine what
 # the first left over. The shipped LM is the same code with a bigger model, all the training clips, and far more
-# steps, run by `scripts/train_musicgen.py`. It was trained in three runs, each starting from the weights of the one
+# steps, run by `scripts/train_musicgen.py`. It was trained in four runs, each starting from the weights of the one
 # before (`--init`): the codec was trained further between the first and the second, so the clips were encoded
-# again and the LM went on learning the new codes. The learning curve of its last run, from the file it saved, is
-# below; every command is in `data/checkpoints/README.md`.
+# again and the LM went on learning the new codes. The fourth run had more to learn from: three times as many clips
+# (`--extra-train 1 4800`: 4,800 more renderings of the same training pieces, with other instruments, tempi, keys and
+# registers) and captions reworded at random (`--augment-captions 12`: the same facts in shuffled clauses and other
+# words, as MusicGen's text augmentation does, Copet et al. 2023, Sec. 3.2), so that it learns to find the instrument
+# wherever a sentence names it instead of learning four sentence templates. Here is one clip's four training
+# captions and three of its rewordings:
+
+# %%
+# NBVAL_CHECK_OUTPUT
+for caption in corpus.captions("train", augment=3)[0]:
+    print(caption)
+
+# %% [markdown]
+# The learning curve of the last run, from the file it saved, is below; every command is in
+# `data/checkpoints/README.md`.
 #
 # Sampling with classifier-free guidance mixes the conditional and unconditional logits:
 # `uncond + scale * (cond - uncond)`; scale 0 is the unconditional model, 1 the conditional one.
@@ -315,7 +328,7 @@ plot_control_accuracy(table, {k: chance[k] for k in shown});
 # baseline. With the shipped files, the instrument family and the register follow the caption as soon as the text
 # is used (guidance 1) and guidance beyond 2 does not add much; the tempo band and the mode do not rise above chance
 # (the line "wholly above chance" says which for the files you have). Timbre and register are visible in the first
-# codebook of every frame; a tempo or a key is a pattern over seconds, which a small LM trained on a CPU for about two
+# codebook of every frame; a tempo or a key is a pattern over seconds, which a small LM trained on a CPU for about three
 # hours (sizes in the summary) has not learnt to produce on request. No LM decoded by this codec is expected to beat
 # the "through codec" row: what the codec smears, no judge can hear. Compare the best family row with it, and with
 # "trained words": the distance to the codec's row is what the LM itself still gets wrong, and the distance between
@@ -383,8 +396,8 @@ panel.widget
 # %%
 print(f"codec: {cfg.n_codebooks} codebooks at {cfg.frame_rate:g} Hz, {codec.bitrate(cfg.n_codebooks):.0f} bit/s; "
       f"SI-SNR {rows[0]['si_snr']:.1f} dB with 1 codebook -> {rows[-1]['si_snr']:.1f} dB with {cfg.n_codebooks}")
-hours = corpus.recipe.n_train * corpus.recipe.clip_seconds / 3600
-print(f"LM: {lm.num_params():,} parameters, {total_steps:,} training steps on {hours:.1f} hours of clips; sampling {n_steps / dt:.0f} steps/s "
+hours = shipped.get("n_train_clips", corpus.recipe.n_train) * corpus.recipe.clip_seconds / 3600  # its last run's clips
+print(f"LM: {lm.num_params():,} parameters, {total_steps:,} training steps (the last run on {hours:.1f} hours of clips); sampling {n_steps / dt:.0f} steps/s "
       f"with KV cache and guidance, {4.0 / dt:.1f} x real time (MusicGen: 50 steps per second of audio)")
 print("control (held-out phrasings): " + "; ".join(
     f"{k} {table[0][k]:.2f} at guidance 0 -> {max(r[k] for r in table):.2f} at best (chance {chance[k]:.2f})"

@@ -565,7 +565,7 @@ print(f"percentile intervals wholly above their estimate: {len(above)} of {len(a
 #   far from the held-out clips, the decoder, not the prior, is what holds the audio rows back; compare the judge's
 #   family accuracy on the reconstructions with the clean classifier's to see how much of the instrument survives
 #   decoding at all.
-# - **The audio models.** The shipped priors and LM are small and trained on a CPU (minutes to two hours, see
+# - **The audio models.** The shipped priors and LM are small and trained on a CPU (minutes to about three hours, see
 #   `data/checkpoints/README.md`): compare each with its bound and with random codes, not with Bach. Their family accuracy says whether the label or the
 #   caption is heard at all; MusicGen's mode and tempo accuracy whether the rest of the caption is. A prior row
 #   farther from the reference than random codes means that its codes decode to something the embedding finds
