@@ -13,12 +13,13 @@ Cache (built once, under ``--cache``, named by the codec file's SHA-256, the cor
 in the four training phrasings (and ``--augment-captions N`` more in shuffled clauses and varied wording,
 ``helpers.audio_corpus.augmented_captions``). ``--extra-train SEED N`` adds N training clips of the same training
 pieces rendered with another corpus seed (other instruments, tempi, keys, registers; their own caches). Training
-batch: random clips, one of their captions at random, the condition dropped with probability ``--cond-dropout`` (for classifier-free guidance); the whole 4-s clip as one sequence of
-1 + T + K - 1 steps (delay pattern). Validation: the first ``--n-valid`` valid clips with their first caption.
+batch: random clips, one of their captions at random, the condition dropped with probability ``--cond-dropout``
+(for classifier-free guidance); the whole 4-s clip as one sequence of 1 + T + K - 1 steps (delay pattern).
+Validation: the first ``--n-valid`` valid clips with their first caption.
 
 At the end: the best-validation weights in float16 (if the validation loss moves by less than 1e-3 nats, else
-float32), the sampling speed (steps per second with KV cache and guidance, batch 1, one thread) and the results in
-``<out>.json``. The script refuses to write into ``data/checkpoints/`` unless ``--overwrite-shipped`` is given.
+float32), the sampling speed (steps per second with KV cache and guidance, batch 1, ``--threads`` threads) and
+the results in ``<out>.json``. The script refuses to write into ``data/checkpoints/`` unless ``--overwrite-shipped`` is given.
 
 Notebook: 05_musicgen.ipynb. Reference: Copet et al. 2023 (MusicGen), Sec. 2.2-2.3, 3.1.
 """
@@ -111,8 +112,8 @@ def build_cache(codec: codec_mod.Codec, corpus: AudioCorpus, path: Path, batch: 
     out = {"encoder": repr(type(encoder).__name__)}
     for split in splits:
         t0 = time.time()
-        out[split] = mg.encode_clips_and_captions(codec, corpus.clips(split)[:limit], corpus.captions(split, augment=augment)[:limit],
-                                                  encoder, batch=batch)
+        captions = corpus.captions(split, augment=augment)[:limit]
+        out[split] = mg.encode_clips_and_captions(codec, corpus.clips(split)[:limit], captions, encoder, batch=batch)
         print(f"cache {split}: codes {tuple(out[split]['codes'].shape)}, captions {tuple(out[split]['mask'].shape)} "
               f"({time.time() - t0:.0f} s)", flush=True)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -158,7 +159,8 @@ def main(argv=None) -> dict:
     corpus = AudioCorpus.build()
     codec = codec_mod.load_checkpoint(args.codec).eval()
     ccfg = codec.config
-    aug = (f"_aug{args.augment_captions}" if args.augment_captions else "") + ("" if args.limit is None else f"_limit{args.limit}")
+    aug = f"_aug{args.augment_captions}" if args.augment_captions else ""
+    aug += "" if args.limit is None else f"_limit{args.limit}"
     cache_path = Path(args.cache) / f"codec{sha256_16(args.codec)}_corpus{corpus.recipe.hash()}_minilm{aug}.pt"
     if cache_path.exists():
         cache = torch.load(cache_path, weights_only=True)
