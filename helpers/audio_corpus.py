@@ -356,13 +356,18 @@ HELDOUT_PHRASINGS = (
 )
 
 
-def captions_of(attrs: dict, heldout: bool = False) -> list[str]:
-    """The captions of one clip in every training phrasing (or every held-out one)."""
-    fields = {
+def caption_fields(attrs: dict) -> dict:
+    """What a caption can say about one clip: the fields of :data:`TRAIN_PHRASINGS` and :data:`AUGMENT_CLAUSES`."""
+    return {
         "tempo": attrs["tempo_band"], "kind": "chorale" if attrs["texture"] == "chorale" else "folk tune",
         "key": attrs["key"], "Key": attrs["key"], "players": players_phrase(attrs), "register": attrs["register"],
         "bpm": attrs["bpm"], "family": attrs["family"],
     }
+
+
+def captions_of(attrs: dict, heldout: bool = False) -> list[str]:
+    """The captions of one clip in every training phrasing (or every held-out one)."""
+    fields = caption_fields(attrs)
     return [p.format(**fields) for p in (HELDOUT_PHRASINGS if heldout else TRAIN_PHRASINGS)]
 
 
@@ -394,11 +399,7 @@ def augmented_captions(attrs: dict, n: int, seed) -> list[str]:
     """
     if int(n) < 0:
         raise ValueError(f"augmented_captions: n must be >= 0, got {n}")
-    fields = {
-        "tempo": attrs["tempo_band"], "kind": "chorale" if attrs["texture"] == "chorale" else "folk tune",
-        "key": attrs["key"], "Key": attrs["key"], "players": players_phrase(attrs), "register": attrs["register"],
-        "bpm": attrs["bpm"], "family": attrs["family"],
-    }
+    fields = caption_fields(attrs)
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(int(n)):
