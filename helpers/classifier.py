@@ -31,7 +31,6 @@ pooling over time); Fréchet Audio Distance: Kilgour et al. (Interspeech 2019), 
 """
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -42,6 +41,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .audio_corpus import ATTRIBUTE_CLASSES
+from .training import file_sha256  # noqa: F401  (also helpers.classifier.file_sha256)
 
 CHECKPOINT = Path(__file__).resolve().parent.parent / "data" / "checkpoints" / "classifier.pt"
 
@@ -308,10 +308,6 @@ def format_confusion(result: dict) -> str:
 
 
 # --- the shipped checkpoint -------------------------------------------------------------------------------------
-def file_sha256(path: str | Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
 def load_classifier(path: str | Path | None = None, config: ClassifierConfig | None = None,
                     check_hash: bool = True) -> AttributeClassifier:
     """Load the shipped classifier (or another checkpoint), in eval mode, weights in float32.

@@ -11,7 +11,6 @@ Notebook: every notebook, first in ``00_welcome.ipynb``.
 """
 from __future__ import annotations
 
-import gzip
 import json
 from dataclasses import dataclass, field, replace
 from functools import lru_cache

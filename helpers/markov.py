@@ -27,7 +27,6 @@ Notebook: 02_markov_chains.ipynb (the chorale-grid baseline built on it is :func
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np

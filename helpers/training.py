@@ -33,6 +33,7 @@ hooks: van den Oord et al. 2017 (VQ-VAE, Appendix A.1) and Jukebox's ``bottlenec
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import random
@@ -313,6 +314,15 @@ def refuse_shipped_paths(parser, args, names=("out", "work")) -> None:
                          "elsewhere (default runs/) or pass --overwrite-shipped to replace them")
 
 
+def file_sha256(path, chunk: int = 1 << 20) -> str:
+    """Hex SHA-256 of a file, read in chunks (the one hash every checkpoint check in the course uses)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(chunk), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def verify_sha256(path, manifest) -> str:
     """Check ``path`` against its line in a ``sha256sum``-style ``manifest`` (``<hex>  <file name>``); return the hash.
 
@@ -328,7 +338,7 @@ def verify_sha256(path, manifest) -> str:
     if path.name not in listed:
         raise ValueError(f"{path.name} is not listed in {manifest}: refusing unverified weights (after training it on "
                          "purpose: `cd data/checkpoints && sha256sum *.pt > SHA256SUMS`)")
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    digest = file_sha256(path)
     if digest != listed[path.name]:
         raise ValueError(f"{path} has SHA-256 {digest}, but {manifest} lists {listed[path.name]}: the file was changed "
                          "or damaged (restore it with git; after retraining on purpose, update the list: "
@@ -363,8 +373,42 @@ def init_record(path, keys: tuple[str, ...] = ()) -> dict:
     steps = extra.get("steps")
     if steps is not None:
         steps = int(steps) + int((extra.get("init") or {}).get("steps") or 0)
-    record = dict(path=Path(path).as_posix(), sha256=hashlib.sha256(Path(path).read_bytes()).hexdigest(), steps=steps)
+    record = dict(path=Path(path).as_posix(), sha256=file_sha256(path), steps=steps)
     return dict(record, **{k: extra.get(k) for k in keys})
+
+
+def dumps_results(obj, indent: int = 1, float32_lists: bool = True) -> str:
+    """JSON text of a run's results, as ``json.dumps(obj, indent=indent)`` but with every list of plain values
+    (a loss history, a confusion row) on one line, so a 20,000-step history is a few lines and not 20,000.
+
+    With ``float32_lists`` a float inside such a list is written as the shortest decimal that reads back to the same
+    float32 (``4.266978`` for the float32 loss ``4.2669782638549805``): a history of float32 losses loses nothing, and
+    takes half the bytes. Floats outside lists (the summary: best loss, timings) keep every float64 digit.
+    ``json.loads(dumps_results(obj, float32_lists=False)) == json.loads(json.dumps(obj))`` for any object
+    ``json.dumps`` takes.
+    """
+    def value(v) -> str:
+        if not (float32_lists and isinstance(v, float) and math.isfinite(v) and 0 < abs(v) < 3e38):
+            return json.dumps(v)  # ints, bools, None, strings, 0.0, nan, inf, and floats beyond float32's range
+        if 1e-4 <= abs(v) < 1e16:
+            return np.format_float_positional(np.float32(v), unique=True, trim="0")  # 4.2669783, 2.0
+        return np.format_float_scientific(np.float32(v), unique=True, trim="0")  # 1.0e-07
+
+    def encode(o, level: int) -> str:
+        pad, end = " " * (indent * (level + 1)), " " * (indent * level)
+        if isinstance(o, dict):
+            if not o:
+                return "{}"
+            # json.dumps({k: 0}) is '{"<key>": 0}': json's own rule for every key (1 -> "1", True -> "true")
+            items = [f"{pad}{json.dumps({k: 0})[1:-4]}: {encode(v, level + 1)}" for k, v in o.items()]
+            return "{\n" + ",\n".join(items) + "\n" + end + "}"
+        if isinstance(o, (list, tuple)):
+            if not any(isinstance(v, (dict, list, tuple)) for v in o):
+                return "[" + ", ".join(value(v) for v in o) + "]"
+            return "[\n" + ",\n".join(pad + encode(v, level + 1) for v in o) + "\n" + end + "]"
+        return json.dumps(o)
+
+    return encode(obj, 0)
 
 
 def _same_config(a, b) -> bool:

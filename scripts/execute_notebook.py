@@ -10,7 +10,6 @@ with the outputs saved here, so run this after every change to a notebook.
 """
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -66,7 +65,11 @@ def execute(path: Path, timeout: int = 900) -> None:
 
 
 if __name__ == "__main__":
-    if len(sys.argv) < 2:
+    args = sys.argv[1:]
+    if not args or any(a.startswith("-") for a in args):
         sys.exit(__doc__)
-    for arg in sys.argv[1:]:
+    missing = [a for a in args if not Path(a).with_suffix(".ipynb").is_file() and not Path(a).with_suffix(".py").is_file()]
+    if missing:
+        sys.exit(f"no such notebook: {', '.join(missing)} (neither .ipynb nor its paired .py exists)")
+    for arg in args:
         execute(Path(arg))

@@ -19,7 +19,6 @@ CLAP and listeners, here with a classifier of the corpus's attributes).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -33,9 +32,9 @@ sys.path.insert(0, str(ROOT))
 
 from helpers import musicgen as mg  # noqa: E402
 from helpers.audio_corpus import ATTRIBUTE_CLASSES, AudioCorpus  # noqa: E402
-from helpers.classifier import file_sha256, load_classifier  # noqa: E402
+from helpers.classifier import load_classifier  # noqa: E402
 from helpers.codec import load_checkpoint as load_codec  # noqa: E402
-from helpers.training import refuse_shipped_paths  # noqa: E402
+from helpers.training import dumps_results, file_sha256, refuse_shipped_paths  # noqa: E402
 from helpers.transformer import load_checkpoint  # noqa: E402
 
 
@@ -105,7 +104,7 @@ def main(argv=None) -> dict:
     )
     path = Path(args.out)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=1))
+    path.write_text(dumps_results(out))
     for r in rows + [dict(phrasing, guidance_scale=f"{phrasing['guidance_scale']:g} (trained phrasing)")]:
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items() if k != "predicted"}, flush=True)
     print("real clips:", {k: round(v, 3) for k, v in ceiling.items()},

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import shlex
 import sys
 import time
@@ -35,11 +34,10 @@ from helpers.classifier import (  # noqa: E402
     ClassifierConfig,
     classifier_loss,
     evaluate_predictions,
-    file_sha256,
     format_confusion,
 )
 from helpers.training import (  # noqa: E402
-    TrainConfig, load_weights, read_checkpoint, refuse_shipped_paths, save_weights, train)
+    TrainConfig, dumps_results, file_sha256, load_weights, read_checkpoint, refuse_shipped_paths, save_weights, train)
 
 
 def parse_args(argv=None):
@@ -201,7 +199,7 @@ def main(argv=None) -> dict:
         "history": {"valid_step": history["valid_step"], "valid_loss": history["valid_loss"],
                     "train_loss_every_10": history["train_loss"][::10]},
     }
-    out.with_suffix(".json").write_text(json.dumps(report, indent=1))
+    out.with_suffix(".json").write_text(dumps_results(report))
     print(f"wrote {out} ({report['bytes'] / 1e6:.2f} MB, {report['weights']}, sha256 {report['sha256']})")
     for name, r in results32["test"].items():
         print(f"\ntest {name}: accuracy {r['accuracy']:.3f} (n={r['n']})\n{format_confusion(r)}")

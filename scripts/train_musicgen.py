@@ -26,7 +26,6 @@ Notebook: 05_musicgen.ipynb. Reference: Copet et al. 2023 (MusicGen), Sec. 2.2-2
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
@@ -42,7 +41,8 @@ sys.path.insert(0, str(ROOT))
 from helpers import codec as codec_mod  # noqa: E402
 from helpers import musicgen as mg  # noqa: E402
 from helpers.audio_corpus import AudioCorpus, CorpusRecipe  # noqa: E402
-from helpers.training import TrainConfig, init_record, refuse_shipped_paths, train  # noqa: E402
+from helpers.training import (  # noqa: E402
+    TrainConfig, dumps_results, file_sha256, init_record, refuse_shipped_paths, train)
 from helpers.transformer import MusicTransformer, load_checkpoint, save_checkpoint  # noqa: E402
 
 
@@ -99,7 +99,7 @@ def parse_args(argv=None):
 
 
 def sha256_16(path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    return file_sha256(path)[:16]
 
 
 def build_cache(codec: codec_mod.Codec, corpus: AudioCorpus, path: Path, batch: int = 32, limit: int | None = None,
@@ -225,8 +225,8 @@ def main(argv=None) -> dict:
         real_time_factor=speed / ccfg.frame_rate,
     )
     save_checkpoint(best, out, half=use_half, extra=results)
-    out.with_suffix(".json").write_text(json.dumps(dict(results, history={k: history[k] for k in (
-        "step", "train_loss", "valid_step", "valid_loss", "metrics", "valid_metrics")}), indent=1))
+    out.with_suffix(".json").write_text(dumps_results(dict(results, history={k: history[k] for k in (
+        "step", "train_loss", "valid_step", "valid_loss", "metrics", "valid_metrics")})))
     print(json.dumps(results, indent=1), flush=True)
     return results
 

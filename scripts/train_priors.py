@@ -40,7 +40,7 @@ sys.path.insert(0, str(ROOT))
 from helpers import jukebox as J  # noqa: E402
 from helpers.audio_corpus import FAMILIES, AudioCorpus  # noqa: E402
 from helpers.training import (  # noqa: E402
-    TrainConfig, evaluate, read_checkpoint, refuse_shipped_paths, resolve_device, train)
+    TrainConfig, dumps_results, evaluate, read_checkpoint, refuse_shipped_paths, resolve_device, train)
 from helpers.transformer import MusicTransformer, MusicTransformerConfig, next_token_loss  # noqa: E402
 from helpers.vqvae import load_checkpoint as load_vqvae  # noqa: E402
 
@@ -197,8 +197,8 @@ def main(argv=None) -> dict:
     else:
         J.save_upsampler(model, out, half=use_half, extra=results)
     keep = ("step", "train_loss", "valid_step", "valid_loss")
-    out.with_suffix(".json").write_text(json.dumps(dict(results, config=cfg.to_dict(),
-                                                        history={k: history[k] for k in keep}), indent=1))
+    out.with_suffix(".json").write_text(dumps_results(dict(results, config=cfg.to_dict(),
+                                                        history={k: history[k] for k in keep})))
     print(json.dumps(results, indent=1), flush=True)
     return results
 

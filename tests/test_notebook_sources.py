@@ -12,7 +12,6 @@ from pathlib import Path
 
 import jupytext
 import nbformat
-import pytest
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 PAIRED = sorted(NOTEBOOKS.glob("*.ipynb"))

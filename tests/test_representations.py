@@ -1,11 +1,9 @@
 """Tests of helpers.representations: quantisation rules, vocabularies, and exact round trips of every encoding
 (on synthetic pieces, and on the whole shipped corpus when data/ is built)."""
-from collections import Counter
-
 import numpy as np
 import pytest
 
-from helpers.data import DATA_DIR, CORPUS_FILES, piece_from_notes
+from helpers.data import DATA_DIR, CORPUS_FILES, Piece, piece_from_notes
 from helpers.representations import (
     REMI,
     Encoding,
@@ -20,8 +18,6 @@ from helpers.representations import (
     quantize_velocity,
     velocity_bin,
     bin_velocity,
-    active_cell_tokens,
-    size_summary,
     round_trip_report,
     first_tokens,
     round_trip_errors,
@@ -30,7 +26,7 @@ from helpers.representations import (
 SATB = ("S", "A", "T", "B")
 
 
-def chorale_like(seed: int = 0, steps: int = 64) -> "Piece":
+def chorale_like(seed: int = 0, steps: int = 64) -> Piece:
     """A random four-voice piece on a 16th grid with re-struck notes, rests and held notes."""
     rng = np.random.default_rng(seed)
     rows = []

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from helpers import musicgen as mg
+from helpers.training import file_sha256
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -145,3 +146,26 @@ def test_extra_train_option_and_joining_two_caches(capsys):
     assert torch.equal(joined["tokens"][3:], b["tokens"]) and torch.equal(joined["mask"][3:], b["mask"])
     with pytest.raises(ValueError, match="cannot join"):
         lm_script.concat_clips(a, fake_cache(N=2, K=3))
+
+
+def test_train_musicgen_main_end_to_end_on_a_few_clips(tmp_path, capsys):
+    """The whole script on 4 clips per split and a tiny LM: cache, training, fp16 check, speed, JSON; then a warm
+    start from its output (the steps add up) that reuses the cache."""
+    import json
+
+    from helpers.transformer import load_checkpoint
+
+    tiny = ["--limit", "4", "--n-layer", "1", "--n-head", "2", "--d-model", "32", "--d-ff", "64", "--batch-size", "2",
+            "--warmup", "0", "--eval-every", "1", "--n-valid", "2", "--augment-captions", "1", "--no-progress",
+            "--cache", str(tmp_path / "cache"), "--work", str(tmp_path / "work")]
+    first = lm_script.main(tiny + ["--steps", "2", "--out", str(tmp_path / "lm.pt")])
+    assert first["steps"] == 2 and first["n_train_clips"] == 4 and first["augment_captions"] == 1
+    assert first["init"] is None and first["sampling_steps_per_second"] > 0
+    meta = json.loads((tmp_path / "lm.json").read_text())
+    assert meta["history"]["valid_step"] == [1, 2] and len(meta["history"]["train_loss"]) == 2
+    model = load_checkpoint(tmp_path / "lm.pt")
+    assert model.config.d_model == 32 and model.config.n_streams == 4 and model.config.d_cond == 384
+    (cache,) = (tmp_path / "cache").glob("*_minilm_aug1_limit4.pt")
+    second = lm_script.main(tiny + ["--steps", "1", "--init", str(tmp_path / "lm.pt"), "--out", str(tmp_path / "lm2.pt")])
+    assert "cache: reusing" in capsys.readouterr().out
+    assert second["init"]["steps"] == 2 and second["init"]["sha256"] == file_sha256(tmp_path / "lm.pt")

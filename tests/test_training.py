@@ -619,3 +619,45 @@ def test_init_record_adds_up_a_chain_of_warm_starts(tmp_path):
     rec = init_record(second, keys=("codec_sha256_16",))
     assert rec["steps"] == 140 and rec["codec_sha256_16"] == "c" * 16 and len(rec["sha256"]) == 64
     assert init_record(save_weights(model, tmp_path / "bare.pt", {"kind": "x"}))["steps"] is None
+
+
+def test_file_sha256_reads_in_chunks_and_equals_hashlib(tmp_path):
+    import hashlib
+
+    path = tmp_path / "w.bin"
+    path.write_bytes(os.urandom(10_000))
+    expected = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert training.file_sha256(path) == expected
+    assert training.file_sha256(path, chunk=7) == expected  # the last chunk is partial
+    # the classifier and the text encoder check their weights with this same function
+    from helpers import classifier, text_encoder
+    assert classifier.file_sha256 is training.file_sha256 is text_encoder.file_sha256
+
+
+def test_dumps_results_is_json_with_each_list_of_values_on_one_line():
+    results = {"steps": 3, "loss": 0.5, "ok": True, "none": None, "name": "run \"4\"", 7: "int key",
+               "history": {"step": list(range(1000)), "valid_loss": [3.5, 3.25, float("inf")]},
+               "confusion": [[1, 2], [3, 4]], "per_family": [{"family": "organ", "hits": 5}], "empty": {}, "nil": []}
+    text = training.dumps_results(results, float32_lists=False)
+    assert json.loads(text) == json.loads(json.dumps(results))  # the same JSON document
+    assert len(text.splitlines()) < 30  # where json.dumps(indent=1) writes a line per number (> 1000)
+    assert len(json.dumps(results, indent=1).splitlines()) > 1000
+    assert '"step": [0, 1, 2,' in text and '  [1, 2],' in text
+
+
+def test_dumps_results_writes_list_floats_as_their_float32_and_keeps_the_rest():
+    losses = torch.rand(500, generator=torch.Generator().manual_seed(0)).mul(5).tolist()  # float32 values as floats
+    odd = [0.0, -0.0, 1e-7, -3.5e-5, 1e20, 1e-40, 1e300, 2.0, 1, True, None, "x", float("nan"), float("-inf")]
+    results = {"best": 3.9233232736587524, "history": {"loss": losses, "odd": odd}}
+    text = training.dumps_results(results)
+    back = json.loads(text)
+    assert back["best"] == results["best"]  # summary floats keep every float64 digit
+    assert np.array_equal(np.float32(back["history"]["loss"]), np.float32(losses))  # float32: nothing lost
+    assert len(text) < 0.6 * len(json.dumps(results))
+    for a, b in zip(odd, back["history"]["odd"]):
+        assert type(a) is type(b), (a, b)
+        if isinstance(a, float) and math.isfinite(a) and abs(a) < 3e38:
+            assert np.float32(a) == np.float32(b), (a, b)
+        else:
+            assert a == b or (math.isnan(a) and math.isnan(b)), (a, b)
+    assert math.copysign(1, back["history"]["odd"][1]) == -1 and back["history"]["odd"][6] == 1e300

@@ -1,5 +1,4 @@
 """The Music Transformer: cache == recomputation, sampling knobs, checkpoints, chorale data helpers."""
-import numpy as np
 import pytest
 import torch
 

@@ -1,8 +1,6 @@
 """Tests of helpers.vqvae: shapes per hop, the bottleneck against closed forms, restarts, determinism, bad input."""
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 import pytest
 import torch
