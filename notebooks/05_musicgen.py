@@ -197,14 +197,15 @@ training.plot_history(live_history, smooth=5, metrics=["ce_0", "ce_3"]);
 # %% [markdown]
 # The first codebook (`ce_0`) carries most of the sound and is the hardest to predict; the last ones refine what
 # the first left over. The shipped LM is the same code with a bigger model, all the training clips, and far more
-# steps, run by `scripts/train_musicgen.py`. It was trained in four runs, each starting from the weights of the one
+# steps, run by `scripts/train_musicgen.py`. It was trained in five runs, each starting from the weights of the one
 # before (`--init`): the codec was trained further between the first and the second, so the clips were encoded
-# again and the LM went on learning the new codes. The fourth run had more to learn from: three times as many clips
-# (`--extra-train 1 4800`: 4,800 more renderings of the same training pieces, with other instruments, tempi, keys and
-# registers) and captions reworded at random (`--augment-captions 12`: the same facts in shuffled clauses and other
-# words, as MusicGen's text augmentation does, Copet et al. 2023, Sec. 3.2), so that it learns to find the instrument
-# wherever a sentence names it instead of learning four sentence templates. Here is one clip's four training
-# captions and three of its rewordings:
+# again and the LM went on learning the new codes. The fourth and fifth runs had more to learn from: more clips
+# (`--extra-train 1 4800`, and in the fifth also `--extra-train 2 4800`: 4,800 more renderings of the same training
+# pieces per seed, with other instruments, tempi, keys and registers; five times the corpus's clips in the end) and
+# captions reworded at random (`--augment-captions 12`: the same facts in shuffled clauses and other words, as
+# MusicGen's text augmentation does, Copet et al. 2023, Sec. 3.2), so that it learns to find the instrument wherever
+# a sentence names it instead of learning four sentence templates. Here is one clip's four training captions and
+# three of its rewordings:
 
 # %%
 # NBVAL_CHECK_OUTPUT
@@ -326,10 +327,10 @@ plot_control_accuracy(table, {k: chance[k] for k in shown});
 #
 # How to read it. At guidance 0 the model ignores the text, so every attribute sits near chance: that row is the
 # baseline. With the shipped files, the instrument family and the register follow the caption as soon as the text
-# is used (guidance 1) and guidance beyond 2 does not add much; the tempo band and the mode do not rise above chance
-# (the line "wholly above chance" says which for the files you have). Timbre and register are visible in the first
-# codebook of every frame; a tempo or a key is a pattern over seconds, which a small LM trained on a CPU for about three
-# hours (sizes in the summary) has not learnt to produce on request. No LM decoded by this codec is expected to beat
+# is used (guidance 1), and guidance 2 and beyond add a few points more; the tempo band and the mode do not rise
+# above chance (the line "wholly above chance" says which for the files you have). Timbre and register are visible
+# in the first codebook of every frame; a tempo or a key is a pattern over seconds, which a small LM trained on a CPU
+# for about five hours (sizes in the summary) has not learnt to produce on request. No LM decoded by this codec is expected to beat
 # the "through codec" row: what the codec smears, no judge can hear. Compare the best family row with it, and with
 # "trained words": the distance to the codec's row is what the LM itself still gets wrong, and the distance between
 # the held-out and the trained phrasing is what it lost by learning the training captions' wording. Which families

@@ -244,9 +244,9 @@ for v in range(4):
     voice_ranges.append((int(ids.min()), int(ids.max())))
 
 def random_chorale(rng, id):
-    steps = 4 * N_QUARTERS  # 16th-note steps
     per_quarter = np.stack([rng.integers(lo, hi + 1, N_QUARTERS) for lo, hi in voice_ranges], axis=1)  # (Q, 4)
-    return chorale(np.repeat(per_quarter, 4, axis=0).reshape(-1), id)  # hold each for 4 steps: (4 * steps,)
+    # each quarter note held for 4 sixteenth steps, the 4 voices interleaved: (4 * 4 * Q,) pitch ids
+    return chorale(np.repeat(per_quarter, 4, axis=0).reshape(-1), id)
 
 t0 = time.process_time()
 generated = {"held-out Bach": heldout_pieces}
@@ -565,11 +565,12 @@ print(f"percentile intervals wholly above their estimate: {len(above)} of {len(a
 #   far from the held-out clips, the decoder, not the prior, is what holds the audio rows back; compare the judge's
 #   family accuracy on the reconstructions with the clean classifier's to see how much of the instrument survives
 #   decoding at all.
-# - **The audio models.** The shipped priors and LM are small and trained on a CPU (minutes to about three hours, see
-#   `data/checkpoints/README.md`): compare each with its bound and with random codes, not with Bach. Their family accuracy says whether the label or the
-#   caption is heard at all; MusicGen's mode and tempo accuracy whether the rest of the caption is. A prior row
-#   farther from the reference than random codes means that its codes decode to something the embedding finds
-#   even less like the corpus than noise through the codec's decoder (the two rows use different decoders).
+# - **The audio models.** The shipped priors and LM are small and trained on a CPU (minutes to about five hours, see
+#   `data/checkpoints/README.md`): compare each with its bound and with random codes, not with Bach. Their family
+#   accuracy says whether the label or the caption is heard at all; MusicGen's mode and tempo accuracy whether the
+#   rest of the caption is. A prior row farther from the reference than random codes means that its codes decode to
+#   something the embedding finds even less like the corpus than noise through the codec's decoder (the two rows use
+#   different decoders).
 # - **The symbolic rows** get instrument and register for free from the renderer, so the classifier hears their
 #   family as well as the held-out clips'; tempo only in part (it is heard in how often the notes change, which
 #   the notes decide), mode only if the notes state it. What separates them from the real clips is the notes. This is
