@@ -382,7 +382,7 @@ def dumps_results(obj, indent: int = 1, float32_lists: bool = True) -> str:
     (a loss history, a confusion row) on one line, so a 20,000-step history is a few lines and not 20,000.
 
     With ``float32_lists`` a float inside such a list is written as the shortest decimal that reads back to the same
-    float32 (``4.266978`` for the float32 loss ``4.2669782638549805``): a history of float32 losses loses nothing, and
+    float32 (``4.2669783`` for the float32 loss ``4.2669782638549805``): a history of float32 losses loses nothing, and
     takes half the bytes. Floats outside lists (the summary: best loss, timings) keep every float64 digit.
     ``json.loads(dumps_results(obj, float32_lists=False)) == json.loads(json.dumps(obj))`` for any object
     ``json.dumps`` takes.

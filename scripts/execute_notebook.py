@@ -68,7 +68,7 @@ if __name__ == "__main__":
     args = sys.argv[1:]
     if not args or any(a.startswith("-") for a in args):
         sys.exit(__doc__)
-    missing = [a for a in args if not Path(a).with_suffix(".ipynb").is_file() and not Path(a).with_suffix(".py").is_file()]
+    missing = [a for a in args if not any(Path(a).with_suffix(x).is_file() for x in (".ipynb", ".py"))]
     if missing:
         sys.exit(f"no such notebook: {', '.join(missing)} (neither .ipynb nor its paired .py exists)")
     for arg in args:
