@@ -330,11 +330,11 @@ plot_control_accuracy(table, {k: chance[k] for k in shown});
 # is used (guidance 1), and guidance 2 and beyond add a few points more; the tempo band and the mode do not rise
 # above chance (the line "wholly above chance" says which for the files you have). Timbre and register are visible
 # in the first codebook of every frame; a tempo or a key is a pattern over seconds, which a small LM trained on a CPU
-# for about five hours (sizes in the summary) has not learnt to produce on request. No LM decoded by this codec is expected to beat
-# the "through codec" row: what the codec smears, no judge can hear. Compare the best family row with it, and with
-# "trained words": the distance to the codec's row is what the LM itself still gets wrong, and the distance between
-# the held-out and the trained phrasing is what it lost by learning the training captions' wording. Which families
-# does the model confuse?
+# for about five hours (sizes in the summary) has not learnt to produce on request. No LM decoded by this codec is
+# expected to beat the "through codec" row: what the codec smears, no judge can hear. Compare the best family row
+# with it, and with "trained words": the distance to the codec's row is what the LM itself still gets wrong, and the
+# distance between the held-out and the trained phrasing is what it lost by learning the training captions' wording.
+# Which families does the model confuse?
 
 # %%
 best = max(table, key=lambda r: r["family"])
