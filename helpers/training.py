@@ -79,6 +79,9 @@ class TrainConfig:
         stop_after: stop after this many steps (the schedule still runs to ``steps``) and write the resume file:
             train in pieces. None: run to ``steps``.
         progress: show a tqdm bar.
+        max_seconds: a wall-clock budget: stop (validating and writing the resume file) after the first step
+            that ends past it; the schedule still runs to ``steps``, so a later call with a resume file continues.
+            None: no budget.
     """
 
     steps: int = 1000
@@ -99,6 +102,7 @@ class TrainConfig:
     resume_file: str | None = None
     stop_after: int | None = None
     progress: bool = True
+    max_seconds: float | None = None
 
     def __post_init__(self):
         if self.steps < 1 or self.batch_size < 1 or self.eval_every < 1 or self.grad_accum < 1:
@@ -112,7 +116,7 @@ class TrainConfig:
 
 
 # Fields that may change between a run and its resumption (they do not change the trajectory of the weights).
-RESUME_FREE_FIELDS = ("device", "checkpoint", "save_half", "resume_file", "stop_after", "progress")
+RESUME_FREE_FIELDS = ("device", "checkpoint", "save_half", "resume_file", "stop_after", "progress", "max_seconds")
 
 
 # --- small pieces --------------------------------------------------------------------------------------
@@ -764,7 +768,12 @@ def train(
         _record_metrics(history["metrics"], metric_sums, f"training step {step + 1}")
         bar.update(1)
         bar.set_postfix(loss=f"{loss_value:.3f}", lr=f"{lr:.1e}")
-        at_eval = (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps
+        out_of_time = cfg.max_seconds is not None and seconds_before + time.time() - t0 >= cfg.max_seconds
+        if cfg.max_seconds is not None and world > 1:  # every rank stops at the same step
+            flag = torch.tensor(float(out_of_time), device=device)
+            dist.all_reduce(flag, op=dist.ReduceOp.MAX)
+            out_of_time = bool(flag.item())
+        at_eval = (step + 1) % cfg.eval_every == 0 or step + 1 == cfg.steps or out_of_time
         if valid_data is not None and at_eval:
             if is_main:
                 v, v_metrics = evaluate(model, loss_fn, valid_data, device, autocast)
@@ -786,6 +795,10 @@ def train(
         history["seconds"] = seconds_before + time.time() - t0
         if cfg.resume_file and (at_eval or step + 1 == stop):
             _write_resume(cfg, model, optimizer, scaler, history, config, batches, device)
+        if out_of_time:
+            if is_main:
+                bar.write(f"stopping after step {step + 1}: the budget of {cfg.max_seconds:.0f} s is spent")
+            break
     bar.close()
     if started_here:
         dist.destroy_process_group()
