@@ -172,4 +172,66 @@ def attribute_accuracy(predicted: dict[str, Sequence[str]], attributes: Sequence
     return out
 
 
-__all__ = ["chorale_halves", "render_matched", "silent_window", "embed_and_predict", "random_codes_audio", "attribute_accuracy"]
+# --- autoencoders on the one scale ----------------------------------------------------------------------------
+QUALITY_MEASURES = ("chroma", "log_mel", "si_snr", "mr_stft")
+
+
+def quality_means(reference: np.ndarray, estimate: np.ndarray, sr: int) -> dict[str, float]:
+    """Mean over clips of :func:`helpers.audio_quality.quality_table` (chroma, log-mel, SI-SNR, MR-STFT) between
+    ``reference`` (N, T) and ``estimate`` (N, T), clip i against clip i."""
+    from .audio_quality import quality_table
+
+    if reference.shape != estimate.shape:
+        raise ValueError(f"quality_means: reference {reference.shape} and estimate {estimate.shape} differ in shape")
+    rows = [quality_table(r, e, sr) for r, e in zip(reference, estimate)]
+    return {m: float(np.mean([q[m] for q in rows])) for m in QUALITY_MEASURES}
+
+
+def floor_estimates(audio: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """What an estimate that knows nothing about clip i looks like, for every clip of ``audio`` (N, T), N >= 2:
+
+    - ``'noise'``: white Gaussian noise at the clip's RMS level;
+    - ``'unrelated clip'``: another clip of the same set (a random derangement: never clip i itself).
+
+    Scored against the clips with :func:`quality_means`, they are each measure's floor (a chroma of 0.44 against
+    noise is "no pitch information", not "44% of it")."""
+    audio = np.asarray(audio, dtype=np.float32)
+    n = len(audio)
+    if n < 2:
+        raise ValueError(f"floor_estimates: need at least 2 clips, got {n}")
+    rms = np.sqrt((audio.astype(np.float64) ** 2).mean(axis=1, keepdims=True))
+    noise = (rng.standard_normal(audio.shape) * rms).astype(np.float32)
+    perm = rng.permutation(n)
+    fixed = perm == np.arange(n)
+    while fixed.any():  # a derangement: move every fixed point by one place
+        perm = np.where(fixed, np.roll(perm, 1), perm)
+        fixed = perm == np.arange(n)
+    return {"noise": noise, "unrelated clip": audio[perm]}
+
+
+def score_audio_row(audio: np.ndarray, heldout: np.ndarray, held_attrs: Sequence[dict], reference_stats, classifier,
+                    sr: int, rng: np.random.Generator, quality: bool = True, n_boot: int = 200) -> dict:
+    """One row of the autoencoders' table on notebook 06's one scale: ``audio`` (N, T), clip i standing for held-out
+    clip i (a reconstruction, a floor).
+
+    Returns ``{'fad', 'fad_low', 'fad_high'`` (classifier-embedding FAD against ``reference_stats`` and its basic
+    bootstrap interval), ``'family', 'family_low', 'family_high'`` (the classifier's family accuracy against the
+    held-out clips' families, Wilson interval), and, with ``quality``, the :func:`quality_means` against the
+    held-out clips ``}``."""
+    from .metrics import frechet_distance, wilson_interval, fad_bootstrap
+
+    emb, pred = embed_and_predict(classifier, audio, sr)
+    mu, cov = emb.mean(axis=0), np.cov(emb, rowvar=False)
+    fad = frechet_distance(reference_stats.mu, reference_stats.sigma, mu, cov)
+    ci = fad_bootstrap(reference_stats, emb, rng, n_boot=n_boot).basic()
+    hits = sum(p == a["family"] for p, a in zip(pred["family"], held_attrs))
+    fam = wilson_interval(hits, len(held_attrs))
+    row = {"fad": fad, "fad_low": ci.low, "fad_high": ci.high, "family": fam.estimate, "family_low": fam.low,
+           "family_high": fam.high}
+    if quality:
+        row.update(quality_means(heldout, audio, sr))
+    return row
+
+
+__all__ = ["chorale_halves", "render_matched", "silent_window", "embed_and_predict", "random_codes_audio", "attribute_accuracy",
+           "quality_means", "floor_estimates", "score_audio_row"]

@@ -90,6 +90,10 @@ class AutoencoderConfig:
         mel_weight, stft_weight: weights of the multi-scale mel loss and the multi-resolution STFT loss.
         adversarial_weight, feature_weight: weights of the generator's hinge loss and of feature matching (used by
             :func:`adversarial_loss_fn` only).
+        phase_ramp: the decoder predicts phase relative to each bin's own advance (:func:`bin_phase_ramp`);
+            False: the raw frame phase (Vocos), kept for the comparison in ``data/checkpoints/README.md``.
+        phase_weight: weight of :func:`phase_loss` (instantaneous frequency and group delay of the decoder's
+            spectrum against the clip's; 0: off).
     """
 
     sample_rate: int = 16000
@@ -111,6 +115,8 @@ class AutoencoderConfig:
     stft_weight: float = 5.0
     adversarial_weight: float = 1.0
     feature_weight: float = 2.0
+    phase_ramp: bool = True
+    phase_weight: float = 0.0
 
     def __post_init__(self):
         for name in ("sample_rate", "hop", "synthesis_hop", "n_fft", "dim", "latent_dim", "n_codebooks",
@@ -128,7 +134,7 @@ class AutoencoderConfig:
         if not 0.0 <= self.quantizer_dropout <= 1.0:
             raise ValueError(f"AutoencoderConfig: quantizer_dropout must lie in [0, 1], got {self.quantizer_dropout}")
         for name in ("commit_weight", "codebook_weight", "mel_weight", "stft_weight", "adversarial_weight",
-                     "feature_weight"):
+                     "feature_weight", "phase_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"AutoencoderConfig: {name} must be >= 0, got {getattr(self, name)}")
 
@@ -161,6 +167,8 @@ class AutoencoderConfig:
         kind = d.pop("kind", cls.__name__)
         if kind != cls.__name__:
             raise ValueError(f"this is a {kind} configuration, not an {cls.__name__}")
+        d.setdefault("phase_ramp", False)  # files from before the ramp existed decoded the raw frame phase
+        d.setdefault("phase_weight", 0.0)
         unknown = set(d) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}")
@@ -230,6 +238,19 @@ def istft_same_reference(spec: torch.Tensor, n_fft: int, hop: int) -> torch.Tens
     return (y / env.clamp_min(1e-11))[:, p : p + N * hop]
 
 
+def bin_phase_ramp(n_bins: int, n_frames: int, n_fft: int, hop: int, like: torch.Tensor) -> torch.Tensor:
+    """``2 pi k n hop / n_fft`` (mod 2 pi) for bin k and frame n, shape (n_bins, n_frames): the phase a sinusoid at
+    bin k's centre frequency gains from frame 0 to frame n, in the frame-start convention of :func:`stft_same`.
+
+    Why the decoder adds it: its network is translation-equivariant, so a held note (the same features frame after
+    frame) gets the same output every frame. Read as the phase *relative to this ramp* (the STFT's absolute-time
+    convention), a constant output is a steady, coherent tone; read as the raw frame phase, it would restart the
+    partial at every frame and smear it over +-1 frame rate (50 Hz), which wipes out the pitch class of low notes."""
+    k = torch.arange(n_bins, device=like.device, dtype=torch.float64)[:, None]
+    n = torch.arange(n_frames, device=like.device, dtype=torch.float64)[None, :]
+    return torch.remainder(2 * math.pi * k * n * hop / n_fft, 2 * math.pi).to(like.dtype)
+
+
 # --- blocks -----------------------------------------------------------------------------------------------------
 class ConvNeXtBlock(nn.Module):
     """``x + gamma * W2 gelu(W1 LN(dwconv7(x)))`` on (B, C, L): a ConvNeXt block in 1-D (Vocos's backbone)."""
@@ -294,6 +315,7 @@ class Decoder(nn.Module):
         self.blocks = nn.Sequential(*[ConvNeXtBlock(c.dim) for _ in range(c.decoder_blocks)])
         self.final_norm = ChannelNorm(c.dim)
         self.head = nn.Conv1d(c.dim, 2 * c.n_bins, 1)
+        self.phase_ramp = c.phase_ramp
 
     def spectrum(self, z: torch.Tensor) -> torch.Tensor:
         """Latents (B, D, L) -> the complex spectrum (B, F, N) the inverse STFT turns into audio."""
@@ -301,6 +323,8 @@ class Decoder(nn.Module):
         h = self.final_norm(self.blocks(self.norm(h)))
         log_mag, phase = self.head(h).chunk(2, dim=1)  # (B, F, N) each
         mag = torch.exp(log_mag.clamp(max=MAX_LOG_MAG))
+        if self.phase_ramp:
+            phase = phase + bin_phase_ramp(self.n_bins, phase.shape[-1], self.n_fft, self.hop, phase)
         return torch.polar(mag, phase)
 
     def forward(self, z):  # (B, D, L) -> (B, L * hop)
@@ -497,15 +521,16 @@ def check_audio(audio, sample_rate: int, sr: int, min_length: int, allow_silence
     if int(sr) != int(sample_rate):
         raise ValueError(f"audio at sr={sr} Hz, but this model was trained at {sample_rate} Hz: resample it first")
     x = torch.as_tensor(audio.detach().cpu() if hasattr(audio, "detach") else np.asarray(audio))
+    given_2d = x.dim() == 2
     if x.dim() == 3:
         if x.shape[1] != 1:
             raise ValueError(f"audio has {x.shape[1]} channels (shape {tuple(x.shape)}); the model takes mono: "
                              "average the channels first")
         x = x[:, 0]
-    if x.dim() == 2 and x.shape[1] == 2 and x.shape[0] > 2:
+    if given_2d and x.shape[1] == 2 and x.shape[0] > 2:
         raise ValueError(f"audio of shape {tuple(x.shape)} looks like stereo (T, 2); the model takes mono: "
                          "average the channels first, audio.mean(axis=1)")
-    if x.dim() == 2 and x.shape[0] == 2 and x.shape[1] > 2 * min_length:
+    if given_2d and x.shape[0] == 2 and x.shape[1] > 2 * min_length:
         raise ValueError(f"audio of shape {tuple(x.shape)} looks like stereo (2, T) (torchaudio's and librosa's "
                          "layout); the model takes mono: average the channels first, audio.mean(axis=0). To encode "
                          "two mono clips, stack them as (2, 1, T)")
@@ -538,6 +563,7 @@ class AutoencoderOutput(NamedTuple):
     n_q: torch.Tensor  # (B,)
     commit: torch.Tensor  # scalar
     codebook: torch.Tensor  # scalar
+    spectrum: torch.Tensor  # (B, F, N) complex: what the decoder predicted before the inverse STFT
 
 
 class Autoencoder(nn.Module):
@@ -589,7 +615,9 @@ class Autoencoder(nn.Module):
         if T < self.hop:
             raise ValueError(f"audio of {T} samples is shorter than one code frame ({self.hop} samples)")
         q = self.quantizer(self.encoder(self._pad(x)), n_q)
-        return AutoencoderOutput(self.decoder(q.z_q)[:, :T], q.codes, q.n_q, q.commit, q.codebook)
+        spec = self.decoder.spectrum(q.z_q)
+        audio = istft_same(spec, self.config.n_fft, self.config.synthesis_hop)[:, :T]
+        return AutoencoderOutput(audio, q.codes, q.n_q, q.commit, q.codebook, spec)
 
     def _device(self) -> torch.device:
         return next(self.parameters()).device
@@ -641,6 +669,11 @@ MEL_BANDS = (5, 10, 20, 40, 80, 160, 256)  # mel bands per window (DAC's 5..320,
 STFT_SIZES = (4096, 2048, 1024, 512)  # multi-resolution STFT loss: long windows hear phase coherence
 
 
+def _pad_mode(x: torch.Tensor, n_fft: int) -> str:
+    """Reflect-pad the ends of a centred STFT, or zero-pad a clip too short to reflect (unit tests' tiny clips)."""
+    return "reflect" if x.shape[-1] > n_fft // 2 else "constant"
+
+
 @lru_cache(maxsize=32)
 def _mel_matrix(sr: int, n_fft: int, n_mels: int) -> torch.Tensor:
     from .audio import mel_filterbank
@@ -669,17 +702,56 @@ def multi_scale_mel_loss(x: torch.Tensor, y: torch.Tensor, sr: int, windows: Seq
     for n_fft, n_mels in zip(windows, bands):
         fb = _mel_matrix(sr, n_fft, mel_bands_for(n_fft, n_mels, sr)).to(x.device)
         win = hann(n_fft, x)
-        mx, my = (fb @ torch.stft(a, n_fft, n_fft // 4, window=win, center=True, return_complex=True).abs()
+        mx, my = (fb @ torch.stft(a, n_fft, n_fft // 4, window=win, center=True,
+                                      pad_mode=_pad_mode(a, n_fft), return_complex=True).abs()
                   for a in (x, y))
         total = total + (torch.log10(mx.clamp_min(LOG_FLOOR)) - torch.log10(my.clamp_min(LOG_FLOOR))).abs().mean()
         total = total + (mx - my).abs().mean()
     return total / len(windows)
 
 
-def reconstruction_losses(x: torch.Tensor, y: torch.Tensor, config: AutoencoderConfig) -> dict[str, torch.Tensor]:
-    """The decoder's reconstruction terms between audio ``x`` and ``y`` (B, T): ``mel`` and ``stft``."""
-    return {"mel": multi_scale_mel_loss(x, y, config.sample_rate),
-            "stft": multi_resolution_stft_loss(x, y, STFT_SIZES)}
+def anti_wrap(x: torch.Tensor) -> torch.Tensor:
+    """``|x - 2 pi round(x / 2 pi)|``: the distance of a phase difference from the nearest multiple of 2 pi."""
+    return (x - 2 * math.pi * torch.round(x / (2 * math.pi))).abs()
+
+
+def phase_loss(target: torch.Tensor, estimate: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Phase losses of APNet (Ai & Ling 2023, Sec. 3.3) between two complex spectra (B, F, N) of the same frames,
+    each bin weighted by the target's magnitude (relative to its clip's mean), so silent bins, whose phase means
+    nothing, count for nothing:
+
+    - ``'if'`` (instantaneous frequency): ``AW(d_t phase_hat - d_t phase)``, the phase advance from frame to frame;
+      what keeps a held partial at its pitch across frames;
+    - ``'gd'`` (group delay): ``AW(d_f phase_hat - d_f phase)``, the phase step from bin to bin; what places an
+      onset in time inside a frame.
+
+    Both are 0 when the estimate's phase equals the target's up to one constant (an inaudible global shift)."""
+    w = target.abs()
+    w = w / w.mean(dim=(1, 2), keepdim=True).clamp_min(1e-8)
+    p, q = torch.angle(target), torch.angle(estimate)
+    wt = torch.minimum(w[:, :, 1:], w[:, :, :-1])
+    wf = torch.minimum(w[:, 1:], w[:, :-1])
+    inst = (wt * anti_wrap(q.diff(dim=2) - p.diff(dim=2))).mean()
+    gd = (wf * anti_wrap(q.diff(dim=1) - p.diff(dim=1))).mean()
+    return {"if": inst, "gd": gd}
+
+
+def reconstruction_losses(x: torch.Tensor, y: torch.Tensor, config: AutoencoderConfig,
+                          spectrum: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    """The decoder's reconstruction terms between audio ``x`` and ``y`` (B, T): ``mel`` and ``stft``, and with the
+    decoder's ``spectrum`` (B, F, N) and ``config.phase_weight > 0``, ``phase`` (:func:`phase_loss`, IF + GD)."""
+    out = {"mel": multi_scale_mel_loss(x, y, config.sample_rate), "stft": multi_resolution_stft_loss(x, y, STFT_SIZES)}
+    if spectrum is not None and config.phase_weight > 0:
+        hop = config.synthesis_hop
+        xp = F.pad(x, (0, spectrum.shape[-1] * hop - x.shape[-1]))
+        ph = phase_loss(stft_same(xp, config.n_fft, hop), spectrum)
+        out["phase"] = ph["if"] + ph["gd"]
+    return out
+
+
+def _weighted(rec: dict[str, torch.Tensor], cfg: AutoencoderConfig) -> torch.Tensor:
+    return (cfg.mel_weight * rec["mel"] + cfg.stft_weight * rec["stft"]
+            + (cfg.phase_weight * rec["phase"] if "phase" in rec else 0.0))
 
 
 def _unwrap(model):
@@ -694,15 +766,15 @@ def _audio_of(batch):
 def loss_fn(model, batch) -> tuple[torch.Tensor, dict]:
     """Training loss of an :class:`Autoencoder` (or DDP wrapper) on audio (B, T) or a corpus batch::
 
-        mel_weight * mel + stft_weight * stft + commit_weight * commit + codebook_weight * codebook
+        mel_weight * mel + stft_weight * stft [+ phase_weight * phase] + commit_weight * commit
+        + codebook_weight * codebook
 
     Metrics: the four terms, and ``n_q`` (mean stages used)."""
     cfg = _unwrap(model).config
     x = _audio_of(batch)
     out = model(x)
-    rec = reconstruction_losses(x, out.audio, cfg)
-    loss = (cfg.mel_weight * rec["mel"] + cfg.stft_weight * rec["stft"] + cfg.commit_weight * out.commit
-            + cfg.codebook_weight * out.codebook)
+    rec = reconstruction_losses(x, out.audio, cfg, out.spectrum)
+    loss = _weighted(rec, cfg) + cfg.commit_weight * out.commit + cfg.codebook_weight * out.codebook
     metrics = {k: float(v.detach()) for k, v in rec.items()}
     metrics.update(commit=float(out.commit.detach()), codebook=float(out.codebook.detach()), n_q=float(out.n_q.float().mean()))
     return loss, metrics
@@ -724,7 +796,8 @@ class STFTDiscriminator(nn.Module):
         self.out = nn.Conv2d(channels, 1, (3, 3), padding=(1, 1))
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, list[torch.Tensor]]:
-        spec = torch.stft(x, self.n_fft, self.n_fft // 4, window=hann(self.n_fft, x), center=True, return_complex=True)
+        spec = torch.stft(x, self.n_fft, self.n_fft // 4, window=hann(self.n_fft, x), center=True,
+                          pad_mode=_pad_mode(x, self.n_fft), return_complex=True)
         h = torch.view_as_real(spec).permute(0, 3, 2, 1)  # (B, 2, N, F): time first, frequency last
         feats = []
         for layer in self.layers:
@@ -803,7 +876,7 @@ def adversarial_loss_fn(model, batch) -> tuple[torch.Tensor, dict]:
     cfg, disc = inner.config, inner.discriminator
     x = _audio_of(batch)
     out = model(x)
-    rec = reconstruction_losses(x, out.audio, cfg)
+    rec = reconstruction_losses(x, out.audio, cfg, out.spectrum)
     real_d = disc(x)  # with the discriminator's gradient (its loss); detached below for feature matching
     for p in disc.parameters():
         p.requires_grad_(False)
@@ -814,8 +887,8 @@ def adversarial_loss_fn(model, batch) -> tuple[torch.Tensor, dict]:
     feat = feature_matching_loss([r[1] for r in real_d], [f[1] for f in fake])
     fake_d = disc(out.audio.detach())
     d_loss, _ = hinge_losses([r[0] for r in real_d], [f[0] for f in fake_d])
-    loss = (cfg.mel_weight * rec["mel"] + cfg.stft_weight * rec["stft"] + cfg.commit_weight * out.commit
-            + cfg.codebook_weight * out.codebook + cfg.adversarial_weight * g_adv + cfg.feature_weight * feat + d_loss)
+    loss = (_weighted(rec, cfg) + cfg.commit_weight * out.commit + cfg.codebook_weight * out.codebook
+            + cfg.adversarial_weight * g_adv + cfg.feature_weight * feat + d_loss)
     metrics = {k: float(v.detach()) for k, v in rec.items()}
     metrics.update(commit=float(out.commit.detach()), codebook=float(out.codebook.detach()),
                    n_q=float(out.n_q.float().mean()), g_adv=float(g_adv.detach()), feat=float(feat.detach()),

@@ -63,6 +63,8 @@ def parse_args(argv=None):
     p.add_argument("--grad-clip", type=float, default=10.0)
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--n-valid", type=int, default=16, help="held-out valid clips for validation and the final table")
+    p.add_argument("--phase-weight", type=float, default=0.0, help="weight of the IF + group-delay phase loss")
+    p.add_argument("--no-phase-ramp", action="store_true", help="the decoder predicts the raw frame phase (Vocos)")
     p.add_argument("--adversarial", action="store_true", help="train with the multi-resolution STFT discriminator")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
@@ -88,7 +90,8 @@ def config_from_args(args, sr: int) -> ae.AutoencoderConfig:
     hop = args.hop or 320
     syn = args.synthesis_hop or min(hop, 320)
     common = dict(sample_rate=sr, hop=hop, synthesis_hop=syn, n_fft=4 * syn, dim=args.dim,
-                  encoder_blocks=args.encoder_blocks, decoder_blocks=args.decoder_blocks)
+                  encoder_blocks=args.encoder_blocks, decoder_blocks=args.decoder_blocks,
+                  phase_ramp=not args.no_phase_ramp, phase_weight=args.phase_weight)
     if args.preset == "codec":
         return ae.AutoencoderConfig(**common, n_codebooks=4, codebook_size=args.codebook_size or 1024)
     return ae.AutoencoderConfig(**common, n_codebooks=1, codebook_size=args.codebook_size or 1024, quantizer_dropout=0.0)
@@ -98,7 +101,7 @@ def quality_by_codebooks(model: ae.Autoencoder, clips: torch.Tensor, sr: int) ->
     """Mean quality of the reconstructions of ``clips`` (N, T) with 1..K codebooks: one row per K."""
     rows = []
     for k in range(1, model.n_codebooks + 1):
-        rec = torch.cat([model.reconstruct(clips[i : i + 8], sr=sr, n_q=k) for i in range(0, len(clips), 8)])
+        rec = torch.cat([model.reconstruct(clips[i : i + 8, None], sr=sr, n_q=k) for i in range(0, len(clips), 8)])
         per_clip = [audio_quality.quality_table(c, r, sr) for c, r in zip(clips, rec)]
         row = {m: float(np.mean([q[m] for q in per_clip])) for m in per_clip[0]}
         rows.append(dict(n_codebooks=k, bitrate=model.bitrate(k), **row))
