@@ -71,7 +71,11 @@ def top_prior_batches(codes: torch.Tensor, labels: torch.Tensor, codebook_size: 
 def sample_top(prior: MusicTransformer, label, n_codes: int, generator: torch.Generator, prompt=None,
                temperature: float = 1.0, top_k: int | None = None) -> torch.Tensor:
     """Top codes (B, n_codes) from the top prior for labels ``label`` (B,), continuing ``prompt`` (B, P) codes if
-    given (the result then starts with the prompt and holds ``n_codes`` in all)."""
+    given (the result then starts with the prompt and holds ``n_codes`` in all).
+
+    The vocabulary holds the label tokens too; their logits are set to -inf at every step (``banned`` of
+    :func:`helpers.transformer.generate`), so each code is drawn with the probability the prior gives it among the
+    codes alone."""
     if not hasattr(prior, "n_labels"):
         raise ValueError("the prior has no n_labels attribute: load it with load_top_prior (or set it)")
     n_labels = prior.n_labels
@@ -85,11 +89,10 @@ def sample_top(prior: MusicTransformer, label, n_codes: int, generator: torch.Ge
         if int(prompt.max()) >= codebook_size:
             raise ValueError(f"prompt codes must lie in 0..{codebook_size - 1}")
         start = torch.cat([start, prompt], dim=1)  # (B, 1 + P)
-    out = generate(prior, start, n_codes + 1 - start.shape[1], generator, temperature=temperature, top_k=top_k)
-    codes = out[:, 1:]  # (B, n_codes): drop the label token
-    if int(codes.max()) >= codebook_size:  # a label token sampled as a code: map it to the nearest code id
-        codes = codes.clamp_max(codebook_size - 1)
-    return codes
+    labels = range(codebook_size, codebook_size + n_labels)  # never sampled where a code belongs
+    out = generate(prior, start, n_codes + 1 - start.shape[1], generator, temperature=temperature, top_k=top_k,
+                   banned=labels)
+    return out[:, 1:]  # (B, n_codes): drop the label token
 
 
 # --- the upsampler -------------------------------------------------------------------------------------------------
@@ -145,7 +148,8 @@ class Upsampler(nn.Module):
     @torch.no_grad()
     def sample(self, upper: torch.Tensor, generator: torch.Generator, prompt: torch.Tensor | None = None,
                temperature: float = 1.0, top_k: int | None = None) -> torch.Tensor:
-        """Lower codes (B, L_up * ratio) under upper codes (B, L_up), continuing ``prompt`` lower codes (B, P)."""
+        """Lower codes (B, L_up * ratio) under upper codes (B, L_up), continuing ``prompt`` lower codes (B, P); the
+        start token BOS is never sampled (its logit is set to -inf at every step)."""
         self.eval()
         up = self.conditioning(upper)  # (B, L, C)
         L = up.shape[1]
@@ -155,8 +159,8 @@ class Upsampler(nn.Module):
         if start.shape[1] > L:
             raise ValueError(f"prompt of {start.shape[1] - 1} codes is longer than the {L} the upper codes cover")
         out = generate(self.transformer, start, L + 1 - start.shape[1], generator, temperature=temperature,
-                       top_k=top_k, x_add=up)
-        return out[:, 1:].clamp_max(self.bos - 1)  # (B, L): drop BOS; a sampled BOS becomes the last code
+                       top_k=top_k, x_add=up, banned=[self.bos])  # BOS is a start token, never a code
+        return out[:, 1:]  # (B, L): drop BOS
 
 
 def upsampler_batches(lower: torch.Tensor, upper: torch.Tensor, ratio: int, length: int, bos: int):
