@@ -43,6 +43,14 @@ def test_hop_factorisation_and_widths():
 
 
 # --- the bottleneck against plain references ---------------------------------------------------------------------
+EPS = 1e-5
+
+
+def smoothed(counts):
+    """Laplace smoothing of cluster sizes, written out: (N_k + eps) / (sum N + K eps) * sum N."""
+    return (counts + EPS) / (counts.sum() + len(counts) * EPS) * counts.sum()
+
+
 def hand_quantizer(normalize=False, mu=0.9, threshold=1.0):
     q = V.VectorQuantizer(3, 2, mu=mu, threshold=threshold, normalize=normalize, seed=0)
     q.codebook.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]]))
@@ -71,7 +79,7 @@ def test_ema_update_matches_the_one_step_closed_form():
     count = torch.tensor([0.9 * 2 + 0.1 * 2, 0.9 * 2 + 0.1 * 1, 0.9 * 2 + 0.1 * 0])
     sums = torch.tensor([[0.9 * 2 + 0.1 * 2.0, 0.0], [0.1 * 0.1, 0.9 * 2 + 0.1 * 0.8], [0.9 * -2, 0.0]])
     assert torch.allclose(q.ema_count, count) and torch.allclose(q.ema_sum, sums)
-    assert torch.allclose(q.codebook, sums / count[:, None])
+    assert torch.allclose(q.codebook, sums / smoothed(count)[:, None], rtol=1e-6, atol=0)
     assert report == [{"restarted": 0, "alive": 1.0}]
     assert V.update_codebooks(q) == []  # nothing pending any more
 
@@ -126,7 +134,7 @@ def test_restarts_revive_exactly_the_dead_codes():
     alive = ~dead
     expected_sum = 0.5 * torch.arange(12.0).reshape(6, 2) + 0.5
     expected_count = 0.5 * torch.tensor([4.0, 1.5, 4.0, 1.9, 2.0, 4.0]) + 0.5 * n
-    assert torch.allclose(q.codebook[alive], (expected_sum / expected_count[:, None])[alive])
+    assert torch.allclose(q.codebook[alive], (expected_sum / smoothed(expected_count)[:, None])[alive], rtol=1e-6, atol=0)
     revived = q.codebook[dead]
     assert all(any(torch.equal(r, c) for c in candidates) for r in revived)  # each a candidate latent...
     assert not torch.equal(revived[0], revived[1])  # ... two different ones
@@ -142,12 +150,14 @@ def test_with_mu_zero_the_unused_codes_of_a_batch_are_the_restarted_ones():
     before = q.codebook.clone()
     codes = q(z2).codes.flatten()
     [report] = V.update_codebooks(q)
-    used = torch.bincount(codes, minlength=32) > 0
+    counts = torch.bincount(codes, minlength=32).float()
+    used, size = counts > 0, smoothed(counts)
     latents = z2.transpose(1, 2).reshape(-1, 4)
     assert report["restarted"] == int((~used).sum())
     for k in range(32):
-        if used[k]:  # mu = 0: the mean of the latents it got
-            assert torch.allclose(q.codebook[k], latents[codes == k].mean(0))
+        if used[k]:  # mu = 0: the sum of the latents it got over its (smoothed) count, about their mean
+            assert torch.allclose(q.codebook[k], latents[codes == k].sum(0) / size[k], rtol=1e-6, atol=1e-7)
+            assert torch.allclose(q.codebook[k], latents[codes == k].mean(0), rtol=1e-4)
         else:  # restarted from a latent of the batch
             assert any(torch.equal(q.codebook[k], row) for row in latents)
     assert not torch.equal(before, q.codebook)
@@ -171,6 +181,75 @@ def test_unapplied_statistics_warn():
     with pytest.warns(RuntimeWarning, match="training_hooks"):
         for _ in range(V.PENDING_WARNING):
             q(z)
+
+
+def test_training_mode_under_no_grad_records_and_initialises_nothing():
+    """An evaluation or a plot in training mode under torch.no_grad must not move the codebook (module docstring)."""
+    q = V.VectorQuantizer(8, 3, seed=0).train()
+    z = torch.randn(2, 3, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        q(z)
+    assert q._pending is None and not bool(q.initialised) and V.update_codebooks(q) == []
+    m = V.VQVAE(V.VQVAEConfig.tiny()).train()
+    m(clip())  # with gradients: initialises and records
+    V.update_codebooks(m)
+    before = m.quantizer.codebook.clone()
+    with torch.no_grad():
+        m(clip(seed=1))
+    assert V.update_codebooks(m) == [] and torch.equal(before, m.quantizer.codebook)
+
+
+def test_pending_restart_candidates_are_capped_while_counts_accumulate():
+    q = V.VectorQuantizer(16, 4, seed=0).train()
+    z = torch.randn(2, 4, 50, generator=torch.Generator().manual_seed(0))  # 100 latents per forward
+    with pytest.warns(RuntimeWarning, match="training_hooks"):
+        for _ in range(300):
+            q(z)
+    p = q._pending
+    assert p["forwards"] == 300 and float(p["count"].sum()) == 300 * 100  # every forward counted...
+    assert p["latents"].shape == (100, 4)  # ... but only the latest batch kept as candidates (was 30,000 rows)
+    assert torch.equal(p["latents"], torch.nn.functional.normalize(z, dim=1).transpose(1, 2).reshape(-1, 4))
+    small = V.VectorQuantizer(16, 4, seed=0).train()  # batches smaller than the codebook: up to K rows kept
+    for i in range(5):
+        small(torch.randn(1, 4, 6, generator=torch.Generator().manual_seed(i)))
+    assert small._pending["latents"].shape == (16, 4)
+
+
+def test_codes_and_ema_sums_stay_float32_under_autocast():
+    """bf16 autocast must not reach the nearest-code search or the EMA sums (an fp32 island)."""
+    q = V.VectorQuantizer(64, 8, normalize=False, seed=0).train()
+    q.initialise(torch.randn(64, 8, generator=torch.Generator().manual_seed(1)))
+    z = torch.randn(4, 8, 256, generator=torch.Generator().manual_seed(2))  # 1024 latents
+    ref = q(z)
+    ref_sum = q._pending["sum"].clone()
+    q._pending = None
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = q(z)
+    assert torch.equal(out.codes, ref.codes)  # bf16 distances changed about 2% of them
+    assert out.z_q.dtype == torch.float32 and q._pending["sum"].dtype == torch.float32
+    assert torch.equal(q._pending["sum"], ref_sum)
+
+
+@pytest.mark.parametrize("normalize, steps", [(False, 400), (True, 1200)])
+def test_without_expiry_an_unused_code_keeps_its_vector(normalize, steps):
+    """restart_threshold=0: code 2 is never used. Its S and N decay together; once they underflow (N below 1e-12 after
+    ~260 steps of mu=0.9, S to 0 after ~1000) the old update slid it to the origin."""
+    q = hand_quantizer(normalize=normalize, mu=0.9, threshold=0.0)
+    start = q.codebook[2].clone()
+    n = torch.tensor([3.0, 2.0, 0.0])
+    s = torch.stack([3 * q.codebook[0], 2 * q.codebook[1], torch.zeros(2)])
+    for _ in range(steps):
+        dead = q.ema_update(n, s, torch.zeros(1, 2))
+    assert not dead.any()
+    assert torch.equal(q.codebook[2], start)  # not restarted, not moved
+    assert torch.allclose(q.codebook[:2], torch.tensor([[1.0, 0.0], [0.0, 1.0]]))  # the used codes at their means
+
+
+def test_laplace_smoothing_keeps_the_total_and_no_size_is_zero():
+    counts = torch.tensor([4.0, 0.0, 1.0, 0.0])
+    size = V.laplace_smoothing(counts, 1e-5)
+    assert torch.allclose(size, smoothed(counts)) and (size > 0).all()
+    assert float(size.sum()) == pytest.approx(5.0) and torch.allclose(size, counts, atol=1e-4)
 
 
 def test_usage_and_perplexity():
