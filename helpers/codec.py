@@ -183,21 +183,29 @@ class Codec(nn.Module):
             n_q = self.draw_n_q() if self.training and self.config.quantizer_dropout else self.config.n_codebooks
         self.last_n_q = n_q
         T = x.shape[-1]
-        if T < self.hop:
-            raise ValueError(f"audio of {T} samples is too short for the hop of {self.hop} samples")
-        x = F.pad(x, (0, (-T) % self.hop))
-        q = self.quantizer(self.encoder(x[:, None]), n_q)  # codes (B, n_q, L)
+        q = self.quantize(x, n_q)  # codes (B, n_q, L)
         y = self.decoder(q.z_q)[:, 0, :T]
         return VQVAEOutput(y, q.codes, q.commit, q.usage, q.perplexity)
 
+    def quantize(self, x: torch.Tensor, n_q: int) -> vqvae.Quantized:
+        """Audio (B, T) -> the residual VQ's output for the first ``n_q`` codebooks (zero-padded to a multiple of the
+        hop): the encoder and the quantiser, not the decoder."""
+        T = x.shape[-1]
+        if T < self.hop:
+            raise ValueError(f"audio of {T} samples is too short for the hop of {self.hop} samples")
+        x = F.pad(x, (0, (-T) % self.hop))
+        return self.quantizer(self.encoder(x[:, None]), n_q)  # codes (B, n_q, L)
+
     @torch.no_grad()
     def encode(self, audio, sr: int | None = None, n_q: int | None = None) -> torch.Tensor:
-        """Audio at the model's rate -> codes (B, n_q, ceil(T / hop)) (all K by default). Checked input, eval mode."""
+        """Audio at the model's rate -> codes (B, n_q, ceil(T / hop)) (all K by default). Checked input, eval mode;
+        the decoder does not run (a cache of codes pays for the encoder and the quantiser only)."""
         x = check_audio(audio, self.config.sample_rate, sr, min_length=self.hop)
+        n_q = self.config.n_codebooks if n_q is None else n_q
         was = self.training
         self.eval()
         dev = next(self.parameters()).device
-        codes = self(x.to(dev), n_q=n_q).codes
+        codes = self.quantize(x.to(dev), n_q).codes
         self.train(was)
         return codes
 

@@ -44,6 +44,16 @@ def test_shapes_with_one_to_k_codebooks(hop):
     assert m(x, n_q=2).codes.shape == (2, 2, 5)
 
 
+def test_encode_does_not_run_the_decoder():
+    m = C.Codec(C.CodecConfig.tiny()).eval()
+    calls = []
+    m.decoder.register_forward_hook(lambda *_: calls.append(1))
+    x = clip()
+    codes = m.encode(x)
+    assert calls == [] and codes.shape == (2, 3, x.shape[1] // m.hop)
+    assert torch.equal(codes, m(x).codes) and calls == [1]  # the same codes as the full forward, which decodes
+
+
 def test_bitrate_from_codebooks_size_and_frame_rate():
     cfg = C.CodecConfig()
     assert cfg.frame_rate == 50.0 and C.bitrate(cfg) == 2000.0 and C.bitrate(cfg, 1) == 500.0
