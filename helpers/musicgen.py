@@ -212,8 +212,8 @@ def sample_codes(
     pattern leaves empty get the special token, the others are sampled with the special token's logit set to -inf.
 
     Args:
-        cond, cond_mask: text embeddings (B, L, d_text) and their padding mask (B, L) (True = padding); None with
-            ``batch_size``: the unconditional model (null slot only).
+        cond, cond_mask: text embeddings (B, L, d_text) and their padding mask (B, L) (True = padding), on any device
+            (moved to the model's); None with ``batch_size``: the unconditional model (null slot only).
         guidance_scale: None (one pass with ``cond``), else classifier-free guidance with that scale (needs ``cond``).
         temperature, top_k: see :func:`helpers.transformer.sample_next`.
 
@@ -227,11 +227,15 @@ def sample_codes(
     B = cond.shape[0] if cond is not None else batch_size
     if B is None:
         raise ValueError("pass cond (B, L, d_text) or, for the unconditional model, batch_size")
+    model.eval()
+    device = next(model.parameters()).device
+    if cond is not None:  # the text encoder may live elsewhere (a CPU encoder beside a CUDA LM)
+        cond = cond.to(device)
+    if cond_mask is not None:
+        cond_mask = cond_mask.to(device)
     guided = guidance_scale is not None
     if guided:
         cond, cond_mask = guidance_condition(cond, cond_mask)  # (2B, L, d): conditional half, then the null half
-    model.eval()
-    device = next(model.parameters()).device
     filled = delay_pattern(K, n_frames).mask.to(device)  # (K, S): True where a code belongs
     n_steps = filled.shape[1]
     x = torch.full((B, K, 1), special, dtype=torch.long, device=device)  # the start step

@@ -621,7 +621,8 @@ def generate(
         generator: a ``torch.Generator`` on the model's device; the same seed gives the same tokens.
         temperature, top_k, top_p: see :func:`sample_next`; applied to every stream.
         align: window starts are kept on multiples of this (in absolute step positions).
-        cond: (B, S, d_cond) conditioning sequence (models with ``d_cond > 0``); None: unconditional (null slot).
+        cond: (B, S, d_cond) conditioning sequence (models with ``d_cond > 0``), on any device (moved to the
+            model's); None: unconditional (null slot).
         cond_mask: (B, S) bool, True on padding positions of ``cond``.
         guidance_scale: None (no guidance: one pass with ``cond`` as given), or the guidance coefficient
             (0: unconditional, 1: conditional, e.g. 3: MusicGen's default); needs ``cond``.
@@ -656,6 +657,8 @@ def generate(
         if x_add.dim() != 3 or x_add.shape[0] != B or x_add.shape[1] < need[1] or x_add.shape[2] != need[2]:
             raise ValueError(f"x_add must have shape (B, >= T0 + n_new - 1, d_model) = {need}, got {tuple(x_add.shape)}")
         x_add = x_add.to(device)
+    cond = None if cond is None else cond.to(device)  # the condition's encoder may live on another device
+    cond_mask = None if cond_mask is None else cond_mask.to(device)
     guided = guidance_scale is not None
     if guided:
         cond, cond_mask = guidance_condition(cond, cond_mask)

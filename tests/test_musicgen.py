@@ -135,6 +135,19 @@ def test_pipeline_and_bad_input():
         pipe.generate("abc", seconds="long")
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_lm_with_a_cpu_text_encoder():
+    """The text encoder stays on the CPU (its default); sample_codes moves the condition to the LM's device."""
+    ccfg = codec_mod.CodecConfig.tiny(n_codebooks=K, codebook_size=V)
+    cpu = mg.MusicGen(codec_mod.Codec(ccfg), tiny_lm(), FakeEncoder())
+    gpu = mg.MusicGen(codec_mod.Codec(ccfg), tiny_lm().cuda(), FakeEncoder())
+    for scale in (None, 3.0):
+        codes = gpu.generate_codes(["abc", "xyz"], seconds=5 / ccfg.frame_rate, guidance_scale=scale, temperature=0.0)
+        assert codes.device.type == "cuda"
+        want = cpu.generate_codes(["abc", "xyz"], seconds=5 / ccfg.frame_rate, guidance_scale=scale, temperature=0.0)
+        assert (codes.cpu() == want).float().mean() > 0.9  # greedy: the same codes but for near-ties of the logits
+
+
 def test_mismatched_parts_are_refused():
     codec = codec_mod.Codec(codec_mod.CodecConfig.tiny(n_codebooks=2, codebook_size=V))
     with pytest.raises(ValueError, match="does not fit the codec"):
