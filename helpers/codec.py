@@ -35,7 +35,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import vqvae
-from .vqvae import Decoder, Encoder, VectorQuantizer, VQVAEConfig, VQVAEOutput, check_audio, update_codebooks
+from .autoencoder import check_audio
+from .vqvae import Decoder, Encoder, VectorQuantizer, VQVAEConfig, VQVAEOutput, update_codebooks
 
 
 @dataclass(frozen=True)
@@ -197,9 +198,11 @@ class Codec(nn.Module):
         return self.quantizer(self.encoder(x[:, None]), n_q)  # codes (B, n_q, L)
 
     @torch.no_grad()
-    def encode(self, audio, sr: int | None = None, n_q: int | None = None) -> torch.Tensor:
-        """Audio at the model's rate -> codes (B, n_q, ceil(T / hop)) (all K by default). Checked input, eval mode;
-        the decoder does not run (a cache of codes pays for the encoder and the quantiser only)."""
+    def encode(self, audio, sr: int, n_q: int | None = None) -> torch.Tensor:
+        """Audio (T,), (B, 1, T) or (B, T) at ``sr`` Hz (the model's rate) -> codes (B, n_q, ceil(T / hop)) (all K by
+        default). Checked input (:func:`helpers.autoencoder.check_audio`: (2, T) is refused as stereo, so pass two
+        clips as (2, 1, T)), eval mode; the decoder does not run (a cache of codes pays for the encoder and the
+        quantiser only)."""
         x = check_audio(audio, self.config.sample_rate, sr, min_length=self.hop)
         n_q = self.config.n_codebooks if n_q is None else n_q
         was = self.training
@@ -219,10 +222,10 @@ class Codec(nn.Module):
         return y
 
     @torch.no_grad()
-    def reconstruct(self, audio, sr: int | None = None, n_q: int | None = None) -> torch.Tensor:
-        """Encode with the first ``n_q`` codebooks and decode, trimmed to the input length: (B, T)."""
+    def reconstruct(self, audio, sr: int, n_q: int | None = None) -> torch.Tensor:
+        """Encode audio at ``sr`` Hz with the first ``n_q`` codebooks and decode, trimmed to the input length: (B, T)."""
         x = check_audio(audio, self.config.sample_rate, sr, min_length=self.hop)
-        return self.decode(self.encode(x, n_q=n_q))[:, : x.shape[-1]]
+        return self.decode(self.encode(x[:, None], sr, n_q=n_q))[:, : x.shape[-1]]
 
 
 def loss_fn(model, batch) -> tuple[torch.Tensor, dict]:

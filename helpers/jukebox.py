@@ -247,7 +247,7 @@ def load_upsampler(path, expect: dict | None = None) -> Upsampler:
 @torch.no_grad()
 def sample_top_down(top_vqvae, bottom_vqvae, prior: MusicTransformer, upsampler: Upsampler, label, seconds: float,
                     generator: torch.Generator, prompt_audio: torch.Tensor | None = None, temperature: float = 1.0,
-                    top_k: int | None = None) -> dict:
+                    top_k: int | None = None, sr: int | None = None) -> dict:
     """Sample audio top-down: label -> top codes -> bottom codes -> audio, timing every stage.
 
     Args:
@@ -256,7 +256,9 @@ def sample_top_down(top_vqvae, bottom_vqvae, prior: MusicTransformer, upsampler:
         label: instrument family index (int) or (B,) indices.
         seconds: length of the result (rounded down to whole top codes).
         generator: draws every sample (same seed, same audio).
-        prompt_audio: (B, T) audio whose codes the sample continues at both levels, or None (from scratch).
+        prompt_audio: (B, T) or (B, 1, T) audio whose codes the sample continues at both levels, or None (from
+            scratch).
+        sr: the prompt's sample rate (required with ``prompt_audio``; it must be the levels' rate).
 
     Returns:
         dict with ``top`` (B, L_top) and ``bottom`` (B, L_top * ratio) codes, ``audio_top`` and ``audio`` (B, T)
@@ -267,15 +269,17 @@ def sample_top_down(top_vqvae, bottom_vqvae, prior: MusicTransformer, upsampler:
     hop_top, hop_bottom = top_vqvae.hop, bottom_vqvae.hop
     if hop_top != hop_bottom * upsampler.ratio:
         raise ValueError(f"top hop {hop_top} != bottom hop {hop_bottom} x upsampler ratio {upsampler.ratio}")
-    sr = top_vqvae.config.sample_rate
-    n_top = int(seconds * sr // hop_top)
+    rate = top_vqvae.config.sample_rate  # the levels' rate (the prompt's, sr, is checked against it)
+    n_top = int(seconds * rate // hop_top)
     if n_top < 1:
-        raise ValueError(f"seconds={seconds} is shorter than one top code ({hop_top / sr:.3f} s)")
+        raise ValueError(f"seconds={seconds} is shorter than one top code ({hop_top / rate:.3f} s)")
     label = torch.as_tensor(label, dtype=torch.long).reshape(-1)
     prompt_top = prompt_bottom = None
     if prompt_audio is not None:
-        prompt_top = top_vqvae.encode(prompt_audio)  # (B, P)
-        prompt_bottom = bottom_vqvae.encode(prompt_audio)[:, : prompt_top.shape[1] * upsampler.ratio]  # (B, P*r)
+        if prompt_audio.dim() == 2:  # (B, T): B clips (a (2, T) prompt is two clips, not stereo)
+            prompt_audio = prompt_audio[:, None]
+        prompt_top = top_vqvae.encode(prompt_audio, sr)  # (B, P)
+        prompt_bottom = bottom_vqvae.encode(prompt_audio, sr)[:, : prompt_top.shape[1] * upsampler.ratio]  # (B, P*r)
     t0 = time.perf_counter()
     top = sample_top(prior, label, n_top, generator, prompt_top, temperature, top_k)  # (B, n_top)
     t1 = time.perf_counter()
@@ -284,7 +288,7 @@ def sample_top_down(top_vqvae, bottom_vqvae, prior: MusicTransformer, upsampler:
     audio = bottom_vqvae.decode(bottom)  # (B, T)
     t3 = time.perf_counter()
     audio_top = top_vqvae.decode(top)
-    secs = n_top * hop_top / sr
+    secs = n_top * hop_top / rate
     timing = {"top_prior": t1 - t0, "upsampler": t2 - t1, "decode": t3 - t2}
     made = secs * len(label)  # seconds of audio produced: the B clips are sampled side by side
     rtf = {k: v / made for k, v in timing.items()}

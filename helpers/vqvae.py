@@ -57,8 +57,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .audio_quality import STFT_SIZES, multi_resolution_stft_loss
-
-SILENCE_PEAK = 1e-6  # encode() refuses a clip whose peak is below this
+from .autoencoder import check_audio  # noqa: F401 (re-exported: the one input check of every audio model)
 PENDING_WARNING = 100  # forwards with unapplied codebook statistics before we warn
 
 
@@ -470,41 +469,8 @@ def update_codebooks(model: nn.Module, step: int | None = None) -> list[dict]:
 
 
 # --- checks of the input ----------------------------------------------------------------------------------------
-def check_audio(audio, sample_rate: int, sr: int | None = None, min_length: int = 1, allow_silence: bool = False) -> torch.Tensor:
-    """Audio (T,), (B, T) or (B, 1, T) as a float32 (B, T) tensor, with a clear error for what a VQ model cannot take.
-
-    Raises:
-        ValueError: another sample rate, stereo (two or more channels), non-finite samples, a clip shorter than
-            ``min_length`` (the hop), or (unless ``allow_silence``) a silent clip.
-    """
-    x = torch.as_tensor(audio.detach() if hasattr(audio, "detach") else audio)
-    if sr is not None and int(sr) != int(sample_rate):
-        raise ValueError(f"audio at {sr} Hz, but this model was trained at {sample_rate} Hz: resample it first")
-    if x.dim() == 3:
-        if x.shape[1] != 1:
-            raise ValueError(f"audio has {x.shape[1]} channels (shape {tuple(x.shape)}); the model takes mono: "
-                             "average the channels first")
-        x = x[:, 0]
-    elif x.dim() == 2 and x.shape[1] == 2 and x.shape[0] > 2:  # (T, 2), as soundfile reads stereo
-        raise ValueError(f"audio of shape {tuple(x.shape)} looks like stereo (T, 2); the model takes mono: "
-                         "average the channels first")
-    if x.dim() == 1:
-        x = x[None]
-    if x.dim() != 2:
-        raise ValueError(f"audio must be (T,), (B, T) or (B, 1, T), got shape {tuple(x.shape)}")
-    if not torch.is_floating_point(x):
-        raise ValueError(f"audio must hold floating-point samples in [-1, 1], got dtype {x.dtype}")
-    if not torch.isfinite(x).all():
-        raise ValueError("audio contains NaN or infinite samples")
-    if x.shape[1] < min_length:
-        raise ValueError(f"audio of {x.shape[1]} samples is too short for the hop of {min_length} samples")
-    if not allow_silence:
-        peaks = x.abs().amax(dim=1)
-        silent = (peaks < SILENCE_PEAK).nonzero().flatten().tolist()
-        if silent:
-            raise ValueError(f"clip(s) {silent} of the batch are silent (peak below {SILENCE_PEAK:g}); "
-                             "there is nothing to encode")
-    return x.float()
+# One definition for every audio model of the course (sample rate required; mono; [-1, 1]; no NaN; long enough; not
+# silent): :func:`helpers.autoencoder.check_audio`, re-exported here for the VQ-VAE and the codec.
 
 
 # --- the model ------------------------------------------------------------------------------------------------
@@ -565,9 +531,10 @@ class VQVAE(nn.Module):
         return VQVAEOutput(y, q.codes, q.commit, q.usage, q.perplexity)
 
     @torch.no_grad()
-    def encode(self, audio, sr: int | None = None) -> torch.Tensor:
-        """Audio (T,), (B, T) or (B, 1, T) at the model's rate -> codes (B, ceil(T / hop)). Checked (see
-        :func:`check_audio`); runs in eval mode (records nothing)."""
+    def encode(self, audio, sr: int) -> torch.Tensor:
+        """Audio (T,), (B, 1, T) or (B, T) at ``sr`` Hz (the model's rate) -> codes (B, ceil(T / hop)). Checked (see
+        :func:`helpers.autoencoder.check_audio`: (2, T) is refused as stereo, so pass two clips as (2, 1, T)); runs
+        in eval mode (records nothing)."""
         x = check_audio(audio, self.config.sample_rate, sr, min_length=self.hop)
         was = self.training
         self.eval()
@@ -588,10 +555,10 @@ class VQVAE(nn.Module):
         return y
 
     @torch.no_grad()
-    def reconstruct(self, audio, sr: int | None = None) -> torch.Tensor:
-        """encode then decode, trimmed to the input's length: (B, T)."""
+    def reconstruct(self, audio, sr: int) -> torch.Tensor:
+        """encode then decode audio at ``sr`` Hz, trimmed to the input's length: (B, T)."""
         x = check_audio(audio, self.config.sample_rate, sr, min_length=self.hop)
-        return self.decode(self.encode(x))[:, : x.shape[-1]]
+        return self.decode(self.encode(x[:, None], sr))[:, : x.shape[-1]]
 
 
 def reconstruction_loss(x: torch.Tensor, y: torch.Tensor, recon: str = "l2", spectral_weight: float = 1.0,
@@ -661,10 +628,11 @@ class HierarchicalVQVAE(nn.Module):
         return [update_codebooks]
 
     @torch.no_grad()
-    def encode(self, audio, sr: int | None = None) -> list[torch.Tensor]:
-        """Audio -> [codes of level 0 (B, T / hop_0), ..., codes of the top level]. The clip must fill the top hop."""
+    def encode(self, audio, sr: int) -> list[torch.Tensor]:
+        """Audio at ``sr`` Hz -> [codes of level 0 (B, T / hop_0), ..., codes of the top level]. The clip must fill
+        the top hop."""
         x = check_audio(audio, self.levels[0].config.sample_rate, sr, min_length=max(self.hops))
-        return [lv.encode(x) for lv in self.levels]
+        return [lv.encode(x[:, None], sr) for lv in self.levels]
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor, level: int) -> torch.Tensor:

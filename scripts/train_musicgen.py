@@ -113,7 +113,8 @@ def build_cache(codec: codec_mod.Codec, corpus: AudioCorpus, path: Path, batch: 
     for split in splits:
         t0 = time.time()
         captions = corpus.captions(split, augment=augment)[:limit]
-        out[split] = mg.encode_clips_and_captions(codec, corpus.clips(split)[:limit], captions, encoder, batch=batch)
+        out[split] = mg.encode_clips_and_captions(codec, corpus.clips(split)[:limit], corpus.recipe.sr, captions, encoder,
+                                                  batch=batch)
         print(f"cache {split}: codes {tuple(out[split]['codes'].shape)}, captions {tuple(out[split]['mask'].shape)} "
               f"({time.time() - t0:.0f} s)", flush=True)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -90,7 +90,8 @@ def level_codes(path: str, corpus: AudioCorpus, split: str, n: int | None, chunk
         return torch.load(cache, weights_only=True)
     model = load_vqvae(path)
     t0 = time.time()
-    codes = torch.cat([model.encode(torch.from_numpy(np.asarray(clips[i:i + chunk], dtype=np.float32) / 32767))
+    codes = torch.cat([model.encode(torch.from_numpy(np.asarray(clips[i:i + chunk, None], dtype=np.float32) / 32767),
+                                    corpus.recipe.sr)  # (b, 1, T): b clips
                        for i in range(0, len(clips), chunk)])  # (N, L)
     print(f"encoded {len(clips)} {split} clips with {Path(path).name} in {time.time() - t0:.0f} s", flush=True)
     cache.parent.mkdir(parents=True, exist_ok=True)

@@ -31,13 +31,20 @@ def test_shapes_embedding_and_predictions():
         name: (5, len(classes)) for name, classes in TINY.heads}
     e = model.embed(x.numpy(), sr=16000, batch_size=2)  # batching does not change the result
     assert e.shape == (5, TINY.embed_dim)
-    torch.testing.assert_close(e, model.embed(x, batch_size=5), rtol=1e-5, atol=1e-5)
-    pred = model.predict(x[0])
+    torch.testing.assert_close(e, model.embed(x, 16000, batch_size=5), rtol=1e-5, atol=1e-5)
+    pred = model.predict(x[0], 16000)
     assert set(pred) == set(TINY.attributes) and pred["mode"][0] in ("major", "minor")
-    with pytest.raises(ValueError, match="16000 Hz, got sr=22050"):
+    assert model.predict(torch.zeros(3, 2000), 16000)["mode"][0] in ("major", "minor")  # silence has an answer
+    with pytest.raises(TypeError, match="sr"):
+        model.embed(x)  # the rate is required: 44.1 kHz audio was classified silently
+    with pytest.raises(ValueError, match="sr=22050 Hz.*16000 Hz"):
         model.embed(x, sr=22050)
     with pytest.raises(ValueError, match="samples"):
-        model.embed(torch.zeros(2, 100))
+        model.embed(torch.zeros(3, 100), 16000)
+    with pytest.raises(ValueError, match=r"stereo \(2, T\)"):
+        model.predict(x[:2], 16000)  # (2, T) as torchaudio and librosa read stereo
+    with pytest.raises(ValueError, match="int16-scale"):
+        model.predict(x * 31195 / x.abs().max(), 16000)
 
 
 def test_loss_returns_metrics_and_trains_with_the_course_loop():
@@ -61,10 +68,10 @@ def test_confusion_matrix_and_evaluate():
     torch.manual_seed(0)
     model = AttributeClassifier(TINY).eval()
     x = torch.randn(6, 4000) * 0.1
-    pred = model.predict(x)
+    pred = model.predict(x, 16000)
     labels = {name: np.array([classes.index(p) for p in pred[name]]) for name, classes in TINY.heads}
     labels["mode"][:3] = 1 - labels["mode"][:3]  # three wrong on purpose
-    res = classifier.evaluate(model, x, labels)
+    res = classifier.evaluate(model, x, 16000, labels)
     assert res["family"]["accuracy"] == 1.0 and res["mode"]["accuracy"] == 0.5
     assert np.trace(res["mode"]["confusion"]) == 3 and np.sum(res["mode"]["confusion"]) == 6
     assert "predicted" in classifier.format_confusion(res["mode"])
@@ -76,8 +83,8 @@ def test_checkpoint_round_trip_refuses_other_config_and_checks_hash(tmp_path):
     path = save_weights(model, tmp_path / "c.pt", TINY.to_dict())
     (tmp_path / "c.json").write_text(json.dumps({"sha256": classifier.file_sha256(path)}))
     loaded = classifier.load_classifier(path)
-    x = torch.randn(2, 4000) * 0.1
-    torch.testing.assert_close(loaded.embed(x), model.embed(x))
+    x = torch.randn(3, 4000) * 0.1
+    torch.testing.assert_close(loaded.embed(x, 16000), model.embed(x, 16000))
     other = ClassifierConfig(n_mels=32, channels=(4, 8), embed_dim=24)
     with pytest.raises(ValueError, match="embed_dim"):
         classifier.load_classifier(path, config=other)

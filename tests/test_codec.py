@@ -9,6 +9,8 @@ import torch
 from helpers import codec as C
 from helpers import vqvae as V
 
+SR = 16000
+
 
 def clip(B=2, T=320, seed=0):
     g = torch.Generator().manual_seed(seed)
@@ -34,23 +36,23 @@ def trained_tiny(steps=3, **changes):
 def test_shapes_with_one_to_k_codebooks(hop):
     m = C.Codec(C.CodecConfig.tiny(hop=hop))
     K = m.config.n_codebooks
-    x = clip(T=hop * 5)
-    codes = m.encode(x)
-    assert codes.shape == (2, K, 5) and codes.dtype == torch.int64
+    x = clip(B=3, T=hop * 5)
+    codes = m.encode(x, SR)
+    assert codes.shape == (3, K, 5) and codes.dtype == torch.int64
     for k in range(1, K + 1):
-        assert m.decode(codes[:, :k]).shape == (2, hop * 5)
-        assert m.reconstruct(x, n_q=k).shape == x.shape
-        assert torch.equal(m.encode(x, n_q=k), codes[:, :k])  # a prefix of the full code stack
-    assert m(x, n_q=2).codes.shape == (2, 2, 5)
+        assert m.decode(codes[:, :k]).shape == (3, hop * 5)
+        assert m.reconstruct(x, SR, n_q=k).shape == x.shape
+        assert torch.equal(m.encode(x[:, None], SR, n_q=k), codes[:, :k])  # a prefix of the full code stack
+    assert m(x, n_q=2).codes.shape == (3, 2, 5)
 
 
 def test_encode_does_not_run_the_decoder():
     m = C.Codec(C.CodecConfig.tiny()).eval()
     calls = []
     m.decoder.register_forward_hook(lambda *_: calls.append(1))
-    x = clip()
-    codes = m.encode(x)
-    assert calls == [] and codes.shape == (2, 3, x.shape[1] // m.hop)
+    x = clip(B=3)
+    codes = m.encode(x, SR)
+    assert calls == [] and codes.shape == (3, 3, x.shape[1] // m.hop)
     assert torch.equal(codes, m(x).codes) and calls == [1]  # the same codes as the full forward, which decodes
 
 
@@ -128,7 +130,7 @@ def test_determinism_and_checkpoint_refusal(tmp_path):
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
     path = C.save_checkpoint(a, tmp_path / "codec.pt")
     loaded = C.load_checkpoint(path, a.config)
-    assert torch.equal(loaded.encode(clip()), a.encode(clip()))
+    assert torch.equal(loaded.encode(clip(B=3), SR), a.encode(clip(B=3), SR))
     with pytest.raises(ValueError, match="n_codebooks"):
         C.load_checkpoint(path, C.CodecConfig.tiny(n_codebooks=4))
     vq_path = V.save_checkpoint(V.VQVAE(V.VQVAEConfig.tiny()), tmp_path / "vq.pt")
@@ -144,11 +146,19 @@ def test_determinism_and_checkpoint_refusal(tmp_path):
 def test_bad_input():
     m = C.Codec(C.CodecConfig.tiny(hop=8))
     with pytest.raises(ValueError, match="22050 Hz"):
-        m.encode(clip(), sr=22050)
+        m.encode(clip()[:, None], sr=22050)
+    with pytest.raises(TypeError, match="sr"):
+        m.encode(clip()[:, None])  # 44.1 kHz audio gave 552 frames silently: the rate is required
+    with pytest.raises(ValueError, match="44100 Hz"):
+        m.reconstruct(clip(T=441)[:1], sr=44100)
+    with pytest.raises(ValueError, match=r"stereo \(2, T\)"):
+        m.encode(clip(), SR)
+    with pytest.raises(ValueError, match="int16-scale"):
+        m.encode(clip()[:1] * 31195, SR)
     with pytest.raises(ValueError, match="silent"):
-        m.encode(torch.zeros(1, 80))
-    with pytest.raises(ValueError, match="too short"):
-        m.encode(clip(T=6))
+        m.encode(torch.zeros(1, 80), SR)
+    with pytest.raises(ValueError, match="shorter than one code frame"):
+        m.encode(clip(B=1, T=6), SR)
     with pytest.raises(ValueError, match=r"1 <= k <= 3"):
         m.decode(torch.zeros(1, 4, 5, dtype=torch.long))
     with pytest.raises(ValueError, match="n_q must lie in 1..3"):

@@ -183,7 +183,12 @@ def test_sample_top_down_shapes_determinism_and_prompt():
     assert torch.equal(again["audio"], out["audio"])
     t = torch.arange(160) / 16000
     prompt = (0.3 * torch.sin(2 * torch.pi * 440 * t))[None]  # 10 top codes, 40 bottom codes
-    cont = J.sample_top_down(top, bottom, prior, up, 1, seconds, gen(0), prompt_audio=prompt)
-    assert torch.equal(cont["top"][:, :10], top.encode(prompt)) and torch.equal(cont["bottom"][:, :40], bottom.encode(prompt))
+    cont = J.sample_top_down(top, bottom, prior, up, 1, seconds, gen(0), prompt_audio=prompt, sr=16000)
+    assert torch.equal(cont["top"][:, :10], top.encode(prompt, 16000))
+    assert torch.equal(cont["bottom"][:, :40], bottom.encode(prompt, 16000))
+    with pytest.raises(ValueError, match="sample rate"):  # the prompt's rate is required
+        J.sample_top_down(top, bottom, prior, up, 1, seconds, gen(0), prompt_audio=prompt)
+    with pytest.raises(ValueError, match="44100 Hz"):
+        J.sample_top_down(top, bottom, prior, up, 1, seconds, gen(0), prompt_audio=prompt, sr=44100)
     with pytest.raises(ValueError, match="upsampler ratio"):
         J.sample_top_down(top, bottom, prior, J.Upsampler(up.config, K_TOP, 2), 1, seconds, gen(0))

@@ -182,15 +182,15 @@ def test_control_accuracy_rows_and_checks():
 def test_encode_clips_and_captions_shapes_and_errors():
     codec = codec_mod.Codec(codec_mod.CodecConfig.tiny()).eval()
     enc = FakeEncoder()
-    clips = torch.randn(3, 4 * codec.config.hop)
+    clips = 0.3 * torch.randn(3, 4 * codec.config.hop, generator=torch.Generator().manual_seed(0))
     caps = [["slow organ", "organ"], ["fast flute", "a flute"], ["piano", "piano in C"]]
-    out = mg.encode_clips_and_captions(codec, clips, caps, enc, batch=2)
+    out = mg.encode_clips_and_captions(codec, clips, 16000, caps, enc, batch=1)  # three batches
     assert out["codes"].shape == (3, codec.config.n_codebooks, 4) and out["codes"].dtype == torch.int16
     assert out["tokens"].shape == (3, 2, 10, D) and out["tokens"].dtype == torch.float16
     assert out["mask"].shape == (3, 2, 10) and out["mask"][:, :, 0].all() and not out["mask"][2, 0, 5:].any()
-    assert torch.equal(out["codes"].long(), codec.encode(clips))
+    assert torch.equal(out["codes"].long(), codec.encode(clips[:, None], 16000))
     assert torch.allclose(out["tokens"][1, 1, :7].float(), enc.encode("a flute").tokens[0], atol=1e-3)
     with pytest.raises(ValueError, match="caption lists"):
-        mg.encode_clips_and_captions(codec, clips, caps[:2], enc)
+        mg.encode_clips_and_captions(codec, clips, 16000, caps[:2], enc)
     with pytest.raises(ValueError, match="same number of captions"):
-        mg.encode_clips_and_captions(codec, clips, [caps[0], caps[1], ["piano"]], enc)
+        mg.encode_clips_and_captions(codec, clips, 16000, [caps[0], caps[1], ["piano"]], enc)

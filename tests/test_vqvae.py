@@ -8,6 +8,7 @@ import torch
 from helpers import vqvae as V
 
 HOPS = (1, 2, 4, 8, 32, 64, 128, 320)
+SR = 16000
 
 
 def clip(B=2, T=256, seed=0):
@@ -25,12 +26,12 @@ def test_shapes_for_every_hop(hop):
     out = m(x)
     assert out.audio.shape == x.shape and out.codes.shape == (2, 6)
     # a length that is not a multiple of the hop is padded inside and trimmed back
-    y = clip(T=hop * 6 + (hop > 1))
+    y = clip(B=3, T=hop * 6 + (hop > 1))
     assert m(y).audio.shape == y.shape
-    codes = m.encode(y)
-    assert codes.shape == (2, 6 + (hop > 1)) and codes.dtype == torch.int64
-    assert m.decode(codes).shape == (2, codes.shape[1] * hop)
-    assert m.reconstruct(y).shape == y.shape
+    codes = m.encode(y, SR)
+    assert codes.shape == (3, 6 + (hop > 1)) and codes.dtype == torch.int64
+    assert m.decode(codes).shape == (3, codes.shape[1] * hop)
+    assert m.reconstruct(y, SR).shape == y.shape
 
 
 def test_hop_factorisation_and_widths():
@@ -299,15 +300,15 @@ def test_same_seed_same_model_and_training():
 def test_hierarchy_encodes_every_level_and_decodes_any():
     cfgs = [V.VQVAEConfig.tiny(hop=h) for h in (2, 8, 32)]
     h = V.HierarchicalVQVAE(cfgs)
-    x = clip(T=320)
-    codes = h.encode(x)
-    assert [c.shape for c in codes] == [(2, 160), (2, 40), (2, 10)]
+    x = clip(B=3, T=320)
+    codes = h.encode(x, SR)
+    assert [c.shape for c in codes] == [(3, 160), (3, 40), (3, 10)]
     for level, c in enumerate(codes):
-        assert h.decode(c, level).shape == (2, 320)
+        assert h.decode(c, level).shape == (3, 320)
     with pytest.raises(ValueError, match="increase"):
         V.HierarchicalVQVAE([cfgs[1], cfgs[0]])
-    with pytest.raises(ValueError, match="too short"):
-        h.encode(clip(T=16))
+    with pytest.raises(ValueError, match="shorter than one code frame"):
+        h.encode(clip(B=1, T=16), SR)
     with pytest.raises(ValueError, match="level 3"):
         h.decode(codes[0], 3)
 
@@ -316,23 +317,43 @@ def test_hierarchy_encodes_every_level_and_decodes_any():
 def test_bad_audio_is_refused_with_clear_errors():
     m = V.VQVAE(V.VQVAEConfig.tiny(hop=8))
     x = clip(T=64)
+    with pytest.raises(TypeError, match="sr"):
+        m.encode(x[:, None])  # the rate is required: 44.1 kHz audio read as 16 kHz gave codes silently
+    with pytest.raises(ValueError, match="pass the audio's sample rate"):
+        m.encode(x[:, None], None)
     with pytest.raises(ValueError, match="44100 Hz.*16000 Hz"):
-        m.encode(x, sr=44100)
+        m.encode(x[:, None], sr=44100)
     with pytest.raises(ValueError, match="2 channels"):
-        m.encode(torch.stack([x, x], dim=1))  # (B, 2, T)
-    with pytest.raises(ValueError, match="stereo"):
-        m.encode(x[0][:, None].repeat(1, 2))  # (T, 2)
+        m.encode(torch.stack([x, x], dim=1), SR)  # (B, 2, T)
+    with pytest.raises(ValueError, match=r"stereo \(T, 2\)"):
+        m.encode(x[0][:, None].repeat(1, 2), SR)  # (T, 2), as soundfile reads it
+    with pytest.raises(ValueError, match=r"stereo \(2, T\)"):
+        m.encode(x, SR)  # (2, T), as torchaudio and librosa read it: not two clips
+    with pytest.raises(ValueError, match="int16-scale"):
+        m.encode(x[:1] * 32767, SR)  # float samples at int16 scale
     with pytest.raises(ValueError, match="silent"):
-        m.encode(torch.cat([x[:1], torch.zeros(1, 64)]))
-    with pytest.raises(ValueError, match="too short for the hop of 8"):
-        m.encode(x[:, :5])
+        m.encode(torch.cat([x[:1], torch.zeros(1, 64), x[1:]]), SR)
+    with pytest.raises(ValueError, match="shorter than one code frame"):
+        m.encode(x[:1, :5], SR)
     with pytest.raises(ValueError, match="NaN"):
-        m.encode(torch.full((1, 64), float("nan")))
+        m.encode(torch.full((1, 64), float("nan")), SR)
     with pytest.raises(ValueError, match="floating-point"):
-        m.encode(torch.ones(1, 64, dtype=torch.int64))
-    with pytest.raises(ValueError, match="codes must be integers in 0..15"):
-        m.decode(torch.full((1, 4), 16))
+        m.encode(torch.ones(1, 64, dtype=torch.int64), SR)
+    with pytest.raises(ValueError, match="44100 Hz"):
+        m.reconstruct(x[:1], sr=44100)
     assert m.encode(x[0].numpy(), sr=16000).shape == (1, 8)  # a mono NumPy clip at the right rate is fine
+    assert m.encode(clip(B=3, T=64), SR).shape == (3, 8)  # three clips as (3, T) ...
+    assert m.encode(clip(B=3, T=64)[:, None], SR).shape == (3, 8)  # ... or (3, 1, T)
+    assert V.check_audio is __import__("helpers.autoencoder", fromlist=["check_audio"]).check_audio  # one definition
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError,
+                   reason="helpers.autoencoder.check_audio applies its (2, T) stereo test after dropping the channel "
+                          "axis of (B, 1, T), so exactly two clips are refused although its message says to pass them "
+                          "as (2, 1, T); the fix belongs in helpers/autoencoder.py (this marker fails once it is made)")
+def test_two_clips_as_2_1_T_are_accepted():
+    m = V.VQVAE(V.VQVAEConfig.tiny(hop=8))
+    assert m.encode(clip(T=64)[:, None], SR).shape == (2, 8)
 
 
 def test_config_round_trip_and_checkpoint_refusal(tmp_path):
@@ -346,9 +367,9 @@ def test_config_round_trip_and_checkpoint_refusal(tmp_path):
     raw = torch.load(path, weights_only=True)
     assert raw["config"]["kind"] == "VQVAEConfig"
     loaded = V.load_checkpoint(path, cfg)
-    x = clip(T=64)
-    assert torch.equal(loaded.encode(x), m.encode(x))
-    assert torch.allclose(loaded.reconstruct(x), m.reconstruct(x))
+    x = clip(B=3, T=64)
+    assert torch.equal(loaded.encode(x, SR), m.encode(x, SR))
+    assert torch.allclose(loaded.reconstruct(x, SR), m.reconstruct(x, SR))
     with pytest.raises(ValueError, match=r"another configuration \(differs in \['codebook_size'\]\)"):
         V.load_checkpoint(path, V.VQVAEConfig.tiny(hop=8, codebook_size=32))
 
