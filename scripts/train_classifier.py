@@ -37,7 +37,8 @@ from helpers.classifier import (  # noqa: E402
     format_confusion,
 )
 from helpers.training import (  # noqa: E402
-    TrainConfig, dumps_results, file_sha256, load_weights, read_checkpoint, refuse_shipped_paths, save_weights, train)
+    TrainConfig, atomic_write, dumps_results, file_sha256, load_file, load_weights, read_checkpoint, refuse_shipped_paths,
+    save_weights, train)
 
 
 def parse_args(argv=None):
@@ -89,14 +90,17 @@ def reconstructions(path: str, audio: np.ndarray, sr: int, cache: Path, batch: i
     content = hashlib.sha256(np.ascontiguousarray(audio[:: max(1, len(audio) // 16)]).tobytes()).hexdigest()[:12]
     name = f"recon_{Path(path).stem}_{file_sha256(path)[:12]}_{len(audio)}x{audio.shape[1]}_{content}.npy"  # per clip set
     if (cache / name).exists():
-        return np.load(cache / name)
+        return load_file(cache / name, "reconstruction cache", np.load)
     model = load_decoder(path)
     t0 = time.time()
     out = np.concatenate([model.reconstruct(torch.from_numpy(np.ascontiguousarray(audio[i : i + batch]))[:, None], sr).numpy()
                           for i in range(0, len(audio), batch)]).astype(np.float32)
     print(f"reconstructed {len(audio)} clips with {Path(path).name} in {time.time() - t0:.0f} s", flush=True)
-    cache.mkdir(parents=True, exist_ok=True)
-    np.save(cache / name, out)
+    def write(tmp):
+        with open(tmp, "wb") as f:  # a file object: np.save would add ".npy" to the temporary name
+            np.save(f, out)
+
+    atomic_write(cache / name, write)  # a killed run leaves no half-written cache
     return out
 
 
