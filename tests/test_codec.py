@@ -5,6 +5,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from helpers import codec as C
 from helpers import vqvae as V
@@ -100,12 +101,30 @@ def test_quantizer_dropout_is_seeded_and_covers_1_to_k():
 
 
 def test_only_the_stages_used_are_updated():
+    """One training forward with n_q=1, then the hook: stage 1 moves exactly as its EMA update says (recomputed here
+    from the encoder's latents and a brute-force nearest code), the unused stages do not move."""
     m = C.Codec(C.CodecConfig.tiny(), seed=0).train()
-    m(clip(), n_q=1)  # initialises and records stage 1 only
+    x = clip()
+    out = m(x, n_q=1)  # initialises and records stage 1 only
+    stage = m.quantizer.stages[0]
+    init = stage.codebook.clone()
     before = [s.codebook.clone() for s in m.quantizer.stages]
+    with torch.no_grad():
+        z = F.normalize(m.encoder(x[:, None]), dim=1)  # (B, D, L): 320 samples = 40 frames, no padding
+    flat = z.transpose(1, 2).reshape(-1, z.shape[1])  # (N, D)
+    codes = ((flat[:, None] - init[None]) ** 2).sum(-1).argmin(1)  # (N,) nearest by every distance
+    assert torch.equal(codes, out.codes[:, 0].reshape(-1))
+    K, mu, c = stage.codebook_size, stage.mu, stage.fresh_count
+    n = torch.bincount(codes, minlength=K).float()
+    s = torch.zeros_like(init).index_add_(0, codes, flat)
+    count, total = mu * c + (1 - mu) * n, mu * c * init + (1 - mu) * s
+    smoothed = (count + 1e-5) / (count.sum() + K * 1e-5) * count.sum()
+    expected = F.normalize(total / smoothed[:, None], dim=1)
     reports = C.update_codebooks(m)
-    assert len(reports) == 1
-    assert not torch.equal(before[0], m.quantizer.stages[0].codebook) or reports[0]["restarted"] == 0
+    alive = count >= stage.threshold
+    assert len(reports) == 1 and reports[0]["restarted"] == int((~alive).sum())  # the dead ones are restarted
+    assert alive.sum() > 1 and torch.allclose(stage.codebook[alive], expected[alive], atol=1e-6)
+    assert not torch.equal(stage.codebook[alive], init[alive])  # the used codes moved towards their latents
     assert all(torch.equal(b, s.codebook) for b, s in zip(before[1:], m.quantizer.stages[1:]))
     assert not bool(m.quantizer.stages[1].initialised)
 

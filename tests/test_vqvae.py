@@ -455,17 +455,32 @@ def test_trains_through_the_course_training_loop_with_metrics_and_its_hooks():
 
 
 @pytest.mark.parametrize("name", ["vqvae_hop64.pt", "vqvae_hop256.pt"])
-def test_shipped_levels_load_although_saved_before_newer_config_fields(name):
-    """Files saved before a config field existed (here min_channels) load with that field's default."""
+def test_shipped_levels_load_with_their_saved_or_default_min_channels(name):
     from helpers.training import SHIPPED_CHECKPOINTS, read_checkpoint
 
     path = SHIPPED_CHECKPOINTS / name
     saved = read_checkpoint(path)["config"]
     model = V.load_checkpoint(path)
-    assert model.config.hop == saved["hop"]
-    if "min_channels" not in saved:
-        assert model.config.min_channels == V.VQVAEConfig.__dataclass_fields__["min_channels"].default
+    default = V.VQVAEConfig.__dataclass_fields__["min_channels"].default
+    assert model.config.hop == saved["hop"] and model.config.min_channels == saved.get("min_channels", default)
     # asking for the same configuration explicitly is accepted, another one refused
     V.load_checkpoint(path, V.VQVAEConfig.from_dict(saved))
     with pytest.raises(ValueError, match="another configuration"):
         V.load_checkpoint(path, V.VQVAEConfig.from_dict({**saved, "codebook_size": saved["codebook_size"] * 2}))
+
+
+def test_a_file_saved_before_a_config_field_existed_loads_with_its_default(tmp_path):
+    """Files saved before min_channels existed (the first shipped levels) load with that field's default, whatever
+    the shipped files hold today."""
+    default = V.VQVAEConfig.__dataclass_fields__["min_channels"].default
+    m = V.VQVAE(V.VQVAEConfig.tiny(hop=8, channels=32, min_channels=default))
+    path = V.save_checkpoint(m, tmp_path / "new.pt")
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["config"]["min_channels"] == default
+    del ckpt["config"]["min_channels"]  # as written before the field existed
+    torch.save(ckpt, tmp_path / "old.pt")
+    old = V.load_checkpoint(tmp_path / "old.pt")
+    assert old.config == m.config and old.config.min_channels == default
+    assert all(torch.equal(a, b) for a, b in zip(old.state_dict().values(), m.state_dict().values()))
+    with pytest.raises(ValueError, match="another configuration"):
+        V.load_checkpoint(tmp_path / "old.pt", V.VQVAEConfig.tiny(hop=8, channels=32, min_channels=16))
