@@ -9,7 +9,7 @@ This module builds that codec, small:
   residual ``z - (q_1 + ... + q_{k-1})`` that the stages before it left; the codec's output is the sum. Decoding
   with the first k codebooks only gives a coarser version of the same sound: that is what makes RVQ *scalable*.
 - :class:`Codec` — :class:`~helpers.vqvae.Encoder` -> :class:`ResidualVQ` -> :class:`~helpers.vqvae.Decoder`
-  (the same blocks as the Jukebox VQ-VAE: one implementation). ``encode(audio) -> codes (B, K, L)``,
+  (the same blocks as the Jukebox VQ-VAE: one implementation). ``encode(audio, sr) -> codes (B, K, L)``,
   ``decode(codes[:, :k])`` for any k in 1..K.
 - Quantizer dropout: in training, each batch uses a random number of codebooks ``n_q`` in 1..K (drawn from the
   model's seeded generator), so one model learns to decode from 1..K codebooks.

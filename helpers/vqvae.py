@@ -11,7 +11,7 @@ One readable module in the style of nanoGPT's ``model.py``:
   learnt by exponential moving averages (EMA) of the latents assigned to each code, initialised from the first batch
   of encoder outputs, dead codes restarted from random current encoder outputs, L2-normalised latents (on by
   default), usage and perplexity reported. ``helpers.codec`` stacks K of them (residual VQ).
-- :class:`VQVAE` — encoder, bottleneck, decoder: ``encode(audio) -> codes``, ``decode(codes) -> audio``.
+- :class:`VQVAE` — encoder, bottleneck, decoder: ``encode(audio, sr) -> codes``, ``decode(codes) -> audio``.
 - :class:`HierarchicalVQVAE` — several independent levels with growing hops (Jukebox: 8, 32, 128 at 44.1 kHz),
   each trained on its own; encode gives codes per level, decode works from any level's codes.
 - :func:`loss_fn` — waveform L2 (or L1) + multi-resolution STFT + commitment, with metrics for the training loop.
@@ -21,19 +21,18 @@ the latents assigned to each code. Jukebox updates it inside ``forward`` in trai
 training mode with gradients enabled, ``forward`` only *records* the batch statistics (codes used, sums of the
 latents assigned, accumulated if several forwards come before an update; the latents themselves as restart
 candidates, at most ``max(codebook_size, one batch)`` of the latest rows, so memory stays bounded however many
-forwards come first), and :func:`update_codebooks` applies the EMA and the restarts. Every model here lists it in ``model.training_hooks()``
-(``hook(model, step)``), which the course's training loop calls after each optimiser step. Why: an evaluation or a
-plot in training mode under ``torch.no_grad`` records nothing and cannot move the codebook, and under ``torch.distributed`` the update
-sees the statistics of every process: counts and sums are all-reduced (summed) before the EMA, and rank 0's
-codebook (with its restarts) is broadcast afterwards, so every copy stays equal. The one exception is the
-initialisation, which happens in the first training-mode forward with gradients (it needs encoder outputs; rank 0's
-is broadcast).
+forwards come first), and :func:`update_codebooks` applies the EMA and the restarts. Every model here lists it in
+``model.training_hooks()`` (``hook(model, step)``), which the course's training loop calls after each optimiser
+step. Why: an evaluation or a plot in training mode under ``torch.no_grad`` records nothing and cannot move the
+codebook, and under ``torch.distributed`` the update sees the statistics of every process: counts and sums are
+all-reduced (summed) before the EMA, and rank 0's codebook (with its restarts) is broadcast afterwards, so every
+copy stays equal. The one exception is the initialisation, which happens in the first training-mode forward with
+gradients (it needs encoder outputs; rank 0's is broadcast). A loop that never calls the hooks leaves the codebook
+at its initialisation: :class:`VectorQuantizer` warns after 100 forwards whose statistics were never applied.
 
 Mixed precision: the bottleneck runs in float32 whatever ``torch.autocast`` says (an autocast-disabled island, as in
 audiocraft's and vector-quantize-pytorch's quantisers): in bfloat16 the distances of close codes tie or swap (2% of
 the codes differed from float32 on CPU autocast) and the EMA sums lose their small increments.
-A loop that never calls the hooks leaves the codebook at its initialisation: :class:`VectorQuantizer` warns after
-100 forwards whose statistics were never applied.
 
 Shapes: audio (B, T) in [-1, 1] (also (B, 1, T)); latents (B, D, T / hop); codes (B, T / hop) int64.
 

@@ -91,7 +91,8 @@ def main(argv=None) -> dict:
 
     ceiling = accuracy(real)
     with torch.no_grad():  # the same clips through the codec: the best the LM can do under this judge
-        decoded = torch.cat([codec.reconstruct(real[i : i + 32, None], codec.config.sample_rate) for i in range(0, n, 32)])
+        decoded = torch.cat([codec.reconstruct(real[i : i + 32, None], codec.config.sample_rate)  # (b, 1, T): b clips
+                             for i in range(0, n, 32)])
     ceiling_decoded = accuracy(decoded)
     out = dict(
         command="python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),

@@ -93,9 +93,10 @@ def reconstructions(path: str, audio: np.ndarray, sr: int, cache: Path, batch: i
         return load_file(cache / name, "reconstruction cache", np.load)
     model = load_decoder(path)
     t0 = time.time()
-    out = np.concatenate([model.reconstruct(torch.from_numpy(np.ascontiguousarray(audio[i : i + batch]))[:, None], sr).numpy()
+    out = np.concatenate([model.reconstruct(torch.from_numpy(np.ascontiguousarray(audio[i : i + batch, None])), sr).numpy()
                           for i in range(0, len(audio), batch)]).astype(np.float32)
     print(f"reconstructed {len(audio)} clips with {Path(path).name} in {time.time() - t0:.0f} s", flush=True)
+
     def write(tmp):
         with open(tmp, "wb") as f:  # a file object: np.save would add ".npy" to the temporary name
             np.save(f, out)

@@ -63,11 +63,12 @@ def _sampler(workload: str):
         from helpers import jukebox, vqvae
 
         top, bottom = (vqvae.load_checkpoint(ckpt / f"vqvae_hop{h}.pt").eval() for h in (256, 64))
-        prior, upsampler = jukebox.load_top_prior(ckpt / "prior_top.pt"), jukebox.load_upsampler(ckpt / "upsampler_hop64.pt")
+        prior = jukebox.load_top_prior(ckpt / "prior_top.pt")
+        upsampler = jukebox.load_upsampler(ckpt / "upsampler_hop64.pt")
 
         def sample(seconds: float, seed: int) -> float:
-            out = jukebox.sample_top_down(top, bottom, prior, upsampler, 0, seconds, torch.Generator().manual_seed(seed))
-            return out["seconds_audio"]
+            gen = torch.Generator().manual_seed(seed)
+            return jukebox.sample_top_down(top, bottom, prior, upsampler, 0, seconds, gen)["seconds_audio"]
     elif workload == "musicgen":
         from helpers import codec, musicgen, transformer
         from helpers.text_encoder import MiniLMEncoder
