@@ -398,9 +398,9 @@ nearest code. vector-quantize-pytorch smooths the sizes the same way and skips e
             self._pending = {"count": n, "sum": s, "latents": x, "forwards": 1}
         else:
             p = self._pending
-            keep = max(self.codebook_size, x.shape[0])
+            keep = max(self.codebook_size, x.shape[0])  # enough to restart every code, at least this batch
             p["count"], p["sum"] = p["count"] + n, p["sum"] + s
-            p["latents"] = torch.cat([p["latents"][-(keep - x.shape[0]):] if keep > x.shape[0] else x[:0], x])
+            p["latents"] = torch.cat([p["latents"], x])[-keep:]  # the latest rows
             p["forwards"] += 1
             if p["forwards"] >= PENDING_WARNING and not self._warned:
                 self._warned = True
