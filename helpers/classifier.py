@@ -41,6 +41,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .audio_corpus import ATTRIBUTE_CLASSES
+from .autoencoder import check_audio
 from .training import file_sha256
 
 CHECKPOINT = Path(__file__).resolve().parent.parent / "data" / "checkpoints" / "classifier.pt"
@@ -210,17 +211,19 @@ class AttributeClassifier(nn.Module):
         return self.forward_features(*self.features(audio))
 
     @torch.no_grad()
-    def embed(self, audio, sr: int | None = None, batch_size: int = 64) -> torch.Tensor:
-        """Embeddings (N, D) of N clips (a (N, T) or (T,) array/tensor), in eval mode, batch by batch.
+    def embed(self, audio, sr: int, batch_size: int = 64) -> torch.Tensor:
+        """Embeddings (N, D) of N clips at ``sr`` Hz ((N, T), (N, 1, T) or (T,) array/tensor; two clips as
+        (2, 1, T), since (2, T) is refused as stereo), in eval mode, batch by batch.
 
         Raises:
-            ValueError: when ``sr`` (if given) is not the rate the classifier was trained at.
+            ValueError: ``sr`` is not the rate the classifier was trained at; stereo, int16-scale, non-finite audio,
+                or clips shorter than one STFT window (see :func:`helpers.autoencoder.check_audio`).
         """
         return self._batched(audio, sr, batch_size, lambda x: self.embed_mel(self.logmel(x)))
 
     @torch.no_grad()
-    def predict(self, audio, sr: int | None = None, batch_size: int = 64) -> dict[str, list[str]]:
-        """Predicted class names per attribute for N clips: ``{'family': ['organ', ...], ...}``."""
+    def predict(self, audio, sr: int, batch_size: int = 64) -> dict[str, list[str]]:
+        """Predicted class names per attribute for N clips at ``sr`` Hz: ``{'family': ['organ', ...], ...}``."""
         names = self.config.attributes
         logits = self._batched(audio, sr, batch_size, lambda x: torch.cat([self(x)[n] for n in names], 1))
         out, start = {}, 0
@@ -231,13 +234,11 @@ class AttributeClassifier(nn.Module):
         return out
 
     def _batched(self, audio, sr, batch_size, fn) -> torch.Tensor:
-        if sr is not None and sr != self.config.sr:
-            raise ValueError(f"the classifier hears audio at {self.config.sr} Hz, got sr={sr}; resample first")
-        x = torch.as_tensor(np.asarray(audio) if not isinstance(audio, torch.Tensor) else audio, dtype=torch.float32)
-        if x.dim() == 1:
-            x = x[None]
-        if x.dim() != 2 or x.shape[1] < self.config.n_fft:
-            raise ValueError(f"audio must be (N, T) or (T,) with T >= {self.config.n_fft} samples, got {tuple(x.shape)}")
+        # silence is allowed: a generated clip may be silent, and the classifier still has an answer for it
+        x = check_audio(audio, self.config.sr, sr, min_length=1, allow_silence=True)  # (N, T) float32
+        if x.shape[1] < self.config.n_fft:
+            raise ValueError(f"audio must be (N, T) or (T,) with T >= {self.config.n_fft} samples (one STFT window), "
+                             f"got {tuple(x.shape)}")
         was_training = self.training
         self.eval()
         device = next(self.parameters()).device
@@ -272,17 +273,17 @@ def confusion_matrix(true: np.ndarray, pred: np.ndarray, n_classes: int) -> np.n
 
 
 @torch.no_grad()
-def evaluate(model: AttributeClassifier, audio, labels: dict[str, np.ndarray], batch_size: int = 64) -> dict:
+def evaluate(model: AttributeClassifier, audio, sr: int, labels: dict[str, np.ndarray], batch_size: int = 64) -> dict:
     """Accuracy and confusion matrix per attribute on clips with known labels (e.g. the corpus's test split).
 
     Args:
-        audio: (N, T) clips at ``model.config.sr``.
+        audio: (N, T) clips at ``sr`` Hz (``model.config.sr``).
         labels: ``{attribute: (N,) class indices}`` as from ``AudioCorpus.labels(split)``.
 
     Returns:
         ``{attribute: {'accuracy': float, 'confusion': (K, K) list of lists, 'classes': [...], 'n': N}}``.
     """
-    return evaluate_predictions(model.predict(audio, batch_size=batch_size), labels, model.config.heads)
+    return evaluate_predictions(model.predict(audio, sr, batch_size=batch_size), labels, model.config.heads)
 
 
 def evaluate_predictions(pred: dict[str, list[str]], labels: dict[str, np.ndarray], heads) -> dict:

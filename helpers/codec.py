@@ -9,7 +9,7 @@ This module builds that codec, small:
   residual ``z - (q_1 + ... + q_{k-1})`` that the stages before it left; the codec's output is the sum. Decoding
   with the first k codebooks only gives a coarser version of the same sound: that is what makes RVQ *scalable*.
 - :class:`Codec` — :class:`~helpers.vqvae.Encoder` -> :class:`ResidualVQ` -> :class:`~helpers.vqvae.Decoder`
-  (the same blocks as the Jukebox VQ-VAE: one implementation). ``encode(audio) -> codes (B, K, L)``,
+  (the same blocks as the Jukebox VQ-VAE: one implementation). ``encode(audio, sr) -> codes (B, K, L)``,
   ``decode(codes[:, :k])`` for any k in 1..K.
 - Quantizer dropout: in training, each batch uses a random number of codebooks ``n_q`` in 1..K (drawn from the
   model's seeded generator), so one model learns to decode from 1..K codebooks.
@@ -35,7 +35,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import vqvae
-from .vqvae import Decoder, Encoder, VectorQuantizer, VQVAEConfig, VQVAEOutput, check_audio, update_codebooks
+from .autoencoder import check_audio
+from .vqvae import Decoder, Encoder, VectorQuantizer, VQVAEConfig, VQVAEOutput, update_codebooks
 
 
 @dataclass(frozen=True)
@@ -183,21 +184,31 @@ class Codec(nn.Module):
             n_q = self.draw_n_q() if self.training and self.config.quantizer_dropout else self.config.n_codebooks
         self.last_n_q = n_q
         T = x.shape[-1]
-        if T < self.hop:
-            raise ValueError(f"audio of {T} samples is too short for the hop of {self.hop} samples")
-        x = F.pad(x, (0, (-T) % self.hop))
-        q = self.quantizer(self.encoder(x[:, None]), n_q)  # codes (B, n_q, L)
+        q = self.quantize(x, n_q)  # codes (B, n_q, L)
         y = self.decoder(q.z_q)[:, 0, :T]
         return VQVAEOutput(y, q.codes, q.commit, q.usage, q.perplexity)
 
+    def quantize(self, x: torch.Tensor, n_q: int) -> vqvae.Quantized:
+        """Audio (B, T) -> the residual VQ's output for the first ``n_q`` codebooks (zero-padded to a multiple of the
+        hop): the encoder and the quantiser, not the decoder."""
+        T = x.shape[-1]
+        if T < self.hop:
+            raise ValueError(f"audio of {T} samples is too short for the hop of {self.hop} samples")
+        x = F.pad(x, (0, (-T) % self.hop))
+        return self.quantizer(self.encoder(x[:, None]), n_q)  # codes (B, n_q, L)
+
     @torch.no_grad()
-    def encode(self, audio, sr: int | None = None, n_q: int | None = None) -> torch.Tensor:
-        """Audio at the model's rate -> codes (B, n_q, ceil(T / hop)) (all K by default). Checked input, eval mode."""
+    def encode(self, audio, sr: int, n_q: int | None = None) -> torch.Tensor:
+        """Audio (T,), (B, 1, T) or (B, T) at ``sr`` Hz (the model's rate) -> codes (B, n_q, ceil(T / hop)) (all K by
+        default). Checked input (:func:`helpers.autoencoder.check_audio`: (2, T) is refused as stereo, so pass two
+        clips as (2, 1, T)), eval mode; the decoder does not run (a cache of codes pays for the encoder and the
+        quantiser only)."""
         x = check_audio(audio, self.config.sample_rate, sr, min_length=self.hop)
+        n_q = self.config.n_codebooks if n_q is None else n_q
         was = self.training
         self.eval()
         dev = next(self.parameters()).device
-        codes = self(x.to(dev), n_q=n_q).codes
+        codes = self.quantize(x.to(dev), n_q).codes
         self.train(was)
         return codes
 
@@ -211,10 +222,10 @@ class Codec(nn.Module):
         return y
 
     @torch.no_grad()
-    def reconstruct(self, audio, sr: int | None = None, n_q: int | None = None) -> torch.Tensor:
-        """Encode with the first ``n_q`` codebooks and decode, trimmed to the input length: (B, T)."""
+    def reconstruct(self, audio, sr: int, n_q: int | None = None) -> torch.Tensor:
+        """Encode audio at ``sr`` Hz with the first ``n_q`` codebooks and decode, trimmed to the input length: (B, T)."""
         x = check_audio(audio, self.config.sample_rate, sr, min_length=self.hop)
-        return self.decode(self.encode(x, n_q=n_q))[:, : x.shape[-1]]
+        return self.decode(self.encode(x[:, None], sr, n_q=n_q))[:, : x.shape[-1]]
 
 
 def loss_fn(model, batch) -> tuple[torch.Tensor, dict]:

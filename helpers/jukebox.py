@@ -71,7 +71,11 @@ def top_prior_batches(codes: torch.Tensor, labels: torch.Tensor, codebook_size: 
 def sample_top(prior: MusicTransformer, label, n_codes: int, generator: torch.Generator, prompt=None,
                temperature: float = 1.0, top_k: int | None = None) -> torch.Tensor:
     """Top codes (B, n_codes) from the top prior for labels ``label`` (B,), continuing ``prompt`` (B, P) codes if
-    given (the result then starts with the prompt and holds ``n_codes`` in all)."""
+    given (the result then starts with the prompt and holds ``n_codes`` in all).
+
+    The vocabulary holds the label tokens too; their logits are set to -inf at every step (``banned`` of
+    :func:`helpers.transformer.generate`), so each code is drawn with the probability the prior gives it among the
+    codes alone."""
     if not hasattr(prior, "n_labels"):
         raise ValueError("the prior has no n_labels attribute: load it with load_top_prior (or set it)")
     n_labels = prior.n_labels
@@ -85,11 +89,10 @@ def sample_top(prior: MusicTransformer, label, n_codes: int, generator: torch.Ge
         if int(prompt.max()) >= codebook_size:
             raise ValueError(f"prompt codes must lie in 0..{codebook_size - 1}")
         start = torch.cat([start, prompt], dim=1)  # (B, 1 + P)
-    out = generate(prior, start, n_codes + 1 - start.shape[1], generator, temperature=temperature, top_k=top_k)
-    codes = out[:, 1:]  # (B, n_codes): drop the label token
-    if int(codes.max()) >= codebook_size:  # a label token sampled as a code: map it to the nearest code id
-        codes = codes.clamp_max(codebook_size - 1)
-    return codes
+    labels = range(codebook_size, codebook_size + n_labels)  # never sampled where a code belongs
+    out = generate(prior, start, n_codes + 1 - start.shape[1], generator, temperature=temperature, top_k=top_k,
+                   banned=labels)
+    return out[:, 1:]  # (B, n_codes): drop the label token
 
 
 # --- the upsampler -------------------------------------------------------------------------------------------------
@@ -145,7 +148,8 @@ class Upsampler(nn.Module):
     @torch.no_grad()
     def sample(self, upper: torch.Tensor, generator: torch.Generator, prompt: torch.Tensor | None = None,
                temperature: float = 1.0, top_k: int | None = None) -> torch.Tensor:
-        """Lower codes (B, L_up * ratio) under upper codes (B, L_up), continuing ``prompt`` lower codes (B, P)."""
+        """Lower codes (B, L_up * ratio) under upper codes (B, L_up), continuing ``prompt`` lower codes (B, P); the
+        start token BOS is never sampled (its logit is set to -inf at every step)."""
         self.eval()
         up = self.conditioning(upper)  # (B, L, C)
         L = up.shape[1]
@@ -155,8 +159,8 @@ class Upsampler(nn.Module):
         if start.shape[1] > L:
             raise ValueError(f"prompt of {start.shape[1] - 1} codes is longer than the {L} the upper codes cover")
         out = generate(self.transformer, start, L + 1 - start.shape[1], generator, temperature=temperature,
-                       top_k=top_k, x_add=up)
-        return out[:, 1:].clamp_max(self.bos - 1)  # (B, L): drop BOS; a sampled BOS becomes the last code
+                       top_k=top_k, x_add=up, banned=[self.bos])  # BOS is a start token, never a code
+        return out[:, 1:]  # (B, L): drop BOS
 
 
 def upsampler_batches(lower: torch.Tensor, upper: torch.Tensor, ratio: int, length: int, bos: int):
@@ -243,7 +247,7 @@ def load_upsampler(path, expect: dict | None = None) -> Upsampler:
 @torch.no_grad()
 def sample_top_down(top_vqvae, bottom_vqvae, prior: MusicTransformer, upsampler: Upsampler, label, seconds: float,
                     generator: torch.Generator, prompt_audio: torch.Tensor | None = None, temperature: float = 1.0,
-                    top_k: int | None = None) -> dict:
+                    top_k: int | None = None, sr: int | None = None) -> dict:
     """Sample audio top-down: label -> top codes -> bottom codes -> audio, timing every stage.
 
     Args:
@@ -252,7 +256,9 @@ def sample_top_down(top_vqvae, bottom_vqvae, prior: MusicTransformer, upsampler:
         label: instrument family index (int) or (B,) indices.
         seconds: length of the result (rounded down to whole top codes).
         generator: draws every sample (same seed, same audio).
-        prompt_audio: (B, T) audio whose codes the sample continues at both levels, or None (from scratch).
+        prompt_audio: (B, T) or (B, 1, T) audio whose codes the sample continues at both levels, or None (from
+            scratch).
+        sr: the prompt's sample rate (required with ``prompt_audio``; it must be the levels' rate).
 
     Returns:
         dict with ``top`` (B, L_top) and ``bottom`` (B, L_top * ratio) codes, ``audio_top`` and ``audio`` (B, T)
@@ -263,15 +269,17 @@ def sample_top_down(top_vqvae, bottom_vqvae, prior: MusicTransformer, upsampler:
     hop_top, hop_bottom = top_vqvae.hop, bottom_vqvae.hop
     if hop_top != hop_bottom * upsampler.ratio:
         raise ValueError(f"top hop {hop_top} != bottom hop {hop_bottom} x upsampler ratio {upsampler.ratio}")
-    sr = top_vqvae.config.sample_rate
-    n_top = int(seconds * sr // hop_top)
+    rate = top_vqvae.config.sample_rate  # the levels' rate (the prompt's, sr, is checked against it)
+    n_top = int(seconds * rate // hop_top)
     if n_top < 1:
-        raise ValueError(f"seconds={seconds} is shorter than one top code ({hop_top / sr:.3f} s)")
+        raise ValueError(f"seconds={seconds} is shorter than one top code ({hop_top / rate:.3f} s)")
     label = torch.as_tensor(label, dtype=torch.long).reshape(-1)
     prompt_top = prompt_bottom = None
     if prompt_audio is not None:
-        prompt_top = top_vqvae.encode(prompt_audio)  # (B, P)
-        prompt_bottom = bottom_vqvae.encode(prompt_audio)[:, : prompt_top.shape[1] * upsampler.ratio]  # (B, P*r)
+        if prompt_audio.dim() == 2:  # (B, T): B clips (a (2, T) prompt is two clips, not stereo)
+            prompt_audio = prompt_audio[:, None]
+        prompt_top = top_vqvae.encode(prompt_audio, sr)  # (B, P)
+        prompt_bottom = bottom_vqvae.encode(prompt_audio, sr)[:, : prompt_top.shape[1] * upsampler.ratio]  # (B, P*r)
     t0 = time.perf_counter()
     top = sample_top(prior, label, n_top, generator, prompt_top, temperature, top_k)  # (B, n_top)
     t1 = time.perf_counter()
@@ -280,7 +288,7 @@ def sample_top_down(top_vqvae, bottom_vqvae, prior: MusicTransformer, upsampler:
     audio = bottom_vqvae.decode(bottom)  # (B, T)
     t3 = time.perf_counter()
     audio_top = top_vqvae.decode(top)
-    secs = n_top * hop_top / sr
+    secs = n_top * hop_top / rate
     timing = {"top_prior": t1 - t0, "upsampler": t2 - t1, "decode": t3 - t2}
     made = secs * len(label)  # seconds of audio produced: the B clips are sampled side by side
     rtf = {k: v / made for k, v in timing.items()}

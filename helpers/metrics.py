@@ -1009,14 +1009,16 @@ def bootstrap_ci(
         values: (n,) or (n, k) (rows are items, e.g. pairs of ratings of one item by two raters).
         rng: ``np.random.default_rng(seed)``; the same seed gives the same interval.
         statistic: function of a sample (n, ...) -> number; NumPy reductions (mean, median, ...) are computed for
-            all resamples at once with ``axis=1``, anything else one resample at a time (same resamples, same
-            result: a test holds the two paths equal).
-        vectorized: force (True) or forbid (False) the ``axis=1`` path; None: decide from ``statistic``.
+            all resamples at once over every axis but the resamples' (``axis=1`` for (n,) items, ``axis=(1, 2)``
+            for (n, k)), anything else one resample at a time (same resamples, same result for 1-D and 2-D items:
+            a test holds the two paths equal).
+        vectorized: force (True) or forbid (False) the vectorised path; None: decide from ``statistic``.
 
         method: ``'percentile'`` or ``'basic'``.
 
     Raises:
-        ValueError: for fewer than 2 items, a level outside (0, 1), n_boot < 1 or an unknown method.
+        ValueError: for fewer than 2 items, a level outside (0, 1), n_boot < 1, an unknown method, or a statistic
+            that does not give one number per resample.
 
     Notebook: 06_evaluation.ipynb.
     Reference: Efron & Tibshirani 1993, "An Introduction to the Bootstrap", Ch. 10 (bias), Ch. 13 (percentile
@@ -1036,9 +1038,15 @@ def bootstrap_ci(
     if vectorized is None:
         vectorized = any(statistic is f for f in _AXIS_STATISTICS)
     if vectorized:
-        stats = np.asarray(statistic(x[idx], axis=1), dtype=np.float64)  # (B, ...)
+        # every axis of a resample but the first (B): a NumPy reduction without ``axis`` pools all of a sample's
+        # values, so (n, k) items give one number per resample, as the loop below does
+        axes = 1 if x.ndim == 1 else tuple(range(1, x.ndim + 1))
+        stats = np.asarray(statistic(x[idx], axis=axes), dtype=np.float64)  # (B,)
     else:
         stats = np.array([statistic(x[i]) for i in idx], dtype=np.float64)  # (B,)
+    if stats.shape != (n_boot,):
+        raise ValueError(f"bootstrap_ci: the statistic must give one number per resample, got shape "
+                         f"{stats.shape[1:]} for each of {n_boot} resamples")
     alpha = (1.0 - level) / 2
     low, high = np.nanquantile(stats, [alpha, 1.0 - alpha])
     estimate = float(statistic(x))

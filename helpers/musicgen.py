@@ -105,12 +105,13 @@ def musicgen_loss(model: MusicTransformer, batch: dict) -> tuple[torch.Tensor, d
 
 
 @torch.no_grad()
-def encode_clips_and_captions(codec, clips, captions: Sequence[Sequence[str]], text_encoder, batch: int = 32) -> dict:
+def encode_clips_and_captions(codec, clips, sr: int, captions: Sequence[Sequence[str]], text_encoder,
+                              batch: int = 32) -> dict:
     """The training data of the LM: codes of the clips and token embeddings of every caption of each clip.
 
     Args:
         codec: a :class:`helpers.codec.Codec`.
-        clips: (N, T) float audio at the codec's sample rate (numpy or torch).
+        clips: (N, T) float audio (numpy or torch) at ``sr`` Hz, the codec's sample rate.
         captions: N lists of P captions each (e.g. ``AudioCorpus.captions(split)``: P phrasings of the same clip).
         text_encoder: a :class:`~helpers.text_encoder.TextEncoder`.
 
@@ -125,7 +126,8 @@ def encode_clips_and_captions(codec, clips, captions: Sequence[Sequence[str]], t
     P = len(captions[0])
     if any(len(c) != P for c in captions):
         raise ValueError("every clip needs the same number of captions")
-    codes = torch.cat([codec.encode(clips[i : i + batch]) for i in range(0, len(clips), batch)])  # (N, K, T')
+    codes = torch.cat([codec.encode(clips[i : i + batch, None], sr)  # (b, 1, T): b clips, whatever b
+                       for i in range(0, len(clips), batch)])  # (N, K, T')
     flat = [c for cs in captions for c in cs]
     embs = [text_encoder.encode(flat[i : i + 64]) for i in range(0, len(flat), 64)]
     L = max(e.tokens.shape[1] for e in embs)
@@ -212,8 +214,8 @@ def sample_codes(
     pattern leaves empty get the special token, the others are sampled with the special token's logit set to -inf.
 
     Args:
-        cond, cond_mask: text embeddings (B, L, d_text) and their padding mask (B, L) (True = padding); None with
-            ``batch_size``: the unconditional model (null slot only).
+        cond, cond_mask: text embeddings (B, L, d_text) and their padding mask (B, L) (True = padding), on any device
+            (moved to the model's); None with ``batch_size``: the unconditional model (null slot only).
         guidance_scale: None (one pass with ``cond``), else classifier-free guidance with that scale (needs ``cond``).
         temperature, top_k: see :func:`helpers.transformer.sample_next`.
 
@@ -227,11 +229,15 @@ def sample_codes(
     B = cond.shape[0] if cond is not None else batch_size
     if B is None:
         raise ValueError("pass cond (B, L, d_text) or, for the unconditional model, batch_size")
+    model.eval()
+    device = next(model.parameters()).device
+    if cond is not None:  # the text encoder may live elsewhere (a CPU encoder beside a CUDA LM)
+        cond = cond.to(device)
+    if cond_mask is not None:
+        cond_mask = cond_mask.to(device)
     guided = guidance_scale is not None
     if guided:
         cond, cond_mask = guidance_condition(cond, cond_mask)  # (2B, L, d): conditional half, then the null half
-    model.eval()
-    device = next(model.parameters()).device
     filled = delay_pattern(K, n_frames).mask.to(device)  # (K, S): True where a code belongs
     n_steps = filled.shape[1]
     x = torch.full((B, K, 1), special, dtype=torch.long, device=device)  # the start step
@@ -309,7 +315,7 @@ def control_accuracy(pipe: MusicGen, classifier, captions: Sequence[str], attrib
     the attribute classifier (which never sees the prompt): accuracy per attribute against the caption's attributes.
 
     Args:
-        classifier: an object with ``predict(audio, sr) -> {attribute: [class name per clip]}`` (e.g.
+        classifier: an object with ``predict(audio, sr) -> {attribute: [class name per clip]}``, audio (B, 1, T) (e.g.
             :class:`helpers.classifier.AttributeClassifier`).
         attributes: per caption, the attributes it states (``{'family': 'piano', 'mode': 'minor', ...}``); every
             attribute the classifier predicts and the dict holds is scored.
@@ -329,7 +335,7 @@ def control_accuracy(pipe: MusicGen, classifier, captions: Sequence[str], attrib
         preds: dict[str, list] = {}
         for i in range(0, len(captions), batch_size):
             audio = pipe.generate(list(captions[i : i + batch_size]), seconds, scale, seed=seed + i, **sampling)
-            for k, v in classifier.predict(audio, sr=pipe.codec.config.sample_rate).items():
+            for k, v in classifier.predict(audio[:, None], sr=pipe.codec.config.sample_rate).items():  # (b, 1, T)
                 preds.setdefault(k, []).extend(v)
         row = {"guidance_scale": float(scale), "n": len(captions), "predicted": {}}
         for k, v in preds.items():

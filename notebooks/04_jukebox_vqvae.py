@@ -147,7 +147,7 @@ def codebook_run(label, **changes):
     h = training.train(m, audio_loss, corpus.random_crops("train", 0.25), None,
                        training.TrainConfig(steps=25, batch_size=8, lr=2e-3, warmup_steps=5, seed=0, device="cpu",
                                             progress=False))
-    codes = m.encode(torch.cat(valid_crops))
+    codes = m.encode(torch.cat(valid_crops), sr=SR)  # (16, T): 16 clips at the corpus's rate
     usage, perplexity = vqvae.code_statistics(codes, cfg.codebook_size)
     return label, h, float(usage), float(perplexity)
 
@@ -181,7 +181,7 @@ for hop, m in levels.items():
           f"{m.config.codebook_size} codes")
 test = torch.from_numpy(corpus.clips("test")[:8].copy())  # (8, 64000): 8 held-out clips
 test_family = [FAMILIES[i] for i in corpus.labels("test")["family"][:8]]
-recon = {hop: m.reconstruct(test) for hop, m in levels.items()}  # hop -> (8, 64000)
+recon = {hop: m.reconstruct(test, sr=SR) for hop, m in levels.items()}  # hop -> (8, 64000)
 
 # %%
 clip = 0
@@ -204,7 +204,7 @@ print(f"{'level':>8} {'MR-STFT':>8} {'SI-SNR dB':>10} {'log-mel':>8} {'chroma':>
 for hop, m in levels.items():
     rows = [quality_table(test[i], recon[hop][i], SR) for i in range(len(test))]
     q = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
-    usage, perplexity = vqvae.code_statistics(m.encode(test), m.config.codebook_size)
+    usage, perplexity = vqvae.code_statistics(m.encode(test, sr=SR), m.config.codebook_size)
     quality[hop] = dict(q, usage=float(usage), perplexity=float(perplexity))
     print(f"{'hop ' + str(hop):>8} {q['mr_stft']:>8.2f} {q['si_snr']:>10.1f} {q['log_mel']:>8.2f} {q['chroma']:>7.2f} "
           f"{float(usage):>6.0%} {float(perplexity):>11.0f}")
@@ -279,7 +279,7 @@ print(f"ours:    RTF {out1['rtf']['total']:.2f} (batch 1), {out4['rtf']['total']
 # %%
 i = 1
 cont = jukebox.sample_top_down(levels[256], levels[64], prior, upsampler, FAMILIES.index(test_family[i]), 4.0,
-                               torch.Generator().manual_seed(2), prompt_audio=test[i:i + 1, :SR])
+                               torch.Generator().manual_seed(2), prompt_audio=test[i:i + 1, :SR], sr=SR)
 print(f"clip {i} ({test_family[i]}): prompt 1 s, continued to {cont['seconds_audio']:g} s")
 display(play(test[i].numpy(), sr=SR), play(cont["audio"][0].numpy(), sr=SR))
 fig, ax = plt.subplots(1, 2, figsize=(12, 3))
@@ -300,7 +300,7 @@ listen_out = w.Output()
 
 def listen(_=None):
     x = test[clip_pick.value]
-    y = x if level_pick.value == 0 else levels[level_pick.value].reconstruct(x[None])[0]
+    y = x if level_pick.value == 0 else levels[level_pick.value].reconstruct(x[None], sr=SR)[0]
     with listen_out:
         listen_out.clear_output(wait=True)
         display(play(y.numpy(), sr=SR))

@@ -111,10 +111,10 @@ assert rows[-1]["si_snr"] > rows[0]["si_snr"]  # more codebooks, closer waveform
 play(clips[0].numpy(), sr=cfg.sample_rate)
 
 # %%
-play(codec.reconstruct(clips[:1], n_q=1)[0].numpy(), sr=cfg.sample_rate)
+play(codec.reconstruct(clips[:1], sr=cfg.sample_rate, n_q=1)[0].numpy(), sr=cfg.sample_rate)
 
 # %%
-play(codec.reconstruct(clips[:1], n_q=4)[0].numpy(), sr=cfg.sample_rate)
+play(codec.reconstruct(clips[:1], sr=cfg.sample_rate, n_q=4)[0].numpy(), sr=cfg.sample_rate)
 
 # %% [markdown]
 # ## 3. Interleaving the codebooks
@@ -140,7 +140,7 @@ for row in patterns.decoding_steps_table((1, 2, 4, 8), 50):
 # in front (`musicgen.to_steps`).
 
 # %%
-codes = codec.encode(clips[:1])  # (1, 4, 200)
+codes = codec.encode(clips[:1], sr=cfg.sample_rate)  # (1, 4, 200)
 steps = musicgen.to_steps(codes, special=cfg.codebook_size)
 print(tuple(codes.shape), "->", tuple(steps.shape))
 assert torch.equal(musicgen.from_steps(steps, codes.shape[-1]), codes)
@@ -174,8 +174,9 @@ print(f"loaded and encoded in {time.perf_counter() - t0:.1f} s: tokens {tuple(e.
 
 # %%
 t0 = time.perf_counter()
-live_train = musicgen.encode_clips_and_captions(codec, corpus.clips("train")[:96], corpus.captions("train")[:96], text)
-live_valid = musicgen.encode_clips_and_captions(codec, corpus.clips("valid")[:16],
+live_train = musicgen.encode_clips_and_captions(codec, corpus.clips("train")[:96], corpus.recipe.sr,
+                                                corpus.captions("train")[:96], text)
+live_valid = musicgen.encode_clips_and_captions(codec, corpus.clips("valid")[:16], corpus.recipe.sr,
                                                 [c[:1] for c in corpus.captions("valid")[:16]], text)
 print({k: tuple(v.shape) for k, v in live_train.items()}, f"encoded in {time.perf_counter() - t0:.0f} s")
 live_cfg = musicgen.lm_config(cfg.n_codebooks, cfg.codebook_size, live_train["codes"].shape[-1], text.dim,
@@ -262,7 +263,7 @@ assert torch.equal(zero, uncond)
 clean_judge, judge = load_classifier(), load_classifier(CKPT / "classifier_robust.pt")
 test_clips = torch.from_numpy(corpus.clips("test")[:32].copy())
 test_attrs = corpus.attributes("test")[:32]
-decoded = codec.reconstruct(test_clips, n_q=cfg.n_codebooks)
+decoded = codec.reconstruct(test_clips, sr=cfg.sample_rate, n_q=cfg.n_codebooks)
 print(f"{'family accuracy':>28} {'clean clips':>12} {'codec reconstructions':>22}")
 hears = {}
 for name, c in (("classifier.pt (clean)", clean_judge), ("classifier_robust.pt", judge)):

@@ -455,8 +455,10 @@ jukebox_gen = torch.Generator().manual_seed(0)
 audio_rows = {}
 with torch.no_grad():
     timed("held-out real clips", lambda: held_audio)
-    timed("codec reconstruction (4 codebooks)", lambda: in_batches(lambda i, j: codec.reconstruct(held_audio[i:j], n_q=4)))
-    timed("VQ-VAE hop-64 reconstruction", lambda: in_batches(lambda i, j: levels[64].reconstruct(held_audio[i:j])))
+    timed("codec reconstruction (4 codebooks)",  # held_audio[i:j, None]: (j - i, 1, T), j - i clips
+          lambda: in_batches(lambda i, j: codec.reconstruct(held_audio[i:j, None], sr=SR_A, n_q=4)))
+    timed("VQ-VAE hop-64 reconstruction",
+          lambda: in_batches(lambda i, j: levels[64].reconstruct(held_audio[i:j, None], sr=SR_A)))
     timed("Jukebox-style (nb04)", lambda: in_batches(lambda i, j: jukebox.sample_top_down(
         levels[256], levels[64], prior, upsampler, labels[i:j], RECIPE.clip_seconds, jukebox_gen)["audio"]))
     timed("MusicGen-style (nb05), guidance 3", lambda: in_batches(lambda i, j: pipe.generate(

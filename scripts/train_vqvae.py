@@ -73,9 +73,9 @@ def audio_loss(model, batch):
 
 def level_quality(model: VQVAE, clips: torch.Tensor, sr: int) -> dict:
     """Mean quality table (``quality_table``) of ``model.reconstruct`` over ``clips`` (N, T), plus code usage."""
-    rows = [quality_table(x, model.reconstruct(x[None])[0], sr) for x in clips]
+    rows = [quality_table(x, model.reconstruct(x[None], sr)[0], sr) for x in clips]
     table = {k: sum(r[k] for r in rows) / len(rows) for k in rows[0]}
-    usage, perplexity = code_statistics(model.encode(clips), model.config.codebook_size)
+    usage, perplexity = code_statistics(model.encode(clips[:, None], sr), model.config.codebook_size)
     return dict(table, usage=float(usage), perplexity=float(perplexity))
 
 

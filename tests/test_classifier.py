@@ -31,13 +31,20 @@ def test_shapes_embedding_and_predictions():
         name: (5, len(classes)) for name, classes in TINY.heads}
     e = model.embed(x.numpy(), sr=16000, batch_size=2)  # batching does not change the result
     assert e.shape == (5, TINY.embed_dim)
-    torch.testing.assert_close(e, model.embed(x, batch_size=5), rtol=1e-5, atol=1e-5)
-    pred = model.predict(x[0])
+    torch.testing.assert_close(e, model.embed(x, 16000, batch_size=5), rtol=1e-5, atol=1e-5)
+    pred = model.predict(x[0], 16000)
     assert set(pred) == set(TINY.attributes) and pred["mode"][0] in ("major", "minor")
-    with pytest.raises(ValueError, match="16000 Hz, got sr=22050"):
+    assert model.predict(torch.zeros(3, 2000), 16000)["mode"][0] in ("major", "minor")  # silence has an answer
+    with pytest.raises(TypeError, match="sr"):
+        model.embed(x)  # the rate is required: 44.1 kHz audio was classified silently
+    with pytest.raises(ValueError, match="sr=22050 Hz.*16000 Hz"):
         model.embed(x, sr=22050)
     with pytest.raises(ValueError, match="samples"):
-        model.embed(torch.zeros(2, 100))
+        model.embed(torch.zeros(3, 100), 16000)
+    with pytest.raises(ValueError, match=r"stereo \(2, T\)"):
+        model.predict(x[:2], 16000)  # (2, T) as torchaudio and librosa read stereo
+    with pytest.raises(ValueError, match="int16-scale"):
+        model.predict(x * 31195 / x.abs().max(), 16000)
 
 
 def test_loss_returns_metrics_and_trains_with_the_course_loop():
@@ -55,19 +62,35 @@ def test_loss_returns_metrics_and_trains_with_the_course_loop():
     assert hist["valid_loss"][-1] < float(loss.detach())
 
 
+def fixed_answer_model(answer: dict[str, int]) -> AttributeClassifier:
+    """A TINY classifier whose every head answers the class ``answer[attribute]`` for any clip: weights 0, one bias
+    1 (the mode branch's pooled logits are its MLP's output biases plus log 12)."""
+    model = AttributeClassifier(TINY).eval()
+    with torch.no_grad():
+        for name, head in model.heads.items():
+            head.weight.zero_(); head.bias.zero_(); head.bias[answer[name]] = 1.0
+        last = model.mode_from_chroma.g[-1]
+        last.weight.zero_(); last.bias.zero_(); last.bias[answer["mode"]] = 1.0
+    return model
+
+
 def test_confusion_matrix_and_evaluate():
     cm = classifier.confusion_matrix(np.array([0, 0, 1, 2, 2]), np.array([0, 1, 1, 2, 0]), 3)
     assert cm.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 1]]
-    torch.manual_seed(0)
-    model = AttributeClassifier(TINY).eval()
-    x = torch.randn(6, 4000) * 0.1
-    pred = model.predict(x)
-    labels = {name: np.array([classes.index(p) for p in pred[name]]) for name, classes in TINY.heads}
-    labels["mode"][:3] = 1 - labels["mode"][:3]  # three wrong on purpose
-    res = classifier.evaluate(model, x, labels)
-    assert res["family"]["accuracy"] == 1.0 and res["mode"]["accuracy"] == 0.5
-    assert np.trace(res["mode"]["confusion"]) == 3 and np.sum(res["mode"]["confusion"]) == 6
-    assert "predicted" in classifier.format_confusion(res["mode"])
+    model = fixed_answer_model({"family": 2, "tempo_band": 0, "mode": 1, "register": 1})  # guitar, slow, minor, middle
+    x = torch.randn(6, 4000, generator=torch.Generator().manual_seed(0)) * 0.1
+    assert model.predict(x, 16000) == {"family": ["guitar"] * 6, "tempo_band": ["slow"] * 6, "mode": ["minor"] * 6,
+                                       "register": ["middle"] * 6}
+    labels = {"family": np.array([2, 2, 0, 1, 2, 7]), "tempo_band": np.array([0, 0, 0, 0, 0, 0]),
+              "mode": np.array([1, 0, 0, 1, 0, 0]), "register": np.array([0, 0, 2, 2, 2, 2])}
+    res = classifier.evaluate(model, x, 16000, labels)
+    assert {k: v["accuracy"] for k, v in res.items()} == {"family": 0.5, "tempo_band": 1.0, "mode": 2 / 6, "register": 0.0}
+    assert res["mode"]["confusion"] == [[0, 4], [0, 2]]  # rows: true major (4), true minor (2); all said minor
+    family = np.zeros((8, 8), dtype=int)
+    family[[2, 0, 1, 7], 2] = [3, 1, 1, 1]  # every clip said guitar: column 2 holds the true classes' counts
+    assert res["family"]["confusion"] == family.tolist() and res["family"]["n"] == 6
+    table = classifier.format_confusion(res["mode"])
+    assert "predicted" in table and table.splitlines()[1].split() == ["major", "0", "4"]
 
 
 def test_checkpoint_round_trip_refuses_other_config_and_checks_hash(tmp_path):
@@ -76,8 +99,8 @@ def test_checkpoint_round_trip_refuses_other_config_and_checks_hash(tmp_path):
     path = save_weights(model, tmp_path / "c.pt", TINY.to_dict())
     (tmp_path / "c.json").write_text(json.dumps({"sha256": classifier.file_sha256(path)}))
     loaded = classifier.load_classifier(path)
-    x = torch.randn(2, 4000) * 0.1
-    torch.testing.assert_close(loaded.embed(x), model.embed(x))
+    x = torch.randn(3, 4000) * 0.1
+    torch.testing.assert_close(loaded.embed(x, 16000), model.embed(x, 16000))
     other = ClassifierConfig(n_mels=32, channels=(4, 8), embed_dim=24)
     with pytest.raises(ValueError, match="embed_dim"):
         classifier.load_classifier(path, config=other)
@@ -88,6 +111,8 @@ def test_checkpoint_round_trip_refuses_other_config_and_checks_hash(tmp_path):
 
 @pytest.mark.skipif(not classifier.CHECKPOINT.exists(), reason="no shipped classifier checkpoint")
 def test_shipped_checkpoint():
+    from helpers.audio_corpus import AudioCorpus
+
     meta = json.loads(classifier.CHECKPOINT.with_suffix(".json").read_text())
     assert classifier.CHECKPOINT.stat().st_size < 2 * 1024 * 1024
     assert classifier.file_sha256(classifier.CHECKPOINT) == meta["sha256"]
@@ -96,9 +121,14 @@ def test_shipped_checkpoint():
     ckpt = torch.load(classifier.CHECKPOINT, map_location="cpu", weights_only=True)
     assert all(v.dtype == (torch.float16 if meta["weights"] == "float16" else torch.float32)
                for v in ckpt["state_dict"].values() if v.is_floating_point())
+    # the recorded test results are what the shipped weights give on the shipped corpus's test split (recomputed)
+    corpus = AudioCorpus.build(progress=False, verbose=False)
+    assert meta["corpus_recipe"] == corpus.recipe.hash()
+    again = classifier.evaluate(model, corpus.clips("test"), corpus.recipe.sr, corpus.labels("test"))
     for name in ClassifierConfig().attributes:
         res = meta["results"]["test"][name]
-        assert np.trace(res["confusion"]) / res["n"] == pytest.approx(res["accuracy"])
+        assert again[name]["confusion"] == res["confusion"] and again[name]["accuracy"] == pytest.approx(res["accuracy"])
+        assert meta["test_accuracy"][name] == pytest.approx(again[name]["accuracy"])
     with pytest.raises(ValueError, match="config"):
         classifier.load_classifier(config=TINY)
 

@@ -5,9 +5,12 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from helpers import codec as C
 from helpers import vqvae as V
+
+SR = 16000
 
 
 def clip(B=2, T=320, seed=0):
@@ -34,14 +37,24 @@ def trained_tiny(steps=3, **changes):
 def test_shapes_with_one_to_k_codebooks(hop):
     m = C.Codec(C.CodecConfig.tiny(hop=hop))
     K = m.config.n_codebooks
-    x = clip(T=hop * 5)
-    codes = m.encode(x)
-    assert codes.shape == (2, K, 5) and codes.dtype == torch.int64
+    x = clip(B=3, T=hop * 5)
+    codes = m.encode(x, SR)
+    assert codes.shape == (3, K, 5) and codes.dtype == torch.int64
     for k in range(1, K + 1):
-        assert m.decode(codes[:, :k]).shape == (2, hop * 5)
-        assert m.reconstruct(x, n_q=k).shape == x.shape
-        assert torch.equal(m.encode(x, n_q=k), codes[:, :k])  # a prefix of the full code stack
-    assert m(x, n_q=2).codes.shape == (2, 2, 5)
+        assert m.decode(codes[:, :k]).shape == (3, hop * 5)
+        assert m.reconstruct(x, SR, n_q=k).shape == x.shape
+        assert torch.equal(m.encode(x[:, None], SR, n_q=k), codes[:, :k])  # a prefix of the full code stack
+    assert m(x, n_q=2).codes.shape == (3, 2, 5)
+
+
+def test_encode_does_not_run_the_decoder():
+    m = C.Codec(C.CodecConfig.tiny()).eval()
+    calls = []
+    m.decoder.register_forward_hook(lambda *_: calls.append(1))
+    x = clip(B=3)
+    codes = m.encode(x, SR)
+    assert calls == [] and codes.shape == (3, 3, x.shape[1] // m.hop)
+    assert torch.equal(codes, m(x).codes) and calls == [1]  # the same codes as the full forward, which decodes
 
 
 def test_bitrate_from_codebooks_size_and_frame_rate():
@@ -88,12 +101,30 @@ def test_quantizer_dropout_is_seeded_and_covers_1_to_k():
 
 
 def test_only_the_stages_used_are_updated():
+    """One training forward with n_q=1, then the hook: stage 1 moves exactly as its EMA update says (recomputed here
+    from the encoder's latents and a brute-force nearest code), the unused stages do not move."""
     m = C.Codec(C.CodecConfig.tiny(), seed=0).train()
-    m(clip(), n_q=1)  # initialises and records stage 1 only
+    x = clip()
+    out = m(x, n_q=1)  # initialises and records stage 1 only
+    stage = m.quantizer.stages[0]
+    init = stage.codebook.clone()
     before = [s.codebook.clone() for s in m.quantizer.stages]
+    with torch.no_grad():
+        z = F.normalize(m.encoder(x[:, None]), dim=1)  # (B, D, L): 320 samples = 40 frames, no padding
+    flat = z.transpose(1, 2).reshape(-1, z.shape[1])  # (N, D)
+    codes = ((flat[:, None] - init[None]) ** 2).sum(-1).argmin(1)  # (N,) nearest by every distance
+    assert torch.equal(codes, out.codes[:, 0].reshape(-1))
+    K, mu, c = stage.codebook_size, stage.mu, stage.fresh_count
+    n = torch.bincount(codes, minlength=K).float()
+    s = torch.zeros_like(init).index_add_(0, codes, flat)
+    count, total = mu * c + (1 - mu) * n, mu * c * init + (1 - mu) * s
+    smoothed = (count + 1e-5) / (count.sum() + K * 1e-5) * count.sum()
+    expected = F.normalize(total / smoothed[:, None], dim=1)
     reports = C.update_codebooks(m)
-    assert len(reports) == 1
-    assert not torch.equal(before[0], m.quantizer.stages[0].codebook) or reports[0]["restarted"] == 0
+    alive = count >= stage.threshold
+    assert len(reports) == 1 and reports[0]["restarted"] == int((~alive).sum())  # the dead ones are restarted
+    assert alive.sum() > 1 and torch.allclose(stage.codebook[alive], expected[alive], atol=1e-6)
+    assert not torch.equal(stage.codebook[alive], init[alive])  # the used codes moved towards their latents
     assert all(torch.equal(b, s.codebook) for b, s in zip(before[1:], m.quantizer.stages[1:]))
     assert not bool(m.quantizer.stages[1].initialised)
 
@@ -118,7 +149,7 @@ def test_determinism_and_checkpoint_refusal(tmp_path):
     assert all(torch.equal(p, q) for p, q in zip(a.state_dict().values(), b.state_dict().values()))
     path = C.save_checkpoint(a, tmp_path / "codec.pt")
     loaded = C.load_checkpoint(path, a.config)
-    assert torch.equal(loaded.encode(clip()), a.encode(clip()))
+    assert torch.equal(loaded.encode(clip(B=3), SR), a.encode(clip(B=3), SR))
     with pytest.raises(ValueError, match="n_codebooks"):
         C.load_checkpoint(path, C.CodecConfig.tiny(n_codebooks=4))
     vq_path = V.save_checkpoint(V.VQVAE(V.VQVAEConfig.tiny()), tmp_path / "vq.pt")
@@ -134,11 +165,19 @@ def test_determinism_and_checkpoint_refusal(tmp_path):
 def test_bad_input():
     m = C.Codec(C.CodecConfig.tiny(hop=8))
     with pytest.raises(ValueError, match="22050 Hz"):
-        m.encode(clip(), sr=22050)
+        m.encode(clip()[:, None], sr=22050)
+    with pytest.raises(TypeError, match="sr"):
+        m.encode(clip()[:, None])  # 44.1 kHz audio gave 552 frames silently: the rate is required
+    with pytest.raises(ValueError, match="44100 Hz"):
+        m.reconstruct(clip(T=441)[:1], sr=44100)
+    with pytest.raises(ValueError, match=r"stereo \(2, T\)"):
+        m.encode(clip(), SR)
+    with pytest.raises(ValueError, match="int16-scale"):
+        m.encode(clip()[:1] * 31195, SR)
     with pytest.raises(ValueError, match="silent"):
-        m.encode(torch.zeros(1, 80))
-    with pytest.raises(ValueError, match="too short"):
-        m.encode(clip(T=6))
+        m.encode(torch.zeros(1, 80), SR)
+    with pytest.raises(ValueError, match="shorter than one code frame"):
+        m.encode(clip(B=1, T=6), SR)
     with pytest.raises(ValueError, match=r"1 <= k <= 3"):
         m.decode(torch.zeros(1, 4, 5, dtype=torch.long))
     with pytest.raises(ValueError, match="n_q must lie in 1..3"):

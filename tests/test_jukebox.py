@@ -87,6 +87,28 @@ def test_sample_top_shapes_determinism_and_prompt():
     assert b.shape == (2, 15) and torch.equal(b[:, :5], prompt)
 
 
+def test_untrained_top_prior_draws_every_code_about_equally_and_never_a_label():
+    """An untrained prior's logits are nearly flat over codes and labels. Mapping a sampled label to the last code
+    (the old clamp) gave code 11 (1 + 3) / 15 = 27% of the draws; masking the labels gives each code 1/12 = 8%."""
+    prior = tiny_prior()
+    codes = J.sample_top(prior, [0, 1, 2] * 22, 15, gen(11))  # (66, 15): 990 codes
+    freq = torch.bincount(codes.flatten(), minlength=K_TOP).float() / codes.numel()
+    assert len(freq) == K_TOP  # no label id among the codes
+    assert float(freq[-1]) < 0.13 and float(freq.max()) < 0.13 and float(freq.min()) > 0.04, freq.tolist()
+
+
+def test_generate_never_samples_a_banned_token():
+    m = MusicTransformer(MusicTransformerConfig.tiny(vocab_size=9)).eval()
+    out = generate(m, torch.zeros(4, 1, dtype=torch.long), 30, gen(1), banned=range(2, 9))
+    assert set(out[:, 1:].flatten().tolist()) == {0, 1}
+    greedy = generate(m, torch.zeros(4, 1, dtype=torch.long), 10, gen(1), temperature=0.0, banned=range(1, 9))
+    assert (greedy[:, 1:] == 0).all()  # argmax over what is left
+    with pytest.raises(ValueError, match="banned token ids must lie in 0..8"):
+        generate(m, torch.zeros(1, 1, dtype=torch.long), 2, gen(1), banned=[9])
+    with pytest.raises(ValueError, match="nothing is left"):
+        generate(m, torch.zeros(1, 1, dtype=torch.long), 2, gen(1), banned=range(9))
+
+
 def test_top_prior_checkpoint_round_trip_and_refusals(tmp_path):
     prior = tiny_prior()
     path = J.save_top_prior(prior, N_LABELS, tmp_path / "p.pt", half=False)
@@ -139,6 +161,15 @@ def test_upsampler_sample_shapes_determinism_prompt_and_checkpoint(tmp_path):
         J.load_upsampler(path, expect=other)
 
 
+def test_untrained_upsampler_draws_every_code_about_equally_and_never_bos():
+    """BOS used to be clamped to the last code: (1 + 1) / 11 = 18% of the draws instead of 1/10."""
+    up = tiny_upsampler(max_len=24)
+    lower = up.sample(torch.randint(0, K_TOP, (48, 5), generator=gen(5)), gen(6))  # (48, 20): 960 codes
+    freq = torch.bincount(lower.flatten(), minlength=K_BOTTOM).float() / lower.numel()
+    assert len(freq) == K_BOTTOM  # BOS never among the codes
+    assert float(freq[-1]) < 0.15 and float(freq.max()) < 0.15 and float(freq.min()) > 0.05, freq.tolist()
+
+
 # --- top-down ------------------------------------------------------------------------------------------------------
 def test_sample_top_down_shapes_determinism_and_prompt():
     bottom = VQVAE(VQVAEConfig.tiny(hop=4, codebook_size=K_BOTTOM))
@@ -152,7 +183,12 @@ def test_sample_top_down_shapes_determinism_and_prompt():
     assert torch.equal(again["audio"], out["audio"])
     t = torch.arange(160) / 16000
     prompt = (0.3 * torch.sin(2 * torch.pi * 440 * t))[None]  # 10 top codes, 40 bottom codes
-    cont = J.sample_top_down(top, bottom, prior, up, 1, seconds, gen(0), prompt_audio=prompt)
-    assert torch.equal(cont["top"][:, :10], top.encode(prompt)) and torch.equal(cont["bottom"][:, :40], bottom.encode(prompt))
+    cont = J.sample_top_down(top, bottom, prior, up, 1, seconds, gen(0), prompt_audio=prompt, sr=16000)
+    assert torch.equal(cont["top"][:, :10], top.encode(prompt, 16000))
+    assert torch.equal(cont["bottom"][:, :40], bottom.encode(prompt, 16000))
+    with pytest.raises(ValueError, match="sample rate"):  # the prompt's rate is required
+        J.sample_top_down(top, bottom, prior, up, 1, seconds, gen(0), prompt_audio=prompt)
+    with pytest.raises(ValueError, match="44100 Hz"):
+        J.sample_top_down(top, bottom, prior, up, 1, seconds, gen(0), prompt_audio=prompt, sr=44100)
     with pytest.raises(ValueError, match="upsampler ratio"):
         J.sample_top_down(top, bottom, prior, J.Upsampler(up.config, K_TOP, 2), 1, seconds, gen(0))

@@ -372,6 +372,13 @@ def test_bootstrap_vectorised_path_equals_the_loop():
         plain = m.bootstrap_ci(x, np.random.default_rng(1), stat, n_boot=500, vectorized=False)
         assert fast == plain
     pairs = np.c_[x, x + 1]  # rows are items
+    for stat in (np.mean, np.median, np.std):  # (n, k): the reduction pools a resample's values, as the loop does
+        fast = m.bootstrap_ci(pairs, np.random.default_rng(3), stat, n_boot=500)
+        plain = m.bootstrap_ci(pairs, np.random.default_rng(3), stat, n_boot=500, vectorized=False)
+        assert fast == plain
+        assert fast.estimate == pytest.approx(stat(pairs)) and fast.low < fast.estimate < fast.high
+    with pytest.raises(ValueError, match="one number per resample"):
+        m.bootstrap_ci(pairs, np.random.default_rng(3), lambda s, axis: np.mean(s, axis=1), vectorized=True)
     ci = m.bootstrap_ci(pairs, np.random.default_rng(2), lambda s: np.mean(s[:, 1] - s[:, 0]), n_boot=100)
     assert ci.low == pytest.approx(1) and ci.high == pytest.approx(1)
     with pytest.raises(ValueError, match="at least 2 items"):

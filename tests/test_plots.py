@@ -102,16 +102,13 @@ def test_piano_roll_draws_into_given_axes():
     assert out is axes[1] and len(axes[0].collections) == 0 and len(note_bars(axes[1])) == 5
 
 
-def test_piano_roll_of_thousands_of_notes_is_quick():
-    import time
-
+def test_piano_roll_of_thousands_of_notes_draws_every_note():
+    """(Its drawing time is measured in tests/benchmarks/bench_plots.py, not asserted here.)"""
     rows = [(40 + (i * 7) % 40, i * 0.25, 0.5, 80, i % 4) for i in range(8000)]
     piece = piece_from_notes(rows, voice_names=("S", "A", "T", "B"))
-    t0 = time.perf_counter()
     ax = plot_piano_roll(piece)
     ax.figure.canvas.draw()
     assert len(note_bars(ax)) == 8000
-    assert time.perf_counter() - t0 < 10.0
 
 
 def test_waveform_window_and_labels():

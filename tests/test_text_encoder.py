@@ -1,6 +1,10 @@
 """Tests of helpers.text_encoder: prompt checks, the weights' hash check, and the real MiniLM encoder when installed."""
 import importlib.util
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -26,33 +30,82 @@ def test_check_prompts_refuses(bad, err, word):
         te.check_prompts(bad)
 
 
-def test_verify_weights_refuses_other_hash(tmp_path):
-    (tmp_path / "model.safetensors").write_bytes(b"not the official weights")
-    with pytest.raises(ValueError, match="SHA-256"):
-        te.verify_weights(tmp_path)
-    with pytest.raises(FileNotFoundError):
-        te.verify_weights(tmp_path / "missing")
-    # and the encoder refuses the folder before importing or loading anything
-    with pytest.raises(ValueError, match="refusing"):
-        te.MiniLMEncoder(model_dir=tmp_path)
+def small_model_dir(folder):
+    """A folder of two files and its manifest: the check without the real model."""
+    (folder / "sub").mkdir(parents=True)
+    (folder / "config.json").write_text('{"num_hidden_layers": 6}')
+    (folder / "sub" / "weights.bin").write_bytes(b"abc")
+    return folder, {"config.json": te.file_sha256(folder / "config.json"),
+                    "sub/weights.bin": te.file_sha256(folder / "sub" / "weights.bin")}
 
 
-def test_verify_weights_accepts_matching_hash(tmp_path):
-    (tmp_path / "model.safetensors").write_bytes(b"abc")
-    assert te.verify_weights(tmp_path, expected=te.file_sha256(tmp_path / "model.safetensors")) == tmp_path
+def test_verify_model_dir_checks_every_file(tmp_path):
+    folder, manifest = small_model_dir(tmp_path / "m")
+    assert te.verify_model_dir(folder, manifest) == folder
+    (folder / "config.json").write_text('{"num_hidden_layers": 3}')  # a changed config, same weights
+    with pytest.raises(ValueError, match="refusing .*config.json: its SHA-256"):
+        te.verify_model_dir(folder, manifest)
+    folder, manifest = small_model_dir(tmp_path / "n")
+    (folder / "added_tokens.json").write_text("{}")  # the tokenizer would read it
+    with pytest.raises(ValueError, match=r"files the pinned model does not \(\['added_tokens.json'\]\)"):
+        te.verify_model_dir(folder, manifest)
+    (folder / "added_tokens.json").unlink()
+    (folder / "sub" / "weights.bin").unlink()
+    with pytest.raises(FileNotFoundError, match="lacks"):
+        te.verify_model_dir(folder, manifest)
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        te.verify_model_dir(tmp_path / "missing", manifest)
+    # and the encoder refuses a folder before importing or loading anything
+    with pytest.raises(FileNotFoundError, match="lacks"):
+        te.MiniLMEncoder(model_dir=folder)
+
+
+def test_manifest_fingerprint_names_every_file():
+    m = dict(te.MINILM_MANIFEST)
+    assert te.MiniLMEncoder.fingerprint == te.manifest_fingerprint(m) and len(te.MiniLMEncoder.fingerprint) == 64
+    assert te.manifest_fingerprint({**m, "config.json": "0" * 64}) != te.manifest_fingerprint(m)
+    assert te.manifest_fingerprint(dict(reversed(list(m.items())))) == te.manifest_fingerprint(m)  # order-free
 
 
 @needs_minilm
-def test_installed_weights_have_official_hash_and_tampered_copy_is_refused(tmp_path):
+def test_installed_folder_matches_the_manifest_and_changed_files_are_refused(tmp_path):
     folder = te.minilm_model_dir()
-    assert te.verify_weights(folder) == folder
+    assert te.verify_model_dir(folder) == folder
+    assert te.MINILM_MANIFEST["model.safetensors"] == te.MINILM_SHA256  # the official weights
     copy = tmp_path / "model"
     shutil.copytree(folder, copy)
     data = bytearray((copy / "model.safetensors").read_bytes())
     data[-1] ^= 1  # one flipped bit in the last weight
     (copy / "model.safetensors").write_bytes(bytes(data))
-    with pytest.raises(ValueError, match="refusing"):
+    with pytest.raises(ValueError, match="refusing .*model.safetensors"):
         te.MiniLMEncoder(model_dir=copy)
+    shutil.copy(folder / "model.safetensors", copy / "model.safetensors")
+    config = (copy / "config.json").read_text()
+    (copy / "config.json").write_text(config.replace('"num_hidden_layers": 6', '"num_hidden_layers": 3'))
+    with pytest.raises(ValueError, match="refusing .*config.json"):  # loaded 3 layers silently before
+        te.MiniLMEncoder(model_dir=copy)
+
+
+@needs_minilm
+def test_loading_leaves_the_environment_alone_and_needs_no_network():
+    """local_files_only, not HF_HUB_OFFLINE: in a fresh process with every socket connection refused and no offline
+    variable set, the encoder loads and encodes without trying the network, and sets no offline variable."""
+    code = (
+        "import os, socket\n"
+        "tries = []\n"
+        "def refuse(*a, **k): tries.append(a); raise OSError('network used')\n"
+        "socket.socket.connect = refuse; socket.create_connection = refuse\n"
+        "from helpers.text_encoder import MiniLMEncoder\n"
+        "e = MiniLMEncoder()\n"
+        "assert e.encode('a slow piano piece').tokens.shape[-1] == 384\n"
+        "assert not tries, tries\n"
+        "offline = {k: os.environ[k] for k in ('HF_HUB_OFFLINE', 'TRANSFORMERS_OFFLINE') if k in os.environ}\n"
+        "assert not offline, offline\n"
+        "print('ok')\n")
+    env = {k: v for k, v in os.environ.items() if k not in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    env["PYTHONPATH"] = str(Path(te.__file__).resolve().parents[1])
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-2000:]
 
 
 @pytest.fixture(scope="module")

@@ -148,6 +148,17 @@ def test_extra_train_option_and_joining_two_caches(capsys):
         lm_script.concat_clips(a, fake_cache(N=2, K=3))
 
 
+def test_a_truncated_cache_is_named_and_a_cache_is_keyed_by_the_encoders_hash(tmp_path):
+    from helpers.text_encoder import MiniLMEncoder
+
+    assert lm_script.text_encoder_hash() == MiniLMEncoder.fingerprint[:16] != "minilm"
+    path = tmp_path / "cache.pt"
+    torch.save({"train": fake_cache()}, path)
+    path.write_bytes(path.read_bytes()[:100])  # a run killed while writing (before writes were atomic)
+    with pytest.raises(ValueError, match=f"caption cache {path} cannot be read.*corrupt or truncated"):
+        lm_script.load_or_build_cache(None, None, path)
+
+
 def test_train_musicgen_main_end_to_end_on_a_few_clips(tmp_path, capsys):
     """The whole script on 4 clips per split and a tiny LM: cache, training, fp16 check, speed, JSON; then a warm
     start from its output (the steps add up) that reuses the cache."""
@@ -165,7 +176,11 @@ def test_train_musicgen_main_end_to_end_on_a_few_clips(tmp_path, capsys):
     assert meta["history"]["valid_step"] == [1, 2] and len(meta["history"]["train_loss"]) == 2
     model = load_checkpoint(tmp_path / "lm.pt")
     assert model.config.d_model == 32 and model.config.n_streams == 4 and model.config.d_cond == 384
-    (cache,) = (tmp_path / "cache").glob("*_minilm_aug1_limit4.pt")
+    from helpers.text_encoder import MiniLMEncoder
+
+    (cache,) = (tmp_path / "cache").glob(f"*_text{MiniLMEncoder.fingerprint[:16]}_aug1_limit4.pt")  # the encoder's hash
+    assert torch.load(cache, weights_only=True)["encoder_sha256"] == MiniLMEncoder.fingerprint
+    assert not list((tmp_path / "cache").glob("*.tmp*"))  # written through a temporary file, renamed
     second = lm_script.main(tiny + ["--steps", "1", "--init", str(tmp_path / "lm.pt"), "--out", str(tmp_path / "lm2.pt")])
     assert "cache: reusing" in capsys.readouterr().out
     assert second["init"]["steps"] == 2 and second["init"]["sha256"] == file_sha256(tmp_path / "lm.pt")

@@ -575,6 +575,43 @@ def test_a_changed_checkpoint_is_refused_with_both_hashes(tmp_path):
     with pytest.raises(ValueError, match="not listed"):
         verify_sha256(other, manifest)
 
+def test_a_truncated_or_empty_checkpoint_is_named_in_the_error(tmp_path):
+    from helpers.training import read_checkpoint, read_resume, save_weights
+
+    path = save_weights(nn.Linear(3, 2), tmp_path / "run" / "best.pt")
+    whole = path.read_bytes()
+    for broken in (whole[: len(whole) // 2], b""):  # killed while writing; a file created but never filled
+        path.write_bytes(broken)
+        with pytest.raises(ValueError, match=f"checkpoint {path} cannot be read.*corrupt or truncated"):
+            read_checkpoint(path)  # was a bare "PytorchStreamReader failed reading zip archive", no path
+        with pytest.raises(ValueError, match=f"resume file {path} cannot be read"):
+            read_resume(path, TrainConfig(), None, 1)
+    with pytest.raises(FileNotFoundError, match="missing.pt"):
+        read_checkpoint(tmp_path / "missing.pt")
+
+
+def test_checkpoints_are_written_atomically(tmp_path, monkeypatch):
+    """A save killed half-way leaves the previous file whole and no temporary file behind."""
+    from helpers.training import atomic_write, read_checkpoint, save_weights
+
+    model = nn.Linear(3, 2)
+    path = save_weights(model, tmp_path / "best.pt", {"n": 1})
+    before = path.read_bytes()
+
+    def killed(obj, f):
+        Path(f).write_bytes(b"PK half a zip")  # some bytes reach the disk, then the process dies
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training.torch, "save", killed)
+    with pytest.raises(KeyboardInterrupt):
+        save_weights(nn.Linear(3, 2), path, {"n": 2})
+    monkeypatch.undo()
+    assert path.read_bytes() == before and read_checkpoint(path)["config"] == {"n": 1}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["best.pt"]
+    atomic_write(tmp_path / "new" / "x.bin", lambda tmp: tmp.write_bytes(b"x"))  # folders made, file renamed
+    assert (tmp_path / "new" / "x.bin").read_bytes() == b"x" and len(list((tmp_path / "new").iterdir())) == 1
+
+
 def test_save_weights_stores_tied_weights_once(tmp_path):
     from helpers.training import load_weights, save_weights
 

@@ -8,6 +8,7 @@ import torch
 from helpers import vqvae as V
 
 HOPS = (1, 2, 4, 8, 32, 64, 128, 320)
+SR = 16000
 
 
 def clip(B=2, T=256, seed=0):
@@ -25,12 +26,12 @@ def test_shapes_for_every_hop(hop):
     out = m(x)
     assert out.audio.shape == x.shape and out.codes.shape == (2, 6)
     # a length that is not a multiple of the hop is padded inside and trimmed back
-    y = clip(T=hop * 6 + (hop > 1))
+    y = clip(B=3, T=hop * 6 + (hop > 1))
     assert m(y).audio.shape == y.shape
-    codes = m.encode(y)
-    assert codes.shape == (2, 6 + (hop > 1)) and codes.dtype == torch.int64
-    assert m.decode(codes).shape == (2, codes.shape[1] * hop)
-    assert m.reconstruct(y).shape == y.shape
+    codes = m.encode(y, SR)
+    assert codes.shape == (3, 6 + (hop > 1)) and codes.dtype == torch.int64
+    assert m.decode(codes).shape == (3, codes.shape[1] * hop)
+    assert m.reconstruct(y, SR).shape == y.shape
 
 
 def test_hop_factorisation_and_widths():
@@ -43,6 +44,14 @@ def test_hop_factorisation_and_widths():
 
 
 # --- the bottleneck against plain references ---------------------------------------------------------------------
+EPS = 1e-5
+
+
+def smoothed(counts):
+    """Laplace smoothing of cluster sizes, written out: (N_k + eps) / (sum N + K eps) * sum N."""
+    return (counts + EPS) / (counts.sum() + len(counts) * EPS) * counts.sum()
+
+
 def hand_quantizer(normalize=False, mu=0.9, threshold=1.0):
     q = V.VectorQuantizer(3, 2, mu=mu, threshold=threshold, normalize=normalize, seed=0)
     q.codebook.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]]))
@@ -71,7 +80,7 @@ def test_ema_update_matches_the_one_step_closed_form():
     count = torch.tensor([0.9 * 2 + 0.1 * 2, 0.9 * 2 + 0.1 * 1, 0.9 * 2 + 0.1 * 0])
     sums = torch.tensor([[0.9 * 2 + 0.1 * 2.0, 0.0], [0.1 * 0.1, 0.9 * 2 + 0.1 * 0.8], [0.9 * -2, 0.0]])
     assert torch.allclose(q.ema_count, count) and torch.allclose(q.ema_sum, sums)
-    assert torch.allclose(q.codebook, sums / count[:, None])
+    assert torch.allclose(q.codebook, sums / smoothed(count)[:, None], rtol=1e-6, atol=0)
     assert report == [{"restarted": 0, "alive": 1.0}]
     assert V.update_codebooks(q) == []  # nothing pending any more
 
@@ -126,7 +135,7 @@ def test_restarts_revive_exactly_the_dead_codes():
     alive = ~dead
     expected_sum = 0.5 * torch.arange(12.0).reshape(6, 2) + 0.5
     expected_count = 0.5 * torch.tensor([4.0, 1.5, 4.0, 1.9, 2.0, 4.0]) + 0.5 * n
-    assert torch.allclose(q.codebook[alive], (expected_sum / expected_count[:, None])[alive])
+    assert torch.allclose(q.codebook[alive], (expected_sum / smoothed(expected_count)[:, None])[alive], rtol=1e-6, atol=0)
     revived = q.codebook[dead]
     assert all(any(torch.equal(r, c) for c in candidates) for r in revived)  # each a candidate latent...
     assert not torch.equal(revived[0], revived[1])  # ... two different ones
@@ -142,12 +151,14 @@ def test_with_mu_zero_the_unused_codes_of_a_batch_are_the_restarted_ones():
     before = q.codebook.clone()
     codes = q(z2).codes.flatten()
     [report] = V.update_codebooks(q)
-    used = torch.bincount(codes, minlength=32) > 0
+    counts = torch.bincount(codes, minlength=32).float()
+    used, size = counts > 0, smoothed(counts)
     latents = z2.transpose(1, 2).reshape(-1, 4)
     assert report["restarted"] == int((~used).sum())
     for k in range(32):
-        if used[k]:  # mu = 0: the mean of the latents it got
-            assert torch.allclose(q.codebook[k], latents[codes == k].mean(0))
+        if used[k]:  # mu = 0: the sum of the latents it got over its (smoothed) count, about their mean
+            assert torch.allclose(q.codebook[k], latents[codes == k].sum(0) / size[k], rtol=1e-6, atol=1e-7)
+            assert torch.allclose(q.codebook[k], latents[codes == k].mean(0), rtol=1e-4)
         else:  # restarted from a latent of the batch
             assert any(torch.equal(q.codebook[k], row) for row in latents)
     assert not torch.equal(before, q.codebook)
@@ -171,6 +182,75 @@ def test_unapplied_statistics_warn():
     with pytest.warns(RuntimeWarning, match="training_hooks"):
         for _ in range(V.PENDING_WARNING):
             q(z)
+
+
+def test_training_mode_under_no_grad_records_and_initialises_nothing():
+    """An evaluation or a plot in training mode under torch.no_grad must not move the codebook (module docstring)."""
+    q = V.VectorQuantizer(8, 3, seed=0).train()
+    z = torch.randn(2, 3, 16, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        q(z)
+    assert q._pending is None and not bool(q.initialised) and V.update_codebooks(q) == []
+    m = V.VQVAE(V.VQVAEConfig.tiny()).train()
+    m(clip())  # with gradients: initialises and records
+    V.update_codebooks(m)
+    before = m.quantizer.codebook.clone()
+    with torch.no_grad():
+        m(clip(seed=1))
+    assert V.update_codebooks(m) == [] and torch.equal(before, m.quantizer.codebook)
+
+
+def test_pending_restart_candidates_are_capped_while_counts_accumulate():
+    q = V.VectorQuantizer(16, 4, seed=0).train()
+    z = torch.randn(2, 4, 50, generator=torch.Generator().manual_seed(0))  # 100 latents per forward
+    with pytest.warns(RuntimeWarning, match="training_hooks"):
+        for _ in range(300):
+            q(z)
+    p = q._pending
+    assert p["forwards"] == 300 and float(p["count"].sum()) == 300 * 100  # every forward counted...
+    assert p["latents"].shape == (100, 4)  # ... but only the latest batch kept as candidates (was 30,000 rows)
+    assert torch.equal(p["latents"], torch.nn.functional.normalize(z, dim=1).transpose(1, 2).reshape(-1, 4))
+    small = V.VectorQuantizer(16, 4, seed=0).train()  # batches smaller than the codebook: up to K rows kept
+    for i in range(5):
+        small(torch.randn(1, 4, 6, generator=torch.Generator().manual_seed(i)))
+    assert small._pending["latents"].shape == (16, 4)
+
+
+def test_codes_and_ema_sums_stay_float32_under_autocast():
+    """bf16 autocast must not reach the nearest-code search or the EMA sums (an fp32 island)."""
+    q = V.VectorQuantizer(64, 8, normalize=False, seed=0).train()
+    q.initialise(torch.randn(64, 8, generator=torch.Generator().manual_seed(1)))
+    z = torch.randn(4, 8, 256, generator=torch.Generator().manual_seed(2))  # 1024 latents
+    ref = q(z)
+    ref_sum = q._pending["sum"].clone()
+    q._pending = None
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out = q(z)
+    assert torch.equal(out.codes, ref.codes)  # bf16 distances changed about 2% of them
+    assert out.z_q.dtype == torch.float32 and q._pending["sum"].dtype == torch.float32
+    assert torch.equal(q._pending["sum"], ref_sum)
+
+
+@pytest.mark.parametrize("normalize, steps", [(False, 400), (True, 1200)])
+def test_without_expiry_an_unused_code_keeps_its_vector(normalize, steps):
+    """restart_threshold=0: code 2 is never used. Its S and N decay together; once they underflow (N below 1e-12 after
+    ~260 steps of mu=0.9, S to 0 after ~1000) the old update slid it to the origin."""
+    q = hand_quantizer(normalize=normalize, mu=0.9, threshold=0.0)
+    start = q.codebook[2].clone()
+    n = torch.tensor([3.0, 2.0, 0.0])
+    s = torch.stack([3 * q.codebook[0], 2 * q.codebook[1], torch.zeros(2)])
+    for _ in range(steps):
+        dead = q.ema_update(n, s, torch.zeros(1, 2))
+    assert not dead.any()
+    assert torch.equal(q.codebook[2], start)  # not restarted, not moved
+    assert torch.allclose(q.codebook[:2], torch.tensor([[1.0, 0.0], [0.0, 1.0]]))  # the used codes at their means
+
+
+def test_laplace_smoothing_keeps_the_total_and_no_size_is_zero():
+    counts = torch.tensor([4.0, 0.0, 1.0, 0.0])
+    size = V.laplace_smoothing(counts, 1e-5)
+    assert torch.allclose(size, smoothed(counts)) and (size > 0).all()
+    assert float(size.sum()) == pytest.approx(5.0) and torch.allclose(size, counts, atol=1e-4)
 
 
 def test_usage_and_perplexity():
@@ -220,15 +300,15 @@ def test_same_seed_same_model_and_training():
 def test_hierarchy_encodes_every_level_and_decodes_any():
     cfgs = [V.VQVAEConfig.tiny(hop=h) for h in (2, 8, 32)]
     h = V.HierarchicalVQVAE(cfgs)
-    x = clip(T=320)
-    codes = h.encode(x)
-    assert [c.shape for c in codes] == [(2, 160), (2, 40), (2, 10)]
+    x = clip(B=3, T=320)
+    codes = h.encode(x, SR)
+    assert [c.shape for c in codes] == [(3, 160), (3, 40), (3, 10)]
     for level, c in enumerate(codes):
-        assert h.decode(c, level).shape == (2, 320)
+        assert h.decode(c, level).shape == (3, 320)
     with pytest.raises(ValueError, match="increase"):
         V.HierarchicalVQVAE([cfgs[1], cfgs[0]])
-    with pytest.raises(ValueError, match="too short"):
-        h.encode(clip(T=16))
+    with pytest.raises(ValueError, match="shorter than one code frame"):
+        h.encode(clip(B=1, T=16), SR)
     with pytest.raises(ValueError, match="level 3"):
         h.decode(codes[0], 3)
 
@@ -237,23 +317,43 @@ def test_hierarchy_encodes_every_level_and_decodes_any():
 def test_bad_audio_is_refused_with_clear_errors():
     m = V.VQVAE(V.VQVAEConfig.tiny(hop=8))
     x = clip(T=64)
+    with pytest.raises(TypeError, match="sr"):
+        m.encode(x[:, None])  # the rate is required: 44.1 kHz audio read as 16 kHz gave codes silently
+    with pytest.raises(ValueError, match="pass the audio's sample rate"):
+        m.encode(x[:, None], None)
     with pytest.raises(ValueError, match="44100 Hz.*16000 Hz"):
-        m.encode(x, sr=44100)
+        m.encode(x[:, None], sr=44100)
     with pytest.raises(ValueError, match="2 channels"):
-        m.encode(torch.stack([x, x], dim=1))  # (B, 2, T)
-    with pytest.raises(ValueError, match="stereo"):
-        m.encode(x[0][:, None].repeat(1, 2))  # (T, 2)
+        m.encode(torch.stack([x, x], dim=1), SR)  # (B, 2, T)
+    with pytest.raises(ValueError, match=r"stereo \(T, 2\)"):
+        m.encode(x[0][:, None].repeat(1, 2), SR)  # (T, 2), as soundfile reads it
+    with pytest.raises(ValueError, match=r"stereo \(2, T\)"):
+        m.encode(x, SR)  # (2, T), as torchaudio and librosa read it: not two clips
+    with pytest.raises(ValueError, match="int16-scale"):
+        m.encode(x[:1] * 32767, SR)  # float samples at int16 scale
     with pytest.raises(ValueError, match="silent"):
-        m.encode(torch.cat([x[:1], torch.zeros(1, 64)]))
-    with pytest.raises(ValueError, match="too short for the hop of 8"):
-        m.encode(x[:, :5])
+        m.encode(torch.cat([x[:1], torch.zeros(1, 64), x[1:]]), SR)
+    with pytest.raises(ValueError, match="shorter than one code frame"):
+        m.encode(x[:1, :5], SR)
     with pytest.raises(ValueError, match="NaN"):
-        m.encode(torch.full((1, 64), float("nan")))
+        m.encode(torch.full((1, 64), float("nan")), SR)
     with pytest.raises(ValueError, match="floating-point"):
-        m.encode(torch.ones(1, 64, dtype=torch.int64))
-    with pytest.raises(ValueError, match="codes must be integers in 0..15"):
-        m.decode(torch.full((1, 4), 16))
+        m.encode(torch.ones(1, 64, dtype=torch.int64), SR)
+    with pytest.raises(ValueError, match="44100 Hz"):
+        m.reconstruct(x[:1], sr=44100)
     assert m.encode(x[0].numpy(), sr=16000).shape == (1, 8)  # a mono NumPy clip at the right rate is fine
+    assert m.encode(clip(B=3, T=64), SR).shape == (3, 8)  # three clips as (3, T) ...
+    assert m.encode(clip(B=3, T=64)[:, None], SR).shape == (3, 8)  # ... or (3, 1, T)
+    assert V.check_audio is __import__("helpers.autoencoder", fromlist=["check_audio"]).check_audio  # one definition
+
+
+@pytest.mark.xfail(strict=True, raises=ValueError,
+                   reason="helpers.autoencoder.check_audio applies its (2, T) stereo test after dropping the channel "
+                          "axis of (B, 1, T), so exactly two clips are refused although its message says to pass them "
+                          "as (2, 1, T); the fix belongs in helpers/autoencoder.py (this marker fails once it is made)")
+def test_two_clips_as_2_1_T_are_accepted():
+    m = V.VQVAE(V.VQVAEConfig.tiny(hop=8))
+    assert m.encode(clip(T=64)[:, None], SR).shape == (2, 8)
 
 
 def test_config_round_trip_and_checkpoint_refusal(tmp_path):
@@ -267,9 +367,9 @@ def test_config_round_trip_and_checkpoint_refusal(tmp_path):
     raw = torch.load(path, weights_only=True)
     assert raw["config"]["kind"] == "VQVAEConfig"
     loaded = V.load_checkpoint(path, cfg)
-    x = clip(T=64)
-    assert torch.equal(loaded.encode(x), m.encode(x))
-    assert torch.allclose(loaded.reconstruct(x), m.reconstruct(x))
+    x = clip(B=3, T=64)
+    assert torch.equal(loaded.encode(x, SR), m.encode(x, SR))
+    assert torch.allclose(loaded.reconstruct(x, SR), m.reconstruct(x, SR))
     with pytest.raises(ValueError, match=r"another configuration \(differs in \['codebook_size'\]\)"):
         V.load_checkpoint(path, V.VQVAEConfig.tiny(hop=8, codebook_size=32))
 
@@ -355,17 +455,32 @@ def test_trains_through_the_course_training_loop_with_metrics_and_its_hooks():
 
 
 @pytest.mark.parametrize("name", ["vqvae_hop64.pt", "vqvae_hop256.pt"])
-def test_shipped_levels_load_although_saved_before_newer_config_fields(name):
-    """Files saved before a config field existed (here min_channels) load with that field's default."""
+def test_shipped_levels_load_with_their_saved_or_default_min_channels(name):
     from helpers.training import SHIPPED_CHECKPOINTS, read_checkpoint
 
     path = SHIPPED_CHECKPOINTS / name
     saved = read_checkpoint(path)["config"]
     model = V.load_checkpoint(path)
-    assert model.config.hop == saved["hop"]
-    if "min_channels" not in saved:
-        assert model.config.min_channels == V.VQVAEConfig.__dataclass_fields__["min_channels"].default
+    default = V.VQVAEConfig.__dataclass_fields__["min_channels"].default
+    assert model.config.hop == saved["hop"] and model.config.min_channels == saved.get("min_channels", default)
     # asking for the same configuration explicitly is accepted, another one refused
     V.load_checkpoint(path, V.VQVAEConfig.from_dict(saved))
     with pytest.raises(ValueError, match="another configuration"):
         V.load_checkpoint(path, V.VQVAEConfig.from_dict({**saved, "codebook_size": saved["codebook_size"] * 2}))
+
+
+def test_a_file_saved_before_a_config_field_existed_loads_with_its_default(tmp_path):
+    """Files saved before min_channels existed (the first shipped levels) load with that field's default, whatever
+    the shipped files hold today."""
+    default = V.VQVAEConfig.__dataclass_fields__["min_channels"].default
+    m = V.VQVAE(V.VQVAEConfig.tiny(hop=8, channels=32, min_channels=default))
+    path = V.save_checkpoint(m, tmp_path / "new.pt")
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["config"]["min_channels"] == default
+    del ckpt["config"]["min_channels"]  # as written before the field existed
+    torch.save(ckpt, tmp_path / "old.pt")
+    old = V.load_checkpoint(tmp_path / "old.pt")
+    assert old.config == m.config and old.config.min_channels == default
+    assert all(torch.equal(a, b) for a, b in zip(old.state_dict().values(), m.state_dict().values()))
+    with pytest.raises(ValueError, match="another configuration"):
+        V.load_checkpoint(tmp_path / "old.pt", V.VQVAEConfig.tiny(hop=8, channels=32, min_channels=16))

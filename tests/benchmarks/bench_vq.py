@@ -42,7 +42,7 @@ def best_time(fn, repeat: int = 3):
 
 def bench_model(name, model, loss_fn, seconds: float = 4.0) -> None:
     x = torch.from_numpy(np.random.default_rng(0).uniform(-0.3, 0.3, int(seconds * SR)).astype(np.float32))[None]
-    t_enc, codes = best_time(lambda: model.encode(x))
+    t_enc, codes = best_time(lambda: model.encode(x, SR))
     t_dec, _ = best_time(lambda: model.decode(codes))
     batch = torch.from_numpy(np.random.default_rng(1).uniform(-0.3, 0.3, (8, SR)).astype(np.float32))
 
@@ -121,7 +121,7 @@ def crops(signals, generator: torch.Generator, batch: int, length: int = SR) -> 
 
 
 def quality(model, clips, **kwargs) -> dict:
-    rec = model.reconstruct(clips, **kwargs)
+    rec = model.reconstruct(clips[:, None], SR, **kwargs)  # (N, 1, T): N clips
     rows = [audio_quality.quality_table(c, r, SR) for c, r in zip(clips, rec)]
     return {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
 

@@ -5,6 +5,11 @@
 
 Each benchmark prints its own table. A benchmark that fails prints its traceback and the others still
 run; the harness then exits with status 1 and lists the failures, so CI notices.
+
+``bench_threads.py`` (thread settings under load) is the one that runs other processes: each thread setting in a
+fresh Python process (OpenMP reads its settings at start), beside a CPU-burning competitor it starts and stops
+itself; with its defaults it takes several minutes on a 2-core machine (``bench_threads.py --seconds 0.5 --repeat 1``
+alone for a quick look).
 """
 from __future__ import annotations
 
