@@ -94,6 +94,8 @@ class AutoencoderConfig:
             False: the raw frame phase (Vocos), kept for the comparison in ``data/checkpoints/README.md``.
         phase_weight: weight of :func:`phase_loss` (instantaneous frequency and group delay of the decoder's
             spectrum against the clip's; 0: off).
+        encoder_fft: if > 0, the encoder also reads a log-magnitude STFT of this size at the same hop (finer
+            frequency bins: the pitch of low notes); 0: only the n_fft one.
     """
 
     sample_rate: int = 16000
@@ -117,6 +119,7 @@ class AutoencoderConfig:
     feature_weight: float = 2.0
     phase_ramp: bool = True
     phase_weight: float = 0.0
+    encoder_fft: int = 0
 
     def __post_init__(self):
         for name in ("sample_rate", "hop", "synthesis_hop", "n_fft", "dim", "latent_dim", "n_codebooks",
@@ -129,6 +132,9 @@ class AutoencoderConfig:
         if self.n_fft < self.synthesis_hop or (self.n_fft - self.synthesis_hop) % 2:
             raise ValueError(f"AutoencoderConfig: n_fft={self.n_fft} must be >= synthesis_hop={self.synthesis_hop} "
                              "and differ from it by an even number (same padding)")
+        if self.encoder_fft and (self.encoder_fft < self.synthesis_hop or (self.encoder_fft - self.synthesis_hop) % 2):
+            raise ValueError(f"AutoencoderConfig: encoder_fft={self.encoder_fft} must be 0, or >= synthesis_hop "
+                             "and differ from it by an even number")
         if self.encoder_blocks < 0 or self.decoder_blocks < 0 or self.restart_every < 0:
             raise ValueError("AutoencoderConfig: encoder_blocks, decoder_blocks and restart_every must be >= 0")
         if not 0.0 <= self.quantizer_dropout <= 1.0:
@@ -169,6 +175,7 @@ class AutoencoderConfig:
             raise ValueError(f"this is a {kind} configuration, not an {cls.__name__}")
         d.setdefault("phase_ramp", False)  # files from before the ramp existed decoded the raw frame phase
         d.setdefault("phase_weight", 0.0)
+        d.setdefault("encoder_fft", 0)
         unknown = set(d) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}")
@@ -286,8 +293,9 @@ class Encoder(nn.Module):
 
     def __init__(self, c: AutoencoderConfig):
         super().__init__()
-        self.n_fft, self.hop = c.n_fft, c.synthesis_hop
+        self.n_fft, self.hop, self.fine_fft = c.n_fft, c.synthesis_hop, c.encoder_fft
         self.inp = nn.Conv1d(c.n_bins, c.dim, 1)
+        self.fine = nn.Conv1d(c.encoder_fft // 2 + 1, c.dim, 1) if c.encoder_fft else None
         self.norm = ChannelNorm(c.dim)
         self.blocks = nn.Sequential(*[ConvNeXtBlock(c.dim) for _ in range(c.encoder_blocks)])
         r = c.hop // c.synthesis_hop
@@ -296,7 +304,10 @@ class Encoder(nn.Module):
 
     def forward(self, x):  # (B, T) -> (B, D, T / hop)
         spec = stft_same(x, self.n_fft, self.hop).abs()  # (B, F, N)
-        h = self.blocks(self.norm(self.inp(torch.log(spec.clamp_min(LOG_FLOOR)))))
+        h = self.inp(torch.log(spec.clamp_min(LOG_FLOOR)))
+        if self.fine is not None:  # the same frames seen through a longer window: (B, F_fine, N)
+            h = h + self.fine(torch.log(stft_same(x, self.fine_fft, self.hop).abs().clamp_min(LOG_FLOOR)))
+        h = self.blocks(self.norm(h))
         h = self.down(h)
         return self.out(h)
 

@@ -347,10 +347,6 @@ def test_bad_audio_is_refused_with_clear_errors():
     assert V.check_audio is __import__("helpers.autoencoder", fromlist=["check_audio"]).check_audio  # one definition
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="helpers.autoencoder.check_audio applies its (2, T) stereo test after dropping the channel "
-                          "axis of (B, 1, T), so exactly two clips are refused although its message says to pass them "
-                          "as (2, 1, T); the fix belongs in helpers/autoencoder.py (this marker fails once it is made)")
 def test_two_clips_as_2_1_T_are_accepted():
     m = V.VQVAE(V.VQVAEConfig.tiny(hop=8))
     assert m.encode(clip(T=64)[:, None], SR).shape == (2, 8)
