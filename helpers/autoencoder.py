@@ -96,6 +96,8 @@ class AutoencoderConfig:
             spectrum against the clip's; 0: off).
         encoder_fft: if > 0, the encoder also reads a log-magnitude STFT of this size at the same hop (finer
             frequency bins: the pitch of low notes); 0: only the n_fft one.
+        pitch_weight: weight of :func:`semitone_loss` (a log-frequency spectrogram, 3 bins per semitone from 55 Hz
+            to 4 kHz: the only reconstruction term that resolves the pitch of low notes); 0: off.
     """
 
     sample_rate: int = 16000
@@ -120,6 +122,7 @@ class AutoencoderConfig:
     phase_ramp: bool = True
     phase_weight: float = 0.0
     encoder_fft: int = 0
+    pitch_weight: float = 0.0
 
     def __post_init__(self):
         for name in ("sample_rate", "hop", "synthesis_hop", "n_fft", "dim", "latent_dim", "n_codebooks",
@@ -140,7 +143,7 @@ class AutoencoderConfig:
         if not 0.0 <= self.quantizer_dropout <= 1.0:
             raise ValueError(f"AutoencoderConfig: quantizer_dropout must lie in [0, 1], got {self.quantizer_dropout}")
         for name in ("commit_weight", "codebook_weight", "mel_weight", "stft_weight", "adversarial_weight",
-                     "feature_weight", "phase_weight"):
+                     "feature_weight", "phase_weight", "pitch_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"AutoencoderConfig: {name} must be >= 0, got {getattr(self, name)}")
 
@@ -176,6 +179,7 @@ class AutoencoderConfig:
         d.setdefault("phase_ramp", False)  # files from before the ramp existed decoded the raw frame phase
         d.setdefault("phase_weight", 0.0)
         d.setdefault("encoder_fft", 0)
+        d.setdefault("pitch_weight", 0.0)
         unknown = set(d) - {f.name for f in fields(cls)}
         if unknown:
             raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}")
@@ -188,6 +192,12 @@ class AutoencoderConfig:
                     n_codebooks=3, codebook_size=16, codebook_dim=4, restart_every=5)
         base.update(changes)
         return cls(**base)
+
+
+ARCHITECTURE_FIELDS = ("sample_rate", "hop", "synthesis_hop", "n_fft", "dim", "encoder_blocks", "decoder_blocks",
+                       "latent_dim", "n_codebooks", "codebook_size", "codebook_dim", "phase_ramp", "encoder_fft")
+"""The fields that decide the weights' shapes and meaning: a warm start (``--init``) may change any other field
+(loss weights, dropout, restarts), never these."""
 
 
 # --- STFT with "same" padding ----------------------------------------------------------------------------------
@@ -721,6 +731,46 @@ def multi_scale_mel_loss(x: torch.Tensor, y: torch.Tensor, sr: int, windows: Seq
     return total / len(windows)
 
 
+SEMITONE_FFT, SEMITONE_HOP = 4096, 512  # the STFT under the semitone spectrogram (3.9 Hz bins at 16 kHz)
+
+
+@lru_cache(maxsize=8)
+def semitone_filterbank(sr: int, n_fft: int = SEMITONE_FFT, f_min: float = 55.0, f_max: float = 4000.0,
+                        bins_per_semitone: int = 3) -> torch.Tensor:
+    """Triangular filters (n_bands, n_fft/2 + 1) centred on a log-frequency grid of ``bins_per_semitone`` bands per
+    equal-tempered semitone from ``f_min`` (A1) to ``f_max``, each spanning its two neighbours' centres, so that a
+    partial's energy goes to the band of its pitch: a constant-Q view built from one long STFT. A band narrower than
+    the STFT's bin spacing takes its nearest bin (the lowest octave at 16 kHz)."""
+    n = int(math.floor(12 * bins_per_semitone * math.log2(f_max / f_min))) + 1
+    centres = f_min * 2.0 ** (np.arange(-1, n + 1) / (12 * bins_per_semitone))  # with one edge on each side
+    freqs = np.arange(n_fft // 2 + 1) * sr / n_fft
+    fb = np.zeros((n, len(freqs)))
+    for i in range(n):
+        lo, c, hi = centres[i], centres[i + 1], centres[i + 2]
+        up = (freqs - lo) / (c - lo)
+        down = (hi - freqs) / (hi - c)
+        fb[i] = np.clip(np.minimum(up, down), 0, None)
+        if fb[i].sum() == 0:
+            fb[i, int(np.argmin(np.abs(freqs - c)))] = 1.0
+    return torch.from_numpy(fb).float()
+
+
+def semitone_spectrogram(x: torch.Tensor, sr: int) -> torch.Tensor:
+    """Magnitude of (B, T) audio in semitone bands (B, n_bands, frames): |STFT 4096| through
+    :func:`semitone_filterbank`."""
+    win = hann(SEMITONE_FFT, x)
+    mag = torch.stft(x, SEMITONE_FFT, SEMITONE_HOP, window=win, center=True, pad_mode=_pad_mode(x, SEMITONE_FFT),
+                     return_complex=True).abs()
+    return semitone_filterbank(sr).to(x.device) @ mag
+
+
+def semitone_loss(x: torch.Tensor, y: torch.Tensor, sr: int) -> torch.Tensor:
+    """Mean ``|log S(x) - log S(y)|`` of the semitone spectrograms, floored at 1e-5: 0 when the two agree; a note a
+    semitone off moves its energy to other bands."""
+    a, b = semitone_spectrogram(x, sr), semitone_spectrogram(y, sr)
+    return (torch.log(a.clamp_min(LOG_FLOOR)) - torch.log(b.clamp_min(LOG_FLOOR))).abs().mean()
+
+
 def anti_wrap(x: torch.Tensor) -> torch.Tensor:
     """``|x - 2 pi round(x / 2 pi)|``: the distance of a phase difference from the nearest multiple of 2 pi."""
     return (x - 2 * math.pi * torch.round(x / (2 * math.pi))).abs()
@@ -757,12 +807,15 @@ def reconstruction_losses(x: torch.Tensor, y: torch.Tensor, config: AutoencoderC
         xp = F.pad(x, (0, spectrum.shape[-1] * hop - x.shape[-1]))
         ph = phase_loss(stft_same(xp, config.n_fft, hop), spectrum)
         out["phase"] = ph["if"] + ph["gd"]
+    if config.pitch_weight > 0:
+        out["pitch"] = semitone_loss(x, y, config.sample_rate)
     return out
 
 
 def _weighted(rec: dict[str, torch.Tensor], cfg: AutoencoderConfig) -> torch.Tensor:
     return (cfg.mel_weight * rec["mel"] + cfg.stft_weight * rec["stft"]
-            + (cfg.phase_weight * rec["phase"] if "phase" in rec else 0.0))
+            + (cfg.phase_weight * rec["phase"] if "phase" in rec else 0.0)
+            + (cfg.pitch_weight * rec["pitch"] if "pitch" in rec else 0.0))
 
 
 def _unwrap(model):

@@ -64,6 +64,7 @@ def parse_args(argv=None):
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--n-valid", type=int, default=16, help="held-out valid clips for validation and the final table")
     p.add_argument("--phase-weight", type=float, default=0.0, help="weight of the IF + group-delay phase loss")
+    p.add_argument("--pitch-weight", type=float, default=0.0, help="weight of the semitone-spectrogram loss")
     p.add_argument("--encoder-fft", type=int, default=0, help="the encoder also reads an STFT of this size")
     p.add_argument("--no-phase-ramp", action="store_true", help="the decoder predicts the raw frame phase (Vocos)")
     p.add_argument("--adversarial", action="store_true", help="train with the multi-resolution STFT discriminator")
@@ -93,7 +94,7 @@ def config_from_args(args, sr: int) -> ae.AutoencoderConfig:
     common = dict(sample_rate=sr, hop=hop, synthesis_hop=syn, n_fft=4 * syn, dim=args.dim,
                   encoder_blocks=args.encoder_blocks, decoder_blocks=args.decoder_blocks,
                   phase_ramp=not args.no_phase_ramp, phase_weight=args.phase_weight,
-                  encoder_fft=args.encoder_fft)
+                  encoder_fft=args.encoder_fft, pitch_weight=args.pitch_weight)
     if args.preset == "codec":
         return ae.AutoencoderConfig(**common, n_codebooks=4, codebook_size=args.codebook_size or 1024)
     return ae.AutoencoderConfig(**common, n_codebooks=1, codebook_size=args.codebook_size or 1024, quantizer_dropout=0.0)
@@ -124,7 +125,7 @@ def main(argv=None) -> dict:
     model = ae.Autoencoder(cfg, seed=args.seed)
     init = None
     if args.init:
-        model.load_state_dict(ae.load_checkpoint(args.init, cfg).state_dict())  # refuses another configuration
+        model.load_state_dict(init_weights(args.init, cfg))  # refuses another architecture
         init = init_record(args.init)
         print(f"initialised from {args.init} ({init['steps']} steps, sha256 {init['sha256'][:16]}...)", flush=True)
     net = ae.AdversarialAutoencoder(model, seed=args.seed) if args.adversarial else model
@@ -167,6 +168,20 @@ def main(argv=None) -> dict:
         "step", "train_loss", "valid_step", "valid_loss", "metrics", "valid_metrics")})))
     print(json.dumps(results, indent=1), flush=True)
     return results
+
+
+def init_weights(path, cfg: ae.AutoencoderConfig) -> dict:
+    """The state of the autoencoder checkpoint ``path`` for a warm start of ``cfg``: the architecture
+    (:data:`helpers.autoencoder.ARCHITECTURE_FIELDS`) must match; loss weights and training switches may differ.
+
+    Raises:
+        ValueError: naming the architecture fields that differ."""
+    saved = ae.load_checkpoint(path)
+    diff = [f for f in ae.ARCHITECTURE_FIELDS if getattr(saved.config, f) != getattr(cfg, f)]
+    if diff:
+        raise ValueError(f"--init {path}: another architecture (differs in {diff}); a warm start keeps the "
+                         "architecture and may change only loss weights and training switches")
+    return saved.state_dict()
 
 
 def _autoencoder_of(path, cfg: ae.AutoencoderConfig) -> ae.Autoencoder:

@@ -367,3 +367,40 @@ def test_the_phase_term_enters_the_loss_only_when_weighted():
     weighted = tiny(phase_weight=1.0)
     loss, metrics = ae.loss_fn(weighted, x)
     assert metrics["phase"] > 0
+
+
+def test_semitone_bands_put_a_note_in_its_own_band():
+    sr = 16000
+    fb = ae.semitone_filterbank(sr)
+    assert fb.shape[1] == ae.SEMITONE_FFT // 2 + 1 and (fb.sum(dim=1) > 0).all()
+    t = torch.arange(sr, dtype=torch.float32) / sr
+    bands = []
+    for midi in (45, 46, 57):  # A2, Bb2, A3: 110, 116.5, 220 Hz
+        f = 440 * 2 ** ((midi - 69) / 12)
+        spec = ae.semitone_spectrogram(torch.sin(2 * math.pi * f * t)[None], sr)[0].mean(dim=1)
+        bands.append(int(spec.argmax()))
+    assert bands[1] - bands[0] == 3 and bands[2] - bands[0] == 36  # 3 bands per semitone
+    x = clips(t=8000)
+    assert float(ae.semitone_loss(x, x, sr)) == 0.0
+    a110 = torch.sin(2 * math.pi * 110 * t)[None]
+    shifted = float(ae.semitone_loss(a110, torch.sin(2 * math.pi * 116.5 * t)[None], sr))
+    quieter = float(ae.semitone_loss(a110, 0.9 * a110, sr))
+    assert shifted > 3 * quieter > 0  # a semitone off costs more than 10% of loudness
+
+
+def test_the_pitch_term_enters_the_loss_only_when_weighted():
+    x = clips(b=3, t=16 * 300)
+    assert "pitch" not in ae.loss_fn(tiny(), x)[1]
+    assert ae.loss_fn(tiny(pitch_weight=1.0), x)[1]["pitch"] > 0
+
+
+def test_a_warm_start_may_change_loss_weights_but_not_the_architecture(tmp_path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("train_autoencoder", "scripts/train_autoencoder.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    path = ae.save_checkpoint(tiny(), tmp_path / "a.pt")
+    state = script.init_weights(path, ae.AutoencoderConfig.tiny(pitch_weight=2.0, phase_weight=1.0))
+    assert set(state) == set(tiny().state_dict())
+    with pytest.raises(ValueError, match="dim"):
+        script.init_weights(path, ae.AutoencoderConfig.tiny(dim=32))
