@@ -935,8 +935,11 @@ def adversarial_loss_fn(model, batch) -> tuple[torch.Tensor, dict]:
 
     The generator's terms pass through the discriminator with its parameters frozen (no gradient reaches it), and
     the discriminator's loss sees the reconstruction detached (no gradient reaches the autoencoder), so one
-    optimiser step moves each network along its own loss only."""
+    optimiser step moves each network along its own loss only. In eval mode (validation) it returns
+    :func:`loss_fn` of the autoencoder alone, so the best step is chosen by reconstruction, as in a plain run."""
     inner = _unwrap(model)
+    if not inner.training:  # validation (eval mode): the autoencoder's own loss, comparable from run to run
+        return loss_fn(inner.autoencoder, batch)
     cfg, disc = inner.config, inner.discriminator
     x = _audio_of(batch)
     out = model(x)

@@ -414,11 +414,12 @@ def init_record(path, keys: tuple[str, ...] = ()) -> dict:
     """What a run that starts from the weights of another checkpoint (a script's ``--init``) records about it.
 
     Returns the path, the file's SHA-256, and ``steps``: the training steps behind it, its own ``extra['steps']``
+    (or ``extra['step']``, what the training loop's best-step checkpoint records)
     plus those its own ``extra['init']`` recorded (so a chain of warm starts adds up; None if it saved no steps);
     plus the ``keys`` of its ``extra`` asked for (e.g. the codec an LM trained on).
     """
     extra = read_checkpoint(path).get("extra") or {}
-    steps = extra.get("steps")
+    steps = extra.get("steps", extra.get("step"))  # a script's final file, or the loop's best-step checkpoint
     if steps is not None:
         steps = int(steps) + int((extra.get("init") or {}).get("steps") or 0)
     record = dict(path=Path(path).as_posix(), sha256=file_sha256(path), steps=steps)

@@ -145,7 +145,7 @@ def main(argv=None) -> dict:
     print(f"{n_params:,} parameters; {cfg}; {tcfg}", flush=True)
     history = train(net, loss, corpus.random_crops("train", args.crop),
                     [valid[i : i + 4] for i in range(0, len(valid), 4)], tcfg,
-                    checkpoint_extra={"command": command, "seed": args.seed})
+                    checkpoint_extra={"command": command, "seed": args.seed, "init": init})
     best = ae.load_checkpoint(tcfg.checkpoint) if not args.adversarial else _autoencoder_of(tcfg.checkpoint, cfg)
     best.cpu()
     t0 = time.time()

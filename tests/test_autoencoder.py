@@ -283,8 +283,8 @@ def test_hinge_and_feature_matching_in_closed_form():
 
 def test_adversarial_step_moves_each_network_along_its_own_loss_only():
     torch.manual_seed(0)
-    model = ae.AdversarialAutoencoder(tiny(), ae.MultiResolutionDiscriminator(sizes=(128, 64), channels=4))
-    model.eval()  # all codebooks, no dropout draw: the second pass below sees the same reconstruction
+    model = ae.AdversarialAutoencoder(tiny(quantizer_dropout=0.0), ae.MultiResolutionDiscriminator(sizes=(128, 64), channels=4))
+    model.train()  # no dropout draw (quantizer_dropout 0): the second pass below sees the same reconstruction
     x = clips(t=16 * 64)
     loss, metrics = ae.adversarial_loss_fn(model, x)
     loss.backward()
@@ -301,6 +301,14 @@ def test_adversarial_step_moves_each_network_along_its_own_loss_only():
     for a, b in zip(d_grads, model.discriminator.parameters()):
         torch.testing.assert_close(a, b.grad, atol=1e-5, rtol=1e-4)
     assert g_grads and all(torch.isfinite(g).all() for g in g_grads)
+
+
+def test_validation_of_an_adversarial_run_scores_the_autoencoder_alone():
+    inner = tiny()
+    model = ae.AdversarialAutoencoder(inner, ae.MultiResolutionDiscriminator(sizes=(64,), channels=2)).eval()
+    loss, metrics = ae.adversarial_loss_fn(model, clips())
+    plain, plain_metrics = ae.loss_fn(inner.eval(), clips())
+    assert set(metrics) == set(plain_metrics) and float(loss) == pytest.approx(float(plain))
 
 
 def test_the_generator_saved_from_an_adversarial_wrapper_is_the_autoencoder(tmp_path):
