@@ -233,5 +233,42 @@ def score_audio_row(audio: np.ndarray, heldout: np.ndarray, held_attrs: Sequence
     return row
 
 
+def load_autoencoder_table(path, root=None) -> dict:
+    """The autoencoders' table written by ``scripts/measure_autoencoders.py``, checked: every checkpoint it scored
+    (and the classifier that scored it) must still have the SHA-256 recorded, so a table never describes weights
+    other than the ones a notebook loads.
+
+    Raises:
+        ValueError: naming the file whose hash differs (re-run the script after retraining).
+    """
+    import json
+    from pathlib import Path
+
+    from .training import file_sha256
+
+    root = Path(root) if root is not None else Path(__file__).resolve().parent.parent
+    table = json.loads(Path(path).read_text())
+    for what in [table["classifier"], *table["models"].values()]:
+        f = root / what["path"]
+        if file_sha256(f) != what["sha256"]:
+            raise ValueError(f"{path} was measured on another {what['path']} (SHA-256 differs): re-run "
+                             "scripts/measure_autoencoders.py")
+    return table
+
+
+def format_autoencoder_rows(table: dict, models: Sequence[str] | None = None) -> list[tuple]:
+    """Rows (name, bit/s, FAD, FAD / real-vs-real, family, chroma, log-mel, SI-SNR) of a
+    :func:`load_autoencoder_table` for printing with ``helpers.exercises.format_table`` (floors and the real clips
+    first, then each model's codebook counts)."""
+    real = next(r for r in table["rows"] if r["row"] == "held-out real clips")["fad"]
+    out = []
+    for r in table["rows"]:
+        if models is not None and r["model"] is not None and r["model"] not in models:
+            continue
+        out.append((r["row"], r["bitrate"] or 0.0, r["fad"], r["fad"] / real, r["family"], r.get("chroma", float("nan")),
+                    r.get("log_mel", float("nan")), r.get("si_snr", float("nan"))))
+    return out
+
+
 __all__ = ["chorale_halves", "render_matched", "silent_window", "embed_and_predict", "random_codes_audio", "attribute_accuracy",
-           "quality_means", "floor_estimates", "score_audio_row"]
+           "quality_means", "floor_estimates", "score_audio_row", "load_autoencoder_table", "format_autoencoder_rows"]

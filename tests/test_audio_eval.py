@@ -77,3 +77,39 @@ def test_embed_and_predict_equals_embed_and_predict_separately():
     assert pred == model.predict(audio, sr=16000) and emb.shape == (5, 16) and model.training  # mode restored
     with pytest.raises(ValueError, match="8000"):
         ae.embed_and_predict(model, audio, sr=8000)
+
+
+def test_floor_estimates_never_pair_a_clip_with_itself():
+    import numpy as np
+    from helpers import audio_eval
+
+    audio = np.random.default_rng(0).standard_normal((7, 100)).astype(np.float32)
+    floors = audio_eval.floor_estimates(audio, np.random.default_rng(3))
+    unrelated = floors["unrelated clip"]
+    for i in range(7):
+        assert not np.array_equal(unrelated[i], audio[i])
+        assert any(np.array_equal(unrelated[i], a) for a in audio)
+    rms = np.sqrt((audio.astype(np.float64) ** 2).mean(axis=1))
+    assert np.allclose(np.sqrt((floors["noise"].astype(np.float64) ** 2).mean(axis=1)), rms, rtol=0.35)
+
+
+def test_the_autoencoder_table_refuses_weights_it_did_not_measure(tmp_path):
+    import json
+    import pytest
+    from helpers import audio_eval
+    from helpers.training import file_sha256
+
+    (tmp_path / "a.pt").write_bytes(b"weights")
+    (tmp_path / "clf.pt").write_bytes(b"ears")
+    table = {"classifier": {"path": "clf.pt", "sha256": file_sha256(tmp_path / "clf.pt")},
+             "models": {"a": {"path": "a.pt", "sha256": file_sha256(tmp_path / "a.pt")}},
+             "rows": [{"row": "held-out real clips", "model": None, "bitrate": None, "fad": 100.0, "family": 1.0},
+                      {"row": "a, 1 codebook", "model": "a", "bitrate": 500.0, "fad": 300.0, "family": 0.5,
+                       "chroma": 0.9, "log_mel": 1.0, "si_snr": -3.0}]}
+    (tmp_path / "t.json").write_text(json.dumps(table))
+    loaded = audio_eval.load_autoencoder_table(tmp_path / "t.json", root=tmp_path)
+    rows = audio_eval.format_autoencoder_rows(loaded)
+    assert rows[1][:4] == ("a, 1 codebook", 500.0, 300.0, 3.0)
+    (tmp_path / "a.pt").write_bytes(b"other weights")
+    with pytest.raises(ValueError, match="a.pt"):
+        audio_eval.load_autoencoder_table(tmp_path / "t.json", root=tmp_path)
