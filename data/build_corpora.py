@@ -6,7 +6,8 @@ Writes, deterministically (same music21 version -> same bytes):
   (Boulanger-Lewandowski, Bengio & Vincent, ICML 2012) as mapped onto music21 files in
   ``data/jsb_split_music21.json``, plus the four-part chorales outside JSB as split ``'extra'``.
 * ``data/folk_essen.npz`` -- the Essen Folksong Collection (music21's ``essenFolksong/*.abc``), one voice,
-  split 80/10/10 by a hash of the tune id after removing exact duplicates.
+  split 80/10/10 by a hash of the tune id after removing exact duplicates; then a tune's copies (transposed or in
+  other note values) in a later split than another copy are dropped (never from train).
 * ``data/folk_oneills.npz`` -- O'Neill's Music of Ireland (1903, "1850 melodies"; music21's ``oneills1850/*.abc``),
   same rules, one copy per tune number.
 
@@ -537,6 +538,79 @@ def content_key(piece: Piece) -> tuple:
     return tuple(zip(piece.notes["pitch"].tolist(), np.round(piece.notes["duration"], 6).tolist()))
 
 
+def tune_signatures(piece: Piece) -> tuple[tuple, tuple]:
+    """Two signatures of a melody that ignore its key and its note values (see data/README.md, "Split"):
+
+    * ``'durations'``: (interval to the next note in semitones, the next note's duration), the durations divided
+      by the piece's shortest one: the same tune transposed, or written in halved or doubled note values
+      (Boehme's ``altdeu`` books write 3/2 where Erk writes 3/4);
+    * ``'onsets'``: (interval to the next note, time from this onset to the next), divided by the shortest such
+      gap: the same tune whose notes start at the same moments but are held for another length (a note written
+      as a shorter note plus a rest, another length of the final note).
+
+    Two tunes with equal ``'durations'`` or equal ``'onsets'`` signatures are the same tune (intervals + rhythm).
+    """
+    intervals = tuple(np.diff(piece.notes["pitch"].astype(int)).tolist())
+    dur = piece.notes["duration"]
+    gaps = np.diff(piece.notes["onset"])
+    return (("durations", intervals, tuple(np.round(dur / dur.min(), 4).tolist())),
+            ("onsets", intervals, tuple(np.round(gaps / gaps.min(), 4).tolist())))
+
+
+SPLIT_RANK = {"train": 0, "valid": 1, "test": 2}
+
+
+def cross_split_copies(pieces: list[Piece]) -> list[dict]:
+    """The pieces to drop so that no tune crosses splits up to transposition and note values.
+
+    Pieces are grouped by :func:`tune_signatures` (two pieces with one signature in common are in one group, and
+    groups are closed under that relation). In a group that spans splits, the members in its earliest split
+    (train, else valid) stay and the members in later splits are dropped: a train piece is never dropped, so
+    models trained on the train split stay valid. Copies inside one split are kept (no leak). Returns one dict
+    per dropped piece, in input order: ``id``, ``split``, ``same_as`` (a kept member of the earliest split, the
+    first in file order), ``same_as_split``, ``transposition`` (semitones from the kept copy's first note),
+    ``time_scale`` (its note values over the kept copy's), ``signatures`` (which of the two equal the kept
+    copy's; empty when the two are linked only through a third member of the group).
+    """
+    parent = list(range(len(pieces)))
+
+    def root(i: int) -> int:
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    sigs = [tune_signatures(p) for p in pieces]
+    for which in range(2):
+        first: dict[tuple, int] = {}
+        for i, s in enumerate(sigs):
+            j = first.setdefault(s[which], i)
+            if j != i:
+                parent[root(i)] = root(j)
+    groups: dict[int, list[int]] = {}
+    for i in range(len(pieces)):
+        groups.setdefault(root(i), []).append(i)
+    out = []
+    for members in groups.values():
+        earliest = min(SPLIT_RANK[pieces[i].split] for i in members)
+        kept = [i for i in members if SPLIT_RANK[pieces[i].split] == earliest]
+        for i in members:
+            if SPLIT_RANK[pieces[i].split] > earliest:
+                p, q = pieces[i], pieces[kept[0]]
+                same = [s[0] for s, t in zip(sigs[i], sigs[kept[0]]) if s == t]
+                field, diff = ("duration", False) if "durations" in same else ("onset", True)
+                shortest = [np.diff(x.notes[field]).min() if diff else x.notes[field].min() for x in (p, q)]
+                out.append({
+                    "id": p.id, "split": p.split, "same_as": q.id, "same_as_split": q.split,
+                    "transposition": int(p.notes["pitch"][0]) - int(q.notes["pitch"][0]),
+                    "time_scale": round(float(shortest[0] / shortest[1]), 4),
+                    "signatures": same,
+                    "_index": i,
+                })
+    out.sort(key=lambda d: d.pop("_index"))
+    return out
+
+
 def build_folk(collection: str, out: Path, pool: Pool) -> dict:
     folder = CORPUS_ROOT / CORPUS_DIRS[collection]
     tasks = []
@@ -578,6 +652,12 @@ def build_folk(collection: str, out: Path, pool: Pool) -> dict:
         unique.append(p)
     for p in unique:
         p.split = split_of_id(p.id)
+    # The same tune transposed or in other note values in another split (issue 30): drop the later copy.
+    copies = cross_split_copies(unique)
+    if any(c["split"] == "train" for c in copies):
+        raise RuntimeError("cross_split_copies would drop a train piece")
+    dropped_ids = {c["id"] for c in copies}
+    unique = [p for p in unique if p.id not in dropped_ids]
     sha = write_pieces(unique, out)
     cleaning = Counter()
     for p in unique:
@@ -588,6 +668,9 @@ def build_folk(collection: str, out: Path, pool: Pool) -> dict:
         "fewer_than_min_notes": short, "exact_duplicates_removed": len(duplicates),
         "same_tune_number_removed": len(same_number), "same_number_examples": same_number[:5],
         "duplicate_examples": duplicates[:5],
+        "same_tune_in_later_split_removed": len(copies),
+        "same_tune_in_later_split_removed_by_split": dict(sorted(Counter(c["split"] for c in copies).items())),
+        "same_tune_in_later_split": copies,
         "counts": dict(Counter(p.split for p in unique)), "cleaning": dict(cleaning),
         "time_signatures_missing": sum(1 for p in unique if not p.time_signature),
         "final_is_tonic": sum(int(p.pitches[-1]) % 12 == p.tonic for p in unique),

@@ -10,7 +10,8 @@ Recipe -> clips, one clip ``i`` of split ``s`` from its own generator ``default_
 
     texture   chorale (4 voices, P = chorale_fraction)  |  solo (one Essen melody)
     mode      major | minor, equally often (Essen is 89% major: balanced on purpose); the piece is drawn from
-              the pieces of that split, corpus and mode, so no piece is heard in two splits
+              the pieces of that split, corpus and mode, so no piece is heard in two splits (valid and test
+              leave out bwv253, the double of train's bwv414: ``meta['duplicate_of_train']``)
     family    piano organ guitar strings voice brass reed pipe (uniform; chorales: no pipe)
     players   one instrument of the family (solo, or all four voices), or a quartet of the family
     tempo     band slow | moderate | fast (uniform), then BPM uniform inside the band (gaps between bands)
@@ -26,8 +27,8 @@ transposition), so nothing has to be estimated. Tempo is counted in quarter note
 dotted-quarter beat is slower than its BPM suggests).
 
 The clips are built on first use into a cache folder outside the repository, named by the hash of the recipe
-(another recipe or SoundFont, another folder), and reused afterwards: :func:`cache_root` says where
-(``$MUSIC_COURSE_CACHE/audio_corpus`` or ``~/.cache/music-generation-course/audio_corpus``).
+(another recipe, SoundFont or build of the data files, another folder), and reused afterwards: :func:`cache_root`
+says where (``$MUSIC_COURSE_CACHE/audio_corpus`` or ``~/.cache/music-generation-course/audio_corpus``).
 
 Notebook: 04_jukebox_vqvae.ipynb, 05_musicgen.ipynb, 06_evaluation.ipynb (the audio half).
 Reference: captions from attributes as in MusicGen's training on tagged music (Copet et al. 2023, Sec. 4.1 and
@@ -46,9 +47,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .data import SPLITS, Piece, load_chorales, load_folk
+from .data import CORPUS_FILES, DATA_DIR, SPLITS, Piece, load_chorales, load_folk
 
-CORPUS_VERSION = 1  # bump when the generating code changes what a recipe produces
+# Bump when the generating code changes what a recipe produces. 2: the valid/test pools leave out the pieces
+# marked as a double of a train chorale (``meta['duplicate_of_train']``: bwv253 = bwv414). The data files a recipe
+# reads are hashed into the recipe as well (:meth:`CorpusRecipe.fingerprint`), so a rebuilt corpus file is a new cache.
+CORPUS_VERSION = 2
 CORPUS_SAMPLE_RATES = (16000, 22050, 24000)  # what the audio models are built for (the default is 16 kHz)
 MAX_CACHE_BYTES = 2 * 1024**3  # a recipe asking for more audio than this is refused
 PEAK = 0.9  # every clip is scaled to this peak before int16 storage
@@ -141,13 +145,21 @@ class CorpusRecipe:
         """Bytes of int16 audio the recipe asks for (the attributes add a little)."""
         return 2 * self.clip_samples * (self.n_train + self.n_valid + self.n_test)
 
+    def data_files(self) -> tuple[Path, ...]:
+        """The shipped corpus files the clips are drawn from: the chorales and the recipe's folk collection."""
+        return tuple(DATA_DIR / CORPUS_FILES[name] for name in ("chorales", self.folk))
+
     def fingerprint(self) -> dict:
-        """What the hash covers: the fields, the code version and the SoundFont's content (not its path)."""
+        """What the hash covers: the fields, the code version, the SoundFont's content (not its path) and the
+        content of the data files the pieces come from (another build of ``data/*.npz``, another cache)."""
         from .soundfont import soundfont_sha256
+        from .training import file_sha256
 
         d = asdict(self)
         d.pop("soundfont")
-        return {**d, "version": CORPUS_VERSION, "soundfont_sha256": soundfont_sha256(self.soundfont)}
+        data = {path.name: file_sha256(path) for path in self.data_files()}
+        return {**d, "version": CORPUS_VERSION, "soundfont_sha256": soundfont_sha256(self.soundfont),
+                "data_sha256": data}
 
     def hash(self) -> str:
         """First 16 hex digits of the SHA-256 of :meth:`fingerprint` (names the cache folder)."""
@@ -187,9 +199,16 @@ def tempo_band(bpm: float) -> str:
 
 
 def piece_pools(split: str, folk: str = "essen") -> dict[tuple[str, str], list[Piece]]:
-    """``{(texture, mode): pieces}`` of one split: chorales (train also holds the 'extra' chorales) and folk tunes."""
+    """``{(texture, mode): pieces}`` of one split: chorales (train also holds the 'extra' chorales) and folk tunes.
+
+    Valid and test leave out the pieces marked as a double of a train piece (``meta['duplicate_of_train']``: the
+    canonical JSB split keeps bwv253 in valid although it is bwv414 of train, see data/README.md), so that no
+    held-out clip plays music of the train clips. The train pools are the train pieces as shipped.
+    """
     chorales = load_chorales(["train", "extra"] if split == "train" else split)
     tunes = load_folk(folk, split)
+    if split != "train":
+        chorales, tunes = ([p for p in ps if not p.meta.get("duplicate_of_train")] for ps in (chorales, tunes))
     pools = {}
     for texture, pieces in (("chorale", chorales), ("solo", tunes)):
         for mode in MODES:

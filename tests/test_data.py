@@ -8,6 +8,7 @@ import itertools
 import json
 import re
 from collections import Counter
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from helpers.data import (
     CHORALE_VOICES,
     CORPUS_FILES,
     DATA_DIR,
+    NOTE_DTYPE,
     PITCH_NAMES,
     SPLITS,
     load_chorales,
@@ -270,6 +272,96 @@ def test_oneills_tunes_are_valid_and_split_by_tune():
         assert (p.notes.duration > 0).all() and (np.diff(p.notes.onset) > 0).all(), p.id
         assert p.mode in ("major", "minor", "dorian", "mixolydian", "phrygian", "lydian", "locrian"), p.mode
         assert p.key == f"{PITCH_NAMES[p.tonic]} {p.mode}" and re.fullmatch(r"\d+/\d+", p.time_signature)
+
+
+# --- the same tune in two splits, up to transposition and note values (issue 30) -------------------------
+# Written apart from data/build_corpora.py (exact fractions here, rounded floats there): the build drops the
+# valid/test copy of a tune that another split holds; this checks the shipped files over the whole collection.
+def rhythm(values):
+    """Values over the smallest one, as exact fractions (note values are binary or triplet parts of a quarter)."""
+    exact = [Fraction(float(v)).limit_denominator(192) for v in values]
+    unit = min(exact)
+    return tuple(v / unit for v in exact)
+
+
+def melody_signatures(piece):
+    """(intervals, durations) and (intervals, inter-onset gaps), both rhythms up to a common factor."""
+    pitches = [int(x) for x in piece.pitches]
+    steps = tuple(b - a for a, b in zip(pitches, pitches[1:]))
+    onsets = [float(x) for x in piece.notes.onset]
+    return [("durations", steps, rhythm(piece.notes.duration)),
+            ("onsets", steps, rhythm([b - a for a, b in zip(onsets, onsets[1:])]))]
+
+
+def tunes_in_two_splits(pieces):
+    """Signatures that pieces of different splits share: {signature kind: [(id, split), ...]}."""
+    where = {}
+    for p in pieces:
+        for sig in melody_signatures(p):
+            where.setdefault(sig, []).append((p.id, p.split))
+    return [(sig[0], ids) for sig, ids in where.items() if len({s for _, s in ids}) > 1]
+
+
+def test_signatures_find_a_transposed_tune_and_one_in_halved_note_values(essen):
+    tune = next(p for p in essen if p.id == "essen/ballad20/62")
+    up = tune.transpose(5)
+    assert melody_signatures(up) == melody_signatures(tune)
+    notes = np.array(tune.notes)
+    notes["onset"] /= 2
+    notes["duration"] /= 2
+    halved = tune.with_notes(notes)  # the same tune in halved note values (3/4 written as 3/8)
+    assert melody_signatures(halved) == melody_signatures(tune)
+    other = next(p for p in essen if p.id == "essen/ballad20/63")
+    assert not set(melody_signatures(other)) & set(melody_signatures(tune))
+
+
+@pytest.mark.parametrize("collection", ["essen", "oneills"])
+def test_no_tune_crosses_splits_up_to_transposition_and_note_values(collection):
+    if not (DATA_DIR / CORPUS_FILES[collection]).exists():
+        pytest.skip(f"{collection} is not shipped")
+    assert tunes_in_two_splits(load_folk(collection)) == []
+
+
+def test_the_dropped_copies_are_listed_and_their_kept_copy_is_in_an_earlier_split(essen):
+    report = json.loads((DATA_DIR / "build_report.json").read_text())
+    for collection in ("essen", "oneills"):
+        shipped = {p.id: p for p in load_folk(collection)}
+        dropped = report[collection]["same_tune_in_later_split"]
+        assert report[collection]["same_tune_in_later_split_removed"] == len(dropped)
+        assert report[collection]["counts"] == dict(Counter(p.split for p in shipped.values()))
+        rank = {s: i for i, s in enumerate(SPLITS)}
+        for d in dropped:
+            assert d["id"] not in shipped and d["split"] in ("valid", "test")
+            kept = shipped[d["same_as"]]
+            assert kept.split == d["same_as_split"] and rank[kept.split] < rank[d["split"]]
+    examples = {d["id"]: d for d in report["essen"]["same_tune_in_later_split"]}
+    assert examples["essen/erk5/5"]["same_as"] == "essen/ballad20/62"  # test copy dropped, valid kept (issue 30)
+    assert examples["essen/erk5/5"]["transposition"] == -5
+
+
+def train_fingerprint(pieces):
+    """SHA-256 over the fields and the note arrays of the given pieces, in order."""
+    h = hashlib.sha256()
+    for p in pieces:
+        h.update(json.dumps({k: v for k, v in p.to_dict().items() if k != "notes"}, sort_keys=True).encode())
+        h.update(np.ascontiguousarray(np.asarray(p.notes).astype(NOTE_DTYPE)).tobytes())
+    return h.hexdigest()
+
+
+# The train pieces the shipped models were trained on (measured on the files before issue 30's deduplication):
+# a rebuild may drop valid or test pieces but must never move, change or remove a train piece.
+TRAIN_SHA256 = {
+    "chorales": "7703c0208cd018784817542a6c693bdef77dcb06fec45383f0e9ef161fa54e5c",  # train + extra
+    "essen": "732f75b7301badc4cb4bb748e5446bb5e2941c62a9150b46a33f3d39a145f3af",
+    "oneills": "f0eccffcba00be1b956ae3df6156b61ab7da2ac6f525467b6843a3c8bd6c7196",
+}
+
+
+def test_train_splits_are_the_ones_the_models_were_trained_on():
+    assert train_fingerprint(load_chorales(["train", "extra"])) == TRAIN_SHA256["chorales"]
+    for collection in ("essen", "oneills"):
+        if (DATA_DIR / CORPUS_FILES[collection]).exists():
+            assert train_fingerprint(load_folk(collection, "train")) == TRAIN_SHA256[collection], collection
 
 
 # --- files ---------------------------------------------------------------------------------------------
