@@ -65,6 +65,10 @@ def parse_args(argv=None):
     p.add_argument("--overwrite-shipped", action="store_true",
                    help="allow --out/--work inside data/checkpoints/ (replaces the classifier the notebooks ship)")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--evaluate-only", metavar="CKPT", default=None,
+                   help="train nothing: score this classifier on the current corpus's valid and test splits (and on "
+                        "the reconstructions of the decoders its JSON names) and rewrite the results in its JSON "
+                        "(after the corpus changed; the weights and the training facts stay)")
     args = p.parse_args(argv)
     if not 0.0 <= args.augment_p <= 1.0:
         p.error(f"--augment-p must lie in [0, 1], got {args.augment_p}")
@@ -112,8 +116,59 @@ def features(model: AttributeClassifier, audio: np.ndarray, batch: int = 100) ->
     return torch.cat([m for m, _ in parts]), torch.cat([c for _, c in parts])
 
 
+def evaluate_only(args) -> dict:
+    """Re-score a trained classifier on the current corpus (``--evaluate-only``): valid and test results, test on each
+    decoder's reconstructions (the decoders its JSON lists, checked by hash), float16 agreement; everything else in
+    the JSON (training command, steps, best step, training time) stays, and ``rescored`` records when, on which
+    corpus, and by which command."""
+    import json
+
+    ckpt = Path(args.evaluate_only)
+    meta_path = ckpt.with_suffix(".json")
+    meta = json.loads(meta_path.read_text())
+    if file_sha256(ckpt) != meta["sha256"]:
+        raise ValueError(f"{ckpt}: its SHA-256 differs from {meta_path}'s; this is not the classifier it describes")
+    corpus = AudioCorpus.build(CorpusRecipe(), cache_dir=args.cache_dir, progress=not args.no_progress)
+    config = ClassifierConfig()
+    model = AttributeClassifier(config)
+    load_weights(model, ckpt, config=config.to_dict())
+    model.eval()
+    clips = {s: corpus.clips(s) for s in ("valid", "test")}
+    preds = {s: model.predict(clips[s], config.sr) for s in clips}
+    results = {s: evaluate_predictions(preds[s], corpus.labels(s), config.heads) for s in clips}
+    decoded_test = {}
+    for entry in meta.get("augment", []):
+        path = ckpt.parent / entry["checkpoint"]
+        if file_sha256(path) != entry["sha256"]:
+            raise ValueError(f"{path}: not the decoder this classifier was trained on (SHA-256 differs)")
+        rec = reconstructions(str(path), clips["test"], config.sr, Path(args.work) / "recon")
+        r = evaluate_predictions(model.predict(rec, config.sr), corpus.labels("test"), config.heads)
+        decoded_test[path.stem] = {k: v["accuracy"] for k, v in r.items()}
+    command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]])
+    meta.update(
+        corpus_recipe=corpus.recipe.hash(),
+        corpus={"recipe": corpus.recipe.fingerprint(), "hash": corpus.recipe.hash(),
+                "clips": {s: corpus.recipe.n_clips(s) for s in ("train", "valid", "test")}},
+        results={"valid": results["valid"], "test": results["test"]},
+        test_accuracy={k: v["accuracy"] for k, v in results["test"].items()},
+        rescored={"command": command, "corpus": corpus.recipe.hash(),
+                  "note": "weights trained (and their best step chosen) on an earlier valid split; train clips unchanged"},
+    )
+    if decoded_test:
+        meta["test_accuracy_decoded"] = decoded_test
+    atomic_write(meta_path, lambda tmp: Path(tmp).write_text(dumps_results(meta)))
+    for name, r in results["test"].items():
+        print(f"test {name}: accuracy {r['accuracy']:.3f} (n={r['n']})")
+    for name, acc in decoded_test.items():
+        print(f"test, reconstructed by {name}: " + ", ".join(f"{k} {v:.3f}" for k, v in acc.items()))
+    return meta
+
+
 def main(argv=None) -> dict:
     args = parse_args(argv)
+    if args.evaluate_only:
+        torch.set_num_threads(args.threads)
+        return evaluate_only(args)
     torch.set_num_threads(args.threads)
     t_start = time.time()
     corpus = AudioCorpus.build(CorpusRecipe(), cache_dir=args.cache_dir, progress=not args.no_progress)
