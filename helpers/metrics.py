@@ -82,6 +82,7 @@ __all__ = [
     "CoverageResult",
     "fad_interval_coverage",
     "ChromaStatsEmbedder",
+    "draw_gaussian",
 ]
 
 
@@ -1383,8 +1384,8 @@ def fad_interval_coverage(mu1, S1, mu2, S2, n_reference: int, n_generated: int, 
 class ChromaStatsEmbedder:
     """A model-free embedder that hears *notes*: key-invariant pitch-class statistics of a clip's chroma.
 
-    ``(N, T) -> (N, 30)``, from :func:`helpers.audio_quality.chroma` (12 pitch classes per frame, each sounding
-    frame of unit length; silent frames are skipped):
+    ``(N, T) -> (N, 30)``, in percent, from :func:`helpers.audio_quality.chroma` (12 pitch classes per frame, each
+    sounding frame of unit length; silent frames are skipped):
 
     - **pitch-class profile, sorted** (12): the mean chroma, scaled to sum 1, largest first. Music in a key spends
       most of its time on 7 of the 12 pitch classes (a steep profile); uniformly random notes on all 12 (flat).
@@ -1410,7 +1411,7 @@ class ChromaStatsEmbedder:
 
     @staticmethod
     def features(chromagram: np.ndarray) -> np.ndarray:
-        """(12, frames) chroma (unit or zero columns) -> (30,) the statistics above (plain loops over k)."""
+        """(12, frames) chroma (unit or zero columns) -> (30,) the statistics above, in percent (loops over k)."""
         c = np.asarray(chromagram, dtype=np.float64)
         if c.ndim != 2 or c.shape[0] != 12:
             raise ValueError(f"ChromaStatsEmbedder.features: chroma must be (12, frames), got shape {c.shape}")
@@ -1424,7 +1425,7 @@ class ChromaStatsEmbedder:
             moves = [float(np.mean((c[:, :-1] * np.roll(c[:, 1:], -k, axis=0)).sum(axis=0))) for k in range(12)]
         else:
             moves = [0.0] * 12
-        return np.concatenate([profile, together, moves])
+        return 100.0 * np.concatenate([profile, together, moves])
 
     def __call__(self, audio, sr: int) -> np.ndarray:
         from .audio_quality import chroma
@@ -1437,3 +1438,13 @@ class ChromaStatsEmbedder:
             if np.abs(clip).max() > 0:
                 out[i] = self.features(chroma(clip, sr).numpy())
         return out
+
+
+def draw_gaussian(mu, S, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n samples (n, D) of N(mu, S), also for a singular S (an embedding with dead units): ``mu + z A^T`` with
+    ``A A^T = S`` from the eigendecomposition (only the non-zero eigenvalues).
+
+    Notebook: 06_evaluation.ipynb (a known-truth example: clips drawn from Gaussians fitted to real embeddings).
+    """
+    mu, S = _check_stats(mu, S, "draw_gaussian")
+    return _gaussian_sampler(mu, S)(rng, int(n))

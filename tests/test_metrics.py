@@ -556,15 +556,24 @@ def test_chroma_stats_embedder_is_key_invariant_and_hears_random_notes():
     cluster = _chord(list(range(60, 72)))  # all twelve pitch classes at once
     out = emb(np.stack([c_major, d_major, cluster, np.zeros_like(c_major)]), 16000)
     assert out.shape == (4, 30) and np.isfinite(out).all()
-    assert np.abs(out[0] - out[1]).max() < 0.05  # transposed: nearly the same embedding
-    assert out[0, :12].sum() == pytest.approx(1.0) and np.all(np.diff(out[0, :12]) <= 1e-12)  # sorted profile
-    assert out[0, 0] > out[2, 0] + 0.1 and out[2, 11] > out[0, 11] + 0.03  # a triad is steep, a cluster flat
-    assert out[0, 12 + 2] > out[0, 12 + 0] + 0.1  # a major triad sounds its thirds (k=3, 4), not semitones
+    assert np.abs(out[0] - out[1]).max() < 5  # percent  # transposed: nearly the same embedding
+    assert out[0, :12].sum() == pytest.approx(100.0) and np.all(np.diff(out[0, :12]) <= 1e-12)  # sorted profile
+    assert out[0, 0] > out[2, 0] + 10 and out[2, 11] > out[0, 11] + 3  # a triad is steep, a cluster flat
+    assert out[0, 12 + 2] > out[0, 12 + 0] + 10  # a major triad sounds its thirds (k=3, 4), not semitones
     assert np.all(out[3] == 0)  # a silent clip
     # features of a hand-made chromagram: two frames, C then G
     c = np.zeros((12, 2))
     c[0, 0] = c[7, 1] = 1.0
     f = m.ChromaStatsEmbedder.features(c)
-    assert f[:2].tolist() == [0.5, 0.5] and np.all(f[12:18] == 0) and f[18 + 7] == 1.0 and f[18:].sum() == 1.0
+    assert f[:2].tolist() == [50.0, 50.0] and np.all(f[12:18] == 0) and f[18 + 7] == 100.0 and f[18:].sum() == 100.0
     with pytest.raises(ValueError, match="12, frames"):
         m.ChromaStatsEmbedder.features(np.zeros((11, 3)))
+
+
+def test_draw_gaussian_matches_mean_and_covariance_also_when_singular():
+    rng = np.random.default_rng(8)
+    A = rng.standard_normal((6, 2))
+    S, mu = A @ A.T, np.arange(6.0)
+    X = m.draw_gaussian(mu, S, 20000, np.random.default_rng(0))
+    assert X.shape == (20000, 6) and np.linalg.matrix_rank(X - mu) == 2
+    assert np.abs(X.mean(0) - mu).max() < 0.1 and np.abs(np.cov(X, rowvar=False) - S).max() < 0.1 * np.abs(S).max()
