@@ -92,3 +92,26 @@ def test_skew_reference_really_is_a_loop_equal_to_the_skew():
     x = torch.randn(4, 7, 7, dtype=torch.float64)
     keep = ~causal_mask(7, 7)
     assert torch.equal(sol.skew_by_loop_reference(x)[..., keep], skew(x)[..., keep])
+
+
+NOTEBOOKS = __import__("pathlib").Path(__file__).resolve().parents[1] / "notebooks"
+
+
+@pytest.mark.parametrize("notebook", sorted({e.notebook for e in EXERCISES.values()}))
+def test_every_registered_exercise_has_a_check_cell_in_its_notebook(notebook):
+    import re
+
+    source = (NOTEBOOKS / f"{notebook}.py").read_text()
+    called = set(re.findall(r'check\("([a-z_0-9]+)"', source))
+    assert {e.name for e in EXERCISES.values() if e.notebook == notebook} <= called
+
+
+def test_every_exercise_of_notebook_06_is_checked():
+    import re
+
+    source = (NOTEBOOKS / "06_evaluation.py").read_text()
+    block = source[source.index("# ## Exercises"):source.index("# ## Further reading")]
+    numbered = re.findall(r"^# (\d)\. \*\*", block, flags=re.M)
+    checked = re.findall(r'^check\("([a-z_0-9]+)"', block, flags=re.M)
+    assert len(numbered) == len(checked) == 6  # one check cell per exercise
+    assert set(checked) == {e.name for e in EXERCISES.values() if e.notebook == "06_evaluation"}
