@@ -29,8 +29,9 @@
 # [04 · Jukebox](04_jukebox_vqvae.ipynb) → (the audio half: 04–06) · [all notebooks](../README.md#the-notebooks) ·
 # [glossary](GLOSSARY.md)
 #
-# **Run time:** about 2 to 4 minutes (114 s measured with `scripts/execute_notebook.py` on an otherwise idle 2-core
-# machine, of which about a minute generates the 250 chorales of the statistics in section 7).
+# **Run time:** about 2 to 4 minutes on an idle 2-core machine (114 s measured with `scripts/execute_notebook.py`, of
+# which about a minute generates the 250 chorales of the statistics in section 7); far longer when other jobs share
+# the cores (1352 s measured on 2 cores shared with a training run and two other jobs).
 #
 # **Papers cited:** Huang et al., *Music Transformer* ([arXiv:1809.04281](https://arxiv.org/abs/1809.04281));
 # Shaw et al., *Self-Attention with Relative Position Representations*
