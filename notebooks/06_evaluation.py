@@ -716,8 +716,9 @@ for model, bound in BOUND.items():
 # %% [markdown]
 # ### What the symbolic rows show: two embeddings that barely hear notes, one that does
 #
-# The symbolic rows are rendered like their matched held-out clips: the same instruments, tempo and register. What
-# separates them from real music is the notes. The three embeddings, side by side, on those rows:
+# The symbolic rows are rendered like their matched held-out clips: the same instruments, tempo and register. By
+# construction, what separates them from real music is the notes (and what the notes decide: how often they change,
+# how far apart the voices sit). The three embeddings, side by side, on those rows:
 
 # %%
 SYM = [f"{n} (symbolic)" for n in SYMBOLIC]
