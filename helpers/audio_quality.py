@@ -109,10 +109,10 @@ def si_snr(reference, estimate) -> float:
     target = (est @ ref) / energy * ref  # projection on the reference
     noise = est - target
     num, den = float(target @ target), float(noise @ noise)
-    if den <= 1e-20 * max(num, 1e-300):
-        return math.inf
-    if num == 0.0:
+    if num == 0.0:  # nothing of the reference in the estimate (a silent estimate, or one orthogonal to it)
         return -math.inf
+    if den <= 1e-20 * num:
+        return math.inf
     return 10.0 * math.log10(num / den)
 
 

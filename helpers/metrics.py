@@ -10,6 +10,7 @@ part                              what it computes (and where it comes from)
                                   embedding, reference set, clip count and clip length
 :func:`fad_inf`                   FAD at several sample sizes, fitted against 1/n (Gui et al. 2024, Sec. 3)
 :class:`Embedder`                 the hook for VGGish, CLAP, the course's classifier, ...
+:class:`ChromaStatsEmbedder`      an embedding that hears notes (key-invariant pitch-class statistics)
 symbolic metrics on a ``Piece``   MusPy's definitions (Dong et al. 2020) + the lesson's ones
 :func:`distribution_distance`     overlapped area and KL of kernel density estimates (Yang & Lerch 2020)
 :func:`copied_ngrams`             memorisation: longest copied run, share of copied n-grams
@@ -17,6 +18,9 @@ symbolic metrics on a ``Piece``   MusPy's definitions (Dong et al. 2020) + the l
                                   bias estimate (Efron & Tibshirani 1993, Ch. 10 and 13)
 :func:`fad_bootstrap`             FAD's bootstrap interval over generated clips, reference square root reused
 :func:`rank_correlation`          Spearman's rho between metrics over the leaderboard's generators
+:func:`fad_jackknife`             a bias-corrected FAD and its interval for the true distance (grouped
+                                  jackknife over both sets; Quenouille 1956, Efron & Tibshirani 1993, Ch. 11)
+:func:`fad_interval_coverage`     an FAD interval's coverage, measured on Gaussians of known distance
 ================================  ==========================================================================
 
 Notebook: 06_evaluation.ipynb.
@@ -73,6 +77,12 @@ __all__ = [
     "bootstrap_ci",
     "fad_bootstrap",
     "rank_correlation",
+    "FADInterval",
+    "fad_jackknife",
+    "CoverageResult",
+    "fad_interval_coverage",
+    "ChromaStatsEmbedder",
+    "draw_gaussian",
 ]
 
 
@@ -437,7 +447,8 @@ class FADInfResult:
         clip = f"{self.clip_seconds:g} s clips" if self.clip_seconds is not None else "clip length not stated"
         return (
             f"FAD-inf {self.fad_inf:.4g} (fit FAD = {self.fad_inf:.4g} + {self.slope:.4g}/n, r^2 {self.r2:.3f}, "
-            f"n = {int(self.ns.min())}..{int(self.ns.max())} at {len(self.ns)} sizes; embedding: {self.embedding}; "
+            f"n = {int(self.ns.min())}..{int(self.ns.max())}: {len(np.unique(self.ns))} sizes x "
+            f"{len(self.ns) // len(np.unique(self.ns))} trials; embedding: {self.embedding}; "
             f"reference: {self.reference}, {self.n_reference} clips; {clip})"
         )
 
@@ -1145,3 +1156,303 @@ def rank_correlation(scores: Mapping[str, Sequence[float]]) -> tuple[list[str], 
             r = spearmanr(a, b)
             rho[i, j], pval[i, j] = float(r.statistic), float(r.pvalue)
     return names, rho, pval
+
+
+# =====================================================================================================
+# An FAD interval whose coverage is measured: grouped jackknife around a bias-corrected estimate
+@dataclass(frozen=True)
+class FADInterval:
+    """FAD, its bias-corrected estimate and a confidence interval for the true (large-sample) distance.
+
+    Attributes:
+        fad: the plain plug-in FAD of all clips (biased upwards, section 3 of notebook 06).
+        estimate: the bias-corrected estimate ``fad - bias``, clipped at 0 (a distance is never negative).
+        low, high: the interval for the true distance, clipped at 0; it always contains ``estimate``.
+        level: nominal coverage (0.95).
+        se: the jackknife standard error of the bias-corrected estimate.
+        bias: the jackknife's estimate of FAD's bias (``fad - estimate`` before clipping).
+        n_groups: jackknife groups (each deletes 1/n_groups of *both* sets at once).
+        n_reference, n_generated: clips in the two sets.
+        method: how the interval was made.
+    """
+
+    fad: float
+    estimate: float
+    low: float
+    high: float
+    level: float
+    se: float
+    bias: float
+    n_groups: int
+    n_reference: int
+    n_generated: int
+    method: str = "jackknife"
+
+    def __contains__(self, x: float) -> bool:
+        return self.low <= x <= self.high
+
+    def __float__(self) -> float:
+        return float(self.estimate)
+
+    def __repr__(self) -> str:
+        return (f"FAD {self.fad:.4g}; bias-corrected {self.estimate:.4g} [{self.low:.4g}, {self.high:.4g}] "
+                f"({self.level:.0%} {self.method} CI, {self.n_groups} groups; {self.n_reference} reference and "
+                f"{self.n_generated} generated clips)")
+
+
+def _jackknife_blocks(n: int, groups, n_groups: int, rng: np.random.Generator, what: str) -> list[np.ndarray]:
+    """Rows 0..n-1 split into ``n_groups`` blocks of whole groups (e.g. all clips of one piece), seeded."""
+    labels = np.arange(n) if groups is None else np.asarray(groups)
+    if len(labels) != n:
+        raise ValueError(f"fad_jackknife: {what} has {n} clips but {len(labels)} group labels")
+    units = np.unique(labels)
+    if len(units) < n_groups:
+        raise ValueError(f"fad_jackknife: {what} has {len(units)} independent units (groups), fewer than "
+                         f"n_groups={n_groups}")
+    blocks = np.array_split(units[rng.permutation(len(units))], n_groups)
+    return [np.flatnonzero(np.isin(labels, b)) for b in blocks]
+
+
+def _fad_of(X1: np.ndarray, X2: np.ndarray) -> float:
+    """The plug-in FAD of two embedding sets (no sqrtm cross-check: an inner loop)."""
+    s1, s2 = gaussian_stats(X1), gaussian_stats(X2)
+    return frechet_terms(s1.mu, s1.sigma, s2.mu, s2.sigma, check=False).distance
+
+
+def fad_jackknife(reference, generated, rng: np.random.Generator, n_groups: int = 16, level: float = 0.95,
+                  reference_groups=None, generated_groups=None) -> FADInterval:
+    """A bias-corrected FAD and a confidence interval for the true distance, by a grouped jackknife.
+
+    FAD from n clips is biased upwards by roughly ``a / n_reference + b / n_generated`` (notebook 06, section 3).
+    Split each set into ``n_groups`` blocks (seeded), delete block g from *both* sets at once and recompute FAD
+    (``fad_g``, from ``(G - 1) / G`` of the clips). A straight line in 1/n through the full FAD and the mean of
+    the ``fad_g``, extrapolated to infinitely many clips in both sets, is the jackknife estimate (Quenouille's
+    bias correction; FAD-inf's idea applied to both sets)::
+
+        estimate = G * fad - (G - 1) * mean(fad_g)          bias = (G - 1) * (mean(fad_g) - fad)
+        se       = sqrt((G - 1) / G * sum((fad_g - mean(fad_g))^2))
+        interval = estimate -+ t_{G-1} * se                 (Student's t with G - 1 degrees of freedom)
+
+    The estimate, low and high are clipped at 0 (the true distance is never negative), so the interval always
+    contains the estimate. Whether the interval covers the truth 95% of the time is not a theorem: it is
+    *measured* by :func:`fad_interval_coverage` (Gaussian embeddings of known distance, in the setting at hand).
+
+    Columns that hold one constant, equal in both sets (dead units of an embedding) add nothing to the distance
+    and are dropped first (exact, and faster).
+
+    Args:
+        reference: (M, D) reference embeddings (not statistics: blocks of clips are deleted).
+        generated: (N, D) generated embeddings.
+        rng: seeds the blocks.
+        n_groups: G, the number of jackknife blocks (each set needs at least G independent units).
+        level: nominal coverage.
+        reference_groups, generated_groups: optional label per clip of what is *not* independent (e.g. the piece a
+            clip was cut from): a block holds whole groups, so the standard error sees their correlation.
+
+    Raises:
+        ValueError: for mismatched dimensions, too few units for ``n_groups``, n_groups < 2 or a bad level.
+
+    Notebook: 06_evaluation.ipynb (sections 3-5 and 8).
+    Reference: Quenouille 1956, "Notes on bias in estimation", Biometrika 43; Efron & Tibshirani 1993, Ch. 11
+    (the jackknife, its bias and standard error); Chong & Forsyth 2020 and Gui et al. 2024, Sec. 3 (extrapolating
+    FID/FAD in 1/n).
+    """
+    from scipy.stats import t as student_t
+
+    X1 = _check_embeddings(reference, "fad_jackknife reference")
+    X2 = _check_embeddings(generated, "fad_jackknife generated")
+    if X1.shape[1] != X2.shape[1]:
+        raise ValueError(f"fad_jackknife: reference has D={X1.shape[1]} but generated has D={X2.shape[1]}")
+    if int(n_groups) != n_groups or n_groups < 2:
+        raise ValueError(f"fad_jackknife: n_groups must be an integer >= 2, got {n_groups}")
+    if not 0 < level < 1:
+        raise ValueError(f"fad_jackknife: level must be in (0, 1), got {level}")
+    both = np.concatenate([X1, X2])
+    live = np.ptp(both, axis=0) > 0  # columns constant (and equal) across both sets add 0 to every term
+    X1, X2 = X1[:, live], X2[:, live]
+    b1 = _jackknife_blocks(len(X1), reference_groups, n_groups, rng, "reference")
+    b2 = _jackknife_blocks(len(X2), generated_groups, n_groups, rng, "generated")
+    G = int(n_groups)
+    full = _fad_of(X1, X2)
+    deleted = np.array([_fad_of(np.delete(X1, r1, axis=0), np.delete(X2, r2, axis=0)) for r1, r2 in zip(b1, b2)])
+    bias = (G - 1) * (float(deleted.mean()) - full)
+    centre = full - bias
+    se = float(np.sqrt((G - 1) / G * ((deleted - deleted.mean()) ** 2).sum()))
+    half = float(student_t.ppf(0.5 + level / 2, G - 1)) * se
+    return FADInterval(full, max(centre, 0.0), max(centre - half, 0.0), max(centre + half, 0.0), level, se, bias, G,
+                       len(X1), len(X2))
+
+
+def _common_basis(mu1, S1, mu2, S2, rtol: float = 1e-10) -> np.ndarray:
+    """Orthonormal (D, k) basis of the span of both covariances and the mean difference: projecting both
+    Gaussians on it leaves their Fréchet distance unchanged, and k can be far below D (dead embedding units)."""
+    d = (mu2 - mu1)[:, None]
+    w, V = np.linalg.eigh(S1 + S2 + d @ d.T)
+    return V[:, w > rtol * max(float(w.max()), 1e-300)]
+
+
+def _gaussian_sampler(mu, S):
+    w, V = np.linalg.eigh((S + S.T) / 2)
+    keep = w > 1e-12 * max(float(w.max()), 1e-300)
+    A = V[:, keep] * np.sqrt(w[keep])  # (D, rank): x = mu + A z
+
+    def draw(rng: np.random.Generator, n: int) -> np.ndarray:
+        return mu + rng.standard_normal((n, A.shape[1])) @ A.T  # (n, D)
+
+    return draw
+
+
+@dataclass(frozen=True)
+class CoverageResult:
+    """How often an interval method covers a known true distance over simulated experiments.
+
+    Attributes:
+        method: the interval's name.
+        true_distance: the Fréchet distance between the two Gaussians the clips were drawn from.
+        n_reference, n_generated: clips per simulated set; dim: the embedding dimension.
+        covered: (E,) bool, the interval held the truth in experiment e.
+        contains_estimate: (E,) bool, the interval held its own estimate.
+        estimates, lows, highs, fads: (E,) the interval's estimate and ends, and the plain FAD, per experiment.
+        coverage: the share covered with its Wilson 95% interval (it is itself a measurement of E experiments).
+    """
+
+    method: str
+    true_distance: float
+    n_reference: int
+    n_generated: int
+    dim: int
+    covered: np.ndarray
+    contains_estimate: np.ndarray
+    estimates: np.ndarray
+    lows: np.ndarray
+    highs: np.ndarray
+    fads: np.ndarray
+    coverage: Interval
+
+    @property
+    def n_experiments(self) -> int:
+        return len(self.covered)
+
+    def __repr__(self) -> str:
+        c = self.coverage
+        return (f"{self.method}: covers the true distance {self.true_distance:.4g} in {int(self.covered.sum())} of "
+                f"{self.n_experiments} experiments ({c.estimate:.1%}, Wilson 95% CI [{c.low:.1%}, {c.high:.1%}]); "
+                f"contains its estimate in {int(self.contains_estimate.sum())}; mean FAD {self.fads.mean():.4g}, "
+                f"mean estimate {self.estimates.mean():.4g} ({self.n_reference} vs {self.n_generated} clips, "
+                f"D={self.dim})")
+
+
+def fad_interval_coverage(mu1, S1, mu2, S2, n_reference: int, n_generated: int, rng: np.random.Generator,
+                          n_experiments: int = 200, interval: Callable | None = None,
+                          method: str = "jackknife") -> CoverageResult:
+    """Measure an FAD interval's coverage: draw both sets from known Gaussians many times, count the hits.
+
+    Each experiment draws ``n_reference`` clips' embeddings from N(mu1, S1) and ``n_generated`` from N(mu2, S2),
+    runs ``interval(reference, generated, rng)`` (default :func:`fad_jackknife`) and records whether the interval
+    holds the true Fréchet distance (computed from the Gaussians themselves) and its own estimate. The Gaussians
+    may be singular (fitted to an embedding with dead units); both are projected on the span of their covariances
+    and mean difference first, which leaves every distance unchanged and makes the loop fast.
+
+    Args:
+        mu1, S1, mu2, S2: the two true Gaussians (e.g. fitted to a real reference set and a generator's clips).
+        n_reference, n_generated: the clip counts of the setting to check (the notebook's own).
+        rng: seeds everything.
+        n_experiments: simulated experiments (200 give the coverage to about +-3 points).
+        interval: ``f(reference (M, D), generated (N, D), rng) -> object with .estimate, .low, .high`` (and
+            ``.fad``, or ``.estimate`` is taken as the plain FAD). None: :func:`fad_jackknife`.
+        method: the name stored in the result.
+
+    Notebook: 06_evaluation.ipynb (section 3: the interval's measured coverage).
+    Reference: Efron & Tibshirani 1993, Ch. 12-14 (coverage as the test of an interval method).
+    """
+    mu1, S1 = _check_stats(mu1, S1, "fad_interval_coverage (reference)")
+    mu2, S2 = _check_stats(mu2, S2, "fad_interval_coverage (generated)")
+    if len(mu1) != len(mu2):
+        raise ValueError(f"fad_interval_coverage: dimensions differ, D={len(mu1)} and D={len(mu2)}")
+    if n_experiments < 1 or n_reference < 2 or n_generated < 2:
+        raise ValueError(f"fad_interval_coverage: need n_experiments >= 1 and at least 2 clips per set, got "
+                         f"{n_experiments}, {n_reference}, {n_generated}")
+    truth = frechet_terms(mu1, S1, mu2, S2, check=False).distance
+    Q = _common_basis(mu1, S1, mu2, S2)  # (D, k)
+    draw1 = _gaussian_sampler(Q.T @ mu1, Q.T @ S1 @ Q)
+    draw2 = _gaussian_sampler(Q.T @ mu2, Q.T @ S2 @ Q)
+    make = interval if interval is not None else (lambda a, b, r: fad_jackknife(a, b, r))
+    rows = []
+    for _ in range(int(n_experiments)):
+        iv = make(draw1(rng, n_reference), draw2(rng, n_generated), rng)
+        plain = float(getattr(iv, "fad", iv.estimate))
+        rows.append((iv.low <= truth <= iv.high, iv.low <= iv.estimate <= iv.high, iv.estimate, iv.low, iv.high, plain))
+    covered, contains, est, lo, hi, fads = (np.array(c) for c in zip(*rows))
+    return CoverageResult(method, float(truth), int(n_reference), int(n_generated), len(mu1), covered.astype(bool),
+                          contains.astype(bool), est, lo, hi, fads, wilson_interval(int(covered.sum()), len(covered)))
+
+
+# =====================================================================================================
+# An embedding that hears notes: pitch-class statistics from the audio's chroma
+class ChromaStatsEmbedder:
+    """A model-free embedder that hears *notes*: key-invariant pitch-class statistics of a clip's chroma.
+
+    ``(N, T) -> (N, 30)``, in percent, from :func:`helpers.audio_quality.chroma` (12 pitch classes per frame, each
+    sounding frame of unit length; silent frames are skipped):
+
+    - **pitch-class profile, sorted** (12): the mean chroma, scaled to sum 1, largest first. Music in a key spends
+      most of its time on 7 of the 12 pitch classes (a steep profile); uniformly random notes on all 12 (flat).
+    - **intervals sounding together** (6): ``mean_t sum_p c_t[p] c_t[p + k]`` for k = 1..6 semitones (interval
+      classes): thirds, fourths and fifths in a chorale, every interval alike in random notes.
+    - **pitch-class moves** (12): ``mean_t sum_p c_t[p] c_{t+1}[p + k]`` for k = 0..11: how the chroma moves from
+      one frame to the next (k = 0: it stays; 5 and 7: by fourths and fifths).
+
+    Sorting and the sums over p make every feature the same in every key. Where :class:`LogMelStatsEmbedder` and
+    the classifier hear instrument, register and loudness (which a renderer gives any notes for free), this one
+    hears which notes sound together and how they move. A clip without one sounding frame embeds as zeros.
+
+    Notebook: 06_evaluation.ipynb (sections 4, 5 and 8).
+    Reference: Müller, *Fundamentals of Music Processing* (2nd ed. 2021), Sec. 3.1.2 (chroma); Krumhansl 1990,
+    *Cognitive Foundations of Musical Pitch* (pitch-class profiles of tonal music); interval-class vectors:
+    Forte 1973, *The Structure of Atonal Music*.
+    """
+
+    dim = 30
+
+    def __init__(self):
+        self.name = "chroma statistics (30-d: sorted pitch-class profile, intervals together, pitch-class moves)"
+
+    @staticmethod
+    def features(chromagram: np.ndarray) -> np.ndarray:
+        """(12, frames) chroma (unit or zero columns) -> (30,) the statistics above, in percent (loops over k)."""
+        c = np.asarray(chromagram, dtype=np.float64)
+        if c.ndim != 2 or c.shape[0] != 12:
+            raise ValueError(f"ChromaStatsEmbedder.features: chroma must be (12, frames), got shape {c.shape}")
+        c = c[:, c.sum(axis=0) > 0]  # sounding frames only
+        if c.shape[1] == 0:
+            return np.zeros(30)
+        profile = c.mean(axis=1)
+        profile = np.sort(profile / profile.sum())[::-1]  # (12,) largest first
+        together = [float(np.mean((c * np.roll(c, -k, axis=0)).sum(axis=0))) for k in range(1, 7)]  # (6,)
+        if c.shape[1] > 1:
+            moves = [float(np.mean((c[:, :-1] * np.roll(c[:, 1:], -k, axis=0)).sum(axis=0))) for k in range(12)]
+        else:
+            moves = [0.0] * 12
+        return 100.0 * np.concatenate([profile, together, moves])
+
+    def __call__(self, audio, sr: int) -> np.ndarray:
+        from .audio_quality import chroma
+
+        audio = np.asarray(audio, dtype=np.float32)
+        if audio.ndim != 2 or audio.shape[0] == 0:
+            raise ValueError(f"ChromaStatsEmbedder: audio must be (N clips, T samples), got shape {audio.shape}")
+        out = np.zeros((audio.shape[0], self.dim))  # (N, 30)
+        for i, clip in enumerate(audio):
+            if np.abs(clip).max() > 0:
+                out[i] = self.features(chroma(clip, sr).numpy())
+        return out
+
+
+def draw_gaussian(mu, S, n: int, rng: np.random.Generator) -> np.ndarray:
+    """n samples (n, D) of N(mu, S), also for a singular S (an embedding with dead units): ``mu + z A^T`` with
+    ``A A^T = S`` from the eigendecomposition (only the non-zero eigenvalues).
+
+    Notebook: 06_evaluation.ipynb (a known-truth example: clips drawn from Gaussians fitted to real embeddings).
+    """
+    mu, S = _check_stats(mu, S, "draw_gaussian")
+    return _gaussian_sampler(mu, S)(rng, int(n))

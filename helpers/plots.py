@@ -283,7 +283,8 @@ def attention_by_distance(weights, max_distance: int) -> np.ndarray:
     return out  # (H, max_distance + 1)
 
 
-def plot_attention_by_distance(profile: np.ndarray, ax=None, title: str | None = None, marks=()):
+def plot_attention_by_distance(profile: np.ndarray, ax=None, title: str | None = None, marks=(),
+                               ymax: float | None = 1.0):
     """One line per head: attention weight against distance (the output of :func:`attention_by_distance`).
 
     Args:
@@ -291,6 +292,8 @@ def plot_attention_by_distance(profile: np.ndarray, ax=None, title: str | None =
         ax: Axes to draw into (None: a new figure).
         title: axes title.
         marks: distances to mark with a thin vertical line (e.g. 3, 7, 11: the predicted token's voice).
+        ymax: top of the y-axis (1: every panel on the same scale); None: scaled to this profile's largest weight,
+            so that a layer whose heads spread thinly stays readable.
 
     Returns:
         The Axes (one ``Line2D`` per head, labelled "head h").
@@ -303,7 +306,7 @@ def plot_attention_by_distance(profile: np.ndarray, ax=None, title: str | None =
         ax.plot(np.arange(len(row)), row, "o-", ms=3, label=f"head {h + 1}")
     ax.set_xlabel("distance from query to key (tokens back)")
     ax.set_ylabel("mean attention weight")
-    ax.set_ylim(0, 1)
+    ax.set_ylim(0, ymax if ymax is not None else 1.1 * float(profile.max()))
     if title:
         ax.set_title(title)
     ax.legend(fontsize="small")

@@ -13,7 +13,8 @@ tested with the reference solution (it passes) and with a wrong answer (it fails
 The exercises of ``07_exercises.ipynb`` keep their checks in :mod:`helpers.exercises` (tables of properties
 with ✓/✗); here they only gain the "not answered yet" gate and :func:`show_solution`.
 
-Notebooks: 01_representations, 02_markov_chains, 03_music_transformer, 07_exercises, 08_review_audio_features.
+Notebooks: 01_representations, 02_markov_chains, 03_music_transformer, 06_evaluation, 07_exercises,
+08_review_audio_features.
 Reference: the exercise pattern of the PCP notebooks (Müller et al.): a task, an empty cell, a check.
 """
 from __future__ import annotations
@@ -390,6 +391,159 @@ def check_lesson_exact(exact_pair) -> dict:
                  f"S1^1/2 S2 S1^1/2 may have only one non-zero eigenvalue)")
         gaps[D] = lesson - true
     return gaps
+
+
+def first_clips_reference(emb, k: int, per_piece: int = 6) -> np.ndarray:
+    """Exercise 2 (notebook 06): the first ``k`` of the ``per_piece`` clips of every piece (rows piece by piece)."""
+    emb = np.asarray(emb)
+    n_pieces = len(emb) // per_piece
+    return emb.reshape(n_pieces, per_piece, *emb.shape[1:])[:, :k].reshape(n_pieces * k, *emb.shape[1:])
+
+
+@_register("clip_counts", "06_evaluation", ["first_clips"], [first_clips_reference], [lambda: (np.zeros((12, 2)), 3)])
+def check_clip_counts(first_clips) -> np.ndarray:
+    """The right rows, in order, for several k, and all rows for k = per_piece; the clip count shrinks as asked."""
+    x = np.arange(32 * 6 * 2, dtype=np.float64).reshape(32 * 6, 2)  # 32 pieces x 6 clips, 2 numbers each
+    out = np.asarray(first_clips(x, 3))
+    _require(out.shape == (96, 2), f"3 clips of each of 32 pieces: shape (96, 2) (got {out.shape})")
+    _require(np.array_equal(out[:3], x[:3]) and np.array_equal(out[3:6], x[6:9]),
+             "piece 0 gives its clips 0, 1, 2 and piece 1 its clips 6, 7, 8 (rows are piece by piece)")
+    _require(np.array_equal(out, first_clips_reference(x, 3)), "every piece keeps its first 3 clips, in order")
+    _require(np.array_equal(np.asarray(first_clips(x, 6)), x), "k = 6 keeps every clip")
+    _require(np.asarray(first_clips(x, 1)).shape == (32, 2), "k = 1 keeps one clip per piece")
+    return out
+
+
+class ChromaMeanStdEmbedder:
+    """Exercise 3 (notebook 06): the mean and standard deviation over time of each chroma bin, ``(N, T) -> (N, 24)``.
+
+    Unlike :class:`helpers.metrics.ChromaStatsEmbedder` it is not key-invariant: it hears *which* pitch classes
+    sound (C or D), not only how they relate.
+    """
+
+    name = "chroma mean+std (24-d)"
+
+    def __call__(self, audio, sr: int) -> np.ndarray:
+        from .audio_quality import chroma
+
+        rows = []
+        for clip in np.asarray(audio, dtype=np.float32):
+            c = chroma(clip, sr).numpy()  # (12, frames)
+            rows.append(np.concatenate([c.mean(axis=1), c.std(axis=1)]))
+        return np.array(rows)  # (N, 24)
+
+
+def _tone(midi_pitches, sr: int = 16000, seconds: float = 1.0) -> np.ndarray:
+    t = np.arange(int(sr * seconds)) / sr
+    return (sum(np.sin(2 * np.pi * 440.0 * 2 ** ((p - 69) / 12) * t) for p in midi_pitches) / len(midi_pitches)
+            ).astype(np.float32)
+
+
+@_register("chroma_embedder", "06_evaluation", ["chroma_embedder"], [ChromaMeanStdEmbedder], [None])
+def check_chroma_embedder(chroma_embedder) -> np.ndarray:
+    """An embedder: a name, (N, T) -> (N, 24) finite; the mean part peaks at the pitch class played; a steady tone
+    has (almost) no spread over time."""
+    _require(isinstance(getattr(chroma_embedder, "name", None), str) and chroma_embedder.name,
+             "it has a non-empty name (every FAD states its embedding)")
+    audio = np.stack([_tone([69]), _tone([60, 64, 67]), _tone([62])])  # A, C major triad, D
+    out = np.asarray(chroma_embedder(audio, 16000), dtype=np.float64)
+    _require(out.shape == (3, 24) and np.isfinite(out).all(), f"3 clips give 3 rows of 24 numbers (got {out.shape})")
+    _require(int(np.argmax(out[0, :12])) == 9, "an A (440 Hz) peaks at pitch class 9 (C = 0) in the first 12 numbers")
+    _require(set(np.argsort(out[1, :12])[-3:].tolist()) == {0, 4, 7}, "a C major triad's top three are C, E, G")
+    _require(int(np.argmax(out[2, :12])) == 2, "a D peaks at pitch class 2: this embedding hears the key")
+    _require(out[0, 12:].max() < 0.05, "a steady tone barely changes over time: the last 12 numbers (std) are small")
+    return out
+
+
+def sample_at_reference(temperature: float, n: int, seed: int = 0) -> list:
+    """Exercise 4 (notebook 06): n chorales of 8 bars from the relative transformer at ``temperature``.
+
+    As section 4 samples them: each starts from a training chorale's first chord, top-p 0.95, 4 voices per step.
+    """
+    import torch
+
+    from .data import DATA_DIR, load_chorales
+    from .representations import ChoraleGrid
+    from .transformer import generate, load_checkpoint
+
+    grid = ChoraleGrid("repeat")
+    model = load_checkpoint(DATA_DIR / "checkpoints" / "mt_relative.pt")
+    steps = 16 * 32  # 8 bars of 4 quarters, 4 sixteenths each, 4 voices: 512 tokens
+    prompt = torch.as_tensor(np.stack([grid.encode(p)[:4] for p in load_chorales("train")[:n]]))  # (n, 4)
+    out = generate(model, prompt, steps - 4, torch.Generator().manual_seed(seed), temperature=temperature, top_p=0.95,
+                   align=4)
+    return [grid.decode(o.numpy(), qpm=72, id=f"t={temperature} {i}") for i, o in enumerate(out)]
+
+
+def _repeat_share(pieces) -> float:
+    from .representations import ChoraleGrid
+
+    grid = ChoraleGrid("repeat")
+    return float(1 - np.mean(np.concatenate([grid.changes(grid.encode(p)) for p in pieces])))
+
+
+@_register("temperature", "06_evaluation", ["sample_at"], [sample_at_reference], [lambda: (1.0, 1)])
+def check_temperature(sample_at) -> dict:
+    """n pieces that fill 8 bars; a colder temperature repeats more (notebook 03's repetition attractor)."""
+    cold, hot = sample_at(0.7, 4), sample_at(1.3, 4)
+    _require(len(cold) == 4 and len(hot) == 4, "sample_at(t, 4) returns 4 pieces")
+    _require(all(p.duration_quarters >= 31 for p in cold + hot), "every piece fills its 8 bars (32 quarter notes)")
+    shares = {0.7: _repeat_share(cold), 1.3: _repeat_share(hot)}
+    _require(shares[0.7] > shares[1.3], f"temperature 0.7 repeats the previous step more often than 1.3 "
+             f"({shares[0.7]:.0%} vs {shares[1.3]:.0%} of tokens)")
+    return shares
+
+
+def closest_rater_reference(answers) -> str:
+    """Exercise 5 (notebook 06): the simulated rater whose A/B answers agree most with rater "you"."""
+    from .listening import agreement
+
+    raters = sorted({a["rater"] for a in answers if a.get("simulated", False)})
+    percent = {r: agreement(answers, "you", r, np.random.default_rng(0), kind="ab")["percent"].estimate for r in raters}
+    return max(raters, key=lambda r: percent[r])
+
+
+def _ab_answers(rater: str, preferred: Sequence[str], simulated: bool) -> list[dict]:
+    return [{"rater": rater, "item": f"pair {i}", "kind": "ab", "preferred": p, "simulated": simulated}
+            for i, p in enumerate(preferred)]
+
+
+@_register("closest_rater", "06_evaluation", ["closest_rater"], [closest_rater_reference],
+           [lambda: (_ab_answers("you", "ab", False) + _ab_answers("simulated-1", "ab", True),)])
+def check_closest_rater(closest_rater) -> str:
+    """Planted answers: "you" agree with simulated-1 on 11 of 12 pairs and with simulated-2 on 7."""
+    one = list("xxyyxyxyxxyy")
+    two = list("xyyxyyxxyxxy")  # agrees with one on 6 of 12
+    you = one[:10] + two[10:]  # agrees with one on 11 of 12 pairs, with two on 7
+    answers = _ab_answers("simulated-1", one, True) + _ab_answers("simulated-2", two, True)
+    got = closest_rater(answers + _ab_answers("you", you, False))
+    _require(got == "simulated-1", f"you agree with simulated-1 on 11 of 12 pairs, with simulated-2 on 7: simulated-1 is the closest (got {got!r})")
+    got = closest_rater(answers + _ab_answers("you", two, False))
+    _require(got == "simulated-2", f"answers equal to simulated-2's: simulated-2 is the closest (got {got!r})")
+    return got
+
+
+def solo_halves_reference(attributes, rng):
+    """Exercise 6 (notebook 06): reference and held-out halves of the corpus's *solo* clips."""
+    from .audio_eval import chorale_halves
+
+    return chorale_halves(attributes, rng, texture="solo")
+
+
+@_register("solo_halves", "06_evaluation", ["solo_halves"], [solo_halves_reference],
+           [lambda: ([{"texture": "solo"}] * 2, np.random.default_rng(0))])
+def check_solo_halves(solo_halves) -> tuple:
+    """Two disjoint halves of exactly the solo clips, sizes within one, the same for the same seed."""
+    textures = ["solo", "chorale", "solo", "solo", "chorale", "solo", "solo", "chorale", "solo"]
+    attrs = [{"texture": t} for t in textures]
+    ref, held = (np.asarray(h) for h in solo_halves(attrs, np.random.default_rng(0)))
+    solo = {i for i, t in enumerate(textures) if t == "solo"}
+    _require(set(ref.tolist()).isdisjoint(held.tolist()), "no clip is in both halves")
+    _require(set(ref.tolist()) | set(held.tolist()) == solo, "together the halves hold every solo clip and nothing else")
+    _require(abs(len(ref) - len(held)) <= 1, f"the halves differ in size by at most 1 ({len(ref)} and {len(held)})")
+    again = solo_halves(attrs, np.random.default_rng(0))
+    _require(np.array_equal(np.asarray(again[0]), ref), "the same seed gives the same halves")
+    return ref, held
 
 
 # ----------------------------------------------------------------------------------------------------

@@ -29,8 +29,9 @@
 # [04 · Jukebox](04_jukebox_vqvae.ipynb) → (the audio half: 04–06) · [all notebooks](../README.md#the-notebooks) ·
 # [glossary](GLOSSARY.md)
 #
-# **Run time:** about 2 to 4 minutes (114 s measured with `scripts/execute_notebook.py` on an otherwise idle 2-core
-# machine, of which about a minute generates the 250 chorales of the statistics in section 7).
+# **Run time:** about 2 to 4 minutes on an idle 2-core machine (114 s measured with `scripts/execute_notebook.py`, of
+# which about a minute generates the 250 chorales of the statistics in section 7); far longer when other jobs share
+# the cores (1352 s measured on 2 cores shared with a training run and two other jobs).
 #
 # **Papers cited:** Huang et al., *Music Transformer* ([arXiv:1809.04281](https://arxiv.org/abs/1809.04281));
 # Shaw et al., *Self-Attention with Relative Position Representations*
@@ -554,40 +555,58 @@ plt.tight_layout()
 
 # %% [markdown]
 # Stripes are easier to read as numbers: for each head, the mean weight a query puts on the key *d* tokens back
-# (`plots.attention_by_distance`), over the first 256 tokens of 8 validation chorales. The grey lines mark 3, 7, 11
-# (the predicted token's voice).
+# (`plots.attention_by_distance`), over the first 256 tokens of 8 validation chorales, for d up to 72, so that one
+# bar back (64 tokens: the same voice on the same beat of the previous bar) is in range. The grey lines mark 3, 7,
+# 11, 15 (the predicted token's voice, one to four steps back) and 64 (one bar back).
 
 # %%
 # NBVAL_CHECK_OUTPUT
 from helpers.plots import attention_by_distance, plot_attention_by_distance
+BAR = 64  # tokens per 4/4 bar: 16 steps x 4 voices
 batch = torch.as_tensor(np.stack([t[:256] for t in valid_tokens[:8]]))  # (8, 256)
 all_maps = model.attention_maps(batch)  # per layer (8, H, 256, 256)
-profiles = [attention_by_distance(m, max_distance=16) for m in all_maps]  # per layer (H, 17)
+profiles = [attention_by_distance(m, max_distance=BAR + 8) for m in all_maps]  # per layer (H, 73)
 for layer, prof in enumerate(profiles):
     top = ", ".join(f"head {h + 1}: d={int(row.argmax())} ({row.max():.0%})" for h, row in enumerate(prof))
     print(f"layer {layer + 1}: {top}")
 first = profiles[0]
 print(f"layer 1: weight on distance 3, per head: {', '.join(f'{x:.0%}' for x in first[:, 3])}; "
       f"on 4, 8, 12 together: {', '.join(f'{x:.0%}' for x in first[:, [4, 8, 12]].sum(1))}")
-within = [prof.sum(1).mean() for prof in profiles]  # per layer: mean over heads of the weight within 16 tokens
+sharp = [(layer + 1, h + 1, int(row.argmax()), float(row.max())) for layer, prof in enumerate(profiles)
+         for h, row in enumerate(prof) if row.max() > 0.5]  # heads with more than half their weight on one distance
+print("the sharpest heads (over half their weight on one distance): "
+      + "; ".join(f"layer {l} head {h}: d={d} ({w:.0%})" for l, h, d, w in sharp))
+on_3 = sum(d == 3 for _, _, d, _ in sharp)
+within = [prof[:, :17].sum(1).mean() for prof in profiles]  # per layer: mean over heads of the weight within 16 tokens
 print("weight within 16 tokens back, mean over heads, per layer:", ", ".join(f"{x:.0%}" for x in within))
-assert first[:, 3].max() > 0.5 and first[:, 3].max() > first[:, [4, 8, 12]].sum(1).max()  # the claims below
-assert within[-1] < within[0]
+bar_weight = max(float(prof[:, BAR].max()) for prof in profiles)
+print(f"largest weight any head puts on distance {BAR} (one bar back): {bar_weight:.1%}")
+assert on_3 > len(sharp) / 2 and all(d in (3, 4) for _, _, d, _ in sharp)  # sharp heads: distance 3, else 4
+assert sum(first[:, 3] > 0.5) == 1 and sorted(int(r.argmax()) for r in first) == [1, 1, 1, 3]  # layer 1: one head
+assert all(int(r.argmax()) == 3 for r in profiles[1])  # layer 2: every head peaks at distance 3
+assert within[-1] < within[0] and bar_weight < 0.01  # the claims below
 
 # %%
-fig, axes = plt.subplots(1, 2, figsize=(11, 3.2), sharey=True)
-for ax, layer in zip(axes, layers):
-    plot_attention_by_distance(profiles[layer], ax=ax, title=f"layer {layer + 1}", marks=(3, 7, 11, 15))
+fig, axes = plt.subplots(2, 3, figsize=(13, 5.6))
+for layer, ax in enumerate(axes.flat):
+    plot_attention_by_distance(profiles[layer], ax=ax, title=f"layer {layer + 1}", marks=(3, 7, 11, 15, BAR), ymax=None)
+    ax.xaxis.label.set_size(8); ax.yaxis.label.set_size(8); ax.legend(fontsize=7)
+fig.suptitle(f"mean attention weight by distance; each layer on its own y-axis (layer {len(profiles)}'s largest: "
+             f"{profiles[-1].max():.0%})", fontsize=10)
 plt.tight_layout()
 
 # %% [markdown]
-# What the numbers say (lines above): in the first layer, the sharpest heads put most of their weight on
-# **distance 3**, the predicted voice one step back, which is exactly the token that "hold the note" copies; the other
-# first-layer heads spread over distances 1–3, the voices of the step being written. Distances 4, 8, 12 (the query's
-# own voice) get little weight there. Deeper layers are flatter and reach further back (last line: the share of
-# their weight within 16 tokens is lower in the last layer than in the first). So the first layer has learned the
-# grid's most useful fact, "what did this voice just sing?", and a relative position is the natural way to say it:
-# distance 3 means the same thing at every position of every chorale.
+# What the numbers say (lines above; each panel has its own y-axis, so the flat layers are readable too): the
+# sharpest heads, those with more than half of their weight on a single distance, mostly read **distance 3**, the
+# predicted voice one step back, which is exactly the token that "hold the note" copies (the list above counts them;
+# the exception reads distance 4, the query's own voice one step back). In the first layer only one head of four
+# does; the other first-layer heads peak at distance 1, spreading over distances 1–3, the voices of the step being
+# written, and distances 4, 8, 12 (the query's own voice) get little weight there. The second layer's heads all peak
+# at distance 3. Deeper layers are flatter and reach further back (the share of their weight within 16 tokens is
+# lower in the last layer than in the first), but not to the bar: no head puts even 1% of its weight on distance 64,
+# the same voice one bar earlier. So the early layers have learned the grid's most useful fact, "what did this voice
+# just sing?", and a relative position is the natural way to say it: distance 3 means the same thing at every
+# position of every chorale.
 
 # %% [markdown]
 # ### Is it copying?

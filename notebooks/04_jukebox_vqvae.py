@@ -2,7 +2,7 @@
 # # 04 · Jukebox on a laptop: a hierarchical VQ-VAE on raw audio, and priors that sample top-down
 #
 # Jukebox (Dhariwal et al., 2020) generates raw audio. It first **compresses** 44.1 kHz audio into short sequences of
-# discrete codes with VQ-VAEs (three levels, hops 8, 32 and 128 samples per code), then **samples top-down**: a
+# discrete codes with [VQ-VAEs](GLOSSARY.md#vq-vae) (three levels, hops 8, 32 and 128 samples per code), then **samples top-down**: a
 # transformer prior writes the top codes, *upsamplers* write each lower level conditioned on the level above, and the
 # VQ-VAE decoder turns codes back into sound. The lesson prints the compression table and stops. Here we build the
 # whole pipeline, small, at 16 kHz, on SoundFont clips, and time it on a CPU.
@@ -10,14 +10,16 @@
 # **What you will learn**
 # - why raw audio needs compressing before a transformer can model it: the lesson's compression table, computed for
 #   Jukebox's 44.1 kHz and for our 16 kHz;
-# - the **VQ bottleneck** line by line: nearest code, straight-through gradient, commitment loss, a codebook learnt by
-#   exponential moving averages (EMA), dead codes restarted;
-# - to train a level live and read its curves (reconstruction, commitment, codebook usage, perplexity), and to
+# - the **VQ bottleneck** line by line: nearest code, [straight-through](GLOSSARY.md#straight-through) gradient,
+#   [commitment loss](GLOSSARY.md#commitment-loss), a [codebook](GLOSSARY.md#codebook) learnt by
+#   exponential moving averages ([EMA](GLOSSARY.md#ema-codebook)), dead codes restarted;
+# - to train a level live and read its curves (reconstruction, commitment, codebook usage,
+#   [perplexity](GLOSSARY.md#perplexity)), and to
 #   **measure** what switching off EMA averaging or restarts does to codebook usage;
 # - to hear and measure what each level keeps (players, spectrograms, a table of four quality measures);
 # - top-down sampling with a **top prior** (conditioned on instrument family) and an **upsampler** (conditioned on the
 #   level above, added to its input as in Jukebox), with a prompt continuation, timed against Jukebox's published
-#   ~540× slower than real time.
+#   ~540× slower than [real time](GLOSSARY.md#real-time-factor).
 #
 # **Contents:** 1. Why compress: the lesson's table, computed · 2. The bottleneck, line by line · 3. A short live
 # training run · 4. EMA and restarts, measured · 5. The shipped levels: what each one keeps · 6. Priors and top-down
@@ -97,7 +99,7 @@ print(inspect.getsource(vqvae.VectorQuantizer.forward))
 
 # %% [markdown]
 # - **Nearest code**: the smallest squared distance (`self.nearest`); with L2-normalised latents and codes that is
-#   the largest cosine. Without the normalisation the EMA codebook drifted away from the latents (the issue that motivated it
+#   the largest cosine. Without the normalisation the EMA codebook drifted away from the latents (a run without it
 #   measured commitment loss going from 0.002 to 1.9 and near-silent output).
 # - **Straight-through** (`z + (q - z).detach()`): the forward pass uses the code, the backward pass copies the gradient
 #   to the encoder as if quantisation were the identity (van den Oord et al. 2017, Sec. 3.2).
@@ -194,9 +196,10 @@ display(play(test[clip].numpy(), sr=SR), play(recon[64][clip].numpy(), sr=SR), p
 
 # %% [markdown]
 # The players: the original, the bottom level (hop 64), the top level (hop 256). The table below averages four
-# measures over the 8 test clips: multi-resolution STFT distance (lower is better), SI-SNR in dB (higher is better;
-# it needs the waveform's phase right, which a small VQ-VAE rarely gets), log-mel distance (lower is better) and chroma
-# similarity (1 = the same pitch classes over time), plus the codebook usage and perplexity of each level's codes.
+# measures over the 8 test clips: multi-resolution STFT distance (lower is better), [SI-SNR](GLOSSARY.md#si-snr) in dB
+# (higher is better;
+# it needs the waveform's phase right, which a small VQ-VAE rarely gets), log-mel distance (lower is better) and
+# [chroma](GLOSSARY.md#chroma) similarity (1 = the same pitch classes over time), plus the codebook usage and perplexity of each level's codes.
 
 # %%
 quality = {}
@@ -354,5 +357,5 @@ print(f"sampling RTF (batch 1): top prior {out1['rtf']['top_prior']:.2f}, upsamp
 # - A. Razavi, A. van den Oord, O. Vinyals, "Generating Diverse High-Fidelity Images with VQ-VAE-2", 2019,
 #   [arXiv:1906.00446](https://arxiv.org/abs/1906.00446).
 #
-# Previous: [03 · The Music Transformer](03_music_transformer.ipynb) · Next: 05 · MusicGen (see the
-# [README](../README.md)).
+# Previous: [03 · The Music Transformer](03_music_transformer.ipynb) · Next: [05 · MusicGen](05_musicgen.ipynb) (the
+# [README](../README.md#the-notebooks) lists all notebooks).

@@ -5,10 +5,10 @@
 # MusicGen (Copet et al., 2023) is four things around one transformer:
 #
 # 1. a **neural audio codec** (EnCodec) that turns audio into K = 4 streams of tokens at 50 frames per second, with
-#    **residual vector quantisation** (each codebook codes what the previous ones missed);
-# 2. a **codebook interleaving pattern** (the *delay* pattern) so that one step of the transformer emits all K tokens;
-# 3. **text conditioning** through cross-attention to a frozen pretrained text encoder;
-# 4. **classifier-free guidance** at sampling time, trained by dropping the text now and then.
+#    **[residual vector quantisation](GLOSSARY.md#residual-vq)** (each codebook codes what the previous ones missed);
+# 2. a **[codebook](GLOSSARY.md#codebook) interleaving pattern** (the [*delay* pattern](GLOSSARY.md#delay-pattern)) so that one step of the transformer emits all K tokens;
+# 3. **text conditioning** through [cross-attention](GLOSSARY.md#cross-attention) to a frozen pretrained text encoder;
+# 4. **[classifier-free guidance](GLOSSARY.md#classifier-free-guidance)** at sampling time, trained by dropping the text now and then.
 #
 # We build all four small, on a CPU, with checkpoints trained by `scripts/train_codec.py` and
 # `scripts/train_musicgen.py` (commands in `data/checkpoints/README.md`).
@@ -18,7 +18,7 @@
 # - four interleaving patterns drawn as matrices, and what each costs in decoding steps;
 # - how a frozen sentence encoder turns a caption into token embeddings for cross-attention;
 # - to train the text-conditioned LM (live, briefly) and read its per-codebook losses;
-# - sampling with a KV cache and guidance; guidance scale 0 is the unconditional model;
+# - sampling with a [KV cache](GLOSSARY.md#kv-cache) and guidance; guidance scale 0 is the unconditional model;
 # - measured control: does the generated audio have the instrument family, mode and tempo the text asked for, at
 #   guidance 0, 1, 2, 3 and 5, judged by a classifier that never sees the text?
 # - to type your own caption and turn the knobs (guidance, temperature, duration).
@@ -103,7 +103,7 @@ for k, r in enumerate(rows, 1):
 assert rows[-1]["si_snr"] > rows[0]["si_snr"]  # more codebooks, closer waveform
 
 # %% [markdown]
-# On these four clips SI-SNR rises with every codebook while the log-mel distance barely moves (a 4-s clip with
+# On these four clips [SI-SNR](GLOSSARY.md#si-snr) rises with every codebook while the log-mel distance barely moves (a 4-s clip with
 # silence in it weighs the quiet frames heavily). Listen: the original clip, then the codec with 1 and 4 codebooks. The full table on 16 held-out clips, with the
 # training command, is in `data/checkpoints/README.md`.
 
@@ -275,7 +275,7 @@ assert hears["classifier_robust.pt"][1] > hears["classifier.pt (clean)"][1] and 
 # %% [markdown]
 # The clean classifier is nearly deaf to the family once the codec has decoded the clip: it learnt cues the codec
 # smears. A control measurement with it would say "no control" whatever the LM did. The robust judge is the one we
-# use below (notebook 06 keeps the clean one as its FAD embedding: an embedding tuned to the decoders it judges would
+# use below (notebook 06 keeps the clean one as its [FAD](GLOSSARY.md#fad) embedding: an embedding tuned to the decoders it judges would
 # flatter them). A small live check: 32 test captions at guidance 0 and 3, four seconds each.
 
 # %%
@@ -322,7 +322,7 @@ plot_control_accuracy(table, {k: chance[k] for k in shown});
 
 # %% [markdown]
 # Each cell is the share of the generated clips in which the judge hears what the caption asked for, with a
-# Wilson 95% interval; "trained words" is the same test clips described in a phrasing the model was trained on;
+# [Wilson](GLOSSARY.md#wilson-interval) 95% interval; "trained words" is the same test clips described in a phrasing the model was trained on;
 # "real clips" is the same judge on the real test clips the captions describe, and "through codec" on their codec
 # reconstructions: the ceiling of any LM whose codes this codec decodes.
 #
@@ -436,3 +436,7 @@ print("control (held-out phrasings): " + "; ".join(
 # - audiocraft's `codebooks_patterns.py`: the pattern abstraction that `helpers.patterns` follows.
 # - Défossez et al. (2022), EnCodec ([arXiv:2210.13438](https://arxiv.org/abs/2210.13438)): the codec, its losses and
 #   the balancer.
+#
+# ---
+# Previous: [04 · Jukebox](04_jukebox_vqvae.ipynb) · Next: [06 · Evaluation](06_evaluation.ipynb) (the
+# [README](../README.md#the-notebooks) lists all notebooks).

@@ -9,7 +9,7 @@
 # **What you will learn**
 # - three spectral features (centroid, flatness, temporal variation), and why white noise does *not* have a flatness
 #   of 1;
-# - average precision (AP) and mAP for multi-label tagging, why ties in the scores matter, and how to check an AP
+# - [average precision](GLOSSARY.md#average-precision) (AP) and mAP for multi-label tagging, why ties in the scores matter, and how to check an AP
 #   implementation without another library;
 # - the post-processing chain of sound-event detection (threshold, gap filling, minimum duration, event extraction),
 #   written with `np.diff` instead of frame-by-frame loops.
@@ -57,7 +57,8 @@ SR = 16000
 #   "brightness");
 # - **spectral flatness**: geometric mean over arithmetic mean of the spectrum (1 = perfectly flat, as for an impulse; white noise
 #   scores about 0.85, see below; 0 = one line);
-# - **temporal variation**: the mean absolute change of the short-time magnitude spectrum from frame to frame
+# - **temporal variation**: the mean absolute change of the short-time magnitude spectrum
+#   ([spectrogram](GLOSSARY.md#spectrogram)) from frame to frame
 #   (Hann window of 1024 samples, hop 256), a form of spectral flux.
 
 # %%

@@ -31,6 +31,9 @@ def test_si_snr_known_values():
     assert Q.si_snr(x, 2.5 * (x + n)) == pytest.approx(10.0, abs=1e-9)
     n *= math.sqrt(10)  # same energy -> 0 dB
     assert Q.si_snr(x, x + n) == pytest.approx(0.0, abs=1e-9)
+    assert Q.si_snr(x, np.zeros_like(x)) == -math.inf  # silence is the floor, not a perfect score
+    assert Q.si_snr(x, n) < -100  # an estimate orthogonal to the reference: nothing of it kept (to rounding)
+    assert Q.si_snr(x, rng.standard_normal(len(x))) < -20  # unrelated noise: far below 0 dB
 
 
 def test_stft_distance_is_zero_for_equal_magnitudes_and_grows_with_error():

@@ -452,3 +452,135 @@ def test_fad_bootstrap_fast_path_equals_frechet_terms_per_resample():
     assert m.fad_bootstrap(ref, gen, np.random.default_rng(4), n_boot=100, method="basic") == fast  # embeddings or stats
     with pytest.raises(ValueError, match="D=5"):
         m.fad_bootstrap(stats, gen[:, :5], np.random.default_rng(0))
+
+
+# --- a bias-corrected FAD whose interval's coverage is measured -------------------------------------------
+def test_fad_inf_repr_says_sizes_times_trials():
+    rng = np.random.default_rng(0)
+    res = m.fad_inf(m.GaussianStats(np.zeros(3), np.eye(3), 10**9), rng.standard_normal((200, 3)), rng,
+                    ns=[50, 100, 150, 200], n_trials=3)
+    assert "n = 50..200: 4 sizes x 3 trials" in repr(res)
+
+
+def test_fad_jackknife_follows_its_formula_and_contains_its_estimate():
+    rng = np.random.default_rng(1)
+    X1, X2 = rng.standard_normal((40, 5)), rng.standard_normal((30, 5)) + 0.5
+    G = 10
+    iv = m.fad_jackknife(X1, X2, np.random.default_rng(3), n_groups=G)
+    # the same blocks by hand: the permutations are drawn reference first, then generated
+    r = np.random.default_rng(3)
+    b1, b2 = np.array_split(r.permutation(40), G), np.array_split(r.permutation(30), G)
+    full = m.frechet_distance(X1.mean(0), np.cov(X1, rowvar=False), X2.mean(0), np.cov(X2, rowvar=False))
+    deleted = np.array([m._fad_of(np.delete(X1, a, 0), np.delete(X2, b, 0)) for a, b in zip(b1, b2)])
+    centre = G * full - (G - 1) * deleted.mean()
+    assert iv.fad == pytest.approx(full) and iv.estimate == pytest.approx(centre) and centre > 0
+    assert iv.bias == pytest.approx(full - centre) and iv.bias > 0  # FAD is biased upwards
+    se = np.sqrt((G - 1) / G * ((deleted - deleted.mean()) ** 2).sum())
+    assert iv.se == pytest.approx(se) and iv.high - iv.low == pytest.approx(2 * 2.2621571628 * se, rel=1e-6)  # t_9
+    assert iv.estimate in iv and iv.n_reference == 40 and iv.n_generated == 30
+    assert "bias-corrected" in repr(iv) and "16 groups" not in repr(iv)
+
+
+def test_fad_jackknife_clips_at_zero_and_keeps_groups_whole():
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((60, 6))
+    same = m.fad_jackknife(X[:30], X[30:], np.random.default_rng(0), n_groups=5)
+    assert same.low >= 0 and same.estimate >= 0 and same.estimate in same  # truth 0: never a negative distance
+    blocks = m._jackknife_blocks(12, np.repeat(np.arange(4), 3), 2, np.random.default_rng(0), "x")
+    assert sorted(np.concatenate(blocks).tolist()) == list(range(12))
+    assert all(len(b) == 6 and len(set(np.arange(12)[b] // 3)) == 2 for b in blocks)  # whole pieces only
+    with pytest.raises(ValueError, match="fewer than n_groups=16"):
+        m.fad_jackknife(X[:30], X[30:], rng, generated_groups=np.repeat(np.arange(10), 3))
+    with pytest.raises(ValueError, match="D=6 but generated has D=5"):
+        m.fad_jackknife(X, X[:, :5], rng)
+
+
+def test_fad_jackknife_ignores_dead_units():
+    rng = np.random.default_rng(3)
+    X1, X2 = rng.standard_normal((50, 4)), rng.standard_normal((40, 4)) * 1.2
+    dead = lambda X: np.hstack([X, np.zeros((len(X), 7))])  # noqa: E731 seven units that never fire
+    a = m.fad_jackknife(X1, X2, np.random.default_rng(0), n_groups=8)
+    b = m.fad_jackknife(dead(X1), dead(X2), np.random.default_rng(0), n_groups=8)
+    assert (a.fad, a.estimate, a.low, a.high) == pytest.approx((b.fad, b.estimate, b.low, b.high), rel=1e-9)
+
+
+def test_jackknife_removes_most_of_the_bias_where_plain_fad_is_far_off():
+    # D = 24 with n = 60 and 80 clips: FAD's bias is several times its spread; the jackknife's mean is near the truth
+    D = 24
+    rng = np.random.default_rng(4)
+    S1, S2 = _random_spd(rng, D) / D, _random_spd(rng, D) / D
+    mu2 = rng.standard_normal(D) * 0.1
+    truth = m.frechet_distance(np.zeros(D), S1, mu2, S2)
+    res = m.fad_interval_coverage(np.zeros(D), S1, mu2, S2, 80, 60, np.random.default_rng(0), n_experiments=60)
+    assert res.true_distance == pytest.approx(truth)
+    assert res.fads.mean() - truth > 3 * res.fads.std()  # the plain FAD misses by far
+    assert abs(res.estimates.mean() - truth) < 0.25 * (res.fads.mean() - truth)
+    assert res.contains_estimate.all()
+
+
+def test_coverage_is_measured_near_nominal_for_the_jackknife_and_far_below_for_the_percentile_bootstrap():
+    rng = np.random.default_rng(5)
+    D = 6
+    S1, S2 = _random_spd(rng, D) / D, _random_spd(rng, D) / D
+    mu2 = rng.standard_normal(D) * 0.3
+    jack = m.fad_interval_coverage(np.zeros(D), S1, mu2, S2, 120, 90, np.random.default_rng(0), n_experiments=300)
+    assert jack.n_experiments == 300 and 0.91 <= jack.coverage.estimate <= 0.99
+    assert jack.coverage == m.wilson_interval(int(jack.covered.sum()), 300)
+    pct = m.fad_interval_coverage(np.zeros(D), S1, mu2, S2, 120, 90, np.random.default_rng(0), n_experiments=60,
+                                  interval=lambda a, b, r: m.fad_bootstrap(a, b, r, n_boot=100), method="percentile")
+    assert pct.coverage.estimate < jack.coverage.estimate - 0.1 and pct.method == "percentile"
+    assert "covers the true distance" in repr(jack) and "of 300 experiments" in repr(jack)
+
+
+def test_coverage_simulation_handles_singular_gaussians_without_changing_the_distance():
+    rng = np.random.default_rng(6)
+    D, rank = 20, 5  # an embedding with dead units: both covariances live in the same 5 dimensions
+    A = np.zeros((D, rank))
+    A[:rank] = rng.standard_normal((rank, rank))
+    S1, S2 = A @ A.T, 1.3 * A @ A.T
+    mu2 = np.zeros(D)
+    mu2[:rank] = 0.5
+    Q = m._common_basis(np.zeros(D), S1, mu2, S2)
+    assert Q.shape == (D, rank)
+    assert m.frechet_distance(np.zeros(rank), Q.T @ S1 @ Q, Q.T @ mu2, Q.T @ S2 @ Q) == pytest.approx(
+        m.frechet_distance(np.zeros(D), S1, mu2, S2), rel=1e-9)
+    res = m.fad_interval_coverage(np.zeros(D), S1, mu2, S2, 60, 50, np.random.default_rng(0), n_experiments=20)
+    assert res.dim == D and np.isfinite(res.estimates).all()
+    with pytest.raises(ValueError, match="dimensions differ"):
+        m.fad_interval_coverage(np.zeros(3), np.eye(3), np.zeros(4), np.eye(4), 10, 10, rng)
+
+
+# --- an embedding that hears notes ---------------------------------------------------------------------
+def _chord(pitches, sr=16000, seconds=1.0):
+    t = np.arange(int(sr * seconds)) / sr
+    return sum(np.sin(2 * np.pi * 440.0 * 2 ** ((p - 69) / 12) * t) for p in pitches).astype(np.float32) / len(pitches)
+
+
+def test_chroma_stats_embedder_is_key_invariant_and_hears_random_notes():
+    emb = m.ChromaStatsEmbedder()
+    assert isinstance(emb, m.Embedder) and "chroma" in emb.name
+    c_major, d_major = _chord([60, 64, 67]), _chord([62, 66, 69])
+    cluster = _chord(list(range(60, 72)))  # all twelve pitch classes at once
+    out = emb(np.stack([c_major, d_major, cluster, np.zeros_like(c_major)]), 16000)
+    assert out.shape == (4, 30) and np.isfinite(out).all()
+    assert np.abs(out[0] - out[1]).max() < 5  # percent  # transposed: nearly the same embedding
+    assert out[0, :12].sum() == pytest.approx(100.0) and np.all(np.diff(out[0, :12]) <= 1e-12)  # sorted profile
+    assert out[0, 0] > out[2, 0] + 10 and out[2, 11] > out[0, 11] + 3  # a triad is steep, a cluster flat
+    assert out[0, 12 + 2] > out[0, 12 + 0] + 10  # a major triad sounds its thirds (k=3, 4), not semitones
+    assert np.all(out[3] == 0)  # a silent clip
+    # features of a hand-made chromagram: two frames, C then G
+    c = np.zeros((12, 2))
+    c[0, 0] = c[7, 1] = 1.0
+    f = m.ChromaStatsEmbedder.features(c)
+    assert f[:2].tolist() == [50.0, 50.0] and np.all(f[12:18] == 0) and f[18 + 7] == 100.0 and f[18:].sum() == 100.0
+    with pytest.raises(ValueError, match="12, frames"):
+        m.ChromaStatsEmbedder.features(np.zeros((11, 3)))
+
+
+def test_draw_gaussian_matches_mean_and_covariance_also_when_singular():
+    rng = np.random.default_rng(8)
+    A = rng.standard_normal((6, 2))
+    S, mu = A @ A.T, np.arange(6.0)
+    X = m.draw_gaussian(mu, S, 20000, np.random.default_rng(0))
+    assert X.shape == (20000, 6) and np.linalg.matrix_rank(X - mu) == 2
+    assert np.abs(X.mean(0) - mu).max() < 0.1 and np.abs(np.cov(X, rowvar=False) - S).max() < 0.1 * np.abs(S).max()

@@ -189,6 +189,9 @@ def test_attention_by_distance_reads_a_planted_head():
     np.testing.assert_allclose(prof[1], np.mean(1.0 / (np.arange(5, T) + 1)) * np.ones(6))
     np.testing.assert_allclose(attention_by_distance(w[None], 5), prof)  # a batch dimension gives the same
     ax = plot_attention_by_distance(prof, marks=(3,))
+    assert ax.get_ylim() == (0.0, 1.0)
+    faint = plot_attention_by_distance(prof * 0.05, ymax=None)  # a layer whose weights are all small stays readable
+    assert faint.get_ylim()[1] == pytest.approx(1.1 * 0.05 * prof.max())
     assert [l.get_label() for l in ax.get_lines() if l.get_label().startswith("head")] == ["head 1", "head 2"]
     assert "distance" in ax.get_xlabel()
     with pytest.raises(ValueError, match="max_distance"):

@@ -19,6 +19,12 @@ WRONG = {
     "per_head_params": (lambda n_layer, n_head, max_rel, d_head: n_layer * n_head * max_rel * d_head,),  # one head too many
     "ap_11_point": (lambda y, s: 0.5,),
     "lesson_exact": (lambda D: (np.eye(D), np.eye(D)),),  # identical full-rank covariances: lesson gives 2D - 2 sqrt(D)
+    "clip_counts": (lambda e, k: np.asarray(e)[: len(e) // 6 * k],),  # the first clips of the set, not of each piece
+    "chroma_embedder": (type("MeanOnly", (), {"name": "chroma mean", "__call__":  # forgot the standard deviations
+                                              lambda self, a, sr: sol.ChromaMeanStdEmbedder()(a, sr)[:, :12]})(),),
+    "temperature": (lambda t, n: sol.sample_at_reference(2.0 - t, n),),  # temperature the wrong way round
+    "closest_rater": (lambda answers: "simulated-2",),  # always the same rater
+    "solo_halves": (lambda attrs, rng: (np.arange(len(attrs))[::2], np.arange(len(attrs))[1::2]),),  # every clip
     "melody_analyzer": (lambda m: {k: 0.0 for k in ex.MELODY_METRICS},),
     "chord_progression": (lambda rng: ["V"] * 8, ex.chord_consonance),  # does not start on I, V -> V not allowed
     "rhythm_evaluator": (lambda on: {"n_onsets": len(on), "mean_ioi": 0.25, "ioi_cv": 0.1, "swing_ratio": 1.0,
@@ -31,6 +37,8 @@ def reference_answer(name):
         return ({k: sol.moved_share_reference(v, 2) for k, v in sol._corpora_01().items()},)
     if name == "copy_share":
         return (sol.copy_share_reference(),)
+    if name == "chroma_embedder":
+        return (sol.ChromaMeanStdEmbedder(),)  # an instance: the answer is an embedder object
     if name == "chord_progression":
         return (ex.generate_progression, ex.chord_consonance)
     return (EXERCISES[name].references[0],)
@@ -83,3 +91,26 @@ def test_skew_reference_really_is_a_loop_equal_to_the_skew():
     x = torch.randn(4, 7, 7, dtype=torch.float64)
     keep = ~causal_mask(7, 7)
     assert torch.equal(sol.skew_by_loop_reference(x)[..., keep], skew(x)[..., keep])
+
+
+NOTEBOOKS = __import__("pathlib").Path(__file__).resolve().parents[1] / "notebooks"
+
+
+@pytest.mark.parametrize("notebook", sorted({e.notebook for e in EXERCISES.values()}))
+def test_every_registered_exercise_has_a_check_cell_in_its_notebook(notebook):
+    import re
+
+    source = (NOTEBOOKS / f"{notebook}.py").read_text()
+    called = set(re.findall(r'check\("([a-z_0-9]+)"', source))
+    assert {e.name for e in EXERCISES.values() if e.notebook == notebook} <= called
+
+
+def test_every_exercise_of_notebook_06_is_checked():
+    import re
+
+    source = (NOTEBOOKS / "06_evaluation.py").read_text()
+    block = source[source.index("# ## Exercises"):source.index("# ## Further reading")]
+    numbered = re.findall(r"^# (\d)\. \*\*", block, flags=re.M)
+    checked = re.findall(r'^check\("([a-z_0-9]+)"', block, flags=re.M)
+    assert len(numbered) == len(checked) == 6  # one check cell per exercise
+    assert set(checked) == {e.name for e in EXERCISES.values() if e.notebook == "06_evaluation"}
