@@ -212,25 +212,25 @@ def floor_estimates(audio: np.ndarray, rng: np.random.Generator) -> dict[str, np
     return {"noise": noise, "unrelated clip": audio[perm]}
 
 
-def score_audio_row(audio: np.ndarray, heldout: np.ndarray, held_attrs: Sequence[dict], reference_stats, classifier,
-                    sr: int, rng: np.random.Generator, quality: bool = True, n_boot: int = 200) -> dict:
+def score_audio_row(audio: np.ndarray, heldout: np.ndarray, held_attrs: Sequence[dict], reference_emb: np.ndarray,
+                    classifier, sr: int, rng: np.random.Generator, quality: bool = True) -> dict:
     """One row of the autoencoders' table on notebook 06's one scale: ``audio`` (N, T), clip i standing for held-out
     clip i (a reconstruction, a floor).
 
-    Returns ``{'fad', 'fad_low', 'fad_high'`` (classifier-embedding FAD against ``reference_stats`` and its basic
-    bootstrap interval), ``'family', 'family_low', 'family_high'`` (the classifier's family accuracy against the
-    held-out clips' families, Wilson interval), and, with ``quality``, the :func:`quality_means` against the
-    held-out clips ``}``."""
-    from .metrics import frechet_distance, wilson_interval, fad_bootstrap
+    Returns ``{'fad'`` (plug-in FAD in the classifier's embedding against the reference embeddings
+    ``reference_emb`` (M, D)), ``'fad_corrected', 'fad_low', 'fad_high'`` (the grouped jackknife's bias-corrected
+    estimate and 95% interval, :func:`helpers.metrics.fad_jackknife`, the method whose coverage notebook 06
+    measures), ``'family', 'family_low', 'family_high'`` (the classifier's family accuracy against the held-out
+    clips' families, Wilson interval), and, with ``quality``, :func:`quality_means` against the held-out clips ``}``.
+    """
+    from .metrics import fad_jackknife, wilson_interval
 
     emb, pred = embed_and_predict(classifier, audio, sr)
-    mu, cov = emb.mean(axis=0), np.cov(emb, rowvar=False)
-    fad = frechet_distance(reference_stats.mu, reference_stats.sigma, mu, cov)
-    ci = fad_bootstrap(reference_stats, emb, rng, n_boot=n_boot).basic()
+    jk = fad_jackknife(reference_emb, emb, rng)
     hits = sum(p == a["family"] for p, a in zip(pred["family"], held_attrs))
     fam = wilson_interval(hits, len(held_attrs))
-    row = {"fad": fad, "fad_low": ci.low, "fad_high": ci.high, "family": fam.estimate, "family_low": fam.low,
-           "family_high": fam.high}
+    row = {"fad": jk.fad, "fad_corrected": jk.estimate, "fad_low": jk.low, "fad_high": jk.high,
+           "family": fam.estimate, "family_low": fam.low, "family_high": fam.high}
     if quality:
         row.update(quality_means(heldout, audio, sr))
     return row
