@@ -42,26 +42,28 @@
 
 # %%
 # %matplotlib inline
-import json, time
+import json, os, time
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: idle OpenMP threads sleep instead of spinning
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
 import ipywidgets as w
 from IPython.display import display
 
-from helpers import audio_quality, musicgen, patterns, training
+from helpers import audio_eval, audio_quality, autoencoder, musicgen, patterns, training
 from helpers.audio import play
 from helpers.audio_corpus import ATTRIBUTE_CLASSES, FAMILIES, AudioCorpus
 from helpers.classifier import load_classifier
 from helpers.codec import load_checkpoint as load_codec
 from helpers.data import DATA_DIR
+from helpers.exercises import format_table
 from helpers.metrics import wilson_interval
 from helpers.plots import plot_control_accuracy
 from helpers.text_encoder import MiniLMEncoder, file_sha256
 from helpers.transformer import MusicTransformer, load_checkpoint
 from helpers.widgets import AudioPanel
 
-torch.set_num_threads(2)
+torch.set_num_threads(2)  # with the passive wait policy: as fast as one thread under load, faster when quiet
 plt.rcParams.update({"figure.dpi": 80, "figure.figsize": (9, 3)})
 CKPT = DATA_DIR / "checkpoints"
 
@@ -76,45 +78,135 @@ CKPT = DATA_DIR / "checkpoints"
 # %% [markdown]
 # ## 2. The codec: residual vector quantisation
 #
-# `helpers.codec.Codec`: a convolutional encoder (hop 320 samples = 50 frames per second at 16 kHz), K = 4 residual
-# codebooks of 1024 codes, a mirrored decoder. Trained with *quantizer dropout* (a random number of codebooks per
-# batch), so one model decodes from any first k codebooks.
+# MusicGen never sees audio samples: it predicts the tokens of a neural audio **codec**, an autoencoder whose
+# bottleneck is K = 4 streams of integers at 50 frames per second ([residual VQ](GLOSSARY.md#residual-vq): each
+# codebook codes what the previous ones missed). The course ships two codecs with that interface (hop 320 samples at
+# 16 kHz, 4 codebooks of 1024 codes, trained with *quantizer dropout* so that any first k codebooks decode):
+#
+# - `codec_istft.pt`, the course's audio autoencoder (`helpers.autoencoder`): the encoder reads a log-magnitude
+#   STFT, ConvNeXt blocks make the latents, each residual stage projects them to 8 dimensions and picks the code with
+#   the largest cosine (as [DAC](https://arxiv.org/abs/2306.06546) does), and the decoder predicts a magnitude and a
+#   phase per STFT bin and frame, which an inverse FFT turns into samples (as
+#   [Vocos](https://arxiv.org/abs/2306.00814) does). Trained on multi-scale mel, STFT, phase and semitone losses,
+#   then also against a multi-resolution STFT discriminator (EnCodec's and DAC's adversarial and feature-matching
+#   losses).
+# - `codec.pt`, a time-domain codec (`helpers.codec`: strided convolutions down, transposed convolutions up, the
+#   shape of [EnCodec](https://arxiv.org/abs/2210.13438) without its adversarial losses). The language model of
+#   section 5 was trained on *its* codes, so sections 3 to 7 use it: a model's tokens mean nothing to another codec.
 
 # %%
 # NBVAL_CHECK_OUTPUT
+istft_codec = autoencoder.load_checkpoint(CKPT / "codec_istft.pt").eval()
 codec = load_codec(CKPT / "codec.pt").eval()
 cfg = codec.config
-print(f"{sum(p.numel() for p in codec.parameters()):,} parameters; {cfg.frame_rate:g} frames/s, "
-      f"{cfg.n_codebooks} codebooks x {cfg.codebook_size} codes")
-for k in range(1, cfg.n_codebooks + 1):
-    print(f"{k} codebook(s): {codec.bitrate(k):6.0f} bit/s")
+for name, m in (("codec_istft.pt", istft_codec), ("codec.pt", codec)):
+    c = m.config
+    print(f"{name:>15}: {sum(p.numel() for p in m.parameters()):>9,} parameters, {c.sample_rate / c.hop:g} frames/s, "
+          f"{c.n_codebooks} x {c.codebook_size} codes; " + " / ".join(f"{m.bitrate(k):.0f}" for k in range(1, 5))
+          + " bit/s with 1 / 2 / 3 / 4 codebooks")
+
+# %% [markdown]
+# Both measured on [notebook 06](06_evaluation.ipynb)'s one scale, by `scripts/measure_autoencoders.py` (its JSON is
+# loaded here with every checkpoint's SHA-256 checked): the held-out chorale clips of the corpus, each reconstructed,
+# against a reference half of other held-out clips. **FAD** in the clean classifier's embedding (plug-in, and its
+# ratio to the held-out real clips' own FAD, which is the floor any reconstruction can reach at this clip count);
+# **family**: how often the clean classifier (trained on real clips only) hears the clip's instrument family;
+# **chroma**, **log-mel**, **SI-SNR**: clip against reconstruction ([chroma](GLOSSARY.md#chroma): are the notes
+# kept?). The floors: white noise at the clip's loudness, an unrelated clip of the same set, and random codes through
+# each decoder.
+
+# %%
+ae_table = audio_eval.load_autoencoder_table(CKPT / "autoencoders.json")
+ae_rows = audio_eval.format_autoencoder_rows(ae_table, models=["codec_istft", "codec.pt"])
+print(format_table(ae_rows, ["row", "bit/s", "FAD", "x real", "family", "chroma", "log-mel", "SI-SNR dB"], digits=2))
+by_row = {r["row"]: r for r in ae_table["rows"]}
+new4, old4 = by_row["codec_istft, 4 codebooks"], by_row["codec.pt, 4 codebooks"]
+real_fad = by_row["held-out real clips"]["fad"]
+assert new4["fad"] < old4["fad"] and new4["family"] > old4["family"]  # the instrument survives the new codec
+assert by_row["codec_istft, 1 codebook"]["fad"] > new4["fad"]  # four codebooks closer than one
+chroma_by_k = [by_row[f"codec_istft, {k} codebook{'s' if k > 1 else ''}"]["chroma"] for k in range(1, 5)]
+assert all(a < b for a, b in zip(chroma_by_k, chroma_by_k[1:]))  # every codebook keeps more of the notes
+assert by_row["floor: noise"]["chroma"] < new4["chroma"] < old4["chroma"]  # above the floor, below codec.pt
+print(f"codec_istft with 4 codebooks: FAD {new4['fad'] / real_fad:.1f} x real-vs-real (codec.pt: "
+      f"{old4['fad'] / real_fad:.1f} x); family heard {new4['family']:.2f} [{new4['family_low']:.2f}, "
+      f"{new4['family_high']:.2f}] (codec.pt {old4['family']:.2f}); chroma {new4['chroma']:.2f} "
+      f"(codec.pt {old4['chroma']:.2f}, noise {by_row['floor: noise']['chroma']:.2f}, "
+      f"an unrelated clip {by_row['floor: unrelated clip']['chroma']:.2f})")
+
+# %% [markdown]
+# How to read it. The iSTFT codec keeps what makes an instrument sound like itself: its reconstructions sit several
+# times closer to real clips on FAD than the time-domain codec's, and the clean classifier hears their family far more
+# often. What it keeps less well is the **notes**: its chroma is below the time-domain codec's (which matches the
+# waveform sample by sample, phase and all) and above the noise floor by less than the time-domain codec is. Chroma
+# rises with every codebook; FAD falls over the first codebooks and not by much after. Neither codec is yet as close
+# to the real clips as real clips are to each other: the "x real" column would be 1. Listen (a held-out clip; the
+# players are stripped from the saved notebook, run the cells):
 
 # %%
 corpus = AudioCorpus.build()
 clips = torch.from_numpy(corpus.clips("valid")[:4].copy())  # (4, 64000): held-out clips
-rows = []
-for k in range(1, cfg.n_codebooks + 1):
-    rec = codec.reconstruct(clips, sr=cfg.sample_rate, n_q=k)
-    q = [audio_quality.quality_table(c, r, cfg.sample_rate) for c, r in zip(clips, rec)]
-    rows.append({m: np.mean([x[m] for x in q]) for m in q[0]})
-print("codebooks  " + "  ".join(f"{m:>8}" for m in rows[0]))
-for k, r in enumerate(rows, 1):
-    print(f"{k:9d}  " + "  ".join(f"{v:8.3f}" for v in r.values()))
-assert rows[-1]["si_snr"] > rows[0]["si_snr"]  # more codebooks, closer waveform
+SR = cfg.sample_rate
+for name, audio in [("original", clips[0]),
+                    ("codec_istft, 1 codebook", istft_codec.reconstruct(clips[:1], sr=SR, n_q=1)[0]),
+                    ("codec_istft, 4 codebooks", istft_codec.reconstruct(clips[:1], sr=SR, n_q=4)[0]),
+                    ("codec.pt, 4 codebooks", codec.reconstruct(clips[:1], sr=SR, n_q=4)[0])]:
+    print(name); display(play(audio.numpy(), sr=SR))
 
 # %% [markdown]
-# On these four clips [SI-SNR](GLOSSARY.md#si-snr) rises with every codebook while the log-mel distance barely moves (a 4-s clip with
-# silence in it weighs the quiet frames heavily). Listen: the original clip, then the codec with 1 and 4 codebooks. The full table on 16 held-out clips, with the
-# training command, is in `data/checkpoints/README.md`.
+# ### Why phase is the hard part
+#
+# A decoder that predicts a spectrum per frame must also predict each bin's **phase**, and the losses that teach
+# magnitudes say nothing about it. Keep the true magnitudes of these clips and swap in other phases: the true phase,
+# none (zero), random, and each bin's own advance from frame to frame (`helpers.autoencoder.bin_phase_ramp`: what a
+# steady tone at the bin's centre frequency would have). The network that predicts the phase is the same at every
+# frame (a convolution), so a held note gets the same output frame after frame: read as a raw phase that is the
+# "zero" row, read relative to the bin's advance (what `codec_istft.pt` does) it is the "bin advance" row.
 
 # %%
-play(clips[0].numpy(), sr=cfg.sample_rate)
+n_fft, hop = istft_codec.config.n_fft, istft_codec.config.synthesis_hop
+S = autoencoder.stft_same(clips, n_fft, hop)  # (4, 641, 200) complex
+phases = {"true phase": torch.angle(S), "zero phase": torch.zeros_like(S.real),
+          "random phase": 2 * np.pi * torch.rand(S.shape, generator=torch.Generator().manual_seed(0)),
+          "bin advance": autoencoder.bin_phase_ramp(S.shape[1], S.shape[2], n_fft, hop, S.real).expand_as(S.real)}
+phase_rows = []
+for name, ph in phases.items():
+    y = autoencoder.istft_same(torch.polar(S.abs(), ph), n_fft, hop).numpy()
+    q = audio_eval.quality_means(clips.numpy(), y, SR)
+    phase_rows.append((name, q["chroma"], q["log_mel"]))
+print(format_table(phase_rows, ["true magnitudes with", "chroma", "log-mel"], digits=3))
+assert phase_rows[3][1] > phase_rows[2][1] > phase_rows[1][1]  # bin advance > random > zero
+
+# %% [markdown]
+# With the same magnitudes, a constant raw phase loses the most: each partial restarts at every frame and its energy
+# spreads 50 Hz (one frame rate) to either side, which moves low notes into other pitch classes. Phase relative to the
+# bin's advance keeps nearly all the chroma; the rest of what `codec_istft.pt` loses is in its magnitudes.
+#
+# ### Train one yourself
+#
+# The same design, small (64-wide blocks, 256 codes per codebook), trained for one minute on 0.5-s crops: the loss
+# falls and the reconstruction of a held-out clip goes from noise to music.
 
 # %%
-play(codec.reconstruct(clips[:1], sr=cfg.sample_rate, n_q=1)[0].numpy(), sr=cfg.sample_rate)
+small_cfg = autoencoder.AutoencoderConfig(dim=64, encoder_blocks=1, decoder_blocks=2, latent_dim=32, codebook_size=256,
+                                          phase_weight=3.0, pitch_weight=5.0)
+small = autoencoder.Autoencoder(small_cfg, seed=0)
+before = small.reconstruct(clips[:1], sr=SR)[0]
+codec_history = training.train(
+    small, autoencoder.loss_fn, corpus.random_crops("train", 0.5), [clips],
+    training.TrainConfig(steps=600, batch_size=8, lr=3e-3, min_lr=3e-4, warmup_steps=10, weight_decay=0.0,
+                         grad_clip=10.0, eval_every=50, max_seconds=60, seed=0))
+after = small.reconstruct(clips[:1], sr=SR)[0]
+training.plot_history(codec_history, title="a small iSTFT codec, one minute")
+plt.show()
+mel_curve = codec_history["valid_metrics"]["mel"]
+print(f"{codec_history['step'][-1]} steps in {codec_history['seconds']:.0f} s; validation mel loss "
+      f"{mel_curve[0]:.3f} -> {mel_curve[-1]:.3f}; log-mel distance of clip 0 before "
+      f"{audio_quality.log_mel_distance(clips[0], before, SR):.2f}, after {audio_quality.log_mel_distance(clips[0], after, SR):.2f}")
+assert mel_curve[-1] < mel_curve[0]
 
 # %%
-play(codec.reconstruct(clips[:1], sr=cfg.sample_rate, n_q=4)[0].numpy(), sr=cfg.sample_rate)
+print("before training"); display(play(before.numpy(), sr=SR))
+print("after one minute"); display(play(after.numpy(), sr=SR))
 
 # %% [markdown]
 # ## 3. Interleaving the codebooks
@@ -194,10 +286,12 @@ print(f"{live_lm.num_params():,} parameters, 60 steps in {time.perf_counter() - 
       f"validation loss {live_history['valid_loss'][0]:.2f} -> {live_history['valid_loss'][-1]:.2f} nats")
 assert live_history["valid_loss"][-1] < np.log(cfg.codebook_size + 1)  # better than knowing nothing
 training.plot_history(live_history, smooth=5, metrics=["ce_0", "ce_3"]);
+assert live_history["valid_metrics"]["ce_3"][-1] > live_history["valid_metrics"]["ce_0"][-1]  # the deeper, the harder
 
 # %% [markdown]
-# The first codebook (`ce_0`) carries most of the sound and is the hardest to predict; the last ones refine what
-# the first left over. The shipped LM is the same code with a bigger model, all the training clips, and far more
+# The later codebooks are the harder ones to predict: each codes the residual the ones before it left, which looks
+# more and more like noise (compare `ce_0` and `ce_3` above, and the shipped LM's per-codebook losses in section 5).
+# The shipped LM is the same code with a bigger model, all the training clips, and far more
 # steps, run by `scripts/train_musicgen.py`. It was trained in five runs, each starting from the weights of the one
 # before (`--init`): the codec was trained further between the first and the second, so the clips were encoded
 # again and the LM went on learning the new codes. The fourth and fifth runs had more to learn from: more clips
@@ -396,8 +490,10 @@ panel.widget
 # The numbers of this run, computed above:
 
 # %%
-print(f"codec: {cfg.n_codebooks} codebooks at {cfg.frame_rate:g} Hz, {codec.bitrate(cfg.n_codebooks):.0f} bit/s; "
-      f"SI-SNR {rows[0]['si_snr']:.1f} dB with 1 codebook -> {rows[-1]['si_snr']:.1f} dB with {cfg.n_codebooks}")
+fad_by_k = [by_row[f"codec_istft, {k} codebook{'s' if k > 1 else ''}"]["fad"] / real_fad for k in range(1, 5)]
+print(f"codecs: {cfg.n_codebooks} codebooks at {cfg.frame_rate:g} Hz, {codec.bitrate(cfg.n_codebooks):.0f} bit/s; "
+      f"codec_istft's FAD from 1 to 4 codebooks " + " -> ".join(f"{v:.1f}" for v in fad_by_k) + " x real-vs-real "
+      f"(codec.pt {old4['fad'] / real_fad:.1f} x with 4); family heard {new4['family']:.2f} (codec.pt {old4['family']:.2f})")
 hours = shipped.get("n_train_clips", corpus.recipe.n_train) * corpus.recipe.clip_seconds / 3600  # its last run's clips
 print(f"LM: {lm.num_params():,} parameters, {total_steps:,} training steps (the last run on {hours:.1f} hours of clips); sampling {n_steps / dt:.0f} steps/s "
       f"with KV cache and guidance, {4.0 / dt:.1f} x real time (MusicGen: 50 steps per second of audio)")
@@ -407,7 +503,9 @@ print("control (held-out phrasings): " + "; ".join(
 
 # %% [markdown]
 # - **A codec turns audio into a few streams of tokens.** Residual VQ codes what the previous codebooks missed, so
-#   one model decodes with 1 to K codebooks and quality grows with each.
+#   one model decodes with 1 to K codebooks, and each added codebook keeps more of the notes. A decoder that predicts
+#   spectra kept the instrument far better than one that predicts samples (FAD, family heard), and the notes less
+#   well (chroma); its phase must be predicted relative to each bin's own advance.
 # - **A pattern decides what one step emits.** The delay pattern emits K tokens per step and costs only K - 1 extra
 #   steps; *flatten* costs K times as many.
 # - **Text enters through cross-attention** to a frozen encoder's token embeddings; dropping it in training gives

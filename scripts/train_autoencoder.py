@@ -55,6 +55,7 @@ def parse_args(argv=None):
     p.add_argument("--decoder-blocks", type=int, default=6)
     p.add_argument("--steps", type=int, default=20000)
     p.add_argument("--minutes", type=float, default=None, help="wall-clock budget (stop, resumable, after it)")
+    p.add_argument("--stop-after", type=int, default=None, help="stop after this step (the schedule still runs to --steps)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--crop", type=float, default=1.0, help="training crop in seconds")
     p.add_argument("--lr", type=float, default=1e-3)
@@ -138,7 +139,7 @@ def main(argv=None) -> dict:
         weight_decay=0.0, grad_clip=args.grad_clip, eval_every=args.eval_every, seed=args.seed, device=args.device,
         amp=args.amp, checkpoint=str(work / "best_fp32.pt"), progress=not args.no_progress,
         resume_file=str(work / "resume.pt") if args.resume else None,
-        max_seconds=None if args.minutes is None else 60 * args.minutes,
+        max_seconds=None if args.minutes is None else 60 * args.minutes, stop_after=args.stop_after,
     )
     command = "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:])
     n_params = sum(p.numel() for p in model.parameters())
