@@ -664,8 +664,8 @@ class Autoencoder(nn.Module):
     @torch.no_grad()
     def reconstruct(self, audio, sr: int, n_q: int | None = None) -> torch.Tensor:
         """Encode with the first ``n_q`` codebooks and decode, trimmed to the input length: (B, T)."""
-        x = check_audio(audio, self.config.sample_rate, sr, min_length=self.hop)
-        return self.decode(self.encode(x, sr, n_q)).cpu()[:, : x.shape[-1]]
+        x = check_audio(audio, self.config.sample_rate, sr, min_length=self.hop)  # (B, T), checked
+        return self.decode(self.encode(x[:, None], sr, n_q)).cpu()[:, : x.shape[-1]]  # (B, 1, T): B clips, never stereo
 
 
 class evaluating:
