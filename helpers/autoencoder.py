@@ -62,6 +62,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .audio_quality import multi_resolution_stft_loss
+from .modes import evaluating
 
 LOG_FLOOR = 1e-5  # floor of magnitudes before the log (encoder input, mel loss)
 MAX_LOG_MAG = math.log(100.0)  # the decoder's log-magnitude is clamped here (Vocos clamps exp() at 1e2)
@@ -656,22 +657,6 @@ class Autoencoder(nn.Module):
         """Encode with the first ``n_q`` codebooks and decode, trimmed to the input length: (B, T)."""
         x = check_audio(audio, self.config.sample_rate, sr, min_length=self.hop)
         return self.decode(self.encode(x, sr, n_q)).cpu()[:, : x.shape[-1]]
-
-
-class evaluating:
-    """``with evaluating(model):`` eval mode inside, the previous mode restored afterwards, even after an error."""
-
-    def __init__(self, model: nn.Module):
-        self.model = model
-
-    def __enter__(self):
-        self.was = self.model.training
-        self.model.eval()
-        return self.model
-
-    def __exit__(self, *exc):
-        self.model.train(self.was)
-        return False
 
 
 # --- losses -------------------------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ import torch.nn.functional as F
 
 from .audio_corpus import ATTRIBUTE_CLASSES
 from .autoencoder import check_audio
+from .modes import evaluating
 from .training import file_sha256
 
 CHECKPOINT = Path(__file__).resolve().parent.parent / "data" / "checkpoints" / "classifier.pt"
@@ -239,11 +240,9 @@ class AttributeClassifier(nn.Module):
         if x.shape[1] < self.config.n_fft:
             raise ValueError(f"audio must be (N, T) or (T,) with T >= {self.config.n_fft} samples (one STFT window), "
                              f"got {tuple(x.shape)}")
-        was_training = self.training
-        self.eval()
         device = next(self.parameters()).device
-        outs = [fn(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
-        self.train(was_training)
+        with evaluating(self):
+            outs = [fn(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
         return torch.cat(outs)
 
 

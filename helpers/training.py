@@ -51,6 +51,8 @@ import torch.distributed as dist
 import torch.nn as nn
 from tqdm.auto import tqdm
 
+from .modes import evaluating
+
 AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
 
@@ -652,15 +654,13 @@ def evaluate(model: nn.Module, loss_fn: Callable, valid_data, device: torch.devi
     Returns:
         (loss, {metric name: mean over the batches}).
     """
-    was_training = model.training
-    model.eval()
     losses, metrics = [], {}
-    for b in valid_data:
-        with autocast():
-            loss, values = split_loss(loss_fn(model, to_device(b, device)))
-        losses.append(float(loss))
-        _record_metrics(metrics, values, "validation")
-    model.train(was_training)
+    with evaluating(model):
+        for b in valid_data:
+            with autocast():
+                loss, values = split_loss(loss_fn(model, to_device(b, device)))
+            losses.append(float(loss))
+            _record_metrics(metrics, values, "validation")
     if not losses:
         raise ValueError("evaluate: valid_data gave no batches")
     return sum(losses) / len(losses), {k: sum(v) / len(v) for k, v in metrics.items()}

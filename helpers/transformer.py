@@ -45,6 +45,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .attention import RelativeSelfAttention, masked_attention, sdpa_attention
+from .modes import evaluating
 
 POSITIONS = ("relative", "absolute")
 
@@ -381,17 +382,15 @@ class MusicTransformer(nn.Module):
     @torch.no_grad()
     def attention_maps(self, idx: torch.Tensor, **kwargs) -> list[torch.Tensor]:
         """Self-attention weights of every layer for ``idx``: a list of (B, H, T, T) tensors (eval mode)."""
-        was_training = self.training
-        self.eval()
         for b in self.blocks:
             b.attn.keep_weights = True
         try:
-            self(idx, **kwargs)
+            with evaluating(self):
+                self(idx, **kwargs)
             return [b.attn.last_weights for b in self.blocks]
         finally:
             for b in self.blocks:
                 b.attn.keep_weights, b.attn.last_weights = False, None
-            self.train(was_training)
 
 
 # --- losses and evaluation ----------------------------------------------------------------------------------

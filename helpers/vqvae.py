@@ -57,6 +57,7 @@ import torch.nn.functional as F
 
 from .audio_quality import STFT_SIZES, multi_resolution_stft_loss
 from .autoencoder import check_audio  # noqa: F401 (re-exported: the one input check of every audio model)
+from .modes import evaluating
 PENDING_WARNING = 100  # forwards with unapplied codebook statistics before we warn
 
 
@@ -535,23 +536,17 @@ class VQVAE(nn.Module):
         :func:`helpers.autoencoder.check_audio`: (2, T) is refused as stereo, so pass two clips as (2, 1, T)); runs
         in eval mode (records nothing)."""
         x = check_audio(audio, self.config.sample_rate, sr, min_length=self.hop)
-        was = self.training
-        self.eval()
-        dev = next(self.parameters()).device
-        codes = self.quantizer(self.encoder(self._pad(x.to(dev))[:, None])).codes
-        self.train(was)
-        return codes
+        with evaluating(self):
+            dev = next(self.parameters()).device
+            return self.quantizer(self.encoder(self._pad(x.to(dev))[:, None])).codes
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes (B, L) -> audio (B, L * hop)."""
         if codes.dim() != 2:
             raise ValueError(f"codes must be (B, L), got shape {tuple(codes.shape)}")
-        was = self.training
-        self.eval()
-        y = self.decoder(self.quantizer.lookup(codes.to(self.quantizer.codebook.device)))[:, 0]
-        self.train(was)
-        return y
+        with evaluating(self):
+            return self.decoder(self.quantizer.lookup(codes.to(self.quantizer.codebook.device)))[:, 0]
 
     @torch.no_grad()
     def reconstruct(self, audio, sr: int) -> torch.Tensor:
