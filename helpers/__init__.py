@@ -1,5 +1,6 @@
 """Helpers for the AI music generation course: one module per concept.
 
+- ``helpers.paths``           where the shipped data and the cache are (``$MUSIC_COURSE_DATA``, ``$XDG_CACHE_HOME``)
 - ``helpers.data``            notes, pieces, the shipped corpora
 - ``helpers.midi``            MIDI files in and out (through pretty_midi), your own MIDI folder
 - ``helpers.audio``           a small additive synthesiser, playback, WAV, log-mel spectrograms
@@ -12,7 +13,9 @@
 - ``helpers.attention``       relative self-attention (plain and skewed), plain and SDPA softmax attention
 - ``helpers.transformer``     the decoder (K streams, cross-attention, KV cache, sampling, guidance)
 - ``helpers.chorale``         the chorale grid's data, NLL tables, baselines
-- ``helpers.training``        one training loop for every model (progress bar, validation, checkpoints)
+- ``helpers.training``        one training loop for every model (progress bar, validation, resume files)
+- ``helpers.checkpoints``     weights-only checkpoints, file hashes and the one integrity check, atomic writes
+- ``helpers.modes``           ``evaluating(model)``: eval mode for a while, restored even after an error
 - ``helpers.vqvae``           Jukebox-style VQ-VAE on raw audio: EMA codebook, restarts, levels
 - ``helpers.jukebox``         Jukebox priors: a label-conditioned top prior, an upsampler, top-down sampling
 - ``helpers.codec``           EnCodec-style codec with residual vector quantisation

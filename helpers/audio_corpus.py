@@ -27,7 +27,8 @@ dotted-quarter beat is slower than its BPM suggests).
 
 The clips are built on first use into a cache folder outside the repository, named by the hash of the recipe
 (another recipe or SoundFont, another folder), and reused afterwards: :func:`cache_root` says where
-(``$MUSIC_COURSE_CACHE/audio_corpus`` or ``~/.cache/music-generation-course/audio_corpus``).
+(``audio_corpus/`` in :func:`helpers.paths.cache_dir`: ``$MUSIC_COURSE_CACHE``, else
+``$XDG_CACHE_HOME/music-generation-course``, else ``~/.cache/music-generation-course``).
 
 Notebook: 04_jukebox_vqvae.ipynb, 05_musicgen.ipynb, 06_evaluation.ipynb (the audio half).
 Reference: captions from attributes as in MusicGen's training on tagged music (Copet et al. 2023, Sec. 4.1 and
@@ -46,6 +47,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import paths
 from .data import SPLITS, Piece, load_chorales, load_folk
 
 CORPUS_VERSION = 1  # bump when the generating code changes what a recipe produces
@@ -164,14 +166,13 @@ def _check_split(split: str) -> str:
 def cache_root(cache_dir: str | Path | None = None) -> Path:
     """The folder that holds one sub-folder per recipe hash.
 
-    ``cache_dir`` if given, else ``$MUSIC_COURSE_CACHE/audio_corpus``, else
-    ``~/.cache/music-generation-course/audio_corpus``.
+    ``cache_dir`` if given, else ``audio_corpus`` in the course's cache (:func:`helpers.paths.cache_dir`:
+    ``$MUSIC_COURSE_CACHE``, else ``$XDG_CACHE_HOME/music-generation-course``, else
+    ``~/.cache/music-generation-course``).
     """
     if cache_dir is not None:
         return Path(cache_dir).expanduser()
-    env = os.environ.get("MUSIC_COURSE_CACHE")
-    base = Path(env).expanduser() if env else Path.home() / ".cache" / "music-generation-course"
-    return base / "audio_corpus"
+    return paths.cache_dir() / "audio_corpus"
 
 
 # --- choosing one clip --------------------------------------------------------------------------------------

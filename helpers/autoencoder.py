@@ -895,7 +895,7 @@ def adversarial_loss_fn(model, batch) -> tuple[torch.Tensor, dict]:
 # --- checkpoints ----------------------------------------------------------------------------------------------------
 def save_checkpoint(model: Autoencoder, path, half: bool = False, extra: dict | None = None):
     """Weights-only checkpoint with the config (``torch.load(weights_only=True)`` reads it)."""
-    from .training import save_weights
+    from .checkpoints import save_weights
 
     model = model.autoencoder if isinstance(model, AdversarialAutoencoder) else model
     return save_weights(model, path, model.config.to_dict(), half=half, extra=extra)
@@ -907,7 +907,7 @@ def load_checkpoint(path, config: AutoencoderConfig | None = None) -> Autoencode
     Raises:
         ValueError: the file holds another kind of model or another configuration (the differing fields named).
     """
-    from .training import load_weights, read_checkpoint
+    from .checkpoints import load_weights, read_checkpoint
 
     ckpt = read_checkpoint(path)
     saved = ckpt.get("config", {})

@@ -42,10 +42,11 @@ import torch.nn.functional as F
 
 from .audio_corpus import ATTRIBUTE_CLASSES
 from .autoencoder import check_audio
+from .checkpoints import check_sha256, load_weights, read_checkpoint
 from .modes import evaluating
-from .training import file_sha256
+from .paths import SHIPPED_CHECKPOINTS, shipped_file
 
-CHECKPOINT = Path(__file__).resolve().parent.parent / "data" / "checkpoints" / "classifier.pt"
+CHECKPOINT = SHIPPED_CHECKPOINTS / "classifier.pt"
 
 
 def _default_heads() -> tuple:
@@ -323,16 +324,13 @@ def load_classifier(path: str | Path | None = None, config: ClassifierConfig | N
     Raises:
         FileNotFoundError, ValueError (another config, a hash mismatch).
     """
-    from .training import load_weights, read_checkpoint
-
-    path = Path(CHECKPOINT if path is None else path)
+    path = shipped_file("checkpoints", CHECKPOINT.name) if path is None else Path(path)
     ckpt = read_checkpoint(path)
     meta = path.with_suffix(".json")
     if check_hash and meta.is_file():
         expected = json.loads(meta.read_text()).get("sha256")
-        if expected and file_sha256(path) != expected:
-            raise ValueError(f"checkpoint {path} has SHA-256 {file_sha256(path)}, but {meta} expects {expected}: "
-                             f"the file is damaged or was replaced")
+        if expected:
+            check_sha256(path, expected, f"{meta} lists another hash: the file is damaged or was replaced")
     saved = ClassifierConfig.from_dict(ckpt["config"])
     model = AttributeClassifier(config or saved)
     load_weights(model, path, config=(config or saved).to_dict(), ckpt=ckpt)

@@ -28,7 +28,6 @@ Python bindings ``tinysoundfont`` 0.3.7 (Nathan Whitehead).
 """
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Mapping
@@ -131,7 +130,9 @@ def soundfont_path(soundfont: str | Path | None) -> Path:
 
 def soundfont_sha256(soundfont: str | Path | None = None) -> str:
     """SHA-256 of the SoundFont file (part of the audio corpus's recipe: another font, another cache)."""
-    return hashlib.sha256(soundfont_path(soundfont).read_bytes()).hexdigest()
+    from .checkpoints import file_sha256  # imported here: rendering needs no torch
+
+    return file_sha256(soundfont_path(soundfont))
 
 
 @lru_cache(maxsize=4)

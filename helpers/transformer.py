@@ -712,7 +712,7 @@ def save_checkpoint(model: MusicTransformer, path, half: bool = True, extra: dic
     Args:
         extra: small JSON-like metadata to store with it (training command, seed, validation NLL, ...).
     """
-    from .training import save_weights
+    from .checkpoints import save_weights
 
     return save_weights(model, path, config=model.config.to_dict(), half=half, extra=extra)
 
@@ -728,7 +728,7 @@ def load_checkpoint(path, model: MusicTransformer | None = None, device="cpu") -
     Returns:
         the model, in eval mode, weights in float32.
     """
-    from .training import load_weights, read_checkpoint
+    from .checkpoints import load_weights, read_checkpoint
 
     ckpt = read_checkpoint(path)
     saved = MusicTransformerConfig.from_dict(ckpt["config"])  # fields added since the file was saved: defaults

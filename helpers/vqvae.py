@@ -638,7 +638,7 @@ class HierarchicalVQVAE(nn.Module):
 # --- checkpoints ---------------------------------------------------------------------------------------------
 def save_checkpoint(model: VQVAE, path, half: bool = False, extra: dict | None = None) -> Path:
     """Weights-only checkpoint with the config (readable with ``torch.load(weights_only=True)``)."""
-    from .training import save_weights
+    from .checkpoints import save_weights
 
     return save_weights(model, path, model.config.to_dict(), half=half, extra=extra)
 
@@ -649,7 +649,7 @@ def load_checkpoint(path, config: VQVAEConfig | None = None, cls=VQVAE, config_c
     Raises:
         ValueError: the checkpoint's config differs from ``config`` or is not a ``config_cls``.
     """
-    from .training import load_weights, read_checkpoint
+    from .checkpoints import load_weights, read_checkpoint
 
     ckpt = read_checkpoint(path)
     saved = ckpt.get("config", {})

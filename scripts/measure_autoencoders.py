@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from helpers import audio_eval, autoencoder, codec as old_codec, metrics, vqvae  # noqa: E402
 from helpers.audio_corpus import AudioCorpus  # noqa: E402
 from helpers.classifier import CHECKPOINT as CLASSIFIER, load_classifier  # noqa: E402
-from helpers.training import dumps_results, file_sha256, read_checkpoint, refuse_shipped_paths  # noqa: E402
+from helpers.checkpoints import dumps_results, file_sha256, read_checkpoint, refuse_shipped_paths  # noqa: E402
 
 DEFAULT_MODELS = [
     ("codec, time-domain (shipped with the LM)", SHIPPED / "codec.pt"),

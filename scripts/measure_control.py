@@ -34,7 +34,7 @@ from helpers import musicgen as mg  # noqa: E402
 from helpers.audio_corpus import ATTRIBUTE_CLASSES, AudioCorpus  # noqa: E402
 from helpers.classifier import load_classifier  # noqa: E402
 from helpers.codec import load_checkpoint as load_codec  # noqa: E402
-from helpers.training import dumps_results, file_sha256, refuse_shipped_paths  # noqa: E402
+from helpers.checkpoints import dumps_results, file_sha256, refuse_shipped_paths  # noqa: E402
 from helpers.transformer import load_checkpoint  # noqa: E402
 
 

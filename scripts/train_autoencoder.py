@@ -41,7 +41,8 @@ sys.path.insert(0, str(ROOT))
 from helpers import audio_quality  # noqa: E402
 from helpers import autoencoder as ae  # noqa: E402
 from helpers.audio_corpus import AudioCorpus  # noqa: E402
-from helpers.training import TrainConfig, dumps_results, init_record, refuse_shipped_paths, train  # noqa: E402
+from helpers.checkpoints import dumps_results, init_record, refuse_shipped_paths  # noqa: E402
+from helpers.training import TrainConfig, train  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -171,7 +172,7 @@ def main(argv=None) -> dict:
 
 def _autoencoder_of(path, cfg: ae.AutoencoderConfig) -> ae.Autoencoder:
     """The autoencoder inside a checkpoint of an :class:`AdversarialAutoencoder` (the discriminator is dropped)."""
-    from helpers.training import read_checkpoint
+    from helpers.checkpoints import read_checkpoint
 
     state = read_checkpoint(path)["state_dict"]
     model = ae.Autoencoder(cfg)

@@ -36,9 +36,9 @@ from helpers.classifier import (  # noqa: E402
     evaluate_predictions,
     format_confusion,
 )
-from helpers.training import (  # noqa: E402
-    TrainConfig, atomic_write, dumps_results, file_sha256, load_file, load_weights, read_checkpoint, refuse_shipped_paths,
-    save_weights, train)
+from helpers.checkpoints import (  # noqa: E402
+    atomic_write, dumps_results, file_sha256, load_file, load_weights, read_checkpoint, refuse_shipped_paths, save_weights)
+from helpers.training import TrainConfig, train  # noqa: E402
 
 
 def parse_args(argv=None):

@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 from helpers.data import load_chorales  # noqa: E402
 from helpers.representations import ChoraleGrid  # noqa: E402
-from helpers.training import TrainConfig, refuse_shipped_paths, train  # noqa: E402
+from helpers.checkpoints import refuse_shipped_paths  # noqa: E402
+from helpers.training import TrainConfig, train  # noqa: E402
 from helpers.chorale import ChoraleCrops, chorale_nll_table, fixed_crops  # noqa: E402
 from helpers.transformer import (  # noqa: E402
     MusicTransformer,

@@ -23,7 +23,6 @@ Reference: Dhariwal et al. 2020, "Jukebox" (arXiv:2005.00341), Sec. 4 (top-level
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
@@ -38,9 +37,9 @@ sys.path.insert(0, str(ROOT))
 
 from helpers import jukebox as J  # noqa: E402
 from helpers.audio_corpus import FAMILIES, AudioCorpus  # noqa: E402
-from helpers.training import (  # noqa: E402
-    TrainConfig, atomic_write, dumps_results, evaluate, load_file, read_checkpoint, refuse_shipped_paths, resolve_device,
-    train)
+from helpers.checkpoints import (  # noqa: E402
+    atomic_write, dumps_results, file_sha256, load_file, read_checkpoint, refuse_shipped_paths)
+from helpers.training import TrainConfig, evaluate, resolve_device, train  # noqa: E402
 from helpers.transformer import MusicTransformer, MusicTransformerConfig, next_token_loss  # noqa: E402
 from helpers.vqvae import load_checkpoint as load_vqvae  # noqa: E402
 
@@ -82,7 +81,7 @@ def parse_args(argv=None):
 
 def level_codes(path: str, corpus: AudioCorpus, split: str, n: int | None, chunk: int = 16) -> torch.Tensor:
     """Codes (N, L) of the first ``n`` clips of ``split`` under the VQ-VAE level in ``path`` (cached in runs/codes/)."""
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+    digest = file_sha256(path)[:12]
     clips = corpus.clips(split, dtype=np.int16)  # memory-mapped
     clips = clips[: n or len(clips)]
     cache = ROOT / "runs" / "codes" / f"{Path(path).stem}_{digest}_{split}_{len(clips)}.pt"

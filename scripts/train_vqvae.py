@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from helpers.audio_corpus import AudioCorpus  # noqa: E402
 from helpers.audio_quality import quality_table  # noqa: E402
-from helpers.training import TrainConfig, dumps_results, refuse_shipped_paths, train  # noqa: E402
+from helpers.checkpoints import dumps_results, refuse_shipped_paths  # noqa: E402
+from helpers.training import TrainConfig, train  # noqa: E402
 from helpers.vqvae import VQVAE, VQVAEConfig, code_statistics, load_checkpoint, loss_fn, save_checkpoint  # noqa: E402
 
 

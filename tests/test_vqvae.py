@@ -452,7 +452,7 @@ def test_trains_through_the_course_training_loop_with_metrics_and_its_hooks():
 
 @pytest.mark.parametrize("name", ["vqvae_hop64.pt", "vqvae_hop256.pt"])
 def test_shipped_levels_load_with_their_saved_or_default_min_channels(name):
-    from helpers.training import SHIPPED_CHECKPOINTS, read_checkpoint
+    from helpers.checkpoints import SHIPPED_CHECKPOINTS, read_checkpoint
 
     path = SHIPPED_CHECKPOINTS / name
     saved = read_checkpoint(path)["config"]
