@@ -5,6 +5,7 @@
 - ``helpers.midi``            MIDI files in and out (through pretty_midi), your own MIDI folder
 - ``helpers.audio``           a small additive synthesiser, playback, WAV, log-mel spectrograms
 - ``helpers.soundfont``       General MIDI SoundFont rendering (TinySoundFont, pip-only)
+- ``helpers.limiter``         the soft limiter both synthesisers end with
 - ``helpers.audio_corpus``    clips rendered from the corpora, with attributes and captions, cached outside the repo
 - ``helpers.classifier``      the course's ears: instrument family, tempo, mode, register; the FAD embedding
 - ``helpers.plots``           piano rolls, spectrograms, waveforms
