@@ -6,6 +6,7 @@
 - ``helpers.audio``           a small additive synthesiser, playback, WAV, log-mel spectrograms
 - ``helpers.soundfont``       General MIDI SoundFont rendering (TinySoundFont, pip-only)
 - ``helpers.limiter``         the soft limiter both synthesisers end with
+- ``helpers.pitch``           chroma, pitch-class histograms, key finding (one definition each)
 - ``helpers.audio_corpus``    clips rendered from the corpora, with attributes and captions, cached outside the repo
 - ``helpers.classifier``      the course's ears: instrument family, tempo, mode, register; the FAD embedding
 - ``helpers.plots``           piano rolls, spectrograms, waveforms

@@ -49,6 +49,7 @@ import torch
 
 from . import paths
 from .data import SPLITS, Piece, load_chorales, load_folk
+from .pitch import estimate_key
 
 CORPUS_VERSION = 1  # bump when the generating code changes what a recipe produces
 CORPUS_SAMPLE_RATES = (16000, 22050, 24000)  # what the audio models are built for (the default is 16 kHz)
@@ -288,35 +289,9 @@ def render_clip(excerpt: Piece, attrs: dict, recipe: CorpusRecipe) -> np.ndarray
 
 
 # --- how audible is the mode? ----------------------------------------------------------------------------------
-# Krumhansl & Kessler's probe-tone profiles (Krumhansl 1990, Cognitive Foundations of Musical Pitch, Table 2.1).
-KK_MAJOR = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
-KK_MINOR = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
-
-
-def best_key(hist) -> tuple[int, str, float]:
-    """Krumhansl-Schmuckler: ``(tonic, mode, r)``, the rotation of the major or minor profile with the highest
-    Pearson correlation ``r`` with a (12,) pitch-class histogram (Krumhansl 1990, ch. 4)."""
-    h = np.asarray(hist, dtype=float)
-    if h.shape != (12,):
-        raise ValueError(f"best_key: need a (12,) histogram, got shape {h.shape}")
-    best = (0, "major", -2.0)
-    for mode, profile in (("major", KK_MAJOR), ("minor", KK_MINOR)):
-        for tonic in range(12):
-            r = float(np.corrcoef(h, np.roll(profile, tonic))[0, 1]) if h.std() > 0 else -1.0
-            if r > best[2]:
-                best = (tonic, mode, r)
-    return best
-
-
-def estimate_key(piece: Piece) -> tuple[int, str]:
-    """Krumhansl-Schmuckler key estimate ``(tonic, mode)`` from the duration-weighted pitch-class histogram
-    (:func:`best_key`)."""
-    hist = np.bincount(piece.pitches % 12, weights=piece.notes["duration"], minlength=12)
-    return best_key(hist)[:2]
-
-
 def mode_agreement(recipe: CorpusRecipe, split: str = "valid", n: int = 300) -> dict[str, float]:
-    """Fraction of the first ``n`` clips of a split whose written mode the key profile of their own notes finds.
+    """Fraction of the first ``n`` clips of a split whose written mode the key profile of their own notes finds
+    (:func:`helpers.pitch.estimate_key`).
 
     A ceiling check without audio: if the notes of a clip do not state its mode, no listener (and no
     classifier) can be expected to hear it. Returns ``{'chorale': ..., 'solo': ..., 'all': ...}``.

@@ -45,6 +45,7 @@ from .autoencoder import check_audio
 from .checkpoints import check_sha256, load_weights, read_checkpoint
 from .modes import evaluating
 from .paths import SHIPPED_CHECKPOINTS, shipped_file
+from .pitch import chroma_filterbank
 
 CHECKPOINT = SHIPPED_CHECKPOINTS / "classifier.pt"
 
@@ -109,10 +110,12 @@ class LogMel(nn.Module):
 
 
 class Chroma(nn.Module):
-    """Chromagram: STFT magnitude folded onto the 12 pitch classes (C = 0), 60 Hz - 4 kHz.
+    """Chromagram: STFT magnitude folded onto the 12 pitch classes (C = 0), 60 Hz - 4 kHz: the batched float32 torch
+    twin of :func:`helpers.pitch.chroma` with ``kernel='triangle'``, ``power=1`` (a test holds them equal).
 
     (B, T) audio -> (B, 12, 1 + T // hop_length). Bin ``f`` adds to pitch class ``k`` with the triangular weight
-    ``max(0, 1 - d)``, ``d`` its distance in semitones from the nearest pitch of class ``k``.
+    ``max(0, 1 - d)``, ``d`` its distance in semitones from the nearest pitch of class ``k``
+    (:func:`helpers.pitch.chroma_filterbank`).
 
     Reference: Müller, *Fundamentals of Music Processing* (2nd ed. 2021), Sec. 3.1.2 (chroma features).
     """
@@ -120,10 +123,7 @@ class Chroma(nn.Module):
     def __init__(self, sr: int, n_fft: int, hop_length: int, f_min: float = 60.0, f_max: float = 4000.0):
         super().__init__()
         self.n_fft, self.hop_length = n_fft, hop_length
-        freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)  # (F,)
-        pitch = 69.0 + 12.0 * np.log2(np.maximum(freqs, 1e-6) / 440.0)
-        dist = np.abs((pitch[None, :] - np.arange(12)[:, None] + 6.0) % 12.0 - 6.0)  # (12, F) semitones
-        weights = np.maximum(0.0, 1.0 - dist) * ((freqs >= f_min) & (freqs <= f_max))[None, :]
+        weights = chroma_filterbank(sr, n_fft, f_min, f_max, kernel="triangle")  # (12, F)
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
         self.register_buffer("fb", torch.from_numpy(weights).float(), persistent=False)  # (12, F)
 

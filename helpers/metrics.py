@@ -31,6 +31,8 @@ from typing import Callable, Mapping, Protocol, Sequence, runtime_checkable
 import numpy as np
 
 from .data import Piece
+from .pitch import pitch_class_counts
+from .pitch import pitch_class_histogram as _pitch_class_shares
 
 __all__ = [
     "GaussianStats",
@@ -524,8 +526,7 @@ def pitch_class_histogram(piece: Piece) -> np.ndarray:
     Notebook: 06_evaluation.ipynb.
     Reference: the lesson's ``pitch_class_histogram``; Yang & Lerch 2020, Sec. 3.1 ("PCH").
     """
-    counts = np.bincount(piece.pitches % 12, minlength=12).astype(np.float64)
-    return counts / counts.sum() if counts.sum() else np.full(12, np.nan)
+    return _pitch_class_shares(piece.pitches)  # helpers.pitch: the one definition
 
 
 def pitch_class_entropy(piece: Piece) -> float:
@@ -535,7 +536,7 @@ def pitch_class_entropy(piece: Piece) -> float:
 
     Reference: Dong et al. 2020 (MusPy), Sec. 5; Wu & Yang 2020, Sec. 3.
     """
-    return _entropy_bits(np.bincount(piece.pitches % 12, minlength=12).astype(np.float64))
+    return _entropy_bits(pitch_class_counts(piece.pitches))
 
 
 def pitch_entropy(piece: Piece) -> float:
@@ -584,7 +585,7 @@ def scale_consistency(piece: Piece) -> float:
     p = piece.pitches
     if not len(p):
         return _NAN
-    counts = np.bincount(p % 12, minlength=12)  # (12,)
+    counts = pitch_class_counts(p)  # (12,)
     in_scale = np.array([counts[np.roll(_MAJOR, r)].sum() for r in range(12)])  # (12,) notes in each major scale
     return float(in_scale.max() / len(p))
 
