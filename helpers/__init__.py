@@ -25,7 +25,10 @@
 - ``helpers.text_encoder``    frozen pretrained text encoders (all-MiniLM-L6-v2 from a pinned wheel, offline, hash-checked)
 - ``helpers.musicgen``        MusicGen: text-conditioned LM over the delayed codec codes, guided sampling, measured control
 - ``helpers.audio_quality``   multi-resolution STFT, SI-SNR, log-mel distance, chroma similarity
-- ``helpers.metrics``         Fréchet Audio Distance (done right), FAD-inf, symbolic metrics, memorisation, bootstrap
+- ``helpers.fad``             Fréchet Audio Distance (done right), FAD-inf, FAD's bootstrap interval
+- ``helpers.symbolic_metrics`` symbolic metrics on a piece (MusPy's and the lesson's), distribution distances
+- ``helpers.memorisation``    copied n-grams: how much of a generated sequence is in the training set
+- ``helpers.intervals``       bootstrap and Wilson intervals, rank correlation between metrics
 - ``helpers.listening``       a listening test whose answers survive a crash
 - ``helpers.export``          save a piece as MIDI and WAV with download links
 - ``helpers.exercises``       reference solutions of the lesson's exercises

@@ -33,7 +33,7 @@ import torch
 
 from .audio_corpus import CorpusRecipe, render_clip
 from .data import Piece
-from .metrics import Interval, bootstrap_ci
+from .intervals import Interval, bootstrap_ci
 
 
 def chorale_halves(attributes: Sequence[dict], rng: np.random.Generator, texture: str = "chorale",
@@ -218,7 +218,8 @@ def score_audio_row(audio: np.ndarray, heldout: np.ndarray, held_attrs: Sequence
     bootstrap interval), ``'family', 'family_low', 'family_high'`` (the classifier's family accuracy against the
     held-out clips' families, Wilson interval), and, with ``quality``, the :func:`quality_means` against the
     held-out clips ``}``."""
-    from .metrics import frechet_distance, wilson_interval, fad_bootstrap
+    from .fad import fad_bootstrap, frechet_distance
+    from .intervals import wilson_interval
 
     emb, pred = embed_and_predict(classifier, audio, sr)
     mu, cov = emb.mean(axis=0), np.cov(emb, rowvar=False)

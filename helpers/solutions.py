@@ -371,7 +371,7 @@ def lesson_exact_pair_reference(D: int):
 @_register("lesson_exact", "06_evaluation", ["exact_pair"], [lesson_exact_pair_reference], [lambda: (4,)])
 def check_lesson_exact(exact_pair) -> dict:
     """``exact_pair(D) -> (S1, S2)``: two non-zero D x D covariances on which the lesson's formula is exact."""
-    from .metrics import frechet_terms, lesson_frechet_distance
+    from .fad import frechet_terms, lesson_frechet_distance
 
     gaps = {}
     for D in (2, 5):

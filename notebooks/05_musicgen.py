@@ -55,7 +55,7 @@ from helpers.audio_corpus import ATTRIBUTE_CLASSES, FAMILIES, AudioCorpus
 from helpers.classifier import load_classifier
 from helpers.codec import load_checkpoint as load_codec
 from helpers.data import DATA_DIR
-from helpers.metrics import wilson_interval
+from helpers.intervals import wilson_interval
 from helpers.plots import plot_control_accuracy
 from helpers.text_encoder import MiniLMEncoder, file_sha256
 from helpers.transformer import MusicTransformer, load_checkpoint

@@ -49,7 +49,7 @@ import torch
 import matplotlib.pyplot as plt
 from IPython.display import display
 
-from helpers import audio_eval, jukebox, metrics, musicgen, transformer, vqvae
+from helpers import audio_eval, fad as metrics, jukebox, musicgen, transformer, vqvae  # metrics.: the FAD module
 from helpers.audio import play, render
 from helpers.audio_corpus import ATTRIBUTE_CLASSES, FAMILIES, AudioCorpus, captions_of
 from helpers.classifier import load_classifier
@@ -58,9 +58,11 @@ from helpers.data import DATA_DIR, load_chorales
 from helpers.exercises import format_table
 from helpers.listening import AnswerStore, Clip, ListeningTest, ListeningWidget, SimulatedRater, agreement
 from helpers.markov import CorpusIndex, NGramModel
-from helpers.metrics import (LogMelStatsEmbedder, bootstrap_ci, copied_ngrams, distribution_distance, fad_bootstrap,
-                             fad_inf, frechet_audio_distance, frechet_terms, lesson_frechet_distance, metric_table,
-                             rank_correlation)
+from helpers.fad import (LogMelStatsEmbedder, fad_bootstrap, fad_inf, frechet_audio_distance, frechet_terms,
+                         lesson_frechet_distance)
+from helpers.intervals import bootstrap_ci, rank_correlation
+from helpers.memorisation import copied_ngrams
+from helpers.symbolic_metrics import distribution_distance, metric_table
 from helpers.representations import ChoraleGrid
 from helpers.text_encoder import MiniLMEncoder
 

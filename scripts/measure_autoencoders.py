@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "data" / "checkpoints"
 sys.path.insert(0, str(ROOT))
 
-from helpers import audio_eval, autoencoder, codec as old_codec, metrics, vqvae  # noqa: E402
+from helpers import audio_eval, autoencoder, codec as old_codec, fad, vqvae  # noqa: E402
 from helpers.audio_corpus import AudioCorpus  # noqa: E402
 from helpers.classifier import CHECKPOINT as CLASSIFIER, load_classifier  # noqa: E402
 from helpers.checkpoints import dumps_results, file_sha256, read_checkpoint, refuse_shipped_paths  # noqa: E402
@@ -116,7 +116,7 @@ def main(argv=None) -> dict:
     ref_pos, held_pos = audio_eval.chorale_halves(pool_attrs, np.random.default_rng(0))
     held, held_attrs = pool[held_pos], [pool_attrs[i] for i in held_pos]
     clf = load_classifier()
-    ref_stats = metrics.gaussian_stats(audio_eval.embed_and_predict(clf, pool[ref_pos], sr)[0])
+    ref_stats = fad.gaussian_stats(audio_eval.embed_and_predict(clf, pool[ref_pos], sr)[0])
     rng = np.random.default_rng(0)
 
     rows = [dict(row="held-out real clips", model=None, n_codebooks=None, bitrate=None,

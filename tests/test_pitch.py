@@ -63,7 +63,7 @@ def test_pitch_class_counts_and_histograms_are_one_definition_for_notes_grids_an
     weighted = pitch.pitch_class_counts(piece.pitches, piece.notes["duration"])
     assert weighted[[0, 4, 7]].tolist() == [2.0, 1.0, 4.0]
     assert np.isnan(pitch.pitch_class_histogram([])).all()
-    from helpers import metrics as symbolic_metrics
+    from helpers import symbolic_metrics
 
     np.testing.assert_array_equal(symbolic_metrics.pitch_class_histogram(piece), counts / 4)
     grid = np.array([[60, 55, 52, 48], [60, -1, 52, 48], [62, 55, -1, 43]])  # (steps, voices), -1 = rest
