@@ -29,6 +29,9 @@ One readable module in the style of nanoGPT's ``model.py``:
 - :func:`save_checkpoint` / :func:`load_checkpoint` — weights-only files (``torch.load(weights_only=True)``,
   :mod:`helpers.checkpoints`).
 
+Initialisation as GPT-2 / nanoGPT: every weight N(0, 0.02), biases zero, and the projections that write into the
+residual stream (attention and cross-attention outputs, the MLP's second layer) N(0, 0.02 / sqrt(2 n_layer)), so
+the residual stream's variance does not grow with depth at initialisation (Radford et al. 2019, Sec. 2.3).
 
 The chorale grid's data and evaluation (crops, NLL tables, baselines) are in :mod:`helpers.chorale`; the delay
 pattern that interleaves K codebooks is in :mod:`helpers.patterns`.
@@ -40,6 +43,7 @@ Copet et al. 2023, "Simple and Controllable Music Generation" (MusicGen), Sec. 2
 """
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Sequence
@@ -53,6 +57,8 @@ from .checkpoints import load_weights, read_checkpoint, save_weights
 from .modes import evaluating
 
 POSITIONS = ("relative", "absolute")
+# Weights that write into the residual stream (GPT-2's c_proj): initialised with std 0.02 / sqrt(2 n_layer).
+RESIDUAL_PROJECTIONS = ("attn.proj.weight", "cross.proj.weight", "mlp.2.weight")
 
 
 @dataclass(frozen=True)
@@ -244,6 +250,9 @@ class MusicTransformer(nn.Module):
         self.head = nn.Linear(C, K * V, bias=False)  # K heads of V logits, stacked
         self.head.weight = self.tok.weight  # weight tying (each stream's head with its own table)
         self.apply(self._init)
+        for name, p in self.named_parameters():  # the projections into the residual stream: scaled by depth
+            if name.endswith(RESIDUAL_PROJECTIONS):
+                nn.init.normal_(p, std=0.02 / math.sqrt(2 * config.n_layer))
         if self.null_cond is not None:
             nn.init.normal_(self.null_cond, std=0.02)
 

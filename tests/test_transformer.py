@@ -428,6 +428,24 @@ def test_sample_next_token_guides_bans_and_draws_in_one_place():
     assert "generate(" in inspect.getsource(jukebox.sample_top) and "generate(" in inspect.getsource(jukebox.Upsampler.sample)
 
 
+def test_residual_projections_start_smaller_by_the_square_root_of_twice_the_depth():
+    """GPT-2 / nanoGPT initialisation: N(0, 0.02) everywhere, N(0, 0.02 / sqrt(2 n_layer)) into the residual stream."""
+    from helpers.transformer import RESIDUAL_PROJECTIONS
+
+    torch.manual_seed(0)
+    cfg = MusicTransformerConfig(vocab_size=64, n_layer=8, n_head=4, d_model=128, d_ff=512, d_cond=16)
+    model = MusicTransformer(cfg)
+    small = 0.02 / (2 * cfg.n_layer) ** 0.5
+    seen = 0
+    for name, p in model.named_parameters():
+        if name.endswith(RESIDUAL_PROJECTIONS):
+            seen += 1
+            assert abs(float(p.detach().std()) - small) < 0.1 * small, name
+        elif name.endswith("weight") and p.dim() == 2 and "rel" not in name:
+            assert abs(float(p.detach().std()) - 0.02) < 0.1 * 0.02, name
+    assert seen == 3 * cfg.n_layer  # attention, cross-attention and MLP output of every block
+
+
 def test_a_checkpoint_loads_to_the_same_logits_whatever_the_fresh_initialisation(tmp_path):
     """The initialisation changes fresh models only: loading overwrites every parameter (shipped files included)."""
     saved = _model(seed=1)
