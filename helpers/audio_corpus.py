@@ -459,10 +459,6 @@ class AudioCorpus:
             print(f"audio corpus: built in {seconds:.0f} s, {size / 1e6:.0f} MB at {path}")
         return cls(path, recipe)
 
-    def build_info(self) -> dict:
-        """``{'build_seconds', 'bytes'}`` as measured when this cache was built."""
-        return json.loads((self.path / "complete.json").read_text())
-
     # --- reading ---
     def clips(self, split: str, dtype=np.float32) -> np.ndarray:
         """All clips of a split, (N, clip_samples): float32 in [-1, 1] (``dtype=np.int16``: as stored, memory-mapped)."""

@@ -12,8 +12,8 @@ One readable module in the style of nanoGPT's ``model.py``:
   of encoder outputs, dead codes restarted from random current encoder outputs, L2-normalised latents (on by
   default), usage and perplexity reported. ``helpers.codec`` stacks K of them (residual VQ).
 - :class:`VQVAE` — encoder, bottleneck, decoder: ``encode(audio, sr) -> codes``, ``decode(codes) -> audio``.
-- :class:`HierarchicalVQVAE` — several independent levels with growing hops (Jukebox: 8, 32, 128 at 44.1 kHz),
-  each trained on its own; encode gives codes per level, decode works from any level's codes.
+- The levels of Jukebox's hierarchy (hops 8, 32, 128 at 44.1 kHz there, 64 and 256 here) are independent
+  :class:`VQVAE` s trained on their own (``scripts/train_vqvae.py --hop``); :mod:`helpers.jukebox` chains them.
 - :func:`loss_fn` — waveform L2 (or L1) + multi-resolution STFT + commitment, with metrics for the training loop.
 
 When does the codebook learn? (our choice, documented here once.) The codebook gets no gradient: it is an EMA of
@@ -590,49 +590,6 @@ def loss_fn(model, batch) -> tuple[torch.Tensor, dict]:
     metrics = {"recon": float(wave.detach()), "spectral": float(spectral.detach()), "commit": float(out.commit.detach()),
                "usage": float(out.usage), "perplexity": float(out.perplexity)}
     return loss, metrics
-
-
-# --- several levels ------------------------------------------------------------------------------------------
-class HierarchicalVQVAE(nn.Module):
-    """Jukebox's separated autoencoders: independent :class:`VQVAE` levels, hops strictly increasing (bottom first).
-
-    Each level sees the raw audio and is trained on its own (``loss_fn(model.levels[i], batch)``); ``encode`` gives
-    every level's codes, ``decode(codes, level)`` turns one level's codes back into audio.
-
-    Reference: Dhariwal et al. 2020, Sec. 3.2 (separated autoencoders; hops 8, 32, 128 at 44.1 kHz).
-    """
-
-    def __init__(self, configs: Sequence[VQVAEConfig], seed: int = 0):
-        super().__init__()
-        configs = list(configs)
-        if not configs:
-            raise ValueError("HierarchicalVQVAE needs at least one level")
-        hops = [c.hop for c in configs]
-        if any(b <= a for a, b in zip(hops, hops[1:])):
-            raise ValueError(f"level hops must increase from bottom to top, got {hops}")
-        if len({c.sample_rate for c in configs}) != 1:
-            raise ValueError(f"every level must share one sample rate, got {[c.sample_rate for c in configs]}")
-        self.levels = nn.ModuleList(VQVAE(c, seed=seed + 10 * i) for i, c in enumerate(configs))
-
-    @property
-    def hops(self) -> list[int]:
-        return [lv.hop for lv in self.levels]
-
-    def training_hooks(self) -> list:
-        return [update_codebooks]
-
-    @torch.no_grad()
-    def encode(self, audio, sr: int) -> list[torch.Tensor]:
-        """Audio at ``sr`` Hz -> [codes of level 0 (B, T / hop_0), ..., codes of the top level]. The clip must fill
-        the top hop."""
-        x = check_audio(audio, self.levels[0].config.sample_rate, sr, min_length=max(self.hops))
-        return [lv.encode(x[:, None], sr) for lv in self.levels]
-
-    @torch.no_grad()
-    def decode(self, codes: torch.Tensor, level: int) -> torch.Tensor:
-        if not -len(self.levels) <= level < len(self.levels):
-            raise ValueError(f"level {level} does not exist; this model has {len(self.levels)} levels")
-        return self.levels[level].decode(codes)
 
 
 # --- checkpoints ---------------------------------------------------------------------------------------------
