@@ -10,7 +10,8 @@ writes, the JSON of a run's results, and the training scripts' guard of the ship
 - :func:`atomic_write` — a temporary file beside the target, then ``os.replace``: a run killed while writing leaves
   the previous file, never half a file; :func:`load_file` — a read whose error names the file.
 - :func:`init_record` — what a warm start (``--init``) records about the checkpoint it starts from;
-  :func:`dumps_results` — a run's results as JSON with each list on one line.
+  :func:`dumps_results` / :func:`write_results` — a run's results as JSON with each list on one line, written
+  atomically; :func:`config_from_dict` — a model's config back from the dict saved with its weights.
 - :func:`refuse_shipped_paths` — ``--out`` inside ``data/checkpoints/`` needs ``--overwrite-shipped``.
 
 The training loop (:mod:`helpers.training`) writes its best checkpoint with :func:`save_weights` and its resume file
@@ -28,6 +29,7 @@ import json
 import math
 import os
 import pickle
+from dataclasses import fields
 from pathlib import Path
 from typing import Callable
 
@@ -233,6 +235,33 @@ def dumps_results(obj, indent: int = 1, float32_lists: bool = True) -> str:
         return json.dumps(o)
 
     return encode(obj, 0)
+
+
+def write_results(path, results) -> Path:
+    """A run's results as JSON (:func:`dumps_results`), written atomically (:func:`atomic_write`): what every training
+    and measuring script writes beside its checkpoint, so a killed run never leaves half a JSON file."""
+    return atomic_write(path, lambda tmp: Path(tmp).write_text(dumps_results(results)))
+
+
+def config_from_dict(cls, d: dict, kind: bool = False):
+    """The config dataclass ``cls`` from the dict saved with a checkpoint: fields added to ``cls`` since the file was
+    saved take their defaults, a field ``cls`` does not know is refused (a file of another model or version).
+
+    Args:
+        kind: the dict may carry ``'kind'``, the name of the config class it was saved from; it must be ``cls``'s.
+
+    Raises:
+        ValueError: an unknown field, or another kind (both named).
+    """
+    d = dict(d)
+    if kind:
+        saved = d.pop("kind", cls.__name__)
+        if saved != cls.__name__:
+            raise ValueError(f"this is a {saved} configuration, not a {cls.__name__}")
+    unknown = set(d) - {f.name for f in fields(cls)}
+    if unknown:
+        raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}")
+    return cls(**d)
 
 
 def _same_config(a, b) -> bool:

@@ -44,7 +44,7 @@ Copet et al. 2023, "Simple and Controllable Music Generation" (MusicGen), Sec. 2
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -53,7 +53,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .attention import RelativeSelfAttention, masked_attention, sdpa_attention
-from .checkpoints import load_weights, read_checkpoint, save_weights
+from .checkpoints import config_from_dict, load_weights, read_checkpoint, save_weights
 from .modes import evaluating
 
 POSITIONS = ("relative", "absolute")
@@ -113,12 +113,8 @@ class MusicTransformerConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "MusicTransformerConfig":
-        """Build from a saved dict; fields added since it was saved take their defaults."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown MusicTransformerConfig fields {sorted(unknown)}")
-        return cls(**d)
+        """Build from a saved dict; fields added since it was saved take their defaults (:func:`config_from_dict`)."""
+        return config_from_dict(cls, d)
 
     @classmethod
     def tiny(cls, vocab_size: int = 20, position: str = "relative", **changes) -> "MusicTransformerConfig":

@@ -46,7 +46,7 @@ Yu et al. 2022 ("Vector-quantized image modeling with improved VQGAN", Sec. 3.2)
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
@@ -57,6 +57,7 @@ import torch.nn.functional as F
 
 from .audio_quality import STFT_SIZES, multi_resolution_stft_loss
 from .autoencoder import check_audio  # noqa: F401 (re-exported: the one input check of every audio model)
+from .checkpoints import config_from_dict, load_weights, read_checkpoint, save_weights
 from .modes import evaluating
 PENDING_WARNING = 100  # forwards with unapplied codebook statistics before we warn
 
@@ -149,15 +150,7 @@ class VQVAEConfig:
 
     @classmethod
     def from_dict(cls, d: dict):
-        d = dict(d)
-        kind = d.pop("kind", cls.__name__)
-        if kind != cls.__name__:
-            raise ValueError(f"this is a {kind} configuration, not a {cls.__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}")
-        return cls(**d)
+        return config_from_dict(cls, d, kind=True)
 
     @classmethod
     def tiny(cls, hop: int = 8, **changes):
@@ -595,8 +588,6 @@ def loss_fn(model, batch) -> tuple[torch.Tensor, dict]:
 # --- checkpoints ---------------------------------------------------------------------------------------------
 def save_checkpoint(model: VQVAE, path, half: bool = False, extra: dict | None = None) -> Path:
     """Weights-only checkpoint with the config (readable with ``torch.load(weights_only=True)``)."""
-    from .checkpoints import save_weights
-
     return save_weights(model, path, model.config.to_dict(), half=half, extra=extra)
 
 
@@ -606,8 +597,6 @@ def load_checkpoint(path, config: VQVAEConfig | None = None, cls=VQVAE, config_c
     Raises:
         ValueError: the checkpoint's config differs from ``config`` or is not a ``config_cls``.
     """
-    from .checkpoints import load_weights, read_checkpoint
-
     ckpt = read_checkpoint(path)
     saved = ckpt.get("config", {})
     if saved.get("kind") != config_cls.__name__:

@@ -29,7 +29,6 @@ Notebook: none (a maintainer's check; README "GPUs and several GPUs"). Reference
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import sys
 import time
@@ -45,7 +44,7 @@ from helpers import autoencoder as ae  # noqa: E402
 from helpers import classifier as clf  # noqa: E402
 from helpers import codec as codec_mod  # noqa: E402
 from helpers import jukebox, musicgen, transformer, vqvae  # noqa: E402
-from helpers.checkpoints import dumps_results, read_checkpoint  # noqa: E402
+from helpers.checkpoints import read_checkpoint, write_results  # noqa: E402
 from helpers.paths import SHIPPED_CHECKPOINTS  # noqa: E402
 from helpers.training import TrainConfig, train  # noqa: E402
 
@@ -328,8 +327,7 @@ def main(argv=None) -> int:
     ok = all(r["ok"] for r in results["train"] + results["shipped"])
     results["ok"] = ok
     if args.out:
-        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.out).write_text(dumps_results(results))
+        write_results(args.out, results)
     print("all checks passed" if ok else "SOME CHECKS FAILED", flush=True)
     return 0 if ok else 1
 

@@ -32,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 from helpers import audio_eval, autoencoder, codec as old_codec, fad, vqvae  # noqa: E402
 from helpers.audio_corpus import AudioCorpus  # noqa: E402
 from helpers.classifier import CHECKPOINT as CLASSIFIER, load_classifier  # noqa: E402
-from helpers.checkpoints import dumps_results, file_sha256, read_checkpoint, refuse_shipped_paths  # noqa: E402
+from helpers.checkpoints import file_sha256, read_checkpoint, refuse_shipped_paths, write_results  # noqa: E402
 
 DEFAULT_MODELS = [
     ("codec, time-domain (shipped with the LM)", SHIPPED / "codec.pt"),
@@ -153,11 +153,7 @@ def main(argv=None) -> dict:
         classifier=dict(path=str(CLASSIFIER.relative_to(ROOT)), sha256=file_sha256(CLASSIFIER)),
         threads=args.threads, seconds=round(time.time() - t_start, 1), models=models, rows=rows,
     )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(dumps_results(results))
-    tmp.replace(out)
+    write_results(args.out, results)
     print(json.dumps({r["row"]: round(r["fad"], 1) for r in rows}, indent=1))
     return results
 

@@ -37,7 +37,8 @@ from helpers.classifier import (  # noqa: E402
     format_confusion,
 )
 from helpers.checkpoints import (  # noqa: E402
-    atomic_write, dumps_results, file_sha256, load_file, load_weights, read_checkpoint, refuse_shipped_paths, save_weights)
+    atomic_write, file_sha256, load_file, load_weights, read_checkpoint, refuse_shipped_paths, save_weights,
+    write_results)
 from helpers.training import TrainConfig, train  # noqa: E402
 
 
@@ -206,7 +207,7 @@ def main(argv=None) -> dict:
         "history": {"valid_step": history["valid_step"], "valid_loss": history["valid_loss"],
                     "train_loss_every_10": history["train_loss"][::10]},
     }
-    out.with_suffix(".json").write_text(dumps_results(report))
+    write_results(out.with_suffix(".json"), report)
     print(f"wrote {out} ({report['bytes'] / 1e6:.2f} MB, {report['weights']}, sha256 {report['sha256']})")
     for name, r in results32["test"].items():
         print(f"\ntest {name}: accuracy {r['accuracy']:.3f} (n={r['n']})\n{format_confusion(r)}")

@@ -43,7 +43,7 @@ from helpers import codec as codec_mod  # noqa: E402
 from helpers import musicgen as mg  # noqa: E402
 from helpers.audio_corpus import AudioCorpus, CorpusRecipe  # noqa: E402
 from helpers.checkpoints import (  # noqa: E402
-    atomic_write, dumps_results, file_sha256, init_record, load_file, refuse_shipped_paths)
+    atomic_write, file_sha256, init_record, load_file, refuse_shipped_paths, write_results)
 from helpers.training import TrainConfig, train  # noqa: E402
 from helpers.transformer import MusicTransformer, load_checkpoint, save_checkpoint  # noqa: E402
 
@@ -242,8 +242,8 @@ def main(argv=None) -> dict:
         real_time_factor=speed / ccfg.frame_rate,
     )
     save_checkpoint(best, out, half=use_half, extra=results)
-    out.with_suffix(".json").write_text(dumps_results(dict(results, history={k: history[k] for k in (
-        "step", "train_loss", "valid_step", "valid_loss", "metrics", "valid_metrics")})))
+    write_results(out.with_suffix(".json"), dict(results, history={k: history[k] for k in (
+        "step", "train_loss", "valid_step", "valid_loss", "metrics", "valid_metrics")}))
     print(json.dumps(results, indent=1), flush=True)
     return results
 

@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 from helpers import jukebox as J  # noqa: E402
 from helpers.audio_corpus import FAMILIES, AudioCorpus  # noqa: E402
 from helpers.checkpoints import (  # noqa: E402
-    atomic_write, dumps_results, file_sha256, load_file, read_checkpoint, refuse_shipped_paths)
+    atomic_write, file_sha256, load_file, read_checkpoint, refuse_shipped_paths, write_results)
 from helpers.training import TrainConfig, evaluate, resolve_device, train  # noqa: E402
 from helpers.transformer import MusicTransformer, MusicTransformerConfig, next_token_loss  # noqa: E402
 from helpers.vqvae import load_checkpoint as load_vqvae  # noqa: E402
@@ -202,8 +202,7 @@ def main(argv=None) -> dict:
     else:
         J.save_upsampler(model, out, half=use_half, extra=results)
     keep = ("step", "train_loss", "valid_step", "valid_loss")
-    out.with_suffix(".json").write_text(dumps_results(dict(results, config=cfg.to_dict(),
-                                                        history={k: history[k] for k in keep})))
+    write_results(out.with_suffix(".json"), dict(results, config=cfg.to_dict(), history={k: history[k] for k in keep}))
     print(json.dumps(results, indent=1), flush=True)
     return results
 

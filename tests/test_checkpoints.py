@@ -258,3 +258,32 @@ def test_a_non_editable_install_says_where_the_data_is_missing_and_finds_it_thro
                MUSIC_COURSE_DATA=str(ROOT / "data"))
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == [str(ROOT / "data"), "75", "16000"]  # the canonical JSB valid split
+
+
+def test_write_results_is_dumps_results_written_atomically(tmp_path, monkeypatch):
+    path = checkpoints.write_results(tmp_path / "run" / "r.json", {"loss": [0.5, 0.25], "steps": 2})
+    assert json.loads(path.read_text()) == {"loss": [0.5, 0.25], "steps": 2}
+    assert path.read_text() == checkpoints.dumps_results({"loss": [0.5, 0.25], "steps": 2})
+
+    def killed(obj, *args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(checkpoints, "dumps_results", killed)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoints.write_results(path, {"loss": []})
+    assert json.loads(path.read_text())["steps"] == 2 and [p.name for p in path.parent.iterdir()] == ["r.json"]
+
+
+def test_config_from_dict_fills_new_fields_and_refuses_unknown_ones_and_other_kinds():
+    from helpers.transformer import MusicTransformerConfig
+    from helpers.vqvae import VQVAEConfig
+
+    cfg = MusicTransformerConfig.tiny()
+    old = {k: v for k, v in cfg.to_dict().items() if k != "attn_dropout"}  # saved before the field existed
+    assert checkpoints.config_from_dict(MusicTransformerConfig, old) == cfg
+    with pytest.raises(ValueError, match=r"unknown MusicTransformerConfig fields \['rotary'\]"):
+        checkpoints.config_from_dict(MusicTransformerConfig, dict(old, rotary=True))
+    vq = VQVAEConfig.tiny()
+    assert VQVAEConfig.from_dict(vq.to_dict()) == vq
+    with pytest.raises(ValueError, match="this is a CodecConfig configuration, not a VQVAEConfig"):
+        checkpoints.config_from_dict(VQVAEConfig, dict(vq.to_dict(), kind="CodecConfig"), kind=True)
