@@ -48,7 +48,8 @@ def atomic_write(path, write: Callable[[Path], object]) -> Path:
     """Write ``path`` through a temporary file beside it, then ``os.replace``: a run killed while writing leaves the
     previous file (or none), never half a file that the next run loads and crashes on. ``write(tmp)`` writes the
     temporary file (e.g. ``lambda tmp: torch.save(obj, tmp)``); if it raises, the temporary file is removed and the
-    error goes on. :func:`save_weights`, :func:`save_resume` and the training scripts' caches write this way (the
+    error goes on. :func:`save_weights`, :func:`helpers.training.save_resume`, :func:`write_results`,
+    :func:`helpers.data.write_corpus` and the training scripts' caches write this way (the
     audio corpus builds its folder the same way)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
