@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import re
 import sys
 import time
@@ -50,13 +49,9 @@ N_WORKERS = 2
 
 # --- writing ------------------------------------------------------------------------------------------
 def write_pieces(pieces: list[Piece], path: Path) -> str:
-    """Write pieces with :func:`helpers.data.write_corpus` (deterministic bytes) and return the sha256.
-
-    The file is written next to ``path`` and then renamed, so a reader never sees half a file."""
-    tmp = path.with_name(path.stem + ".partial.npz")
-    write_corpus(pieces, tmp)
-    os.replace(tmp, path)
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    """Write pieces with :func:`helpers.data.write_corpus` (deterministic bytes, written atomically: a reader never
+    sees half a file) and return the file's sha256."""
+    return write_corpus(pieces, path)
 
 
 # --- notes from a music21 part ------------------------------------------------------------------------

@@ -36,6 +36,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from .data import Piece
+from .limiter import soft_limit
 
 DEFAULT_SR = 22050
 MIN_SR = 4000  # below this nothing musical is left to hear
@@ -358,25 +359,6 @@ def _unit_peak(wave: np.ndarray) -> np.ndarray:
     if peak > 0:
         wave *= np.float32(1.0 / peak)
     return wave
-
-
-def soft_limit(x: np.ndarray, knee: float = 0.8) -> np.ndarray:
-    """Identity below ``knee``; above it, bend ``|x|`` smoothly towards 1.
-
-    With ``u = (|x| - knee) / (1 - knee)`` the output is ``knee + (1 - knee) u / (1 + u)``: the curve and
-    its slope are continuous at the knee and it approaches 1 only as ``|x|`` grows without bound (a mix
-    12 times too loud still peaks at 0.997). A loud passage is compressed instead of clipped (hard
-    clipping adds harsh odd harmonics).
-    """
-    x = np.asarray(x)
-    a = np.abs(x)
-    over = a > knee
-    if not over.any():
-        return x
-    out = x.copy()
-    u = (a[over] - knee) / (1.0 - knee)
-    out[over] = np.sign(x[over]) * (knee + (1.0 - knee) * u / (1.0 + u))
-    return out
 
 
 # --- many notes -------------------------------------------------------------------------------------------

@@ -28,7 +28,8 @@ dotted-quarter beat is slower than its BPM suggests).
 
 The clips are built on first use into a cache folder outside the repository, named by the hash of the recipe
 (another recipe, SoundFont or build of the data files, another folder), and reused afterwards: :func:`cache_root`
-says where (``$MUSIC_COURSE_CACHE/audio_corpus`` or ``~/.cache/music-generation-course/audio_corpus``).
+says where (``audio_corpus/`` in :func:`helpers.paths.cache_dir`: ``$MUSIC_COURSE_CACHE``, else
+``$XDG_CACHE_HOME/music-generation-course``, else ``~/.cache/music-generation-course``).
 
 Notebook: 04_jukebox_vqvae.ipynb, 05_musicgen.ipynb, 06_evaluation.ipynb (the audio half).
 Reference: captions from attributes as in MusicGen's training on tagged music (Copet et al. 2023, Sec. 4.1 and
@@ -47,7 +48,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import paths
 from .data import CORPUS_FILES, DATA_DIR, SPLITS, Piece, load_chorales, load_folk
+from .pitch import estimate_key
 
 # Bump when the generating code changes what a recipe produces. 2: the valid/test pools leave out the pieces
 # marked as a double of a train chorale (``meta['duplicate_of_train']``: bwv253 = bwv414). The data files a recipe
@@ -153,7 +156,7 @@ class CorpusRecipe:
         """What the hash covers: the fields, the code version, the SoundFont's content (not its path) and the
         content of the data files the pieces come from (another build of ``data/*.npz``, another cache)."""
         from .soundfont import soundfont_sha256
-        from .training import file_sha256
+        from .checkpoints import file_sha256
 
         d = asdict(self)
         d.pop("soundfont")
@@ -176,14 +179,13 @@ def _check_split(split: str) -> str:
 def cache_root(cache_dir: str | Path | None = None) -> Path:
     """The folder that holds one sub-folder per recipe hash.
 
-    ``cache_dir`` if given, else ``$MUSIC_COURSE_CACHE/audio_corpus``, else
-    ``~/.cache/music-generation-course/audio_corpus``.
+    ``cache_dir`` if given, else ``audio_corpus`` in the course's cache (:func:`helpers.paths.cache_dir`:
+    ``$MUSIC_COURSE_CACHE``, else ``$XDG_CACHE_HOME/music-generation-course``, else
+    ``~/.cache/music-generation-course``).
     """
     if cache_dir is not None:
         return Path(cache_dir).expanduser()
-    env = os.environ.get("MUSIC_COURSE_CACHE")
-    base = Path(env).expanduser() if env else Path.home() / ".cache" / "music-generation-course"
-    return base / "audio_corpus"
+    return paths.cache_dir() / "audio_corpus"
 
 
 # --- choosing one clip --------------------------------------------------------------------------------------
@@ -306,35 +308,9 @@ def render_clip(excerpt: Piece, attrs: dict, recipe: CorpusRecipe) -> np.ndarray
 
 
 # --- how audible is the mode? ----------------------------------------------------------------------------------
-# Krumhansl & Kessler's probe-tone profiles (Krumhansl 1990, Cognitive Foundations of Musical Pitch, Table 2.1).
-KK_MAJOR = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
-KK_MINOR = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
-
-
-def best_key(hist) -> tuple[int, str, float]:
-    """Krumhansl-Schmuckler: ``(tonic, mode, r)``, the rotation of the major or minor profile with the highest
-    Pearson correlation ``r`` with a (12,) pitch-class histogram (Krumhansl 1990, ch. 4)."""
-    h = np.asarray(hist, dtype=float)
-    if h.shape != (12,):
-        raise ValueError(f"best_key: need a (12,) histogram, got shape {h.shape}")
-    best = (0, "major", -2.0)
-    for mode, profile in (("major", KK_MAJOR), ("minor", KK_MINOR)):
-        for tonic in range(12):
-            r = float(np.corrcoef(h, np.roll(profile, tonic))[0, 1]) if h.std() > 0 else -1.0
-            if r > best[2]:
-                best = (tonic, mode, r)
-    return best
-
-
-def estimate_key(piece: Piece) -> tuple[int, str]:
-    """Krumhansl-Schmuckler key estimate ``(tonic, mode)`` from the duration-weighted pitch-class histogram
-    (:func:`best_key`)."""
-    hist = np.bincount(piece.pitches % 12, weights=piece.notes["duration"], minlength=12)
-    return best_key(hist)[:2]
-
-
 def mode_agreement(recipe: CorpusRecipe, split: str = "valid", n: int = 300) -> dict[str, float]:
-    """Fraction of the first ``n`` clips of a split whose written mode the key profile of their own notes finds.
+    """Fraction of the first ``n`` clips of a split whose written mode the key profile of their own notes finds
+    (:func:`helpers.pitch.estimate_key`).
 
     A ceiling check without audio: if the notes of a clip do not state its mode, no listener (and no
     classifier) can be expected to hear it. Returns ``{'chorale': ..., 'solo': ..., 'all': ...}``.
@@ -501,10 +477,6 @@ class AudioCorpus:
         if verbose:
             print(f"audio corpus: built in {seconds:.0f} s, {size / 1e6:.0f} MB at {path}")
         return cls(path, recipe)
-
-    def build_info(self) -> dict:
-        """``{'build_seconds', 'bytes'}`` as measured when this cache was built."""
-        return json.loads((self.path / "complete.json").read_text())
 
     # --- reading ---
     def clips(self, split: str, dtype=np.float32) -> np.ndarray:

@@ -33,7 +33,7 @@ import torch
 
 from .audio_corpus import CorpusRecipe, render_clip
 from .data import Piece
-from .metrics import Interval, wilson_interval
+from .intervals import Interval, wilson_interval
 
 
 def chorale_halves(attributes: Sequence[dict], rng: np.random.Generator, texture: str = "chorale",
@@ -151,7 +151,7 @@ def attribute_accuracy(predicted: dict[str, Sequence[str]], attributes: Sequence
                        level: float = 0.95) -> dict[str, Interval]:
     """Share of clips whose predicted attribute equals the attribute asked for, with its Wilson interval.
 
-    The Wilson score interval (:func:`helpers.metrics.wilson_interval`) stays inside [0, 1] and is never empty:
+    The Wilson score interval (:func:`helpers.intervals.wilson_interval`) stays inside [0, 1] and is never empty:
     143 hits out of 143 clips give [0.97, 1.00], not the [1.00, 1.00] a bootstrap of all-hits returns.
 
     Args:
@@ -219,11 +219,12 @@ def score_audio_row(audio: np.ndarray, heldout: np.ndarray, held_attrs: Sequence
 
     Returns ``{'fad'`` (plug-in FAD in the classifier's embedding against the reference embeddings
     ``reference_emb`` (M, D)), ``'fad_corrected', 'fad_low', 'fad_high'`` (the grouped jackknife's bias-corrected
-    estimate and 95% interval, :func:`helpers.metrics.fad_jackknife`, the method whose coverage notebook 06
+    estimate and 95% interval, :func:`helpers.fad.fad_jackknife`, the method whose coverage notebook 06
     measures), ``'family', 'family_low', 'family_high'`` (the classifier's family accuracy against the held-out
     clips' families, Wilson interval), and, with ``quality``, :func:`quality_means` against the held-out clips ``}``.
     """
-    from .metrics import fad_jackknife, wilson_interval
+    from .fad import fad_jackknife
+    from .intervals import wilson_interval
 
     emb, pred = embed_and_predict(classifier, audio, sr)
     jk = fad_jackknife(reference_emb, emb, rng)
@@ -247,7 +248,7 @@ def load_autoencoder_table(path, root=None) -> dict:
     import json
     from pathlib import Path
 
-    from .training import file_sha256
+    from .checkpoints import file_sha256
 
     root = Path(root) if root is not None else Path(__file__).resolve().parent.parent
     table = json.loads(Path(path).read_text())

@@ -24,6 +24,8 @@ import math
 import numpy as np
 import torch
 
+from .pitch import chroma as pitch_chroma
+
 STFT_SIZES = (2048, 512, 128)  # FFT sizes of the multi-resolution loss (hop = size / 4)
 LOG_FLOOR = 1e-4  # floor of the STFT magnitude before the log (1e-7 let near-silent bins dominate; issue 16)
 SILENCE_PEAK = 1e-6  # a signal whose peak is below this is silence
@@ -129,20 +131,15 @@ def log_mel_distance(reference, estimate, sr: int, n_mels: int = 64, n_fft: int 
 def chroma(audio, sr: int, n_fft: int = 4096, hop_length: int = 1024, f_min: float = 55.0, f_max: float = 5000.0) -> torch.Tensor:
     """Chromagram: STFT power summed per pitch class (C = 0, ..., B = 11), each frame scaled to unit length.
 
-    Bins between ``f_min`` and ``f_max`` go to the pitch class of their nearest equal-tempered pitch
-    ``round(69 + 12 log2(f / 440)) mod 12``. A silent frame stays all-zero.
+    :func:`helpers.pitch.chroma` with ``power=2`` and ``kernel='nearest'``: bins between ``f_min`` and ``f_max`` go
+    to the pitch class of their nearest equal-tempered pitch ``round(69 + 12 log2(f / 440)) mod 12``. A silent frame
+    stays all-zero.
 
     Returns:
         float64 tensor (12, frames).
     """
     x = _mono(audio, "audio")
-    window = torch.hann_window(n_fft, dtype=x.dtype)
-    power = torch.stft(x, n_fft, hop_length=hop_length, window=window, center=True, pad_mode="constant",
-                       return_complex=True).abs() ** 2  # (F, frames)
-    freqs = torch.arange(n_fft // 2 + 1, dtype=torch.float64) * sr / n_fft  # (F,)
-    keep = (freqs >= f_min) & (freqs <= min(f_max, sr / 2))
-    pitch_class = (torch.round(69 + 12 * torch.log2(freqs[keep] / 440.0)).long() % 12)  # (F_kept,)
-    out = torch.zeros(12, power.shape[1], dtype=torch.float64).index_add_(0, pitch_class, power[keep])  # (12, frames)
+    out = pitch_chroma(x, sr, n_fft, hop_length, f_min, f_max, kernel="nearest", power=2)  # (12, frames)
     return out / torch.linalg.vector_norm(out, dim=0, keepdim=True).clamp_min(1e-12)
 
 

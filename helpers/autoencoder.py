@@ -62,6 +62,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .audio_quality import multi_resolution_stft_loss
+from .modes import evaluating
 
 LOG_FLOOR = 1e-5  # floor of magnitudes before the log (encoder input, mel loss)
 MAX_LOG_MAG = math.log(100.0)  # the decoder's log-magnitude is clamped here (Vocos clamps exp() at 1e2)
@@ -668,22 +669,6 @@ class Autoencoder(nn.Module):
         return self.decode(self.encode(x[:, None], sr, n_q)).cpu()[:, : x.shape[-1]]  # (B, 1, T): B clips, never stereo
 
 
-class evaluating:
-    """``with evaluating(model):`` eval mode inside, the previous mode restored afterwards, even after an error."""
-
-    def __init__(self, model: nn.Module):
-        self.model = model
-
-    def __enter__(self):
-        self.was = self.model.training
-        self.model.eval()
-        return self.model
-
-    def __exit__(self, *exc):
-        self.model.train(self.was)
-        return False
-
-
 # --- losses -------------------------------------------------------------------------------------------------------
 MEL_WINDOWS = (64, 128, 256, 512, 1024, 2048, 4096)  # n_fft of the multi-scale mel loss (hop = n_fft / 4)
 MEL_BANDS = (5, 10, 20, 40, 80, 160, 256)  # mel bands per window (DAC's 5..320, capped where bins run out)
@@ -966,7 +951,7 @@ def adversarial_loss_fn(model, batch) -> tuple[torch.Tensor, dict]:
 # --- checkpoints ----------------------------------------------------------------------------------------------------
 def save_checkpoint(model: Autoencoder, path, half: bool = False, extra: dict | None = None):
     """Weights-only checkpoint with the config (``torch.load(weights_only=True)`` reads it)."""
-    from .training import save_weights
+    from .checkpoints import save_weights
 
     model = model.autoencoder if isinstance(model, AdversarialAutoencoder) else model
     return save_weights(model, path, model.config.to_dict(), half=half, extra=extra)
@@ -978,7 +963,7 @@ def load_checkpoint(path, config: AutoencoderConfig | None = None) -> Autoencode
     Raises:
         ValueError: the file holds another kind of model or another configuration (the differing fields named).
     """
-    from .training import load_weights, read_checkpoint
+    from .checkpoints import load_weights, read_checkpoint
 
     ckpt = read_checkpoint(path)
     saved = ckpt.get("config", {})

@@ -33,7 +33,8 @@ from typing import Sequence
 
 import numpy as np
 
-from .audio_corpus import best_key
+from .pitch import best_key
+from .pitch import pitch_class_histogram as _shares
 from .representations import ChoraleGrid
 
 VOICES = ("S", "A", "T", "B")
@@ -120,17 +121,18 @@ def voice_leading_stats(frames: np.ndarray) -> dict:
 
 
 def pitch_class_histogram(frames: np.ndarray) -> np.ndarray:
-    """(12,) share of sounding voice-steps per pitch class (duration-weighted: a held note counts every step)."""
+    """(12,) share of sounding voice-steps per pitch class (duration-weighted: a held note counts every step):
+    :func:`helpers.pitch.pitch_class_histogram` of the grid's sounding pitches."""
     p = np.asarray(frames)
     p = p[p >= 0]
     if not len(p):
         raise ValueError("pitch_class_histogram: every voice rests throughout")
-    return np.bincount(p % 12, minlength=12) / len(p)
+    return _shares(p)
 
 
 def key_profile_distance(frames: np.ndarray) -> float:
     """1 - r between the pitch-class histogram and the profile of its best-matching key (0 = same shape;
-    :func:`helpers.audio_corpus.best_key`)."""
+    :func:`helpers.pitch.best_key`)."""
     return 1.0 - best_key(pitch_class_histogram(frames))[2]
 
 

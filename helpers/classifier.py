@@ -42,9 +42,12 @@ import torch.nn.functional as F
 
 from .audio_corpus import ATTRIBUTE_CLASSES
 from .autoencoder import check_audio
-from .training import file_sha256
+from .checkpoints import check_sha256, load_weights, read_checkpoint
+from .modes import evaluating
+from .paths import SHIPPED_CHECKPOINTS, shipped_file
+from .pitch import chroma_filterbank
 
-CHECKPOINT = Path(__file__).resolve().parent.parent / "data" / "checkpoints" / "classifier.pt"
+CHECKPOINT = SHIPPED_CHECKPOINTS / "classifier.pt"
 
 
 def _default_heads() -> tuple:
@@ -107,10 +110,12 @@ class LogMel(nn.Module):
 
 
 class Chroma(nn.Module):
-    """Chromagram: STFT magnitude folded onto the 12 pitch classes (C = 0), 60 Hz - 4 kHz.
+    """Chromagram: STFT magnitude folded onto the 12 pitch classes (C = 0), 60 Hz - 4 kHz: the batched float32 torch
+    twin of :func:`helpers.pitch.chroma` with ``kernel='triangle'``, ``power=1`` (a test holds them equal).
 
     (B, T) audio -> (B, 12, 1 + T // hop_length). Bin ``f`` adds to pitch class ``k`` with the triangular weight
-    ``max(0, 1 - d)``, ``d`` its distance in semitones from the nearest pitch of class ``k``.
+    ``max(0, 1 - d)``, ``d`` its distance in semitones from the nearest pitch of class ``k``
+    (:func:`helpers.pitch.chroma_filterbank`).
 
     Reference: Müller, *Fundamentals of Music Processing* (2nd ed. 2021), Sec. 3.1.2 (chroma features).
     """
@@ -118,10 +123,7 @@ class Chroma(nn.Module):
     def __init__(self, sr: int, n_fft: int, hop_length: int, f_min: float = 60.0, f_max: float = 4000.0):
         super().__init__()
         self.n_fft, self.hop_length = n_fft, hop_length
-        freqs = np.fft.rfftfreq(n_fft, 1.0 / sr)  # (F,)
-        pitch = 69.0 + 12.0 * np.log2(np.maximum(freqs, 1e-6) / 440.0)
-        dist = np.abs((pitch[None, :] - np.arange(12)[:, None] + 6.0) % 12.0 - 6.0)  # (12, F) semitones
-        weights = np.maximum(0.0, 1.0 - dist) * ((freqs >= f_min) & (freqs <= f_max))[None, :]
+        weights = chroma_filterbank(sr, n_fft, f_min, f_max, kernel="triangle")  # (12, F)
         self.register_buffer("window", torch.hann_window(n_fft), persistent=False)
         self.register_buffer("fb", torch.from_numpy(weights).float(), persistent=False)  # (12, F)
 
@@ -239,11 +241,9 @@ class AttributeClassifier(nn.Module):
         if x.shape[1] < self.config.n_fft:
             raise ValueError(f"audio must be (N, T) or (T,) with T >= {self.config.n_fft} samples (one STFT window), "
                              f"got {tuple(x.shape)}")
-        was_training = self.training
-        self.eval()
         device = next(self.parameters()).device
-        outs = [fn(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
-        self.train(was_training)
+        with evaluating(self):
+            outs = [fn(x[i : i + batch_size].to(device)).cpu() for i in range(0, len(x), batch_size)]
         return torch.cat(outs)
 
 
@@ -324,16 +324,13 @@ def load_classifier(path: str | Path | None = None, config: ClassifierConfig | N
     Raises:
         FileNotFoundError, ValueError (another config, a hash mismatch).
     """
-    from .training import load_weights, read_checkpoint
-
-    path = Path(CHECKPOINT if path is None else path)
+    path = shipped_file("checkpoints", CHECKPOINT.name) if path is None else Path(path)
     ckpt = read_checkpoint(path)
     meta = path.with_suffix(".json")
     if check_hash and meta.is_file():
         expected = json.loads(meta.read_text()).get("sha256")
-        if expected and file_sha256(path) != expected:
-            raise ValueError(f"checkpoint {path} has SHA-256 {file_sha256(path)}, but {meta} expects {expected}: "
-                             f"the file is damaged or was replaced")
+        if expected:
+            check_sha256(path, expected, f"{meta} lists another hash: the file is damaged or was replaced")
     saved = ClassifierConfig.from_dict(ckpt["config"])
     model = AttributeClassifier(config or saved)
     load_weights(model, path, config=(config or saved).to_dict(), ckpt=ckpt)

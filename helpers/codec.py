@@ -36,6 +36,7 @@ import torch.nn.functional as F
 
 from . import vqvae
 from .autoencoder import check_audio
+from .modes import evaluating
 from .vqvae import Decoder, Encoder, VectorQuantizer, VQVAEConfig, VQVAEOutput, update_codebooks
 
 
@@ -205,21 +206,14 @@ class Codec(nn.Module):
         quantiser only)."""
         x = check_audio(audio, self.config.sample_rate, sr, min_length=self.hop)
         n_q = self.config.n_codebooks if n_q is None else n_q
-        was = self.training
-        self.eval()
-        dev = next(self.parameters()).device
-        codes = self.quantize(x.to(dev), n_q).codes
-        self.train(was)
-        return codes
+        with evaluating(self):
+            return self.quantize(x.to(next(self.parameters()).device), n_q).codes
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes (B, k, L) with 1 <= k <= K (the first k codebooks) -> audio (B, L * hop)."""
-        was = self.training
-        self.eval()
-        y = self.decoder(self.quantizer.lookup(codes.to(self.quantizer.stages[0].codebook.device)))[:, 0]
-        self.train(was)
-        return y
+        with evaluating(self):
+            return self.decoder(self.quantizer.lookup(codes.to(self.quantizer.stages[0].codebook.device)))[:, 0]
 
     @torch.no_grad()
     def reconstruct(self, audio, sr: int, n_q: int | None = None) -> torch.Tensor:

@@ -19,7 +19,8 @@ from typing import Iterable, Sequence
 
 import numpy as np
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+from .paths import DATA_DIR, shipped_file  # noqa: F401 (DATA_DIR: where the corpora are, for callers)
+
 
 NOTE_DTYPE = np.dtype(
     [
@@ -367,9 +368,10 @@ def write_corpus(pieces: Sequence[Piece], path: str | Path) -> str:
     Layout: one array per note field with the notes of all pieces concatenated, ``offsets`` (piece i owns notes
     ``offsets[i]:offsets[i+1]``), and ``meta``: UTF-8 JSON of every piece's fields except its notes.
     """
-    import hashlib
     import io
     import zipfile
+
+    from .checkpoints import atomic_write, file_sha256  # imported here: reading the corpora needs no torch
 
     if not pieces:
         raise ValueError(f"write_corpus({path}): no pieces to write")
@@ -379,17 +381,18 @@ def write_corpus(pieces: Sequence[Piece], path: str | Path) -> str:
     arrays = {c: np.ascontiguousarray(notes[c]) for c in CORPUS_COLUMNS}
     arrays["offsets"] = offsets
     arrays["meta"] = np.frombuffer(json.dumps(meta, sort_keys=True, separators=(",", ":")).encode(), np.uint8)
-    path = Path(path)
-    tmp = path.with_name(path.name + ".tmp")  # write then rename: a reader never sees half a file
-    with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        for name in sorted(arrays):
-            buf = io.BytesIO()
-            np.save(buf, arrays[name], allow_pickle=False)
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            zf.writestr(info, buf.getvalue())
-    tmp.replace(path)
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+    def write(tmp: Path) -> None:
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
+            for name in sorted(arrays):
+                buf = io.BytesIO()
+                np.save(buf, arrays[name], allow_pickle=False)
+                info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+                info.compress_type = zipfile.ZIP_DEFLATED
+                zf.writestr(info, buf.getvalue())
+
+    path = atomic_write(path, write)  # write then rename: a reader never sees half a file
+    return file_sha256(path)
 
 
 def read_corpus(path: str | Path) -> tuple[Piece, ...]:
@@ -419,7 +422,7 @@ def read_corpus(path: str | Path) -> tuple[Piece, ...]:
 def _load_corpus(name: str) -> tuple[Piece, ...]:
     if name not in CORPUS_FILES:
         raise KeyError(f"unknown corpus {name!r}; choose one of {sorted(CORPUS_FILES)}")
-    return read_corpus(DATA_DIR / CORPUS_FILES[name])
+    return read_corpus(shipped_file(CORPUS_FILES[name]))
 
 
 def _select(pieces: Sequence[Piece], split: str | Sequence[str] | None, what: str) -> list[Piece]:

@@ -37,8 +37,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from .checkpoints import load_weights, read_checkpoint, save_weights
 from .transformer import MusicTransformer, MusicTransformerConfig, generate
-from .training import load_weights, read_checkpoint, save_weights
 
 
 # --- the top-level prior: codes with a label token in front -------------------------------------------------------

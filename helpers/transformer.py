@@ -18,13 +18,20 @@ One readable module in the style of nanoGPT's ``model.py``:
     Copet et al. 2023, Sec. 2.3.
 - :class:`Cache` — the key/value cache: self-attention keys and values grow by one step per token; the condition's
   keys and values are computed once per generation and reused at every step.
-- :func:`generate` — incremental decoding with the cache (the relative term of each new query is computed against
-  the cache, see ``helpers.attention.relative_logits_gather``), temperature / top-k / top-p sampling on the model's
-  device from a caller's ``torch.Generator``, a sliding window to generate past ``max_len``, and classifier-free
-  guidance (conditional and unconditional logits from one batched forward pass, Ho & Salimans 2022).
-- :func:`next_token_loss` (one stream), :func:`multi_stream_loss` (K streams, per-stream cross-entropy as metrics),
+- :func:`sample_next_token` — the one sampling step of every decoder: classifier-free guidance (conditional and
+  unconditional logits from one batched forward pass, Ho & Salimans 2022), banned tokens, temperature, top-k,
+  top-p, one draw on the model's device from a caller's ``torch.Generator``.
+- :func:`generate` — nanoGPT's loop, plus the cache (the relative term of each new query is computed against the
+  cache, see ``helpers.attention.relative_logits_gather``), a sliding window to generate past ``max_len``, guidance
+  and per-position extra inputs, each in its own few lines.
+- :func:`next_token_loss` (one stream), :func:`stream_cross_entropy` (K streams, one cross-entropy each),
   :func:`drop_condition` (condition dropout for guidance), :func:`sequence_nll` (per-token NLL of a long piece).
-- :func:`save_checkpoint` / :func:`load_checkpoint` — weights-only files (``torch.load(weights_only=True)``).
+- :func:`save_checkpoint` / :func:`load_checkpoint` — weights-only files (``torch.load(weights_only=True)``,
+  :mod:`helpers.checkpoints`).
+
+Initialisation as GPT-2 / nanoGPT: every weight N(0, 0.02), biases zero, and the projections that write into the
+residual stream (attention and cross-attention outputs, the MLP's second layer) N(0, 0.02 / sqrt(2 n_layer)), so
+the residual stream's variance does not grow with depth at initialisation (Radford et al. 2019, Sec. 2.3).
 
 The chorale grid's data and evaluation (crops, NLL tables, baselines) are in :mod:`helpers.chorale`; the delay
 pattern that interleaves K codebooks is in :mod:`helpers.patterns`.
@@ -36,7 +43,8 @@ Copet et al. 2023, "Simple and Controllable Music Generation" (MusicGen), Sec. 2
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+import math
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -45,8 +53,12 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .attention import RelativeSelfAttention, masked_attention, sdpa_attention
+from .checkpoints import config_from_dict, load_weights, read_checkpoint, save_weights
+from .modes import evaluating
 
 POSITIONS = ("relative", "absolute")
+# Weights that write into the residual stream (GPT-2's c_proj): initialised with std 0.02 / sqrt(2 n_layer).
+RESIDUAL_PROJECTIONS = ("attn.proj.weight", "cross.proj.weight", "mlp.2.weight")
 
 
 @dataclass(frozen=True)
@@ -101,12 +113,8 @@ class MusicTransformerConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "MusicTransformerConfig":
-        """Build from a saved dict; fields added since it was saved take their defaults."""
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown MusicTransformerConfig fields {sorted(unknown)}")
-        return cls(**d)
+        """Build from a saved dict; fields added since it was saved take their defaults (:func:`config_from_dict`)."""
+        return config_from_dict(cls, d)
 
     @classmethod
     def tiny(cls, vocab_size: int = 20, position: str = "relative", **changes) -> "MusicTransformerConfig":
@@ -238,6 +246,9 @@ class MusicTransformer(nn.Module):
         self.head = nn.Linear(C, K * V, bias=False)  # K heads of V logits, stacked
         self.head.weight = self.tok.weight  # weight tying (each stream's head with its own table)
         self.apply(self._init)
+        for name, p in self.named_parameters():  # the projections into the residual stream: scaled by depth
+            if name.endswith(RESIDUAL_PROJECTIONS):
+                nn.init.normal_(p, std=0.02 / math.sqrt(2 * config.n_layer))
         if self.null_cond is not None:
             nn.init.normal_(self.null_cond, std=0.02)
 
@@ -381,17 +392,15 @@ class MusicTransformer(nn.Module):
     @torch.no_grad()
     def attention_maps(self, idx: torch.Tensor, **kwargs) -> list[torch.Tensor]:
         """Self-attention weights of every layer for ``idx``: a list of (B, H, T, T) tensors (eval mode)."""
-        was_training = self.training
-        self.eval()
         for b in self.blocks:
             b.attn.keep_weights = True
         try:
-            self(idx, **kwargs)
+            with evaluating(self):
+                self(idx, **kwargs)
             return [b.attn.last_weights for b in self.blocks]
         finally:
             for b in self.blocks:
                 b.attn.keep_weights, b.attn.last_weights = False, None
-            self.train(was_training)
 
 
 # --- losses and evaluation ----------------------------------------------------------------------------------
@@ -407,46 +416,29 @@ def next_token_loss(model: nn.Module, batch: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch[:, 1:].reshape(-1))
 
 
-def multi_stream_loss(model: nn.Module, batch, ignore_index: int = -100) -> tuple[torch.Tensor, dict]:
-    """Next-step cross-entropy of K streams: the mean over streams, and each stream's as a metric.
+def stream_cross_entropy(logits: torch.Tensor, targets: torch.Tensor, ignore_index: int = -100) -> torch.Tensor:
+    """Cross-entropy (nats) of each of K token streams: logits (B, K, T, V), targets (B, K, T) -> (K,).
 
-    The ``loss_fn`` handed to :func:`helpers.training.train` for codec tokens (notebook 05): step t+1 of every
-    stream is predicted from steps ..t of all streams (a delay pattern, :mod:`helpers.patterns`, decides what a
-    step holds).
-
-    Args:
-        batch: tokens (B, K, T+1), or a dict with ``tokens`` and optionally ``cond`` (B, S, d_cond) and
-            ``cond_mask`` (B, S) (see :func:`drop_condition`).
-        ignore_index: target id that counts for nothing (e.g. the pattern's special token); a stream whose targets
-            are all ignored has a NaN cross-entropy.
-
-    Returns:
-        ``(loss, {"ce_0": float, ..., "ce_{K-1}": float})``: loss = mean of the K per-stream cross-entropies (nats).
+    Stream k's value is the mean over its targets that are not ``ignore_index`` (a stream whose targets are all
+    ignored gives NaN). :func:`helpers.musicgen.musicgen_loss` averages them over the streams and reports each one.
 
     Reference: Copet et al. 2023, Sec. 2.2 (one loss per codebook, averaged).
     """
-    if isinstance(batch, dict):
-        tokens, cond, cond_mask = batch["tokens"], batch.get("cond"), batch.get("cond_mask")
-    else:
-        tokens, cond, cond_mask = batch, None, None
-    if tokens.dim() != 3:
-        raise ValueError(f"multi_stream_loss: tokens must have shape (B, K, T+1), got {tuple(tokens.shape)}")
-    kwargs = {} if cond is None else {"cond": cond, "cond_mask": cond_mask}
-    logits = model(tokens[..., :-1], **kwargs)  # (B, K, T, V)
-    target = tokens[..., 1:]  # (B, K, T)
+    if logits.dim() != 4 or targets.shape != logits.shape[:3]:
+        raise ValueError(f"stream_cross_entropy: logits (B, K, T, V) and targets (B, K, T), got "
+                         f"{tuple(logits.shape)} and {tuple(targets.shape)}")
     V = logits.shape[-1]
-    ce = torch.stack([
-        F.cross_entropy(logits[:, k].reshape(-1, V), target[:, k].reshape(-1), ignore_index=ignore_index)
-        for k in range(tokens.shape[1])
-    ])  # (K,)
-    return ce.mean(), {f"ce_{k}": float(v) for k, v in enumerate(ce.detach())}
+    return torch.stack([F.cross_entropy(logits[:, k].reshape(-1, V), targets[:, k].reshape(-1), ignore_index=ignore_index)
+                        for k in range(logits.shape[1])])  # (K,)
 
 
 def drop_condition(cond: torch.Tensor, cond_mask: torch.Tensor | None, p: float, generator: torch.Generator):
     """Condition dropout for classifier-free guidance: each example loses its whole condition with probability ``p``.
 
     A dropped example's ``cond`` becomes zeros and its ``cond_mask`` all True (every position is padding), so the
-    model sees only its null slot: the same input as the unconditional half of :func:`generate` with guidance.
+    model sees only its null slot: the same input as the unconditional half of :func:`generate` with guidance
+    (:func:`guidance_condition`). The MusicGen LM's training batches drop this way
+    (:func:`helpers.musicgen.caption_batches`); audiocraft drops whole batches instead, the same in expectation.
 
     Args:
         cond: (B, S, d_cond); cond_mask: (B, S) bool (True = padding) or None.
@@ -531,23 +523,45 @@ def filter_top_p(logits: torch.Tensor, p: float | None) -> torch.Tensor:
     return logits.masked_fill(drop, float("-inf"))
 
 
-def sample_next(
+def sample_next_token(
     logits: torch.Tensor,
     generator: torch.Generator,
     temperature: float = 1.0,
     top_k: int | None = None,
     top_p: float | None = None,
+    guidance_scale: float | None = None,
+    banned: torch.Tensor | None = None,
 ) -> torch.Tensor:
-    """Draw one token per row from ``logits`` (..., V) on their device. ``temperature == 0`` means greedy (argmax).
+    """One sampling step, the same for every decoder of the course (:func:`generate`, the Jukebox priors through it,
+    and :func:`helpers.musicgen.sample_codes`): guidance, banned tokens, temperature, top-k, top-p, one draw.
+
+    1. Classifier-free guidance (``guidance_scale`` not None): ``logits`` hold the conditional rows, then the
+       unconditional rows (:func:`guidance_condition`); the next-token logits are
+       ``uncond + (cond - uncond) * guidance_scale`` (audiocraft's ``lm.py``), with ``torch.lerp``, exact at 0 (the
+       unconditional model) and 1 (the conditional one). Greater than 1 sharpens towards the condition.
+    2. ``banned`` token ids get logit -inf before anything else, so the others keep their relative probabilities
+       (a prior's label tokens, MusicGen's special token where a code belongs).
+    3. ``temperature == 0``: greedy (argmax); else logits / temperature, :func:`filter_top_k`, :func:`filter_top_p`,
+       and one draw per row from the softmax with ``generator``.
 
     Args:
+        logits: (..., V), or (2B, ...) with guidance.
         generator: a ``torch.Generator`` on the logits' device (``torch.Generator(device='cuda')`` for a GPU model).
+        banned: (n,) int64 token ids on the logits' device, or None.
 
     Returns:
-        (...) int64, on the logits' device.
+        (...) int64 token ids on the logits' device ((B, ...) with guidance).
+
+    Reference: Ho & Salimans 2022, Sec. 3.2 (guidance); Holtzman et al. 2020 (top-p); audiocraft's
+    ``LMModel._sample_next_token``.
     """
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if guidance_scale is not None:
+        cond_logits, uncond_logits = logits.chunk(2)  # 2 x (B, ..., V)
+        logits = torch.lerp(uncond_logits, cond_logits, float(guidance_scale))  # (B, ..., V)
+    if banned is not None:
+        logits = logits.index_fill(-1, banned, float("-inf"))  # banned tokens get no mass
     if temperature == 0:
         return logits.argmax(-1)
     if generator.device.type != logits.device.type:
@@ -560,10 +574,17 @@ def sample_next(
     return torch.multinomial(probs, 1, generator=generator).view(logits.shape[:-1])  # (...)
 
 
-def _window_start(n: int, length: int, align: int) -> int:
-    """First position of a window of at most ``length`` tokens ending at ``n``, rounded up to a multiple of ``align``."""
-    start = max(0, n - length)
-    return start + (-start) % align
+def banned_ids(banned: Sequence[int] | None, vocab_size: int, device) -> torch.Tensor | None:
+    """``banned`` token ids as a (n,) int64 tensor on ``device`` for :func:`sample_next_token`, checked: every id in
+    0..V-1, and not all V of them (something must be left to sample). None stays None."""
+    if banned is None:
+        return None
+    ban = torch.as_tensor(list(banned), dtype=torch.long, device=device).flatten()  # (n,)
+    if ban.numel() and (int(ban.min()) < 0 or int(ban.max()) >= vocab_size):
+        raise ValueError(f"banned token ids must lie in 0..{vocab_size - 1}, got {ban.tolist()}")
+    if len(set(ban.tolist())) >= vocab_size:
+        raise ValueError(f"banned holds all {vocab_size} token ids of the vocabulary: nothing is left to sample")
+    return ban
 
 
 @torch.no_grad()
@@ -571,7 +592,8 @@ def guidance_condition(cond: torch.Tensor | None, cond_mask: torch.Tensor | None
     """The condition for a classifier-free-guidance batch: the conditional half, then the null half.
 
     ``(B, S, d_cond)`` -> ``(2B, S, d_cond)`` with zeros in the second half, and a mask ``(2B, S)`` whose second half is
-    all padding (only the learned null slot stays visible). Reference: Ho & Salimans 2022; audiocraft's ``lm.py``.
+    all padding (only the learned null slot stays visible: what :func:`drop_condition` trains).
+    Reference: Ho & Salimans 2022; audiocraft's ``lm.py``.
     """
     if cond is None:
         raise ValueError("guidance_scale needs a cond (the unconditional half uses the null condition)")
@@ -580,6 +602,32 @@ def guidance_condition(cond: torch.Tensor | None, cond_mask: torch.Tensor | None
     cond = torch.cat([cond, torch.zeros_like(cond)])  # (2B, S, d_cond): conditional half, then null half
     cond_mask = torch.cat([cond_mask, torch.ones_like(cond_mask)])  # (2B, S): the null half is all padding
     return cond, cond_mask
+
+
+def _as_streams(prompt, K: int, device) -> tuple[torch.Tensor, bool, bool]:
+    """A prompt of any accepted shape -> ``(x, unbatched, flat)``: x (B, K, T0) int64 on ``device``, and how to give
+    the result the prompt's shape again (``unbatched``: no batch axis; ``flat``: K = 1 without a stream axis)."""
+    x = torch.as_tensor(prompt, dtype=torch.long, device=device)
+    unbatched = x.dim() == (1 if K == 1 else 2)
+    x = x[None] if unbatched else x
+    flat = K == 1 and x.dim() == 2
+    x = x[:, None] if flat else x  # (B, K, T0)
+    if x.dim() != 3 or x.shape[1] != K:
+        raise ValueError(f"prompt must have shape (B, K={K}, T0) or (K, T0){' or (B, T0) or (T0,)' if K == 1 else ''}")
+    if x.shape[-1] < 1:
+        raise ValueError("generate needs a prompt of at least one step")
+    return x, unbatched, flat
+
+
+def _window_start(n: int, length: int, align: int) -> int:
+    """First position of a window of at most ``length`` tokens ending at ``n``, rounded up to a multiple of ``align``."""
+    start = max(0, n - length)
+    return start + (-start) % align
+
+
+def _positions(x_add: torch.Tensor | None, a: int, b: int) -> torch.Tensor | None:
+    """The extra input of absolute positions a..b-1, (B, b - a, C), or None."""
+    return None if x_add is None else x_add[:, a:b]
 
 
 @torch.no_grad()  # no autograd graph: with the cache it would link every step (gigabytes over a long sample)
@@ -601,108 +649,85 @@ def generate(
 ) -> torch.Tensor:
     """Continue ``prompt`` by ``n_new`` sampled steps (one token per stream per step).
 
-    With ``use_cache`` each step feeds only the newest step and reuses every layer's keys and values (and the
-    relative term is computed for the new query row only); the condition's keys and values are computed once, before
-    the first step. Without it each step recomputes the whole window and the condition. When the context reaches
-    ``max_len``, the window slides: the model restarts from the last ``max_len // 2`` steps (shifted so the kept part
-    starts at a multiple of ``align``, e.g. 4 to keep the chorale grid's soprano first), and the self-attention
-    cache is rebuilt from them.
+    The loop of nanoGPT's ``generate``, with four additions, each in its own place:
 
-    Classifier-free guidance (``guidance_scale`` not None; Ho & Salimans 2022, Copet et al. 2023 Sec. 2.3): the
-    batch is doubled, the first half with ``cond``, the second with the null condition (``cond`` zeros, every
-    position padding: what :func:`drop_condition` trains), both in one forward pass; the next-token logits are
-    ``uncond + (cond - uncond) * guidance_scale`` (audiocraft's ``lm.py``), computed with ``torch.lerp``, which is
-    exact at 0 (the unconditional model) and 1 (the conditional one). Greater than 1 sharpens towards the condition.
+    - **cache** (``use_cache``): the first step reads the whole window and fills every layer's keys and values; each
+      later step feeds only the newest step (its relative term is computed for the new query row only). The
+      condition's keys and values are computed once, before the first step (:meth:`MusicTransformer.start_cache`).
+      Without the cache each step recomputes the whole window and the condition.
+    - **sliding window**: when the context outgrows ``max_len``, the model restarts from the last ``max_len // 2``
+      steps (shifted so the kept part starts at a multiple of ``align``, e.g. 4 to keep the chorale grid's soprano
+      first), and the cache is rebuilt from them.
+    - **guidance** (``guidance_scale`` not None; Ho & Salimans 2022, Copet et al. 2023 Sec. 2.3): the batch is
+      doubled once, the first half with ``cond``, the second with the null condition (:func:`guidance_condition`),
+      both in one forward pass; :func:`sample_next_token` combines the two halves' logits.
+    - **extra inputs** (``x_add``): the per-position input added to the embedding of the token at each absolute
+      position (Jukebox's upsampler condition); position t's slice goes in with token t, with or without the cache
+      and across window slides.
 
     Args:
         prompt: (T0,) or (B, T0) token ids when K = 1; (K, T0) or (B, K, T0) for K streams; T0 >= 1 (a caller may
             start every stream with a special token id of its vocabulary).
         n_new: number of steps to add.
         generator: a ``torch.Generator`` on the model's device; the same seed gives the same tokens.
-        temperature, top_k, top_p: see :func:`sample_next`; applied to every stream.
+        temperature, top_k, top_p: see :func:`sample_next_token`; applied to every stream.
         align: window starts are kept on multiples of this (in absolute step positions).
         cond: (B, S, d_cond) conditioning sequence (models with ``d_cond > 0``), on any device (moved to the
             model's); None: unconditional (null slot).
         cond_mask: (B, S) bool, True on padding positions of ``cond``.
         guidance_scale: None (no guidance: one pass with ``cond`` as given), or the guidance coefficient
             (0: unconditional, 1: conditional, e.g. 3: MusicGen's default); needs ``cond``.
-        x_add: (B, T0 + n_new - 1, d_model) or longer, or None: the per-position input added to the embedding of
-            the token at each absolute position (see :meth:`MusicTransformer.forward`); position t's slice goes in
-            with token t, with or without the cache and across window slides.
+        x_add: (B, T0 + n_new - 1, d_model) or longer, or None (see :meth:`MusicTransformer.forward`).
         banned: token ids that are never sampled (e.g. a prior's label or start tokens, which the model may predict
-            but which are not codes): their logits are set to -inf before temperature, top-k and top-p, so the
-            others keep their relative probabilities (as :func:`helpers.musicgen.sample_codes` does for the special
-            token). Mapping a sampled banned token to a code afterwards would give that code the banned tokens' mass.
+            but which are not codes): :func:`sample_next_token` sets their logits to -inf first. Mapping a sampled
+            banned token to a code afterwards would give that code the banned tokens' mass.
 
     Returns:
         int64 tensor shaped like the prompt with ``n_new`` more steps: (B, T0 + n_new), (B, K, T0 + n_new), ...
 
     Notebook: 03_music_transformer.ipynb, 04 (Jukebox priors), 05 (MusicGen).
+    Reference: nanoGPT's ``GPT.generate`` (Karpathy); Huang et al. 2018, Sec. 3.4.1 (relative attention with a
+    cache); Ho & Salimans 2022; Dhariwal et al. 2020, Sec. 4 (upsampler conditioning).
     """
     model.eval()
     device = next(model.parameters()).device
-    K = model.config.n_streams
-    x = torch.as_tensor(prompt, dtype=torch.long, device=device)
-    unbatched = x.dim() == (1 if K == 1 else 2)
-    x = x[None] if unbatched else x
-    flat = K == 1 and x.dim() == 2
-    x = x[:, None] if flat else x  # (B, K, T0)
-    if x.dim() != 3 or x.shape[1] != K:
-        raise ValueError(f"prompt must have shape (B, K={K}, T0) or (K, T0){' or (B, T0) or (T0,)' if K == 1 else ''}")
-    if x.shape[-1] < 1:
-        raise ValueError("generate needs a prompt of at least one step")
-    B = x.shape[0]
+    cfg = model.config
+    x, unbatched, flat = _as_streams(prompt, cfg.n_streams, device)  # (B, K, T0)
+    B, T0 = x.shape[0], x.shape[-1]
     if x_add is not None:
-        need = (B, x.shape[-1] + n_new - 1, model.config.d_model)
+        need = (B, T0 + n_new - 1, cfg.d_model)
         if x_add.dim() != 3 or x_add.shape[0] != B or x_add.shape[1] < need[1] or x_add.shape[2] != need[2]:
             raise ValueError(f"x_add must have shape (B, >= T0 + n_new - 1, d_model) = {need}, got {tuple(x_add.shape)}")
         x_add = x_add.to(device)
     cond = None if cond is None else cond.to(device)  # the condition's encoder may live on another device
     cond_mask = None if cond_mask is None else cond_mask.to(device)
+    ban = banned_ids(banned, cfg.vocab_size, device)
+
     guided = guidance_scale is not None
-    if guided:
+    if guided:  # one batch of 2B rows from here on: the same tokens under the condition, then under the null one
         cond, cond_mask = guidance_condition(cond, cond_mask)
-    ban = None
-    if banned is not None:
-        ban = torch.as_tensor(list(banned), dtype=torch.long, device=device).flatten()  # (n_banned,)
-        V = model.config.vocab_size
-        if ban.numel() and (int(ban.min()) < 0 or int(ban.max()) >= V):
-            raise ValueError(f"banned token ids must lie in 0..{V - 1}, got {ban.tolist()}")
-        if len(set(ban.tolist())) >= V:
-            raise ValueError(f"banned holds all {V} token ids of the vocabulary: nothing is left to sample")
+        x = torch.cat([x, x])  # (2B, K, T0)
+        x_add = None if x_add is None else torch.cat([x_add, x_add])
 
-    def rows(t):  # the tokens fed to the model: twice (cond and uncond halves) when guided
-        return torch.cat([t, t]) if guided else t  # (2B or B, K, T)
-
-    def added(a: int, b: int):  # x_add of absolute positions a..b-1, doubled like the tokens when guided
-        return None if x_add is None else rows(x_add[:, a:b])  # (2B or B, b - a, C)
-
-    W = model.config.max_len
-    start = _window_start(x.shape[-1], W, align)  # absolute position of the window's first step
-    empty = model.start_cache(cond, cond_mask, 2 * B if guided else B) if use_cache else None  # condition, once
-    cache = None
+    W = cfg.max_len
+    start = _window_start(T0, W, align)  # absolute position of the window's first step
+    empty = model.start_cache(cond, cond_mask, len(x)) if use_cache else None  # the condition's keys/values, once
+    cache = None  # no keys/values yet: the next step reads the whole window
     for _ in range(n_new):
-        if x.shape[-1] - start > W:  # the window is full: slide it, rebuild the self-attention cache
-            start, cache = _window_start(x.shape[-1], max(W // 2, 1), align), None
-        if not use_cache:
-            n = x.shape[-1]
-            logits = model(rows(x[..., start:]), cond=cond, cond_mask=cond_mask, x_add=added(start, n))  # recompute all
-        elif cache is None:
-            logits, cache = model(rows(x[..., start:]), past=empty, use_cache=True,
-                                  x_add=added(start, x.shape[-1]))  # prefill the window
-        else:
-            n = x.shape[-1]
-            logits, cache = model(rows(x[..., -1:]), past=cache, use_cache=True,
-                                  x_add=added(n - 1, n))  # (2B|B, K, 1, V): one new step
-        logits = logits[..., -1, :]  # (2B|B, K, V)
-        if guided:
-            cond_logits, uncond_logits = logits.chunk(2)  # 2 x (B, K, V)
-            logits = torch.lerp(uncond_logits, cond_logits, float(guidance_scale))  # (B, K, V)
-        if ban is not None:
-            logits = logits.index_fill(-1, ban, float("-inf"))  # (B, K, V): banned tokens get no mass
-        nxt = sample_next(logits, generator, temperature, top_k, top_p)  # (B, K)
-        x = torch.cat([x, nxt[..., None]], dim=-1)  # (B, K, T + 1)
-    x = x[:, 0] if flat else x
+        T = x.shape[-1]
+        if T - start > W:  # the window is full: slide it, rebuild the cache from what it keeps
+            start, cache = _window_start(T, max(W // 2, 1), align), None
+        if not use_cache:  # the whole window, the condition too, every step
+            logits = model(x[..., start:], cond=cond, cond_mask=cond_mask, x_add=_positions(x_add, start, T))
+        else:  # prefill the window once, then the newest step only
+            first = start if cache is None else T - 1
+            logits, cache = model(x[..., first:], past=empty if cache is None else cache, use_cache=True,
+                                  x_add=_positions(x_add, first, T))
+        nxt = sample_next_token(logits[..., -1, :], generator, temperature, top_k, top_p, guidance_scale, ban)  # (B, K)
+        nxt = torch.cat([nxt, nxt]) if guided else nxt  # both halves go on with the same token
+        x = torch.cat([x, nxt[..., None]], dim=-1)  # (2B|B, K, T + 1)
+
+    x = x[:B, 0] if flat else x[:B]
     return x[0] if unbatched else x
 
 
@@ -713,8 +738,6 @@ def save_checkpoint(model: MusicTransformer, path, half: bool = True, extra: dic
     Args:
         extra: small JSON-like metadata to store with it (training command, seed, validation NLL, ...).
     """
-    from .training import save_weights
-
     return save_weights(model, path, config=model.config.to_dict(), half=half, extra=extra)
 
 
@@ -729,8 +752,6 @@ def load_checkpoint(path, model: MusicTransformer | None = None, device="cpu") -
     Returns:
         the model, in eval mode, weights in float32.
     """
-    from .training import load_weights, read_checkpoint
-
     ckpt = read_checkpoint(path)
     saved = MusicTransformerConfig.from_dict(ckpt["config"])  # fields added since the file was saved: defaults
     ckpt = dict(ckpt, config=saved.to_dict())

@@ -12,8 +12,8 @@ One readable module in the style of nanoGPT's ``model.py``:
   of encoder outputs, dead codes restarted from random current encoder outputs, L2-normalised latents (on by
   default), usage and perplexity reported. ``helpers.codec`` stacks K of them (residual VQ).
 - :class:`VQVAE` — encoder, bottleneck, decoder: ``encode(audio, sr) -> codes``, ``decode(codes) -> audio``.
-- :class:`HierarchicalVQVAE` — several independent levels with growing hops (Jukebox: 8, 32, 128 at 44.1 kHz),
-  each trained on its own; encode gives codes per level, decode works from any level's codes.
+- The levels of Jukebox's hierarchy (hops 8, 32, 128 at 44.1 kHz there, 64 and 256 here) are independent
+  :class:`VQVAE` s trained on their own (``scripts/train_vqvae.py --hop``); :mod:`helpers.jukebox` chains them.
 - :func:`loss_fn` — waveform L2 (or L1) + multi-resolution STFT + commitment, with metrics for the training loop.
 
 When does the codebook learn? (our choice, documented here once.) The codebook gets no gradient: it is an EMA of
@@ -46,7 +46,7 @@ Yu et al. 2022 ("Vector-quantized image modeling with improved VQGAN", Sec. 3.2)
 from __future__ import annotations
 
 import warnings
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import NamedTuple, Sequence
 
@@ -57,6 +57,8 @@ import torch.nn.functional as F
 
 from .audio_quality import STFT_SIZES, multi_resolution_stft_loss
 from .autoencoder import check_audio  # noqa: F401 (re-exported: the one input check of every audio model)
+from .checkpoints import config_from_dict, load_weights, read_checkpoint, save_weights
+from .modes import evaluating
 PENDING_WARNING = 100  # forwards with unapplied codebook statistics before we warn
 
 
@@ -148,15 +150,7 @@ class VQVAEConfig:
 
     @classmethod
     def from_dict(cls, d: dict):
-        d = dict(d)
-        kind = d.pop("kind", cls.__name__)
-        if kind != cls.__name__:
-            raise ValueError(f"this is a {kind} configuration, not a {cls.__name__}")
-        known = {f.name for f in fields(cls)}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}")
-        return cls(**d)
+        return config_from_dict(cls, d, kind=True)
 
     @classmethod
     def tiny(cls, hop: int = 8, **changes):
@@ -535,23 +529,17 @@ class VQVAE(nn.Module):
         :func:`helpers.autoencoder.check_audio`: (2, T) is refused as stereo, so pass two clips as (2, 1, T)); runs
         in eval mode (records nothing)."""
         x = check_audio(audio, self.config.sample_rate, sr, min_length=self.hop)
-        was = self.training
-        self.eval()
-        dev = next(self.parameters()).device
-        codes = self.quantizer(self.encoder(self._pad(x.to(dev))[:, None])).codes
-        self.train(was)
-        return codes
+        with evaluating(self):
+            dev = next(self.parameters()).device
+            return self.quantizer(self.encoder(self._pad(x.to(dev))[:, None])).codes
 
     @torch.no_grad()
     def decode(self, codes: torch.Tensor) -> torch.Tensor:
         """Codes (B, L) -> audio (B, L * hop)."""
         if codes.dim() != 2:
             raise ValueError(f"codes must be (B, L), got shape {tuple(codes.shape)}")
-        was = self.training
-        self.eval()
-        y = self.decoder(self.quantizer.lookup(codes.to(self.quantizer.codebook.device)))[:, 0]
-        self.train(was)
-        return y
+        with evaluating(self):
+            return self.decoder(self.quantizer.lookup(codes.to(self.quantizer.codebook.device)))[:, 0]
 
     @torch.no_grad()
     def reconstruct(self, audio, sr: int) -> torch.Tensor:
@@ -597,54 +585,9 @@ def loss_fn(model, batch) -> tuple[torch.Tensor, dict]:
     return loss, metrics
 
 
-# --- several levels ------------------------------------------------------------------------------------------
-class HierarchicalVQVAE(nn.Module):
-    """Jukebox's separated autoencoders: independent :class:`VQVAE` levels, hops strictly increasing (bottom first).
-
-    Each level sees the raw audio and is trained on its own (``loss_fn(model.levels[i], batch)``); ``encode`` gives
-    every level's codes, ``decode(codes, level)`` turns one level's codes back into audio.
-
-    Reference: Dhariwal et al. 2020, Sec. 3.2 (separated autoencoders; hops 8, 32, 128 at 44.1 kHz).
-    """
-
-    def __init__(self, configs: Sequence[VQVAEConfig], seed: int = 0):
-        super().__init__()
-        configs = list(configs)
-        if not configs:
-            raise ValueError("HierarchicalVQVAE needs at least one level")
-        hops = [c.hop for c in configs]
-        if any(b <= a for a, b in zip(hops, hops[1:])):
-            raise ValueError(f"level hops must increase from bottom to top, got {hops}")
-        if len({c.sample_rate for c in configs}) != 1:
-            raise ValueError(f"every level must share one sample rate, got {[c.sample_rate for c in configs]}")
-        self.levels = nn.ModuleList(VQVAE(c, seed=seed + 10 * i) for i, c in enumerate(configs))
-
-    @property
-    def hops(self) -> list[int]:
-        return [lv.hop for lv in self.levels]
-
-    def training_hooks(self) -> list:
-        return [update_codebooks]
-
-    @torch.no_grad()
-    def encode(self, audio, sr: int) -> list[torch.Tensor]:
-        """Audio at ``sr`` Hz -> [codes of level 0 (B, T / hop_0), ..., codes of the top level]. The clip must fill
-        the top hop."""
-        x = check_audio(audio, self.levels[0].config.sample_rate, sr, min_length=max(self.hops))
-        return [lv.encode(x[:, None], sr) for lv in self.levels]
-
-    @torch.no_grad()
-    def decode(self, codes: torch.Tensor, level: int) -> torch.Tensor:
-        if not -len(self.levels) <= level < len(self.levels):
-            raise ValueError(f"level {level} does not exist; this model has {len(self.levels)} levels")
-        return self.levels[level].decode(codes)
-
-
 # --- checkpoints ---------------------------------------------------------------------------------------------
 def save_checkpoint(model: VQVAE, path, half: bool = False, extra: dict | None = None) -> Path:
     """Weights-only checkpoint with the config (readable with ``torch.load(weights_only=True)``)."""
-    from .training import save_weights
-
     return save_weights(model, path, model.config.to_dict(), half=half, extra=extra)
 
 
@@ -654,8 +597,6 @@ def load_checkpoint(path, config: VQVAEConfig | None = None, cls=VQVAE, config_c
     Raises:
         ValueError: the checkpoint's config differs from ``config`` or is not a ``config_cls``.
     """
-    from .training import load_weights, read_checkpoint
-
     ckpt = read_checkpoint(path)
     saved = ckpt.get("config", {})
     if saved.get("kind") != config_cls.__name__:

@@ -53,13 +53,14 @@ from IPython.display import display
 from helpers import audio_eval, audio_quality, autoencoder, musicgen, patterns, training
 from helpers.audio import play
 from helpers.audio_corpus import ATTRIBUTE_CLASSES, FAMILIES, AudioCorpus
+from helpers.checkpoints import file_sha256
 from helpers.classifier import load_classifier
 from helpers.codec import load_checkpoint as load_codec
 from helpers.data import DATA_DIR
 from helpers.exercises import format_table
-from helpers.metrics import wilson_interval
+from helpers.intervals import wilson_interval
 from helpers.plots import plot_control_accuracy
-from helpers.text_encoder import MiniLMEncoder, file_sha256
+from helpers.text_encoder import MiniLMEncoder
 from helpers.transformer import MusicTransformer, load_checkpoint
 from helpers.widgets import AudioPanel
 

@@ -58,7 +58,7 @@ import torch
 import matplotlib.pyplot as plt
 from IPython.display import display
 
-from helpers import audio_eval, jukebox, metrics, musicgen, transformer, vqvae
+from helpers import audio_eval, jukebox, musicgen, transformer, vqvae
 from helpers.audio import play, render
 from helpers.audio_corpus import ATTRIBUTE_CLASSES, FAMILIES, AudioCorpus, captions_of
 from helpers.classifier import load_classifier
@@ -67,10 +67,12 @@ from helpers.data import DATA_DIR, load_chorales
 from helpers.exercises import format_table
 from helpers.listening import AnswerStore, Clip, ListeningTest, ListeningWidget, SimulatedRater, agreement
 from helpers.markov import CorpusIndex, NGramModel
-from helpers.metrics import (ChromaStatsEmbedder, LogMelStatsEmbedder, bootstrap_ci, copied_ngrams, distribution_distance,
-                             draw_gaussian, fad_bootstrap, fad_inf, fad_interval_coverage, fad_jackknife,
-                             frechet_audio_distance, frechet_terms, lesson_frechet_distance, metric_table,
-                             rank_correlation, wilson_interval)
+from helpers.fad import (ChromaStatsEmbedder, GaussianStats, LogMelStatsEmbedder, draw_gaussian, fad_bootstrap,
+                         fad_inf, fad_interval_coverage, fad_jackknife, frechet_audio_distance, frechet_terms,
+                         gaussian_stats, lesson_frechet_distance)
+from helpers.intervals import bootstrap_ci, rank_correlation, wilson_interval
+from helpers.memorisation import copied_ngrams
+from helpers.symbolic_metrics import distribution_distance, metric_table
 from helpers.representations import ChoraleGrid
 from helpers.text_encoder import MiniLMEncoder
 
@@ -91,7 +93,7 @@ T0, WALL0 = time.process_time(), time.perf_counter()
 # $M = \Sigma_1^{1/2}\Sigma_2\Sigma_1^{1/2}$. The lesson's `MusicEvaluator.frechet_audio_distance` "simplifies" it to
 # `2 * np.sqrt(np.abs(np.trace(sigma_r @ sigma_g)))`, the square root of the *sum*, $\sqrt{\sum m_i}$. Since
 # $\sum_i \sqrt{m_i} \ge \sqrt{\sum_i m_i}$ (equal only when at most one $m_i$ is non-zero), the lesson subtracts too
-# little: its distance is **never below** the true one. `helpers.metrics` keeps both:
+# little: its distance is **never below** the true one. `helpers.fad` keeps both:
 
 # %%
 print(inspect.getsource(lesson_frechet_distance).split('"""')[-1])
@@ -182,7 +184,7 @@ assert min(naive_values[:4]) < 0  # the careless computation goes negative when 
 D = 32
 rng = np.random.default_rng(1)
 true_cov = random_cov(D, rng)
-ref = metrics.GaussianStats(np.zeros(D), true_cov, 10**9)  # exact reference statistics
+ref = GaussianStats(np.zeros(D), true_cov, 10**9)  # exact reference statistics
 gen_emb = rng.multivariate_normal(np.zeros(D), true_cov, size=2000)
 res = fad_inf(ref, gen_emb, np.random.default_rng(2), ns=[100, 150, 200, 300, 500, 800, 1200, 2000], n_trials=3)
 print(res)
@@ -331,7 +333,7 @@ for name in ("random", "Markov 8-gram", "transformer, relative"):
 CLIP_S, CLIPS_PER_PIECE, INSTRUMENT = 4.0, 6, "organ"  # GM church organ (program 19)
 
 class ClassifierEmbedder:
-    """The course's classifier as an FAD embedding (a `metrics.Embedder`): its penultimate layer."""
+    """The course's classifier as an FAD embedding (a `helpers.fad.Embedder`): its penultimate layer."""
     name = "classifier (penultimate layer, 128-d)"
     def __init__(self):
         self.model = load_classifier()
@@ -443,7 +445,7 @@ assert fad_chroma["random"].low > max(fad_chroma[k].high for k in generated if k
 # %%
 D = ref_emb.shape[1]
 N_GEN = N_PIECES * CLIPS_PER_PIECE  # 192 generated clips
-fit_ref, fit_gen = metrics.gaussian_stats(ref_emb), metrics.gaussian_stats(emb["transformer, relative"])
+fit_ref, fit_gen = gaussian_stats(ref_emb), gaussian_stats(emb["transformer, relative"])
 iso_mu = np.zeros(D)
 iso_mu[0] = np.sqrt(2.74)
 FITTED, ISO = "fitted to this section (reference, transformer, relative)", "isotropic, all 128 dimensions live"
@@ -680,7 +682,7 @@ print(f"FAD, intervals and accuracy of {len(audio_rows)} rows: {seconds['FAD, in
 # in section 4; the same simulation, with Gaussians fitted to this reference and to the held-out real clips:
 
 # %%
-fit_aref, fit_held = metrics.gaussian_stats(aref["classifier"]), metrics.gaussian_stats(aemb["held-out real clips"]["classifier"])
+fit_aref, fit_held = gaussian_stats(aref["classifier"]), gaussian_stats(aemb["held-out real clips"]["classifier"])
 truth5 = (fit_aref.mu, fit_aref.sigma, fit_held.mu, fit_held.sigma)
 coverage5 = {name: fad_interval_coverage(*truth5, len(ref_pos), N_AUDIO, np.random.default_rng(0), n_experiments=n,
                                          interval=f, method=name)
@@ -761,7 +763,7 @@ assert not beaten["chroma"] and afad["chroma"][r_sym].low > max(afad["chroma"][m
 # ## 6. Symbolic metrics and the leaderboard
 #
 # The same pieces, measured as notes. The metrics follow MusPy (Dong et al. 2020) where it has them (the docstrings
-# in `helpers.metrics` say where ours differ): pitch-class entropy (bits), scale consistency (share of notes in the
+# in `helpers.symbolic_metrics` say where ours differ): pitch-class entropy (bits), scale consistency (share of notes in the
 # best-fitting major/minor scale), polyphony (mean number of sounding pitches), empty-beat rate, groove consistency
 # (how alike the rhythms of neighbouring bars are), pitch range, and the lesson's harmonic consistency. Each cell is
 # the mean over the generator's pieces with a bootstrap 95% interval.
@@ -1099,7 +1101,7 @@ print(f"- notebook time so far: {time.perf_counter() - WALL0:.0f} s wall, {time.
 #    reference_groups=np.repeat(np.arange(68), 3), generated_groups=np.repeat(np.arange(32), 3))`. Which numbers move,
 #    does the ranking change, and does the bias-corrected estimate move less than the plain FAD (`.fad`)?
 # 3. **Another embedding.** Write an embedder (an object with `name` and `__call__(audio, sr) -> (N, D)`, see
-#    `metrics.Embedder`): the mean and standard deviation over time of each of the 12 bins of
+#    `helpers.fad.Embedder`): the mean and standard deviation over time of each of the 12 bins of
 #    `helpers.audio_quality.chroma`, 24 numbers per clip. Redo section 4 with it (`jackknife(chroma_embedder(ref_clips,
 #    SR), chroma_embedder(clips_of(generated[name]), SR))`). Does its ranking agree with `ChromaStatsEmbedder`'s, which
 #    does not hear the key?

@@ -2,7 +2,7 @@
 notebooks 04 and 05 load (with each checkpoint's SHA-256).
 
     .venv/bin/python scripts/measure_autoencoders.py                                  # the shipped checkpoints
-    .venv/bin/python scripts/measure_autoencoders.py --model "new codec=runs/codec.pt" --out runs/ae.json
+    .venv/bin/python scripts/measure_autoencoders.py --model "candidate=runs/codec.pt" --out runs/ae.json
     .venv/bin/python scripts/measure_autoencoders.py --out data/checkpoints/autoencoders.json --overwrite-shipped
 
 The scale (notebook 06, section 5): the chorale clips of the audio corpus's valid and test splits, split in two by
@@ -33,12 +33,13 @@ sys.path.insert(0, str(ROOT))
 from helpers import audio_eval, autoencoder, codec as old_codec, vqvae  # noqa: E402
 from helpers.audio_corpus import AudioCorpus  # noqa: E402
 from helpers.classifier import CHECKPOINT as CLASSIFIER, load_classifier  # noqa: E402
-from helpers.training import dumps_results, file_sha256, read_checkpoint, refuse_shipped_paths  # noqa: E402
+from helpers.checkpoints import file_sha256, read_checkpoint, refuse_shipped_paths, write_results  # noqa: E402
 
-DEFAULT_MODELS = [
-    ("codec, time-domain (shipped with the LM)", SHIPPED / "codec.pt"),
-    ("VQ-VAE hop 64 (time-domain)", SHIPPED / "vqvae_hop64.pt"),
-    ("VQ-VAE hop 256 (time-domain)", SHIPPED / "vqvae_hop256.pt"),
+DEFAULT_MODELS = [  # name in the table, checkpoint
+    ("codec_istft", SHIPPED / "codec_istft.pt"),  # helpers.autoencoder: notebook 05's new codec
+    ("codec.pt", SHIPPED / "codec.pt"),  # helpers.codec (time-domain): the codec the LM of notebook 05 was trained on
+    ("vqvae_hop64.pt", SHIPPED / "vqvae_hop64.pt"),  # helpers.vqvae (time-domain): notebook 04's lower level
+    ("vqvae_hop256.pt", SHIPPED / "vqvae_hop256.pt"),  # notebook 04's top level
 ]
 
 
@@ -151,11 +152,7 @@ def main(argv=None) -> dict:
         classifier=dict(path=str(CLASSIFIER.relative_to(ROOT)), sha256=file_sha256(CLASSIFIER)),
         threads=args.threads, seconds=round(time.time() - t_start, 1), models=models, rows=rows,
     )
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(dumps_results(results))
-    tmp.replace(out)
+    write_results(args.out, results)
     print(json.dumps({r["row"]: round(r["fad"], 1) for r in rows}, indent=1))
     return results
 

@@ -34,7 +34,7 @@ from helpers import musicgen as mg  # noqa: E402
 from helpers.audio_corpus import ATTRIBUTE_CLASSES, AudioCorpus  # noqa: E402
 from helpers.classifier import load_classifier  # noqa: E402
 from helpers.codec import load_checkpoint as load_codec  # noqa: E402
-from helpers.training import dumps_results, file_sha256, refuse_shipped_paths  # noqa: E402
+from helpers.checkpoints import file_sha256, refuse_shipped_paths, write_results  # noqa: E402
 from helpers.transformer import load_checkpoint  # noqa: E402
 
 
@@ -103,9 +103,7 @@ def main(argv=None) -> dict:
         chance={k: 1 / len(v) for k, v in ATTRIBUTE_CLASSES.items()},
         rows=rows, trained_phrasing=phrasing, real_clips=ceiling, real_clips_decoded=ceiling_decoded, sweep_seconds=round(seconds_sweep, 1),
     )
-    path = Path(args.out)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(dumps_results(out))
+    path = write_results(args.out, out)
     for r in rows + [dict(phrasing, guidance_scale=f"{phrasing['guidance_scale']:g} (trained phrasing)")]:
         print({k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items() if k != "predicted"}, flush=True)
     print("real clips:", {k: round(v, 3) for k, v in ceiling.items()},

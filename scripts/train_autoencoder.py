@@ -41,7 +41,8 @@ sys.path.insert(0, str(ROOT))
 from helpers import audio_quality  # noqa: E402
 from helpers import autoencoder as ae  # noqa: E402
 from helpers.audio_corpus import AudioCorpus  # noqa: E402
-from helpers.training import TrainConfig, dumps_results, init_record, refuse_shipped_paths, train  # noqa: E402
+from helpers.checkpoints import init_record, refuse_shipped_paths, write_results  # noqa: E402
+from helpers.training import TrainConfig, train  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -165,8 +166,8 @@ def main(argv=None) -> dict:
         fp16_minus_fp32_log_mel=delta, quality=table16 if use_half else table, eval_seconds=round(time.time() - t0, 1),
     )
     ae.save_checkpoint(best, out, half=use_half, extra=results)
-    out.with_suffix(".json").write_text(dumps_results(dict(results, history={k: history[k] for k in (
-        "step", "train_loss", "valid_step", "valid_loss", "metrics", "valid_metrics")})))
+    write_results(out.with_suffix(".json"), dict(results, history={k: history[k] for k in (
+        "step", "train_loss", "valid_step", "valid_loss", "metrics", "valid_metrics")}))
     print(json.dumps(results, indent=1), flush=True)
     return results
 
@@ -187,7 +188,7 @@ def init_weights(path, cfg: ae.AutoencoderConfig) -> dict:
 
 def _autoencoder_of(path, cfg: ae.AutoencoderConfig) -> ae.Autoencoder:
     """The autoencoder inside a checkpoint of an :class:`AdversarialAutoencoder` (the discriminator is dropped)."""
-    from helpers.training import read_checkpoint
+    from helpers.checkpoints import read_checkpoint
 
     state = read_checkpoint(path)["state_dict"]
     model = ae.Autoencoder(cfg)

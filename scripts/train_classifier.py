@@ -36,9 +36,10 @@ from helpers.classifier import (  # noqa: E402
     evaluate_predictions,
     format_confusion,
 )
-from helpers.training import (  # noqa: E402
-    TrainConfig, atomic_write, dumps_results, file_sha256, load_file, load_weights, read_checkpoint, refuse_shipped_paths,
-    save_weights, train)
+from helpers.checkpoints import (  # noqa: E402
+    atomic_write, file_sha256, load_file, load_weights, read_checkpoint, refuse_shipped_paths, save_weights,
+    write_results)
+from helpers.training import TrainConfig, train  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -156,7 +157,7 @@ def evaluate_only(args) -> dict:
     )
     if decoded_test:
         meta["test_accuracy_decoded"] = decoded_test
-    atomic_write(meta_path, lambda tmp: Path(tmp).write_text(dumps_results(meta)))
+    write_results(meta_path, meta)
     for name, r in results["test"].items():
         print(f"test {name}: accuracy {r['accuracy']:.3f} (n={r['n']})")
     for name, acc in decoded_test.items():
@@ -261,7 +262,7 @@ def main(argv=None) -> dict:
         "history": {"valid_step": history["valid_step"], "valid_loss": history["valid_loss"],
                     "train_loss_every_10": history["train_loss"][::10]},
     }
-    out.with_suffix(".json").write_text(dumps_results(report))
+    write_results(out.with_suffix(".json"), report)
     print(f"wrote {out} ({report['bytes'] / 1e6:.2f} MB, {report['weights']}, sha256 {report['sha256']})")
     for name, r in results32["test"].items():
         print(f"\ntest {name}: accuracy {r['accuracy']:.3f} (n={r['n']})\n{format_confusion(r)}")

@@ -34,7 +34,8 @@ sys.path.insert(0, str(ROOT))
 
 from helpers import audio_quality, codec  # noqa: E402
 from helpers.audio_corpus import AudioCorpus  # noqa: E402
-from helpers.training import TrainConfig, dumps_results, init_record, refuse_shipped_paths, train  # noqa: E402
+from helpers.checkpoints import init_record, refuse_shipped_paths, write_results  # noqa: E402
+from helpers.training import TrainConfig, train  # noqa: E402
 
 
 def parse_args(argv=None):
@@ -72,7 +73,7 @@ def init_from(model: codec.Codec, path) -> dict:
     """Copy the weights and codebooks (with their EMA statistics) of the codec checkpoint ``path`` into ``model``.
 
     Raises ValueError if the checkpoint was saved for another configuration. Returns what the results record
-    (:func:`helpers.training.init_record`: the path, its SHA-256 and the steps behind it)."""
+    (:func:`helpers.checkpoints.init_record`: the path, its SHA-256 and the steps behind it)."""
     model.load_state_dict(codec.load_checkpoint(path, model.config).state_dict())  # refuses another configuration
     return init_record(path)
 
@@ -135,8 +136,8 @@ def main(argv=None) -> dict:
         fp16_minus_fp32_log_mel=delta, quality=table16 if use_half else table, eval_seconds=round(time.time() - t0, 1),
     )
     codec.save_checkpoint(best, out, half=use_half, extra=results)
-    out.with_suffix(".json").write_text(dumps_results(dict(results, history={k: history[k] for k in (
-        "step", "train_loss", "valid_step", "valid_loss")})))
+    write_results(out.with_suffix(".json"), dict(results, history={k: history[k] for k in (
+        "step", "train_loss", "valid_step", "valid_loss")}))
     print(json.dumps(results, indent=1), flush=True)
     return results
 

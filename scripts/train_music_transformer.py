@@ -36,7 +36,8 @@ sys.path.insert(0, str(ROOT))
 
 from helpers.data import load_chorales  # noqa: E402
 from helpers.representations import ChoraleGrid  # noqa: E402
-from helpers.training import TrainConfig, refuse_shipped_paths, train  # noqa: E402
+from helpers.checkpoints import refuse_shipped_paths, write_results  # noqa: E402
+from helpers.training import TrainConfig, train  # noqa: E402
 from helpers.chorale import ChoraleCrops, chorale_nll_table, fixed_crops  # noqa: E402
 from helpers.transformer import (  # noqa: E402
     MusicTransformer,
@@ -151,8 +152,8 @@ def main(argv=None) -> dict | None:
         history={k: history[k] for k in ("step", "train_loss", "valid_step", "valid_loss")},
     )
     save_checkpoint(best, out, half=use_half, extra={k: v for k, v in results.items() if k != "history"})
-    out.with_suffix(".json").write_text(json.dumps(results, indent=1))
-    (work / "history.json").write_text(json.dumps(history, indent=1))
+    write_results(out.with_suffix(".json"), results)
+    write_results(work / "history.json", history)
     print(json.dumps({k: v for k, v in results.items() if k != "history"}, indent=1))
     return results
 

@@ -42,8 +42,9 @@ sys.path.insert(0, str(ROOT))
 from helpers import codec as codec_mod  # noqa: E402
 from helpers import musicgen as mg  # noqa: E402
 from helpers.audio_corpus import AudioCorpus, CorpusRecipe  # noqa: E402
-from helpers.training import (  # noqa: E402
-    TrainConfig, atomic_write, dumps_results, file_sha256, init_record, load_file, refuse_shipped_paths, train)
+from helpers.checkpoints import (  # noqa: E402
+    atomic_write, file_sha256, init_record, load_file, refuse_shipped_paths, write_results)
+from helpers.training import TrainConfig, train  # noqa: E402
 from helpers.transformer import MusicTransformer, load_checkpoint, save_checkpoint  # noqa: E402
 
 
@@ -156,7 +157,7 @@ def init_from(model: MusicTransformer, path) -> dict:
     """Copy the weights of the LM checkpoint ``path`` into ``model`` (a warm start: the optimiser and schedule start
     afresh). Raises ValueError naming both configs if the checkpoint holds an LM of another configuration. Returns
     what the results record: the path, its SHA-256, the steps behind it (its own plus its own init's) and the codec
-    whose codes it last trained on (:func:`helpers.training.init_record`)."""
+    whose codes it last trained on (:func:`helpers.checkpoints.init_record`)."""
     load_checkpoint(path, model).train()
     return init_record(path, keys=("codec_sha256_16",))
 
@@ -241,8 +242,8 @@ def main(argv=None) -> dict:
         real_time_factor=speed / ccfg.frame_rate,
     )
     save_checkpoint(best, out, half=use_half, extra=results)
-    out.with_suffix(".json").write_text(dumps_results(dict(results, history={k: history[k] for k in (
-        "step", "train_loss", "valid_step", "valid_loss", "metrics", "valid_metrics")})))
+    write_results(out.with_suffix(".json"), dict(results, history={k: history[k] for k in (
+        "step", "train_loss", "valid_step", "valid_loss", "metrics", "valid_metrics")}))
     print(json.dumps(results, indent=1), flush=True)
     return results
 

@@ -1,11 +1,15 @@
 """Train the Jukebox priors of notebook 04 on the codes of the shipped VQ-VAE levels.
 
     .venv/bin/python scripts/train_priors.py --which top --minutes 8 --seed 0         # runs/prior_top.pt/.json
-    .venv/bin/python scripts/train_priors.py --which upsampler --minutes 8 --seed 0   # runs/upsampler_hop64.pt/.json
+    .venv/bin/python scripts/train_priors.py --which upsampler --minutes 8 --seed 0   # runs/upsampler.pt/.json
+
+Outputs go where ``--out`` says (relative paths from the working directory, as for every path argument), and a work
+folder ``<--work>/<out stem>/`` (default ``runs/``, likewise) keeps the float32 best checkpoint and, with ``--resume``,
+the resume file; nothing is written into the repository unless a path points there.
 
 Data: the train split of ``AudioCorpus.build()`` (4-s clips at 16 kHz) encoded by the two levels ``--top`` and
 ``--bottom`` (default: the shipped ``data/checkpoints/vqvae_hop256.pt`` and ``vqvae_hop64.pt``); the codes are cached
-in ``runs/codes/`` under the checkpoint's checksum. Validation: the first ``--n-valid`` valid clips.
+in ``<--work>/codes/`` under the checkpoint's checksum. Validation: the first ``--n-valid`` valid clips.
 
 - ``--which top``: the top-level prior, a :class:`helpers.transformer.MusicTransformer` over ``[family token, 250 top
   codes]`` (whole clips; the instrument family of the corpus attributes as a label token prefix), ``next_token_loss``.
@@ -23,7 +27,6 @@ Reference: Dhariwal et al. 2020, "Jukebox" (arXiv:2005.00341), Sec. 4 (top-level
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
@@ -38,9 +41,9 @@ sys.path.insert(0, str(ROOT))
 
 from helpers import jukebox as J  # noqa: E402
 from helpers.audio_corpus import FAMILIES, AudioCorpus  # noqa: E402
-from helpers.training import (  # noqa: E402
-    TrainConfig, atomic_write, dumps_results, evaluate, load_file, read_checkpoint, refuse_shipped_paths, resolve_device,
-    train)
+from helpers.checkpoints import (  # noqa: E402
+    atomic_write, file_sha256, load_file, read_checkpoint, refuse_shipped_paths, write_results)
+from helpers.training import TrainConfig, evaluate, resolve_device, train  # noqa: E402
 from helpers.transformer import MusicTransformer, MusicTransformerConfig, next_token_loss  # noqa: E402
 from helpers.vqvae import load_checkpoint as load_vqvae  # noqa: E402
 
@@ -66,26 +69,29 @@ def parse_args(argv=None):
     p.add_argument("--n-valid", type=int, default=64)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", default=None, help="default runs/prior_top.pt or runs/upsampler_hop<H>.pt")
+    p.add_argument("--out", default=None, help="default runs/prior_top.pt or runs/upsampler.pt")
+    p.add_argument("--work", default="runs", help="work folder: <work>/<out stem>/ and the code cache <work>/codes/")
     p.add_argument("--overwrite-shipped", action="store_true",
-                   help=f"allow --out inside {SHIPPED.relative_to(ROOT)}/ (replaces the priors notebook 04 ships)")
-    p.add_argument("--resume", action="store_true", help="continue from runs/<out stem>/resume.pt if it exists")
+                   help=f"allow --out/--work inside {SHIPPED.relative_to(ROOT)}/ (replaces the priors notebook 04 ships)")
+    p.add_argument("--resume", action="store_true", help="continue from <work>/<out stem>/resume.pt if it exists")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     if args.n_layer is None:
         args.n_layer = 4 if args.which == "top" else 2
     if args.out is None:
         args.out = "runs/prior_top.pt" if args.which == "top" else "runs/upsampler.pt"
-    refuse_shipped_paths(p, args, ("out",))
+    refuse_shipped_paths(p, args, ("out", "work"))
     return args
 
 
-def level_codes(path: str, corpus: AudioCorpus, split: str, n: int | None, chunk: int = 16) -> torch.Tensor:
-    """Codes (N, L) of the first ``n`` clips of ``split`` under the VQ-VAE level in ``path`` (cached in runs/codes/)."""
-    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:12]
+def level_codes(path: str, corpus: AudioCorpus, split: str, n: int | None, cache_dir: Path,
+                chunk: int = 16) -> torch.Tensor:
+    """Codes (N, L) of the first ``n`` clips of ``split`` under the VQ-VAE level in ``path`` (cached in ``cache_dir``
+    under the level's checksum)."""
+    digest = file_sha256(path)[:12]
     clips = corpus.clips(split, dtype=np.int16)  # memory-mapped
     clips = clips[: n or len(clips)]
-    cache = ROOT / "runs" / "codes" / f"{Path(path).stem}_{digest}_{split}_{len(clips)}.pt"
+    cache = Path(cache_dir) / f"{Path(path).stem}_{digest}_{split}_{len(clips)}.pt"
     if cache.exists():
         return load_file(cache, "code cache")
     model = load_vqvae(path)
@@ -109,11 +115,12 @@ def main(argv=None) -> dict:
     torch.set_num_threads(args.threads)
     corpus = AudioCorpus.build(verbose=False, progress=False)
     top_cfg, bottom_cfg = load_vqvae(args.top).config, load_vqvae(args.bottom).config
+    codes = Path(args.work) / "codes"
     if args.which == "upsampler":  # the bottom codes first (the top ones may be in the cache by then)
-        bottom = level_codes(args.bottom, corpus, "train", args.n_train)
-        bottom_valid = level_codes(args.bottom, corpus, "valid", args.n_valid)
-    top = level_codes(args.top, corpus, "train", args.n_train)
-    top_valid = level_codes(args.top, corpus, "valid", args.n_valid)
+        bottom = level_codes(args.bottom, corpus, "train", args.n_train, codes)
+        bottom_valid = level_codes(args.bottom, corpus, "valid", args.n_valid, codes)
+    top = level_codes(args.top, corpus, "train", args.n_train, codes)
+    top_valid = level_codes(args.top, corpus, "valid", args.n_valid, codes)
     family = torch.from_numpy(corpus.labels("train")["family"][: len(top)])
     family_valid = torch.from_numpy(corpus.labels("valid")["family"][: len(top_valid)])
     n_labels = len(FAMILIES)
@@ -153,7 +160,7 @@ def main(argv=None) -> dict:
         steps = max(50, int(args.minutes * 60 / per_step * 0.9))
         print(f"measured {per_step:.3f} s/step -> {steps} steps for {args.minutes} min", flush=True)
     out = Path(args.out)
-    work = ROOT / "runs" / out.stem
+    work = Path(args.work) / out.stem
     tcfg = TrainConfig(steps=steps, batch_size=args.batch_size, lr=args.lr, min_lr=args.lr / 20,
                        warmup_steps=min(100, steps // 10), weight_decay=0.05, eval_every=args.eval_every,
                        seed=args.seed, device="cpu", checkpoint=str(work / "best_fp32.pt"),
@@ -195,8 +202,7 @@ def main(argv=None) -> dict:
     else:
         J.save_upsampler(model, out, half=use_half, extra=results)
     keep = ("step", "train_loss", "valid_step", "valid_loss")
-    out.with_suffix(".json").write_text(dumps_results(dict(results, config=cfg.to_dict(),
-                                                        history={k: history[k] for k in keep})))
+    write_results(out.with_suffix(".json"), dict(results, config=cfg.to_dict(), history={k: history[k] for k in keep}))
     print(json.dumps(results, indent=1), flush=True)
     return results
 

@@ -35,7 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from helpers.audio_corpus import AudioCorpus  # noqa: E402
 from helpers.audio_quality import quality_table  # noqa: E402
-from helpers.training import TrainConfig, dumps_results, refuse_shipped_paths, train  # noqa: E402
+from helpers.checkpoints import refuse_shipped_paths, write_results  # noqa: E402
+from helpers.training import TrainConfig, train  # noqa: E402
 from helpers.vqvae import VQVAE, VQVAEConfig, code_statistics, load_checkpoint, loss_fn, save_checkpoint  # noqa: E402
 
 
@@ -130,7 +131,7 @@ def main(argv=None) -> dict:
                    quality_valid=quality, quality_valid_fp16=quality_half, n_valid=args.n_valid)
     save_checkpoint(model, out, half=use_half, extra=results)
     keep = ("step", "train_loss", "metrics", "valid_step", "valid_loss", "valid_metrics")
-    out.with_suffix(".json").write_text(dumps_results(dict(results, history={k: history[k] for k in keep})))
+    write_results(out.with_suffix(".json"), dict(results, history={k: history[k] for k in keep}))
     print(json.dumps(results, indent=1), flush=True)
     return results
 

@@ -8,7 +8,7 @@ from helpers import audio_eval as ae
 from helpers.audio_corpus import CorpusRecipe
 from helpers.classifier import AttributeClassifier, ClassifierConfig
 from helpers.codec import Codec, CodecConfig
-from helpers.metrics import wilson_interval
+from helpers.intervals import wilson_interval
 
 RECIPE = CorpusRecipe(n_train=8, n_valid=4, n_test=4, clip_seconds=1.0)
 
@@ -100,7 +100,7 @@ def test_the_autoencoder_table_refuses_weights_it_did_not_measure(tmp_path):
     import json
     import pytest
     from helpers import audio_eval
-    from helpers.training import file_sha256
+    from helpers.checkpoints import file_sha256
 
     (tmp_path / "a.pt").write_bytes(b"weights")
     (tmp_path / "clf.pt").write_bytes(b"ears")

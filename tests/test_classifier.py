@@ -7,7 +7,8 @@ import torch
 
 from helpers import audio, classifier
 from helpers.classifier import AttributeClassifier, ClassifierConfig
-from helpers.training import TrainConfig, save_weights, train
+from helpers.checkpoints import file_sha256, save_weights
+from helpers.training import TrainConfig, train
 
 TINY = ClassifierConfig(n_mels=32, channels=(4, 8), embed_dim=16)
 
@@ -97,7 +98,7 @@ def test_checkpoint_round_trip_refuses_other_config_and_checks_hash(tmp_path):
     torch.manual_seed(0)
     model = AttributeClassifier(TINY).eval()
     path = save_weights(model, tmp_path / "c.pt", TINY.to_dict())
-    (tmp_path / "c.json").write_text(json.dumps({"sha256": classifier.file_sha256(path)}))
+    (tmp_path / "c.json").write_text(json.dumps({"sha256": file_sha256(path)}))
     loaded = classifier.load_classifier(path)
     x = torch.randn(3, 4000) * 0.1
     torch.testing.assert_close(loaded.embed(x, 16000), model.embed(x, 16000))
@@ -115,7 +116,7 @@ def test_shipped_checkpoint():
 
     meta = json.loads(classifier.CHECKPOINT.with_suffix(".json").read_text())
     assert classifier.CHECKPOINT.stat().st_size < 2 * 1024 * 1024
-    assert classifier.file_sha256(classifier.CHECKPOINT) == meta["sha256"]
+    assert file_sha256(classifier.CHECKPOINT) == meta["sha256"]
     model = classifier.load_classifier()  # the default config: it must match the shipped one
     assert model.config == ClassifierConfig()
     ckpt = torch.load(classifier.CHECKPOINT, map_location="cpu", weights_only=True)

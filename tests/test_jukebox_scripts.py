@@ -25,3 +25,23 @@ def test_scripts_refuse_the_shipped_folder(name, args, capsys):
     ok = mod.parse_args(args + ["--out", str(ROOT / "data" / "checkpoints" / "x.pt"), "--overwrite-shipped"])
     assert ok.out.endswith("x.pt")
     assert mod.parse_args(args).out.startswith("runs/")
+
+
+def test_train_priors_writes_where_out_and_work_say_whatever_the_working_directory(tmp_path, monkeypatch):
+    """The whole script on a few clips and a tiny prior, run from another folder: the checkpoint, its JSON, the work
+    folder and the code cache land beside --out / under --work (relative to that folder), none in the repository's
+    runs/ (where the work folder and the code cache always went before)."""
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    runs = ROOT / "runs"
+    before = sorted(runs.rglob("*")) if runs.exists() else []
+    tiny = ["--which", "top", "--n-train", "4", "--n-valid", "2", "--steps", "2", "--batch-size", "2",
+            "--eval-every", "1", "--n-layer", "1", "--n-head", "2", "--d-model", "16", "--no-progress"]
+    results = script("train_priors").main(tiny + ["--out", "out/prior_tiny.pt", "--work", "scratch"])
+    assert results["steps"] == 2 and results["n_train_clips"] == 4
+    assert (tmp_path / "out" / "prior_tiny.pt").is_file()
+    assert json.loads((tmp_path / "out" / "prior_tiny.json").read_text())["which"] == "top"
+    assert (tmp_path / "scratch" / "prior_tiny" / "best_fp32.pt").is_file()
+    assert len(list((tmp_path / "scratch" / "codes").glob("vqvae_hop256_*.pt"))) == 2  # train and valid codes
+    assert (sorted(runs.rglob("*")) if runs.exists() else []) == before

@@ -93,3 +93,42 @@ def test_bad_input_is_refused_with_clear_errors():
         P.Pattern("bad", 1, 2, (((0, 0),),))
     with pytest.raises(ValueError, match="n_q >= 1"):
         P.parallel_pattern(0, 3)
+
+
+@pytest.mark.parametrize("name", P.PATTERNS)
+def test_the_pattern_owns_its_start_step(name):
+    p = P.make_pattern(name, 3, 5)
+    codes = random_codes(3, 5)
+    steps = p.to_steps(codes, SPECIAL)
+    assert p.start == P.START_STEPS == 1 and p.sequence_length == 1 + p.n_steps
+    assert steps.shape == (2, 3, p.sequence_length) and (steps[..., : p.start] == SPECIAL).all()
+    assert torch.equal(steps[..., p.start :], p.build(codes, SPECIAL))
+    assert torch.equal(p.from_steps(steps), codes)
+    assert torch.equal(p.steps_mask, torch.cat([torch.zeros(3, 1, dtype=torch.bool), p.mask], dim=1))
+    two = P.Pattern(name, 3, 5, p.layout, start=2)  # a longer start: the same codes behind two special steps
+    longer = two.to_steps(codes, SPECIAL)
+    assert torch.equal(longer[..., 1:], steps) and torch.equal(two.from_steps(longer), codes)
+    with pytest.raises(ValueError, match=r"\(\.\.\., 3, "):
+        p.from_steps(steps[..., 1:])  # without its start step
+    with pytest.raises(ValueError, match="start"):
+        P.Pattern(name, 3, 5, p.layout, start=0)
+
+
+def test_a_layout_whose_time_runs_backwards_is_refused():
+    """audiocraft's _validate_layout: within a codebook, a later step never emits an earlier frame."""
+    forwards = (((0, 0), (1, 0)), ((0, 1),), ((1, 1),))
+    assert P.Pattern("ok", 2, 2, forwards).n_steps == 3
+    with pytest.raises(ValueError, match="time runs backwards"):
+        P.Pattern("bad", 1, 2, (((0, 1),), ((0, 0),)))
+    with pytest.raises(ValueError, match="frame 0 of codebook 1 after frame 1"):
+        P.Pattern("bad", 2, 2, (((0, 0), (1, 1)), ((0, 1), (1, 0))))
+
+
+@pytest.mark.parametrize("name", P.PATTERNS)
+@pytest.mark.parametrize("K", (1, 2, 4))
+def test_max_timesteps_is_the_longest_sequence_that_fits(name, K):
+    for max_len in (1, 2, 9, 30):
+        T = P.max_timesteps(name, K, max_len)
+        assert T == 0 or P.make_pattern(name, K, T).sequence_length <= max_len
+        assert P.START_STEPS + P.decoding_steps(name, K, T + 1) > max_len
+    assert P.max_timesteps("delay", K, 204) == 204 - K  # the shipped LM: 200 frames of 4 codebooks

@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from helpers import text_encoder as te
+from helpers.checkpoints import file_sha256
 
 HAVE_MINILM = importlib.util.find_spec(te.MODULE) is not None and importlib.util.find_spec("sentence_transformers") is not None
 needs_minilm = pytest.mark.skipif(not HAVE_MINILM, reason=f"{te.PACKAGE} / sentence-transformers not installed")
@@ -35,8 +36,8 @@ def small_model_dir(folder):
     (folder / "sub").mkdir(parents=True)
     (folder / "config.json").write_text('{"num_hidden_layers": 6}')
     (folder / "sub" / "weights.bin").write_bytes(b"abc")
-    return folder, {"config.json": te.file_sha256(folder / "config.json"),
-                    "sub/weights.bin": te.file_sha256(folder / "sub" / "weights.bin")}
+    return folder, {"config.json": file_sha256(folder / "config.json"),
+                    "sub/weights.bin": file_sha256(folder / "sub" / "weights.bin")}
 
 
 def test_verify_model_dir_checks_every_file(tmp_path):

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from helpers import musicgen as mg
-from helpers.training import file_sha256
+from helpers.checkpoints import file_sha256
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,11 +10,11 @@ from helpers.transformer import (
     filter_top_p,
     generate,
     load_checkpoint,
-    multi_stream_loss,
     next_token_loss,
-    sample_next,
+    sample_next_token,
     save_checkpoint,
     sequence_nll,
+    stream_cross_entropy,
 )
 
 
@@ -94,13 +94,13 @@ def test_top_p_keeps_the_smallest_set_with_enough_mass():
         assert probs[0, kept].sum() >= p - 1e-6
     # sampling never leaves the nucleus
     g = torch.Generator().manual_seed(0)
-    draws = torch.stack([sample_next(logits, g, top_p=0.8) for _ in range(200)])
+    draws = torch.stack([sample_next_token(logits, g, top_p=0.8) for _ in range(200)])
     assert set(draws.flatten().tolist()) == {1, 2}
 
 
 def test_bad_sampling_arguments_raise():
     with pytest.raises(ValueError, match="temperature"):
-        sample_next(torch.zeros(1, 3), torch.Generator(), temperature=-1)
+        sample_next_token(torch.zeros(1, 3), torch.Generator(), temperature=-1)
     with pytest.raises(ValueError, match="top_p"):
         filter_top_p(torch.zeros(1, 3), 0.0)
     with pytest.raises(ValueError, match="position"):
@@ -301,23 +301,29 @@ def test_drop_condition_is_seeded_and_drops_whole_examples():
         drop_condition(cond, mask, 1.5, torch.Generator())
 
 
-def test_multi_stream_loss_is_the_mean_of_per_stream_cross_entropies():
+def test_stream_cross_entropy_is_each_streams_cross_entropy_without_the_ignored_targets():
     model = _cond_model(n_streams=3)
     tokens = torch.randint(0, 12, (2, 3, 9), generator=torch.Generator().manual_seed(6))
     tokens[0, 1, 4] = 11
     cond, mask = _cond()
-    loss, metrics = multi_stream_loss(model, {"tokens": tokens, "cond": cond, "cond_mask": mask}, ignore_index=11)
     logits = model(tokens[..., :-1], cond=cond, cond_mask=mask)
+    ce = stream_cross_entropy(logits, tokens[..., 1:], ignore_index=11)
     per = []
     for k in range(3):
         t, lg = tokens[:, k, 1:].reshape(-1), logits[:, k].reshape(-1, 12)
         keep = t != 11
         per.append(torch.nn.functional.cross_entropy(lg[keep], t[keep]))
-    assert sorted(metrics) == ["ce_0", "ce_1", "ce_2"]
-    assert all(abs(metrics[f"ce_{k}"] - float(per[k].detach())) < 1e-12 for k in range(3))
-    assert torch.allclose(loss, torch.stack(per).mean())
-    unconditional, _ = multi_stream_loss(model, tokens)
-    assert not torch.allclose(unconditional, loss)
+    assert ce.shape == (3,) and torch.allclose(ce, torch.stack(per), atol=1e-12, rtol=0)
+    assert not torch.allclose(stream_cross_entropy(logits, tokens[..., 1:]), ce)  # the ignored target counts now
+    with pytest.raises(ValueError, match="logits"):
+        stream_cross_entropy(logits[:, 0], tokens[:, 0, 1:])
+
+
+def _stream_loss(model, batch):
+    """Mean over streams of :func:`stream_cross_entropy`, conditioned: the loss_fn of the synthetic task below."""
+    tokens = batch["tokens"]
+    logits = model(tokens[..., :-1], cond=batch["cond"], cond_mask=batch["cond_mask"])  # (B, K, T, V)
+    return stream_cross_entropy(logits, tokens[..., 1:]).mean()
 
 
 def test_two_stream_decoder_with_cross_attention_and_guidance_trains_and_generates():
@@ -341,7 +347,7 @@ def test_two_stream_decoder_with_cross_attention_and_guidance_trains_and_generat
     cfg = TrainConfig(steps=60, batch_size=16, lr=1e-2, min_lr=1e-3, warmup_steps=5, eval_every=60, device="cpu",
                       progress=False)
     valid = [batch_of(torch.Generator().manual_seed(99), 16)]
-    history = train(model, multi_stream_loss, batch_of, valid, cfg)
+    history = train(model, _stream_loss, batch_of, valid, cfg)
     assert history["train_loss"][-1] < history["train_loss"][0] - 1.0
     assert history["valid_loss"][-1] < 0.5
     cond = torch.stack([-torch.ones(3, 4), torch.ones(3, 4)])  # labels 0 and 1
@@ -394,3 +400,58 @@ def test_generate_builds_no_autograd_graph(monkeypatch):
     monkeypatch.setattr(model, "forward", spy)
     generate(model, torch.tensor([[1, 2]]), 5, torch.Generator().manual_seed(0))
     assert seen and not any(seen)
+
+
+def test_sample_next_token_guides_bans_and_draws_in_one_place():
+    """The one sampling step: guidance is lerp(uncond, cond, s), banned ids are never drawn and the others keep their
+    relative probabilities, greedy at temperature 0; generate, the priors and MusicGen all call it."""
+    import inspect
+
+    from helpers import jukebox, musicgen, transformer
+
+    cond = torch.tensor([[0.0, 2.0, 1.0, -1.0]])
+    uncond = torch.tensor([[1.0, 0.0, 0.5, 0.0]])
+    both = torch.cat([cond, uncond])  # (2B, V): conditional rows first
+    for s in (0.0, 1.0, 3.0):
+        expected = torch.lerp(uncond, cond, s).argmax(-1)
+        assert torch.equal(sample_next_token(both, torch.Generator(), temperature=0, guidance_scale=s), expected)
+    ban = torch.tensor([1])
+    assert int(sample_next_token(cond, torch.Generator(), temperature=0, banned=ban)) == 2
+    g = torch.Generator().manual_seed(0)
+    draws = torch.stack([sample_next_token(cond.expand(4000, 4), g, banned=ban) for _ in range(2)]).flatten()
+    counts = torch.bincount(draws, minlength=4).float()
+    assert counts[1] == 0
+    p = torch.softmax(torch.tensor([0.0, 1.0, -1.0]), 0)  # classes 0, 2, 3 without the banned one
+    assert torch.allclose(counts[[0, 2, 3]] / counts.sum(), p, atol=0.02)
+    assert "sample_next_token(" in inspect.getsource(transformer.generate)
+    assert "sample_next_token(" in inspect.getsource(musicgen.sample_codes)
+    assert "generate(" in inspect.getsource(jukebox.sample_top) and "generate(" in inspect.getsource(jukebox.Upsampler.sample)
+
+
+def test_residual_projections_start_smaller_by_the_square_root_of_twice_the_depth():
+    """GPT-2 / nanoGPT initialisation: N(0, 0.02) everywhere, N(0, 0.02 / sqrt(2 n_layer)) into the residual stream."""
+    from helpers.transformer import RESIDUAL_PROJECTIONS
+
+    torch.manual_seed(0)
+    cfg = MusicTransformerConfig(vocab_size=64, n_layer=8, n_head=4, d_model=128, d_ff=512, d_cond=16)
+    model = MusicTransformer(cfg)
+    small = 0.02 / (2 * cfg.n_layer) ** 0.5
+    seen = 0
+    for name, p in model.named_parameters():
+        if name.endswith(RESIDUAL_PROJECTIONS):
+            seen += 1
+            assert abs(float(p.detach().std()) - small) < 0.1 * small, name
+        elif name.endswith("weight") and p.dim() == 2 and "rel" not in name:
+            assert abs(float(p.detach().std()) - 0.02) < 0.1 * 0.02, name
+    assert seen == 3 * cfg.n_layer  # attention, cross-attention and MLP output of every block
+
+
+def test_a_checkpoint_loads_to_the_same_logits_whatever_the_fresh_initialisation(tmp_path):
+    """The initialisation changes fresh models only: loading overwrites every parameter (shipped files included)."""
+    saved = _model(seed=1)
+    path = save_checkpoint(saved, tmp_path / "m.pt", half=False)
+    x = torch.randint(0, 20, (2, 12), generator=torch.Generator().manual_seed(0))
+    a = load_checkpoint(path, MusicTransformer(saved.config)).double()
+    torch.manual_seed(123)
+    b = load_checkpoint(path, MusicTransformer(saved.config)).double()
+    assert torch.equal(a(x), b(x)) and torch.allclose(a(x), saved(x))

@@ -297,23 +297,6 @@ def test_same_seed_same_model_and_training():
     assert not torch.equal(a.encoder.net[0].weight, c.encoder.net[0].weight)
 
 
-def test_hierarchy_encodes_every_level_and_decodes_any():
-    cfgs = [V.VQVAEConfig.tiny(hop=h) for h in (2, 8, 32)]
-    h = V.HierarchicalVQVAE(cfgs)
-    x = clip(B=3, T=320)
-    codes = h.encode(x, SR)
-    assert [c.shape for c in codes] == [(3, 160), (3, 40), (3, 10)]
-    for level, c in enumerate(codes):
-        assert h.decode(c, level).shape == (3, 320)
-    with pytest.raises(ValueError, match="increase"):
-        V.HierarchicalVQVAE([cfgs[1], cfgs[0]])
-    with pytest.raises(ValueError, match="shorter than one code frame"):
-        h.encode(clip(B=1, T=16), SR)
-    with pytest.raises(ValueError, match="level 3"):
-        h.decode(codes[0], 3)
-
-
-# --- bad input and checkpoints --------------------------------------------------------------------------------------
 def test_bad_audio_is_refused_with_clear_errors():
     m = V.VQVAE(V.VQVAEConfig.tiny(hop=8))
     x = clip(T=64)
@@ -452,7 +435,7 @@ def test_trains_through_the_course_training_loop_with_metrics_and_its_hooks():
 
 @pytest.mark.parametrize("name", ["vqvae_hop64.pt", "vqvae_hop256.pt"])
 def test_shipped_levels_load_with_their_saved_or_default_min_channels(name):
-    from helpers.training import SHIPPED_CHECKPOINTS, read_checkpoint
+    from helpers.checkpoints import SHIPPED_CHECKPOINTS, read_checkpoint
 
     path = SHIPPED_CHECKPOINTS / name
     saved = read_checkpoint(path)["config"]
