@@ -190,6 +190,20 @@ def quality_means(reference: np.ndarray, estimate: np.ndarray, sr: int) -> dict[
     return {m: float(np.mean([q[m] for q in rows])) for m in QUALITY_MEASURES}
 
 
+def quality_by_codebooks(model, clips, sr: int, batch: int = 8) -> list[dict]:
+    """Mean :func:`quality_means` of a codec's reconstructions of ``clips`` (N, T) with its first 1..K codebooks: one
+    row per K, with the bit rate (``{'n_codebooks', 'bitrate', 'chroma', 'log_mel', 'si_snr', 'mr_stft'}``). Works for
+    any model with ``reconstruct(audio, sr, n_q)``, ``bitrate(k)`` and ``config.n_codebooks``
+    (:class:`helpers.autoencoder.Autoencoder`, :class:`helpers.codec.Codec`): what the training scripts store."""
+    clips = np.asarray(clips, dtype=np.float32)
+    rows = []
+    for k in range(1, model.config.n_codebooks + 1):
+        rec = np.concatenate([np.asarray(model.reconstruct(torch.from_numpy(clips[i : i + batch, None]), sr=sr, n_q=k))
+                              for i in range(0, len(clips), batch)])
+        rows.append(dict(n_codebooks=k, bitrate=model.bitrate(k), **quality_means(clips, rec, sr)))
+    return rows
+
+
 def floor_estimates(audio: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """What an estimate that knows nothing about clip i looks like, for every clip of ``audio`` (N, T), N >= 2:
 
@@ -269,10 +283,10 @@ def format_autoencoder_rows(table: dict, models: Sequence[str] | None = None) ->
     for r in table["rows"]:
         if models is not None and r["model"] is not None and r["model"] not in models:
             continue
-        out.append((r["row"], r["bitrate"] or 0.0, r["fad"], r["fad"] / real, r["family"], r.get("chroma", float("nan")),
-                    r.get("log_mel", float("nan")), r.get("si_snr", float("nan"))))
+        out.append((r["row"], r["bitrate"] or "-", r["fad"], r["fad"] / real, r["family"], r.get("chroma", "-"),
+                    r.get("log_mel", "-"), r.get("si_snr", "-")))  # "-": not measured (no bit rate, no clip to match)
     return out
 
 
 __all__ = ["chorale_halves", "render_matched", "silent_window", "embed_and_predict", "random_codes_audio", "attribute_accuracy",
-           "quality_means", "floor_estimates", "score_audio_row", "load_autoencoder_table", "format_autoencoder_rows"]
+           "quality_means", "quality_by_codebooks", "floor_estimates", "score_audio_row", "load_autoencoder_table", "format_autoencoder_rows"]

@@ -38,7 +38,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "data" / "checkpoints"
 sys.path.insert(0, str(ROOT))
 
-from helpers import audio_quality  # noqa: E402
+from helpers import audio_eval  # noqa: E402
 from helpers import autoencoder as ae  # noqa: E402
 from helpers.audio_corpus import AudioCorpus  # noqa: E402
 from helpers.checkpoints import init_record, refuse_shipped_paths, write_results  # noqa: E402
@@ -102,17 +102,6 @@ def config_from_args(args, sr: int) -> ae.AutoencoderConfig:
     return ae.AutoencoderConfig(**common, n_codebooks=1, codebook_size=args.codebook_size or 1024, quantizer_dropout=0.0)
 
 
-def quality_by_codebooks(model: ae.Autoencoder, clips: torch.Tensor, sr: int) -> list[dict]:
-    """Mean quality of the reconstructions of ``clips`` (N, T) with 1..K codebooks: one row per K."""
-    rows = []
-    for k in range(1, model.n_codebooks + 1):
-        rec = torch.cat([model.reconstruct(clips[i : i + 8, None], sr=sr, n_q=k) for i in range(0, len(clips), 8)])
-        per_clip = [audio_quality.quality_table(c, r, sr) for c, r in zip(clips, rec)]
-        row = {m: float(np.mean([q[m] for q in per_clip])) for m in per_clip[0]}
-        rows.append(dict(n_codebooks=k, bitrate=model.bitrate(k), **row))
-    return rows
-
-
 def machine() -> str:
     dev = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
     return f"{platform.machine()}, {torch.get_num_threads()} torch threads, {dev}, torch {torch.__version__}"
@@ -151,9 +140,9 @@ def main(argv=None) -> dict:
     best = ae.load_checkpoint(tcfg.checkpoint) if not args.adversarial else _autoencoder_of(tcfg.checkpoint, cfg)
     best.cpu()
     t0 = time.time()
-    table = quality_by_codebooks(best, valid, sr)
+    table = audio_eval.quality_by_codebooks(best, valid, sr)
     ae.save_checkpoint(best, work / "best_fp16.pt", half=True)
-    table16 = quality_by_codebooks(ae.load_checkpoint(work / "best_fp16.pt"), valid, sr)
+    table16 = audio_eval.quality_by_codebooks(ae.load_checkpoint(work / "best_fp16.pt"), valid, sr)
     delta = table16[-1]["log_mel"] - table[-1]["log_mel"]
     use_half = abs(delta) < 1e-3
     steps_done = history["step"][-1] if history["step"] else 0

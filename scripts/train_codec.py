@@ -32,7 +32,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "data" / "checkpoints"
 sys.path.insert(0, str(ROOT))
 
-from helpers import audio_quality, codec  # noqa: E402
+from helpers import audio_eval, codec  # noqa: E402
 from helpers.audio_corpus import AudioCorpus  # noqa: E402
 from helpers.checkpoints import init_record, refuse_shipped_paths, write_results  # noqa: E402
 from helpers.training import TrainConfig, train  # noqa: E402
@@ -83,17 +83,6 @@ def audio_loss(model, batch):
     return codec.loss_fn(model, batch["audio"] if isinstance(batch, dict) else batch)
 
 
-def quality_by_codebooks(model: codec.Codec, clips: torch.Tensor, sr: int) -> list[dict]:
-    """Mean quality of the reconstructions of ``clips`` (N, T) with 1..K codebooks: one row per K."""
-    rows = []
-    for k in range(1, model.config.n_codebooks + 1):
-        rec = model.reconstruct(clips, sr=sr, n_q=k)
-        per_clip = [audio_quality.quality_table(c, r, sr) for c, r in zip(clips, rec)]
-        row = {m: float(np.mean([q[m] for q in per_clip])) for m in per_clip[0]}
-        rows.append(dict(n_codebooks=k, bitrate=model.bitrate(k), **row))
-    return rows
-
-
 def main(argv=None) -> dict:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
@@ -122,10 +111,10 @@ def main(argv=None) -> dict:
                     tcfg, checkpoint_extra={"command": command, "seed": args.seed})
     best = codec.load_checkpoint(tcfg.checkpoint)
     t0 = time.time()
-    table = quality_by_codebooks(best, valid, sr)
+    table = audio_eval.quality_by_codebooks(best, valid, sr)
     codec.save_checkpoint(best, work / "best_fp16.pt", half=True)
     half = codec.load_checkpoint(work / "best_fp16.pt")
-    table16 = quality_by_codebooks(half, valid, sr)
+    table16 = audio_eval.quality_by_codebooks(half, valid, sr)
     delta = table16[-1]["log_mel"] - table[-1]["log_mel"]
     use_half = abs(delta) < 1e-3
     results = dict(

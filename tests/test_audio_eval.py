@@ -116,3 +116,17 @@ def test_the_autoencoder_table_refuses_weights_it_did_not_measure(tmp_path):
     (tmp_path / "a.pt").write_bytes(b"other weights")
     with pytest.raises(ValueError, match="a.pt"):
         audio_eval.load_autoencoder_table(tmp_path / "t.json", root=tmp_path)
+
+
+def test_quality_by_codebooks_works_for_both_codec_designs():
+    import numpy as np
+    import torch
+    from helpers import audio_eval, autoencoder, codec
+
+    clips = (0.3 * np.random.default_rng(0).standard_normal((3, 16 * 40))).astype(np.float32)
+    for model in (autoencoder.Autoencoder(autoencoder.AutoencoderConfig.tiny()), codec.Codec(codec.CodecConfig.tiny())):
+        rows = audio_eval.quality_by_codebooks(model.eval(), clips, 16000)
+        assert [r["n_codebooks"] for r in rows] == list(range(1, model.config.n_codebooks + 1))
+        assert all(r["bitrate"] == model.bitrate(r["n_codebooks"]) for r in rows)
+        rec = model.reconstruct(torch.from_numpy(clips[:, None]), sr=16000, n_q=1).numpy()
+        assert rows[0]["log_mel"] == audio_eval.quality_means(clips, rec, 16000)["log_mel"]

@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # this checkout's helpers, run directly or by run_all
-from helpers import audio, audio_quality, codec, vqvae
+from helpers import audio, audio_quality, autoencoder, codec, vqvae
 
 SR = 16000
 
@@ -84,6 +84,24 @@ def bench_patterns() -> None:
         print(f"{'':<33}{name:<8} {p.n_steps:6d} {t_build * 1e3:9.2f} {t_revert * 1e3:10.2f} {t_plain * 1e3:9.1f}")
 
 
+def bench_adversarial_step(config) -> None:
+    """One training step of the iSTFT codec with its multi-resolution STFT discriminator, next to the plain step."""
+    batch = torch.from_numpy(np.random.default_rng(1).uniform(-0.3, 0.3, (8, SR)).astype(np.float32))
+    model = autoencoder.Autoencoder(config)
+    gan = autoencoder.AdversarialAutoencoder(model, seed=0).train()
+    plain = autoencoder.Autoencoder(config).train()
+
+    def step(net, fn):
+        loss, _ = fn(net, batch)
+        loss.backward()
+
+    t_gan, _ = best_time(lambda: step(gan, autoencoder.adversarial_loss_fn), repeat=2)
+    t_plain, _ = best_time(lambda: step(plain, autoencoder.loss_fn), repeat=2)
+    n_disc = sum(p.numel() for p in gan.discriminator.parameters())
+    print(f"{'  + MR-STFT discriminator step':<34} {n_disc / 1e3:7.0f}k {'':>11} {'':>11} {t_gan:10.2f} s "
+          f"({t_gan / t_plain:.1f}x the plain step)")
+
+
 def main() -> None:
     torch.set_num_threads(1)
     print("one thread; encode/decode in x real time (4 s clip); train step = loss, backward, hooks on a batch 8 x 1 s")
@@ -91,6 +109,9 @@ def main() -> None:
     bench_model("VQ-VAE level hop 64, 512 codes", vqvae.VQVAE(vqvae.VQVAEConfig(hop=64)), vqvae.loss_fn)
     bench_model("VQ-VAE level hop 128, 512 codes", vqvae.VQVAE(vqvae.VQVAEConfig(hop=128)), vqvae.loss_fn)
     bench_model("codec hop 320, 4 x 1024 codes", codec.Codec(codec.CodecConfig()), codec.loss_fn)
+    istft = autoencoder.AutoencoderConfig(phase_weight=3.0, pitch_weight=5.0)  # codec_istft.pt's configuration
+    bench_model("iSTFT codec (autoencoder), 4 x 1024", autoencoder.Autoencoder(istft), autoencoder.loss_fn)
+    bench_adversarial_step(istft)
     bench_nearest()
     bench_patterns()
 
