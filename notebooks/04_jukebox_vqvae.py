@@ -369,8 +369,9 @@ print(f"one scale: hop 64 chroma {bottom['chroma']:.2f}, hop 256 {top['chroma']:
 #   input, and the decoder. Sampling cost is steps per second of audio: the bottom level, with four times as many
 #   codes per second, dominates; sampling several clips side by side shares the per-step overhead. These priors are
 #   tiny (their sizes, training steps and validation losses are printed in section 6), and their samples do not yet
-#   follow their label (the judge's verdicts above; notebook 06 measures it on 143 clips): this notebook builds the
-#   whole pipeline; the levels and priors that make it sound right are the next step.
+#   follow their label: four clips (the judge's verdicts above) say little either way, and on 143 clips notebook 06
+#   finds the asked family about as often as chance would. This notebook builds the whole pipeline; the levels and
+#   priors that make it sound right are the next step.
 #   The timings depend on the machine's load; `make bench` (`tests/benchmarks/bench_jukebox.py`) measures them again.
 #
 # ## Exercises
