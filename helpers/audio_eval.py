@@ -204,6 +204,20 @@ def quality_by_codebooks(model, clips, sr: int, batch: int = 8) -> list[dict]:
     return rows
 
 
+def fp16_if_lossless(model, module, path, clips, sr: int, tolerance: float = 1e-3) -> tuple[list[dict], bool, float]:
+    """Should a codec ship in float16? Save ``model`` in float16 to ``path`` with ``module.save_checkpoint``, load it
+    back with ``module.load_checkpoint``, and compare :func:`quality_by_codebooks` on ``clips``: float16 if the
+    all-codebook log-mel distance moves by less than ``tolerance``.
+
+    Returns ``(table of the weights that ship, use_half, fp16 minus fp32 log-mel)``."""
+    table32 = quality_by_codebooks(model, clips, sr)
+    module.save_checkpoint(model, path, half=True)
+    table16 = quality_by_codebooks(module.load_checkpoint(path), clips, sr)
+    delta = table16[-1]["log_mel"] - table32[-1]["log_mel"]
+    use_half = abs(delta) < tolerance
+    return (table16 if use_half else table32), use_half, delta
+
+
 def floor_estimates(audio: np.ndarray, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """What an estimate that knows nothing about clip i looks like, for every clip of ``audio`` (N, T), N >= 2:
 
@@ -289,4 +303,4 @@ def format_autoencoder_rows(table: dict, models: Sequence[str] | None = None) ->
 
 
 __all__ = ["chorale_halves", "render_matched", "silent_window", "embed_and_predict", "random_codes_audio", "attribute_accuracy",
-           "quality_means", "quality_by_codebooks", "floor_estimates", "score_audio_row", "load_autoencoder_table", "format_autoencoder_rows"]
+           "quality_means", "quality_by_codebooks", "fp16_if_lossless", "floor_estimates", "score_audio_row", "load_autoencoder_table", "format_autoencoder_rows"]

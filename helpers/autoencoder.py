@@ -51,7 +51,7 @@ arXiv:2107.03312), Sec. III-C (residual VQ); Liu et al. 2022, "A ConvNet for the
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from functools import lru_cache
 from typing import NamedTuple, Sequence
 
@@ -173,18 +173,11 @@ class AutoencoderConfig:
 
     @classmethod
     def from_dict(cls, d: dict) -> "AutoencoderConfig":
+        from .checkpoints import config_from_dict
+
         d = dict(d)
-        kind = d.pop("kind", cls.__name__)
-        if kind != cls.__name__:
-            raise ValueError(f"this is a {kind} configuration, not an {cls.__name__}")
         d.setdefault("phase_ramp", False)  # files from before the ramp existed decoded the raw frame phase
-        d.setdefault("phase_weight", 0.0)
-        d.setdefault("encoder_fft", 0)
-        d.setdefault("pitch_weight", 0.0)
-        unknown = set(d) - {f.name for f in fields(cls)}
-        if unknown:
-            raise ValueError(f"unknown {cls.__name__} fields {sorted(unknown)}")
-        return cls(**d)
+        return config_from_dict(cls, d, kind=True)  # other fields added since take their defaults
 
     @classmethod
     def tiny(cls, **changes) -> "AutoencoderConfig":

@@ -62,12 +62,7 @@ def reconstruct(model, kind, audio: np.ndarray, sr: int, k: int, batch: int = 16
     out = []
     for i in range(0, len(audio), batch):
         x = torch.from_numpy(audio[i : i + batch])[:, None]  # (B, 1, T): a batch of mono clips
-        if kind == "AutoencoderConfig":
-            y = model.reconstruct(x, sr=sr, n_q=k)
-        elif kind == "CodecConfig":
-            y = model.reconstruct(x, sr=sr, n_q=k)
-        else:
-            y = model.reconstruct(x, sr=sr)
+        y = model.reconstruct(x, sr=sr) if kind == "VQVAEConfig" else model.reconstruct(x, sr=sr, n_q=k)
         out.append(y.reshape(len(x), -1)[:, : audio.shape[1]].numpy())
     return np.concatenate(out).astype(np.float32)
 
@@ -88,7 +83,9 @@ def speed(model, kind, clips: np.ndarray, sr: int) -> dict:
     """Encode and decode of the clips (B, T) at the current thread count: audio seconds per compute second."""
     x = torch.from_numpy(clips)[:, None]
     audio_s = clips.shape[0] * clips.shape[1] / sr
-    encode = (lambda: model.encode(x, sr=sr)) if kind != "VQVAEConfig" else (lambda: model.encode(x[:, 0], sr=sr))
+    def encode():
+        return model.encode(x, sr=sr)
+
     codes = encode()
     best_e, best_d = float("inf"), float("inf")
     for _ in range(3):
@@ -131,7 +128,7 @@ def main(argv=None) -> dict:
     for name, path in specs:
         model, kind, K = load_any(path)
         n_params = sum(p_.numel() for p_ in model.parameters())
-        models[name] = dict(path=str(path.relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path),
+        models[name] = dict(path=str(path.resolve().relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path),
                             sha256=file_sha256(path), kind=kind, bytes=path.stat().st_size, n_params=n_params,
                             hop=model.config.hop, n_codebooks=K, codebook_size=model.config.codebook_size,
                             **speed(model, kind, held[:8], sr))

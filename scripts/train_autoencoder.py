@@ -140,11 +140,7 @@ def main(argv=None) -> dict:
     best = ae.load_checkpoint(tcfg.checkpoint) if not args.adversarial else _autoencoder_of(tcfg.checkpoint, cfg)
     best.cpu()
     t0 = time.time()
-    table = audio_eval.quality_by_codebooks(best, valid, sr)
-    ae.save_checkpoint(best, work / "best_fp16.pt", half=True)
-    table16 = audio_eval.quality_by_codebooks(ae.load_checkpoint(work / "best_fp16.pt"), valid, sr)
-    delta = table16[-1]["log_mel"] - table[-1]["log_mel"]
-    use_half = abs(delta) < 1e-3
+    table, use_half, delta = audio_eval.fp16_if_lossless(best, ae, work / "best_fp16.pt", valid, sr)
     steps_done = history["step"][-1] if history["step"] else 0
     results = dict(
         command=command, seed=args.seed, machine=machine(), init=init, steps=steps_done, planned_steps=args.steps,
@@ -152,7 +148,7 @@ def main(argv=None) -> dict:
         corpus=corpus.recipe.hash(), valid_clips=len(valid), train_seconds=round(history["seconds"], 1),
         best_step=history["best_step"], best_valid_loss=history["best_valid"], threads=args.threads,
         n_params=n_params, config=cfg.to_dict(), weights="float16" if use_half else "float32",
-        fp16_minus_fp32_log_mel=delta, quality=table16 if use_half else table, eval_seconds=round(time.time() - t0, 1),
+        fp16_minus_fp32_log_mel=delta, quality=table, eval_seconds=round(time.time() - t0, 1),
     )
     ae.save_checkpoint(best, out, half=use_half, extra=results)
     write_results(out.with_suffix(".json"), dict(results, history={k: history[k] for k in (

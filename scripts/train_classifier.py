@@ -117,6 +117,21 @@ def features(model: AttributeClassifier, audio: np.ndarray, batch: int = 100) ->
     return torch.cat([m for m, _ in parts]), torch.cat([c for _, c in parts])
 
 
+def score_splits(model: AttributeClassifier, corpus, decoders, cache: Path):
+    """A trained classifier on the corpus's valid and test clips and on each decoder's reconstructions of the test
+    clips: ``(clips, predictions, results, decoded_test)``, with ``results[split][attribute]`` from
+    :func:`helpers.classifier.evaluate_predictions` and ``decoded_test[decoder stem][attribute]`` an accuracy."""
+    sr, heads = model.config.sr, model.config.heads
+    clips = {s: corpus.clips(s) for s in ("valid", "test")}
+    preds = {s: model.predict(clips[s], sr) for s in clips}
+    results = {s: evaluate_predictions(preds[s], corpus.labels(s), heads) for s in clips}
+    decoded_test = {}  # test accuracy on each decoder's reconstructions of the test clips
+    for a in decoders:
+        r = evaluate_predictions(model.predict(reconstructions(a, clips["test"], sr, cache), sr), corpus.labels("test"), heads)
+        decoded_test[Path(a).stem] = {k: v["accuracy"] for k, v in r.items()}
+    return clips, preds, results, decoded_test
+
+
 def evaluate_only(args) -> dict:
     """Re-score a trained classifier on the current corpus (``--evaluate-only``): valid and test results, test on each
     decoder's reconstructions (the decoders its JSON lists, checked by hash), float16 agreement; everything else in
@@ -134,17 +149,13 @@ def evaluate_only(args) -> dict:
     model = AttributeClassifier(config)
     load_weights(model, ckpt, config=config.to_dict())
     model.eval()
-    clips = {s: corpus.clips(s) for s in ("valid", "test")}
-    preds = {s: model.predict(clips[s], config.sr) for s in clips}
-    results = {s: evaluate_predictions(preds[s], corpus.labels(s), config.heads) for s in clips}
-    decoded_test = {}
+    decoders = []
     for entry in meta.get("augment", []):
         path = ckpt.parent / entry["checkpoint"]
         if file_sha256(path) != entry["sha256"]:
             raise ValueError(f"{path}: not the decoder this classifier was trained on (SHA-256 differs)")
-        rec = reconstructions(str(path), clips["test"], config.sr, Path(args.work) / "recon")
-        r = evaluate_predictions(model.predict(rec, config.sr), corpus.labels("test"), config.heads)
-        decoded_test[path.stem] = {k: v["accuracy"] for k, v in r.items()}
+        decoders.append(str(path))
+    _, _, results, decoded_test = score_splits(model, corpus, decoders, Path(args.work) / "recon")
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *sys.argv[1:]])
     meta.update(
         corpus_recipe=corpus.recipe.hash(),
@@ -220,9 +231,7 @@ def main(argv=None) -> dict:
     best = AttributeClassifier(config)
     load_weights(best, fp32_path, config=config.to_dict())
     best.eval()
-    clips = {s: corpus.clips(s) for s in ("valid", "test")}
-    preds32 = {s: best.predict(clips[s], config.sr) for s in clips}
-    results32 = {s: evaluate_predictions(preds32[s], corpus.labels(s), config.heads) for s in clips}
+    clips, preds32, results32, decoded_test = score_splits(best, corpus, args.augment, work / "recon")
     half_path = work / "classifier_fp16.pt"
     save_weights(best, half_path, config.to_dict(), half=True)
     half = AttributeClassifier(config)
@@ -231,11 +240,6 @@ def main(argv=None) -> dict:
     changed = {s: int(sum(a != b for name in preds32[s]
                           for a, b in zip(preds32[s][name], half.predict(clips[s], config.sr)[name])))
                for s in clips}
-    decoded_test = {}  # test accuracy on each decoder's reconstructions of the test clips
-    for a in args.augment:
-        rec = reconstructions(a, clips["test"], config.sr, work / "recon")
-        r = evaluate_predictions(best.predict(rec, config.sr), corpus.labels("test"), config.heads)
-        decoded_test[Path(a).stem] = {k: v["accuracy"] for k, v in r.items()}
     use_half = all(v == 0 for v in changed.values())
     extra = {"command": command, "seed": args.seed, "steps": args.steps, "best_step": history["best_step"],
              "best_valid_loss": history["best_valid"], "corpus_recipe": corpus.recipe.hash(),

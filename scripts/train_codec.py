@@ -111,18 +111,13 @@ def main(argv=None) -> dict:
                     tcfg, checkpoint_extra={"command": command, "seed": args.seed})
     best = codec.load_checkpoint(tcfg.checkpoint)
     t0 = time.time()
-    table = audio_eval.quality_by_codebooks(best, valid, sr)
-    codec.save_checkpoint(best, work / "best_fp16.pt", half=True)
-    half = codec.load_checkpoint(work / "best_fp16.pt")
-    table16 = audio_eval.quality_by_codebooks(half, valid, sr)
-    delta = table16[-1]["log_mel"] - table[-1]["log_mel"]
-    use_half = abs(delta) < 1e-3
+    table, use_half, delta = audio_eval.fp16_if_lossless(best, codec, work / "best_fp16.pt", valid, sr)
     results = dict(
         command=command, seed=args.seed, init=init, steps=args.steps, batch_size=args.batch_size, crop_seconds=args.crop,
         corpus=corpus.recipe.hash(), valid_clips=len(valid), train_seconds=round(history["seconds"], 1),
         best_step=history["best_step"], best_valid_loss=history["best_valid"], threads=args.threads,
         n_params=n_params, config=cfg.to_dict(), weights="float16" if use_half else "float32",
-        fp16_minus_fp32_log_mel=delta, quality=table16 if use_half else table, eval_seconds=round(time.time() - t0, 1),
+        fp16_minus_fp32_log_mel=delta, quality=table, eval_seconds=round(time.time() - t0, 1),
     )
     codec.save_checkpoint(best, out, half=use_half, extra=results)
     write_results(out.with_suffix(".json"), dict(results, history={k: history[k] for k in (

@@ -130,3 +130,16 @@ def test_quality_by_codebooks_works_for_both_codec_designs():
         assert all(r["bitrate"] == model.bitrate(r["n_codebooks"]) for r in rows)
         rec = model.reconstruct(torch.from_numpy(clips[:, None]), sr=16000, n_q=1).numpy()
         assert rows[0]["log_mel"] == audio_eval.quality_means(clips, rec, 16000)["log_mel"]
+
+
+def test_fp16_if_lossless_keeps_float16_when_it_loses_nothing(tmp_path):
+    import numpy as np
+    from helpers import audio_eval, autoencoder
+
+    model = autoencoder.Autoencoder(autoencoder.AutoencoderConfig.tiny()).eval()
+    clips = (0.3 * np.random.default_rng(0).standard_normal((3, 16 * 40))).astype(np.float32)
+    table, use_half, delta = audio_eval.fp16_if_lossless(model, autoencoder, tmp_path / "h.pt", clips, 16000)
+    assert (tmp_path / "h.pt").exists() and abs(delta) < 1e-3 and use_half
+    assert [r["n_codebooks"] for r in table] == [1, 2, 3]
+    _, strict, _ = audio_eval.fp16_if_lossless(model, autoencoder, tmp_path / "h.pt", clips, 16000, tolerance=0.0)
+    assert strict is (delta == 0.0)
