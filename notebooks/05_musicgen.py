@@ -130,6 +130,10 @@ assert by_row["codec_istft, 1 codebook"]["fad"] > new4["fad"]  # four codebooks 
 chroma_by_k = [by_row[f"codec_istft, {k} codebook{'s' if k > 1 else ''}"]["chroma"] for k in range(1, 5)]
 assert all(a < b for a, b in zip(chroma_by_k, chroma_by_k[1:]))  # every codebook keeps more of the notes
 assert by_row["floor: noise"]["chroma"] < new4["chroma"] < old4["chroma"]  # above the floor, below codec.pt
+assert old4["fad"] > 2 * new4["fad"] and new4["family"] > 2 * old4["family"]  # several times closer, far more often
+fad_k = [by_row[f"codec_istft, {k} codebook{'s' if k > 1 else ''}"]["fad"] for k in range(1, 5)]
+assert fad_k[0] > fad_k[1] > fad_k[2] and abs(fad_k[3] - fad_k[2]) < 0.1 * fad_k[0]  # falls, then not by much
+assert new4["fad"] > 1.5 * real_fad  # not yet as close as real clips are to each other
 print(f"codec_istft with 4 codebooks: FAD {new4['fad'] / real_fad:.1f} x real-vs-real (codec.pt: "
       f"{old4['fad'] / real_fad:.1f} x); family heard {new4['family']:.2f} [{new4['family_low']:.2f}, "
       f"{new4['family_high']:.2f}] (codec.pt {old4['family']:.2f}); chroma {new4['chroma']:.2f} "
@@ -163,7 +167,8 @@ for name, audio in [("original", clips[0]),
 # none (zero), random, and each bin's own advance from frame to frame (`helpers.autoencoder.bin_phase_ramp`: what a
 # steady tone at the bin's centre frequency would have). The network that predicts the phase is the same at every
 # frame (a convolution), so a held note gets the same output frame after frame: read as a raw phase that is the
-# "zero" row, read relative to the bin's advance (what `codec_istft.pt` does) it is the "bin advance" row.
+# "zero" row, read relative to the bin's advance (what `codec_istft.pt` does) it is the "bin advance" row. The last
+# three rows swap the trained codec's own magnitudes and phases with the true ones.
 
 # %%
 n_fft, hop = istft_codec.config.n_fft, istft_codec.config.synthesis_hop
@@ -176,13 +181,25 @@ for name, ph in phases.items():
     y = autoencoder.istft_same(torch.polar(S.abs(), ph), n_fft, hop).numpy()
     q = audio_eval.quality_means(clips.numpy(), y, SR)
     phase_rows.append((name, q["chroma"], q["log_mel"]))
-print(format_table(phase_rows, ["true magnitudes with", "chroma", "log-mel"], digits=3))
-assert phase_rows[3][1] > phase_rows[2][1] > phase_rows[1][1]  # bin advance > random > zero
+with torch.no_grad():
+    P = istft_codec(clips).spectrum  # codec_istft's own magnitudes and phases for the same frames
+for name, mag, ph in [("codec_istft: its magnitudes, its phase", P.abs(), torch.angle(P)),
+                      ("its magnitudes, the true phase", P.abs(), torch.angle(S)),
+                      ("the true magnitudes, its phase", S.abs(), torch.angle(P))]:
+    q = audio_eval.quality_means(clips.numpy(), autoencoder.istft_same(torch.polar(mag, ph), n_fft, hop).numpy(), SR)
+    phase_rows.append((name, q["chroma"], q["log_mel"]))
+print(format_table(phase_rows, ["magnitudes and phase", "chroma", "log-mel"], digits=3))
+chroma_of = {name: c for name, c, _ in phase_rows}
+assert chroma_of["bin advance"] > chroma_of["random phase"] > chroma_of["zero phase"]
+assert chroma_of["bin advance"] > 0.95  # nearly all the chroma
+assert chroma_of["the true magnitudes, its phase"] > chroma_of["its magnitudes, the true phase"]  # magnitudes limit
 
 # %% [markdown]
 # With the same magnitudes, a constant raw phase loses the most: each partial restarts at every frame and its energy
 # spreads 50 Hz (one frame rate) to either side, which moves low notes into other pitch classes. Phase relative to the
-# bin's advance keeps nearly all the chroma; the rest of what `codec_istft.pt` loses is in its magnitudes.
+# bin's advance keeps nearly all the chroma. And the trained codec: its phase with the true magnitudes keeps more of
+# the chroma than its magnitudes with the true phase, so what `codec_istft.pt` still loses of the notes is mostly in
+# its magnitudes.
 #
 # ### Train one yourself
 #
@@ -206,6 +223,7 @@ print(f"{codec_history['step'][-1]} steps in {codec_history['seconds']:.0f} s; v
       f"{mel_curve[0]:.3f} -> {mel_curve[-1]:.3f}; log-mel distance of clip 0 before "
       f"{audio_quality.log_mel_distance(clips[0], before, SR):.2f}, after {audio_quality.log_mel_distance(clips[0], after, SR):.2f}")
 assert mel_curve[-1] < mel_curve[0]
+assert audio_quality.log_mel_distance(clips[0], after, SR) < audio_quality.log_mel_distance(clips[0], before, SR)
 
 # %%
 print("before training"); display(play(before.numpy(), sr=SR))
