@@ -99,6 +99,9 @@ class AutoencoderConfig:
             frequency bins: the pitch of low notes); 0: only the n_fft one.
         pitch_weight: weight of :func:`semitone_loss` (a log-frequency spectrogram, 3 bins per semitone from 55 Hz
             to 4 kHz: the only reconstruction term that resolves the pitch of low notes); 0: off.
+        pitch_sc_weight: weight of :func:`semitone_convergence_loss` (the spectral convergence of the same semitone
+            spectrogram: a linear-magnitude error, dominated by the loud partials that decide which notes are
+            heard, where the log terms weigh every band alike); 0: off.
     """
 
     sample_rate: int = 16000
@@ -124,6 +127,7 @@ class AutoencoderConfig:
     phase_weight: float = 0.0
     encoder_fft: int = 0
     pitch_weight: float = 0.0
+    pitch_sc_weight: float = 0.0
 
     def __post_init__(self):
         for name in ("sample_rate", "hop", "synthesis_hop", "n_fft", "dim", "latent_dim", "n_codebooks",
@@ -144,7 +148,7 @@ class AutoencoderConfig:
         if not 0.0 <= self.quantizer_dropout <= 1.0:
             raise ValueError(f"AutoencoderConfig: quantizer_dropout must lie in [0, 1], got {self.quantizer_dropout}")
         for name in ("commit_weight", "codebook_weight", "mel_weight", "stft_weight", "adversarial_weight",
-                     "feature_weight", "phase_weight", "pitch_weight"):
+                     "feature_weight", "phase_weight", "pitch_weight", "pitch_sc_weight"):
             if getattr(self, name) < 0:
                 raise ValueError(f"AutoencoderConfig: {name} must be >= 0, got {getattr(self, name)}")
 
@@ -749,6 +753,15 @@ def semitone_loss(x: torch.Tensor, y: torch.Tensor, sr: int) -> torch.Tensor:
     return (torch.log(a.clamp_min(LOG_FLOOR)) - torch.log(b.clamp_min(LOG_FLOOR))).abs().mean()
 
 
+def semitone_convergence_loss(x: torch.Tensor, y: torch.Tensor, sr: int) -> torch.Tensor:
+    """Spectral convergence of the semitone spectrograms, ``||S(x) - S(y)||_F / ||S(x)||_F`` per clip, averaged:
+    0 when they agree, 1 for silence. Linear in magnitude, so the loud partials that decide which notes are heard
+    dominate it (a log distance weighs a quiet band as much as the melody's)."""
+    a, b = semitone_spectrogram(x, sr), semitone_spectrogram(y, sr)  # (B, n_bands, frames)
+    num = torch.linalg.vector_norm(a - b, dim=(1, 2))
+    return (num / torch.linalg.vector_norm(a, dim=(1, 2)).clamp_min(1e-8)).mean()
+
+
 def anti_wrap(x: torch.Tensor) -> torch.Tensor:
     """``|x - 2 pi round(x / 2 pi)|``: the distance of a phase difference from the nearest multiple of 2 pi."""
     return (x - 2 * math.pi * torch.round(x / (2 * math.pi))).abs()
@@ -787,13 +800,16 @@ def reconstruction_losses(x: torch.Tensor, y: torch.Tensor, config: AutoencoderC
         out["phase"] = ph["if"] + ph["gd"]
     if config.pitch_weight > 0:
         out["pitch"] = semitone_loss(x, y, config.sample_rate)
+    if config.pitch_sc_weight > 0:
+        out["pitch_sc"] = semitone_convergence_loss(x, y, config.sample_rate)
     return out
 
 
 def _weighted(rec: dict[str, torch.Tensor], cfg: AutoencoderConfig) -> torch.Tensor:
     return (cfg.mel_weight * rec["mel"] + cfg.stft_weight * rec["stft"]
             + (cfg.phase_weight * rec["phase"] if "phase" in rec else 0.0)
-            + (cfg.pitch_weight * rec["pitch"] if "pitch" in rec else 0.0))
+            + (cfg.pitch_weight * rec["pitch"] if "pitch" in rec else 0.0)
+            + (cfg.pitch_sc_weight * rec["pitch_sc"] if "pitch_sc" in rec else 0.0))
 
 
 def _unwrap(model):

@@ -67,6 +67,8 @@ def parse_args(argv=None):
     p.add_argument("--n-valid", type=int, default=16, help="held-out valid clips for validation and the final table")
     p.add_argument("--phase-weight", type=float, default=0.0, help="weight of the IF + group-delay phase loss")
     p.add_argument("--pitch-weight", type=float, default=0.0, help="weight of the semitone-spectrogram loss")
+    p.add_argument("--pitch-sc-weight", type=float, default=0.0,
+                   help="weight of the semitone spectrogram's spectral convergence (linear magnitude)")
     p.add_argument("--encoder-fft", type=int, default=0, help="the encoder also reads an STFT of this size")
     p.add_argument("--no-phase-ramp", action="store_true", help="the decoder predicts the raw frame phase (Vocos)")
     p.add_argument("--adversarial", action="store_true", help="train with the multi-resolution STFT discriminator")
@@ -96,7 +98,7 @@ def config_from_args(args, sr: int) -> ae.AutoencoderConfig:
     common = dict(sample_rate=sr, hop=hop, synthesis_hop=syn, n_fft=4 * syn, dim=args.dim,
                   encoder_blocks=args.encoder_blocks, decoder_blocks=args.decoder_blocks,
                   phase_ramp=not args.no_phase_ramp, phase_weight=args.phase_weight,
-                  encoder_fft=args.encoder_fft, pitch_weight=args.pitch_weight)
+                  encoder_fft=args.encoder_fft, pitch_weight=args.pitch_weight, pitch_sc_weight=args.pitch_sc_weight)
     if args.preset == "codec":
         return ae.AutoencoderConfig(**common, n_codebooks=4, codebook_size=args.codebook_size or 1024)
     return ae.AutoencoderConfig(**common, n_codebooks=1, codebook_size=args.codebook_size or 1024, quantizer_dropout=0.0)

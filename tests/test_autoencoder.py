@@ -400,8 +400,25 @@ def test_semitone_bands_put_a_note_in_its_own_band():
 
 def test_the_pitch_term_enters_the_loss_only_when_weighted():
     x = clips(b=3, t=16 * 300)
-    assert "pitch" not in ae.loss_fn(tiny(), x)[1]
+    assert "pitch" not in ae.loss_fn(tiny(), x)[1] and "pitch_sc" not in ae.loss_fn(tiny(), x)[1]
     assert ae.loss_fn(tiny(pitch_weight=1.0), x)[1]["pitch"] > 0
+    assert ae.loss_fn(tiny(pitch_sc_weight=1.0), x)[1]["pitch_sc"] > 0
+
+
+def test_semitone_convergence_is_zero_when_equal_one_for_silence_and_hears_a_wrong_loud_note_first():
+    sr = 16000
+    t = torch.arange(sr, dtype=torch.float32) / sr
+    tone = lambda f, a=1.0: a * torch.sin(2 * math.pi * f * t)  # noqa: E731
+    melody = (tone(220) + tone(330, 0.1))[None]  # a loud A3, a quiet E4
+    assert float(ae.semitone_convergence_loss(melody, melody, sr)) == 0.0
+    assert float(ae.semitone_convergence_loss(melody, torch.zeros_like(melody), sr)) == pytest.approx(1.0)
+    loud_wrong = float(ae.semitone_convergence_loss(melody, (tone(233.1) + tone(330, 0.1))[None], sr))
+    quiet_wrong = float(ae.semitone_convergence_loss(melody, (tone(220) + tone(349.2, 0.1))[None], sr))
+    assert loud_wrong > 5 * quiet_wrong > 0  # linear in magnitude: the loud note's error dominates
+    # the log distance weighs the two mistakes far more alike
+    log_loud = float(ae.semitone_loss(melody, (tone(233.1) + tone(330, 0.1))[None], sr))
+    log_quiet = float(ae.semitone_loss(melody, (tone(220) + tone(349.2, 0.1))[None], sr))
+    assert log_loud / log_quiet < loud_wrong / quiet_wrong
 
 
 def test_a_warm_start_may_change_loss_weights_but_not_the_architecture(tmp_path):
