@@ -431,3 +431,26 @@ def test_a_warm_start_may_change_loss_weights_but_not_the_architecture(tmp_path)
     assert set(state) == set(tiny().state_dict())
     with pytest.raises(ValueError, match="dim"):
         script.init_weights(path, ae.AutoencoderConfig.tiny(dim=32))
+
+
+def test_the_diagnosis_scripts_probe_and_frame_chroma():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("diagnose_autoencoder", "scripts/diagnose_autoencoder.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    from helpers.pitch import chroma_filterbank
+    sr, n_fft = 16000, 1280
+    t = torch.arange(sr, dtype=torch.float32) / sr
+    fb = torch.from_numpy(chroma_filterbank(sr, n_fft, 55.0, 5000.0, kernel="nearest")).float()
+    a440 = torch.sin(2 * math.pi * 440 * t)[None]
+    rows = script.frame_chroma(ae.stft_same(a440, n_fft, 320).abs(), fb)  # (frames, 12)
+    assert rows.shape[1] == 12 and (rows.argmax(dim=1) == 9).all()  # A
+    assert torch.allclose(rows.norm(dim=1), torch.ones(len(rows)))
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(400, 6, generator=g)
+    y = torch.nn.functional.normalize(x @ torch.rand(6, 12, generator=g), dim=1)  # linear, positive
+    assert script.ridge_cosine(x[:300], y[:300], x[300:], y[300:], lam=1e-3) > 0.99  # linear: near 1
+    assert script.ridge_cosine(x[:300], y[torch.randperm(300, generator=g)], x[300:], y[300:]) < \
+        script.ridge_cosine(x[:300], y[:300], x[300:], y[300:])  # shuffled targets: lower
+    ctx = script.with_context(torch.arange(10.0).view(1, 2, 5), k=1)  # (5 frames, 3 x 2)
+    assert ctx.shape == (5, 6) and ctx[0, :2].tolist() == [0.0, 0.0] and ctx[0, 2:4].tolist() == [0.0, 5.0]
