@@ -122,3 +122,14 @@ def test_every_exercise_of_notebook_06_is_checked():
     checked = re.findall(r'^check\("([a-z_0-9]+)"', block, flags=re.M)
     assert len(numbered) == len(checked) == 6  # one check cell per exercise
     assert set(checked) == {e.name for e in EXERCISES.values() if e.notebook == "06_evaluation"}
+
+
+def test_every_exercise_of_notebook_04_is_checked():
+    import re
+
+    source = (NOTEBOOKS / "04_jukebox_vqvae.py").read_text()
+    block = source[source.index("# ## Exercises"):source.index("# ## Further reading")]
+    numbered = re.findall(r"^# (\d)\. \*\*", block, flags=re.M)
+    checked = re.findall(r'^check\("([a-z_0-9]+)"', block, flags=re.M)
+    assert len(numbered) == len(checked) == 5  # one check cell per exercise
+    assert set(checked) == {e.name for e in EXERCISES.values() if e.notebook == "04_jukebox_vqvae"}
