@@ -10,6 +10,7 @@
 - ``helpers.audio_corpus``    clips rendered from the corpora, with attributes and captions, cached outside the repo
 - ``helpers.classifier``      the course's ears: instrument family, tempo, mode, register; the FAD embedding
 - ``helpers.plots``           piano rolls, spectrograms, waveforms
+- ``helpers.diagrams``        drawn diagrams of the pipelines (Jukebox's hierarchy and top-down sampling)
 - ``helpers.representations`` piano roll, performance events, REMI, the chorale grid
 - ``helpers.markov``          smoothed n-gram melody models
 - ``helpers.attention``       relative self-attention (plain and skewed), plain and SDPA softmax attention

@@ -244,10 +244,26 @@ def load_upsampler(path, expect: dict | None = None) -> Upsampler:
 
 
 # --- top-down sampling -----------------------------------------------------------------------------------------------
+def level_temperatures(temperature) -> tuple[float, float]:
+    """``(top, bottom)`` sampling temperatures from one number (both levels) or a pair (top prior, upsampler).
+
+    >>> level_temperatures(0.9), level_temperatures((1.0, 0.5))
+    ((0.9, 0.9), (1.0, 0.5))
+    """
+    pair = tuple(temperature) if isinstance(temperature, (tuple, list)) else (temperature, temperature)
+    if len(pair) != 2:
+        raise ValueError(f"temperature must be a number or a (top, bottom) pair, got {temperature!r}")
+    pair = tuple(float(t) for t in pair)
+    if min(pair) <= 0:
+        raise ValueError(f"temperatures must be > 0, got {temperature!r}")
+    return pair
+
+
 @torch.no_grad()
 def sample_top_down(top_vqvae, bottom_vqvae, prior: MusicTransformer, upsampler: Upsampler, label, seconds: float,
-                    generator: torch.Generator, prompt_audio: torch.Tensor | None = None, temperature: float = 1.0,
-                    top_k: int | None = None, sr: int | None = None) -> dict:
+                    generator: torch.Generator, prompt_audio: torch.Tensor | None = None,
+                    temperature: float | tuple[float, float] = 1.0, top_k: int | None = None,
+                    sr: int | None = None) -> dict:
     """Sample audio top-down: label -> top codes -> bottom codes -> audio, timing every stage.
 
     Args:
@@ -258,6 +274,8 @@ def sample_top_down(top_vqvae, bottom_vqvae, prior: MusicTransformer, upsampler:
         generator: draws every sample (same seed, same audio).
         prompt_audio: (B, T) or (B, 1, T) audio whose codes the sample continues at both levels, or None (from
             scratch).
+        temperature: one temperature for both levels, or ``(top, bottom)``: one for the top prior and one for the
+            upsampler (Jukebox samples its levels at different temperatures).
         sr: the prompt's sample rate (required with ``prompt_audio``; it must be the levels' rate).
 
     Returns:
@@ -266,6 +284,7 @@ def sample_top_down(top_vqvae, bottom_vqvae, prior: MusicTransformer, upsampler:
         stage (``top_prior``, ``upsampler``, ``decode``) and ``rtf`` per stage and ``total``: compute seconds per second
         of audio produced (B clips of ``seconds_audio`` each; a batch shares the per-step overhead).
     """
+    t_top, t_bottom = level_temperatures(temperature)
     hop_top, hop_bottom = top_vqvae.hop, bottom_vqvae.hop
     if hop_top != hop_bottom * upsampler.ratio:
         raise ValueError(f"top hop {hop_top} != bottom hop {hop_bottom} x upsampler ratio {upsampler.ratio}")
@@ -281,9 +300,9 @@ def sample_top_down(top_vqvae, bottom_vqvae, prior: MusicTransformer, upsampler:
         prompt_top = top_vqvae.encode(prompt_audio, sr)  # (B, P)
         prompt_bottom = bottom_vqvae.encode(prompt_audio, sr)[:, : prompt_top.shape[1] * upsampler.ratio]  # (B, P*r)
     t0 = time.perf_counter()
-    top = sample_top(prior, label, n_top, generator, prompt_top, temperature, top_k)  # (B, n_top)
+    top = sample_top(prior, label, n_top, generator, prompt_top, t_top, top_k)  # (B, n_top)
     t1 = time.perf_counter()
-    bottom = upsampler.sample(top, generator, prompt_bottom, temperature, top_k)  # (B, n_top * ratio)
+    bottom = upsampler.sample(top, generator, prompt_bottom, t_bottom, top_k)  # (B, n_top * ratio)
     t2 = time.perf_counter()
     audio = bottom_vqvae.decode(bottom)  # (B, T)
     t3 = time.perf_counter()

@@ -13,8 +13,8 @@ tested with the reference solution (it passes) and with a wrong answer (it fails
 The exercises of ``07_exercises.ipynb`` keep their checks in :mod:`helpers.exercises` (tables of properties
 with ✓/✗); here they only gain the "not answered yet" gate and :func:`show_solution`.
 
-Notebooks: 01_representations, 02_markov_chains, 03_music_transformer, 06_evaluation, 07_exercises,
-08_review_audio_features.
+Notebooks: 01_representations, 02_markov_chains, 03_music_transformer, 04_jukebox_vqvae, 06_evaluation,
+07_exercises, 08_review_audio_features.
 Reference: the exercise pattern of the PCP notebooks (Müller et al.): a task, an empty cell, a check.
 """
 from __future__ import annotations
@@ -354,6 +354,206 @@ def check_ap_11_point(ap_11_point) -> float:
             raise AssertionError("✗ 20 random problems of 30 items: your AP differs from the 11-point definition")
     _ok("20 random problems of 30 items agree with the 11-point definition")
     return float(ap_11_point([1, 0, 1], [0.9, 0.5, 0.2]))
+
+
+# ----------------------------------------------------------------------------------------------------
+# 04_jukebox_vqvae
+# ----------------------------------------------------------------------------------------------------
+LIVE_LEVEL = dict(hop=64, synthesis_hop=64, n_fft=256, dim=64, encoder_blocks=1, decoder_blocks=2, latent_dim=32,
+                  n_codebooks=1, codebook_size=256, quantizer_dropout=0.0)
+"""Section 3's live level of notebook 04 (``helpers.autoencoder``, one codebook), as AutoencoderConfig fields."""
+ABLATION_LEVEL = dict(hop=64, codebook_size=64, code_dim=16, channels=16, depth=1)
+"""Section 4's small time-domain level of notebook 04 (``helpers.vqvae``), as VQVAEConfig fields."""
+
+
+def train_level_reference(steps: int, seed: int = 0, **changes):
+    """Exercise 1 (notebook 04): section 3's live level with config ``changes`` (e.g. ``hop=128``), trained
+    ``steps`` steps as in section 3 (0.5-s train crops, batch 8)."""
+    from . import autoencoder, training
+    from .audio_corpus import AudioCorpus
+
+    corpus = AudioCorpus.build()
+    cfg = autoencoder.AutoencoderConfig(**{"sample_rate": corpus.recipe.sr, **LIVE_LEVEL, **changes})
+    model = autoencoder.Autoencoder(cfg, seed=seed)
+    training.train(model, autoencoder.loss_fn, corpus.random_crops("train", 0.5), None,
+                   training.TrainConfig(steps=steps, batch_size=8, lr=3e-3, min_lr=3e-4, warmup_steps=min(10, steps),
+                                        weight_decay=0.0, grad_clip=10.0, seed=seed, device="cpu", progress=False))
+    return model.eval()
+
+
+def _valid_audio_04(n: int = 4, seconds: float = 1.0):
+    import torch
+
+    from .audio_corpus import AudioCorpus
+
+    corpus = AudioCorpus.build()
+    clips = corpus.clips("valid")[:n, : int(seconds * corpus.recipe.sr)]
+    return torch.from_numpy(np.asarray(clips, dtype=np.float32)), corpus.recipe.sr
+
+
+def _mel_distance_04(model, audio, sr: int) -> float:
+    from .autoencoder import multi_scale_mel_loss
+
+    return float(multi_scale_mel_loss(audio, model.reconstruct(audio, sr=sr), sr))
+
+
+def _require_trained_level(model, what: str) -> float:
+    """The model is an Autoencoder whose mel distance on 4 validation clips is below its untrained twin's."""
+    from .autoencoder import Autoencoder
+
+    _require(isinstance(model, Autoencoder), f"{what} is a helpers.autoencoder.Autoencoder")
+    audio, sr = _valid_audio_04()
+    trained, untrained = _mel_distance_04(model, audio, sr), _mel_distance_04(Autoencoder(model.config, seed=0), audio, sr)
+    _require(trained < untrained, f"{what} has learnt: its mel distance on 4 validation clips ({trained:.2f}) is "
+             f"below the untrained model's ({untrained:.2f})")
+    return trained
+
+
+@_register("another_hop", "04_jukebox_vqvae", ["train_level"], [train_level_reference], [lambda: (1,)])
+def check_another_hop(train_level) -> dict:
+    """``train_level(steps, seed=0, **changes)``: the live level with the changes, trained; hop 128 gives 125 codes/s."""
+    model = train_level(12, 0, hop=128)
+    _require(getattr(getattr(model, "config", None), "hop", None) == 128, "train_level(12, hop=128) gives a hop-128 level")
+    _require(model.config.n_codebooks == 1 and all(getattr(model.config, k) == v for k, v in LIVE_LEVEL.items()
+                                                   if k != "hop"),
+             "every other setting is section 3's (one codebook of 256 codes, the same blocks)")
+    audio, sr = _valid_audio_04()
+    codes = model.encode(audio, sr=sr)
+    _require(tuple(codes.shape) == (4, 1, sr // 128), f"1 s of audio gives {sr / 128:g} codes (got {tuple(codes.shape)})")
+    return {"hop": 128, "mel distance": _require_trained_level(model, "the hop-128 level")}
+
+
+def ablation_usage_reference(steps: int, seed: int = 0, **changes) -> float:
+    """Exercise 2 (notebook 04): section 4's run with config ``changes`` (e.g. ``codebook_size=256``) for ``steps``
+    steps; returns the fraction of the codebook used on 16 validation crops of 0.5 s."""
+    import torch
+
+    from . import training, vqvae
+    from .audio_corpus import AudioCorpus
+
+    corpus = AudioCorpus.build()
+    cfg = vqvae.VQVAEConfig(**{"sample_rate": corpus.recipe.sr, **ABLATION_LEVEL, **changes})  # changes win
+    model = vqvae.VQVAE(cfg, seed=seed)
+    training.train(model, lambda m, batch: vqvae.loss_fn(m, batch["audio"]), corpus.random_crops("train", 0.25), None,
+                   training.TrainConfig(steps=steps, batch_size=8, lr=2e-3, warmup_steps=min(5, steps), seed=seed,
+                                        device="cpu", progress=False))
+    valid = torch.from_numpy(np.asarray(corpus.clips("valid")[:16, :8000], dtype=np.float32))  # (16, 0.5 s)
+    usage, _ = vqvae.code_statistics(model.encode(valid, sr=corpus.recipe.sr), cfg.codebook_size)
+    return float(usage)
+
+
+@_register("restarts_longer", "04_jukebox_vqvae", ["ablation_usage"], [ablation_usage_reference], [lambda: (1,)])
+def check_restarts_longer(ablation_usage) -> dict:
+    """``ablation_usage(steps, seed=0, **changes)``: usage in [0, 1], the size asked for, fewer codes without restarts."""
+    with_restarts = ablation_usage(30, 0, codebook_size=128)
+    without = ablation_usage(30, 0, codebook_size=128, restart_threshold=0.0)
+    _require(all(0.0 <= float(u) <= 1.0 for u in (with_restarts, without)), "usage is a fraction of the codebook, in [0, 1]")
+    reference = ablation_usage_reference(30, 0, codebook_size=128)
+    _require(abs(float(with_restarts) - reference) <= 0.1,
+             f"it is section 4's run with 128 codes (usage {float(with_restarts):.0%}, the reference {reference:.0%})")
+    _require(float(without) < float(with_restarts),
+             f"without restarts fewer codes are used ({float(without):.0%} vs {float(with_restarts):.0%})")
+    return {"restarts": float(with_restarts), "no restarts": float(without)}
+
+
+def mel_only_level_reference(steps: int = 200, seed: int = 0):
+    """Exercise 3 (notebook 04): section 3's live level trained without its multi-resolution STFT loss."""
+    return train_level_reference(steps, seed, stft_weight=0.0)
+
+
+@_register("no_stft_loss", "04_jukebox_vqvae", ["mel_only"], [mel_only_level_reference, train_level_reference], [None])
+def check_no_stft_loss(mel_only) -> float:
+    """``mel_only``: the live level (hop 64) trained with ``stft_weight=0`` and the mel loss kept, and it has learnt."""
+    cfg = getattr(mel_only, "config", None)
+    _require(getattr(cfg, "stft_weight", None) == 0, "mel_only was trained with stft_weight=0")
+    _require(cfg.mel_weight > 0 and cfg.hop == 64 and cfg.n_codebooks == 1,
+             "the mel loss is kept, and it is section 3's level (hop 64, one codebook)")
+    return _require_trained_level(mel_only, "mel_only")
+
+
+_JUKEBOX_04: dict = {}
+
+
+def _jukebox_models_04():
+    """The shipped levels and priors of notebook 04 (loaded once)."""
+    if not _JUKEBOX_04:
+        from . import jukebox, vqvae
+        from .data import DATA_DIR
+
+        ckpt = DATA_DIR / "checkpoints"
+        _JUKEBOX_04.update(top=vqvae.load_checkpoint(ckpt / "vqvae_hop256.pt").eval(),
+                           bottom=vqvae.load_checkpoint(ckpt / "vqvae_hop64.pt").eval(),
+                           prior=jukebox.load_top_prior(ckpt / "prior_top.pt"),
+                           upsampler=jukebox.load_upsampler(ckpt / "upsampler_hop64.pt"))
+    return _JUKEBOX_04
+
+
+def sample_levels_reference(temperature, seconds: float = 1.0, seed: int = 0) -> dict:
+    """Exercise 4 (notebook 04): one piano clip sampled top-down at ``temperature`` (a number, or (top, bottom))."""
+    import torch
+
+    from .jukebox import sample_top_down
+
+    m = _jukebox_models_04()
+    return sample_top_down(m["top"], m["bottom"], m["prior"], m["upsampler"], 0, seconds,
+                           torch.Generator().manual_seed(seed), temperature=temperature)
+
+
+def distinct_codes(codes) -> float:
+    """The fraction of distinct codes in a sample (B, L): how spread out the sampled codes are."""
+    codes = np.asarray(codes)
+    return float(np.mean([len(set(row.tolist())) / len(row) for row in codes.reshape(-1, codes.shape[-1])]))
+
+
+@_register("level_temperature", "04_jukebox_vqvae", ["sample_levels"], [sample_levels_reference],
+           [lambda: ((1.0, 1.0), 0.1)])
+def check_level_temperature(sample_levels) -> dict:
+    """``sample_levels(temperature, seconds=1.0, seed=0)``: each level's temperature reaches its own level only."""
+    spread = {}
+    for level, pairs in (("top", ((0.3, 1.0), (3.0, 1.0))), ("bottom", ((1.0, 0.3), (1.0, 3.0)))):
+        cold, hot = (sample_levels(t) for t in pairs)
+        _require(isinstance(cold, dict) and {"top", "bottom"} <= set(cold), "it returns sample_top_down's dict")
+        spread[level] = (distinct_codes(cold[level]), distinct_codes(hot[level]))
+        _require(spread[level][1] > spread[level][0], f"{level} temperature 3 spreads the {level} codes more than 0.3 "
+                 f"({spread[level][1]:.0%} vs {spread[level][0]:.0%} distinct)")
+        if level == "bottom":
+            _require(np.array_equal(np.asarray(cold["top"]), np.asarray(hot["top"])),
+                     "the bottom's temperature leaves the top codes alone (same seed, same top temperature)")
+    return spread
+
+
+def one_layer_upsampler_reference(upsampler):
+    """Exercise 5 (notebook 04): an untrained upsampler like ``upsampler`` but with one transformer layer."""
+    from dataclasses import replace
+
+    from .jukebox import Upsampler
+
+    return Upsampler(replace(upsampler.config, n_layer=1), upsampler.upper_codebook_size, upsampler.ratio, seed=0)
+
+
+@_register("faster_upsampler", "04_jukebox_vqvae", ["one_layer"], [one_layer_upsampler_reference],
+           [lambda: (_jukebox_models_04()["upsampler"],)])
+def check_faster_upsampler(one_layer) -> dict:
+    """``one_layer(upsampler)``: an Upsampler with one layer, every other size the shipped one's, that samples."""
+    import torch
+    from dataclasses import asdict
+
+    from .jukebox import Upsampler
+
+    shipped = _jukebox_models_04()["upsampler"]
+    small = one_layer(shipped)
+    _require(isinstance(small, Upsampler) and small is not shipped, "one_layer returns a new jukebox.Upsampler")
+    _require(small.config.n_layer == 1, f"it has one transformer layer (got {small.config.n_layer})")
+    same = {k: v for k, v in asdict(shipped.config).items() if k != "n_layer"}
+    _require({k: v for k, v in asdict(small.config).items() if k != "n_layer"} == same
+             and (small.ratio, small.upper_codebook_size) == (shipped.ratio, shipped.upper_codebook_size),
+             "every other size is the shipped upsampler's (vocabulary, width, heads, ratio, context)")
+    n_small, n_shipped = (sum(p.numel() for p in m.parameters()) for m in (small, shipped))
+    _require(n_small < n_shipped, f"it has fewer parameters ({n_small:,} vs {n_shipped:,})")
+    top = torch.zeros(1, 4, dtype=torch.long)
+    out = small.sample(top, torch.Generator().manual_seed(0))
+    _require(tuple(out.shape) == (1, 4 * shipped.ratio), f"4 top codes give {4 * shipped.ratio} bottom codes")
+    return {"parameters": n_small, "shipped": n_shipped}
 
 
 # ----------------------------------------------------------------------------------------------------

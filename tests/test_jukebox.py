@@ -192,3 +192,20 @@ def test_sample_top_down_shapes_determinism_and_prompt():
         J.sample_top_down(top, bottom, prior, up, 1, seconds, gen(0), prompt_audio=prompt, sr=44100)
     with pytest.raises(ValueError, match="upsampler ratio"):
         J.sample_top_down(top, bottom, prior, J.Upsampler(up.config, K_TOP, 2), 1, seconds, gen(0))
+
+
+def test_sample_top_down_takes_one_temperature_per_level():
+    bottom = VQVAE(VQVAEConfig.tiny(hop=4, codebook_size=K_BOTTOM))
+    top = VQVAE(VQVAEConfig.tiny(hop=16, codebook_size=K_TOP))
+    prior, up = tiny_prior(max_len=32), tiny_upsampler(max_len=16)
+    seconds = 20 * 16 / 16000
+    one = J.sample_top_down(top, bottom, prior, up, 1, seconds, gen(0), temperature=0.7)
+    pair = J.sample_top_down(top, bottom, prior, up, 1, seconds, gen(0), temperature=(0.7, 0.7))
+    assert torch.equal(one["bottom"], pair["bottom"])  # a number is the same temperature at both levels
+    cold, hot = (J.sample_top_down(top, bottom, prior, up, 1, seconds, gen(0), temperature=(1.0, t)) for t in (0.05, 5.0))
+    assert torch.equal(cold["top"], hot["top"])  # the bottom's temperature leaves the top codes alone
+    assert not torch.equal(cold["bottom"], hot["bottom"])
+    assert J.level_temperatures(0.9) == (0.9, 0.9) and J.level_temperatures([1.0, 0.5]) == (1.0, 0.5)
+    for bad in ((1.0, 1.0, 1.0), (1.0, 0.0), -1.0):
+        with pytest.raises(ValueError, match="temperature"):
+            J.level_temperatures(bad)

@@ -8,7 +8,8 @@ from helpers.solutions import EXERCISES, NOT_ANSWERED, check, show_solution
 
 from helpers import exercises as ex
 
-# One wrong answer per exercise (a tuple: one entry per answer): plausible mistakes a learner makes.
+# One wrong answer per exercise (a tuple: one entry per answer, or a function that builds it when the test runs):
+# plausible mistakes a learner makes.
 WRONG = {
     "coarser_grid": ({"chorales": 0.30, "folk": 0.10},),  # the wrong way round (and wrong values)
     "copy_share": (0.5,),
@@ -25,6 +26,11 @@ WRONG = {
     "temperature": (lambda t, n: sol.sample_at_reference(2.0 - t, n),),  # temperature the wrong way round
     "closest_rater": (lambda answers: "simulated-2",),  # always the same rater
     "solo_halves": (lambda attrs, rng: (np.arange(len(attrs))[::2], np.arange(len(attrs))[1::2]),),  # every clip
+    "another_hop": (lambda steps, seed=0, **changes: sol.train_level_reference(steps, seed),),  # changes dropped
+    "restarts_longer": (lambda steps, seed=0, **changes: sol.ablation_usage_reference(steps, seed),),  # ditto
+    "no_stft_loss": lambda: (sol.train_level_reference(20),),  # the STFT loss still on (built when the test runs)
+    "level_temperature": (lambda t, seconds=1.0, seed=0: sol.sample_levels_reference(1.0, seconds, seed),),
+    "faster_upsampler": (lambda up: up,),  # the shipped one, two layers
     "melody_analyzer": (lambda m: {k: 0.0 for k in ex.MELODY_METRICS},),
     "chord_progression": (lambda rng: ["V"] * 8, ex.chord_consonance),  # does not start on I, V -> V not allowed
     "rhythm_evaluator": (lambda on: {"n_onsets": len(on), "mean_ioi": 0.25, "ioi_cv": 0.1, "swing_ratio": 1.0,
@@ -39,6 +45,8 @@ def reference_answer(name):
         return (sol.copy_share_reference(),)
     if name == "chroma_embedder":
         return (sol.ChromaMeanStdEmbedder(),)  # an instance: the answer is an embedder object
+    if name == "no_stft_loss":
+        return (sol.mel_only_level_reference(20),)  # an object answer: a level trained briefly
     if name == "chord_progression":
         return (ex.generate_progression, ex.chord_consonance)
     return (EXERCISES[name].references[0],)
@@ -55,7 +63,7 @@ def test_check_passes_the_reference_and_stops_a_wrong_answer(name, capsys):
     assert "✓" in out and NOT_ANSWERED not in out
     assert "✗" not in out  # every property and claim holds for the reference answer (none exempted)
     with pytest.raises(AssertionError, match="✗|required properties fail"):
-        check(name, *WRONG[name])
+        check(name, *(WRONG[name]() if callable(WRONG[name]) else WRONG[name]))
 
 
 @pytest.mark.parametrize("name", sorted(EXERCISES))
@@ -114,3 +122,14 @@ def test_every_exercise_of_notebook_06_is_checked():
     checked = re.findall(r'^check\("([a-z_0-9]+)"', block, flags=re.M)
     assert len(numbered) == len(checked) == 6  # one check cell per exercise
     assert set(checked) == {e.name for e in EXERCISES.values() if e.notebook == "06_evaluation"}
+
+
+def test_every_exercise_of_notebook_04_is_checked():
+    import re
+
+    source = (NOTEBOOKS / "04_jukebox_vqvae.py").read_text()
+    block = source[source.index("# ## Exercises"):source.index("# ## Further reading")]
+    numbered = re.findall(r"^# (\d)\. \*\*", block, flags=re.M)
+    checked = re.findall(r'^check\("([a-z_0-9]+)"', block, flags=re.M)
+    assert len(numbered) == len(checked) == 5  # one check cell per exercise
+    assert set(checked) == {e.name for e in EXERCISES.values() if e.notebook == "04_jukebox_vqvae"}

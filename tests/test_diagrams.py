@@ -1,0 +1,45 @@
+"""Tests of helpers.diagrams on the Agg backend: the boxes a diagram draws, by their labels."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pytest  # noqa: E402
+
+from helpers.diagrams import box_labels, draw_jukebox_hierarchy  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def close_figures():
+    yield
+    plt.close("all")
+
+
+def test_course_hierarchy_has_every_stage_with_its_hop_and_rate():
+    fig = draw_jukebox_hierarchy((64, 256), 16000, label="family")
+    labels = box_labels(fig)
+    assert isinstance(fig, matplotlib.figure.Figure)
+    for expected in ("encoder, hop 64", "encoder, hop 256", "codes, hop 64\n250 codes/s",
+                     "codes, hop 256\n62.5 codes/s", "label: family", "top prior", "upsampler\nhop 256 -> 64",
+                     "sampled, hop 256\n62.5 codes/s", "sampled, hop 64\n250 codes/s", "decoder, hop 64"):
+        assert expected in labels, expected
+    assert labels.count("audio\n16 kHz") == 2  # in and out
+    texts = [t.get_text() for t in fig.axes[0].texts]
+    assert "x4" in texts  # the upsampler stretches the level above by its hop ratio
+
+
+def test_jukebox_three_levels_give_two_upsamplers_and_draw_into_given_axes():
+    fig, ax = plt.subplots()
+    assert draw_jukebox_hierarchy((8, 32, 128), 44100, label="artist, genre", ax=ax) is fig
+    labels = box_labels(fig)
+    assert [x for x in labels if x.startswith("upsampler")] == ["upsampler\nhop 128 -> 32", "upsampler\nhop 32 -> 8"]
+    assert "codes, hop 8\n5,512 codes/s" in labels and sum(x.startswith("encoder") for x in labels) == 3
+    assert "decoder, hop 8" in labels and not ax.axison
+
+
+@pytest.mark.parametrize("hops", [(), (256, 64), (64, 64)])
+def test_refuses_hops_that_are_not_increasing(hops):
+    with pytest.raises(ValueError, match="increasing"):
+        draw_jukebox_hierarchy(hops)
