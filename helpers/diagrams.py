@@ -1,8 +1,8 @@
 """Drawn diagrams of the course's pipelines (matplotlib only: boxes, arrows, labels).
 
 - :func:`draw_jukebox_hierarchy` — Jukebox's levels and its top-down sampling: audio -> one encoder per level ->
-  codes at each hop -> a label-conditioned top prior -> upsamplers conditioned on the level above and the label ->
-  the bottom level's decoder -> audio.
+  codes at each hop -> a label-conditioned top prior -> upsamplers conditioned on the level above (and, in Jukebox,
+  the label) -> the bottom level's decoder -> audio.
 
 The drawing primitives (:func:`_box`, :func:`_arrow`) are small private functions that every diagram of this module
 shares. Each diagram returns its ``Figure``; every box is a ``FancyBboxPatch`` whose ``gid`` is its label (tests and
@@ -55,7 +55,7 @@ def box_labels(fig) -> list[str]:
 
 
 def draw_jukebox_hierarchy(hops: Sequence[int] = (64, 256), sample_rate: int = 16000, label: str = "family",
-                           title: str | None = None, ax=None):
+                           title: str | None = None, ax=None, label_to_upsamplers: bool = True):
     """Jukebox's hierarchy and top-down sampling, for the levels ``hops`` (bottom first) at ``sample_rate``.
 
     Left half, compression (training): the audio goes through one encoder per level, separately, and each gives its
@@ -69,6 +69,9 @@ def draw_jukebox_hierarchy(hops: Sequence[int] = (64, 256), sample_rate: int = 1
         label: what the top prior is conditioned on (Jukebox: artist and genre; the course: instrument family).
         title: the figure's title (default: the levels and the rate).
         ax: draw into these axes (a new figure when None).
+        label_to_upsamplers: draw the label reaching every upsampler (Jukebox's upsamplers take the labels:
+            ``upsamplers.update(labels)`` in its ``hparams.py``); False for a pipeline whose upsamplers see only the
+            level above (the course's shipped upsampler).
 
     Returns:
         the matplotlib ``Figure``; :func:`box_labels` lists its boxes.
@@ -99,11 +102,12 @@ def draw_jukebox_hierarchy(hops: Sequence[int] = (64, 256), sample_rate: int = 1
     _arrow(ax, (7.0, top_y + 0.775), (7.0, top_y + 0.3))
     _box(ax, 9.6, top_y, f"sampled, hop {hops[-1]}\n{rate(hops[-1])}", width=2.0, kind="codes")
     _arrow(ax, (7.8, top_y), (8.6, top_y))
-    if n > 1:  # the label reaches every upsampler too (dashed)
+    if n > 1 and label_to_upsamplers:  # the label reaches every upsampler too (dashed)
         ax.plot([5.95, 5.75, 5.75], [top_y + 1.0, top_y + 1.0, 0], color="tab:purple", lw=1.0, ls="--", zorder=1)
     for i in range(n - 2, -1, -1):
         _box(ax, 7.0, i, f"upsampler\nhop {hops[i + 1]} -> {hops[i]}", width=2.2, kind="prior")
-        _arrow(ax, (5.75, i), (5.9, i), color="tab:purple")
+        if label_to_upsamplers:
+            _arrow(ax, (5.75, i), (5.9, i), color="tab:purple")
         _arrow(ax, (9.0, i + 0.7), (7.6, i + 0.3), text=f"x{hops[i + 1] // hops[i]}")  # conditioned on the level above
         _box(ax, 9.6, i, f"sampled, hop {hops[i]}\n{rate(hops[i])}", width=2.0, kind="codes")
         _arrow(ax, (8.1, i), (8.6, i))

@@ -101,13 +101,14 @@ assert int(44100 / 8) == 5512 and 16000 / 256 == 62.5 and 16000 / 64 == 250  # t
 # The whole pipeline, drawn from the shipped levels' configurations (their hops and rate; the rates in the boxes are
 # computed from them). Left, compression: each level has its own encoder and sees the raw audio. Right, generation,
 # top-down: the top prior writes the top codes after a label token (the instrument family); the upsampler writes the
-# bottom codes, conditioned on the top codes (stretched ×4 in time) and on the label; the bottom level's decoder turns
-# them into audio. Sections 2 to 5 build the left half, section 6 the right half.
+# bottom codes, conditioned on the top codes (stretched ×4 in time) only: in the course the label reaches the top
+# prior alone, where Jukebox hands it to every upsampler too (the diagram of section 8). The bottom level's decoder
+# turns the bottom codes into audio. Sections 2 to 5 build the left half, section 6 the right half.
 
 # %%
 level_configs = {hop: json.loads((CKPT / f"vqvae_hop{hop}.json").read_text())["config"] for hop in (64, 256)}
 assert {c["sample_rate"] for c in level_configs.values()} == {SR}
-draw_jukebox_hierarchy(sorted(level_configs), SR, label="family")
+draw_jukebox_hierarchy(sorted(level_configs), SR, label="family", label_to_upsamplers=False)  # ours sees codes only
 plt.show()
 
 # %% [markdown]

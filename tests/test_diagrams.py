@@ -43,3 +43,15 @@ def test_jukebox_three_levels_give_two_upsamplers_and_draw_into_given_axes():
 def test_refuses_hops_that_are_not_increasing(hops):
     with pytest.raises(ValueError, match="increasing"):
         draw_jukebox_hierarchy(hops)
+
+
+def test_the_label_reaches_the_upsamplers_only_when_asked():
+    def purple_lines(fig):
+        ax = fig.axes[0]
+        arrows = [p for p in ax.patches if type(p).__name__ == "FancyArrowPatch"
+                  and matplotlib.colors.same_color(p.get_edgecolor(), "tab:purple")]
+        lines = [ln for ln in ax.lines if matplotlib.colors.same_color(ln.get_color(), "tab:purple")]
+        return len(arrows) + len(lines)
+
+    assert purple_lines(draw_jukebox_hierarchy((8, 32, 128), 44100)) == 3  # the label line and one arrow per upsampler
+    assert purple_lines(draw_jukebox_hierarchy((64, 256), 16000, label_to_upsamplers=False)) == 0
