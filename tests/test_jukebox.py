@@ -41,7 +41,11 @@ def test_x_add_zero_is_no_op_and_nonzero_changes_logits():
 
 @pytest.mark.parametrize("position", ["relative", "absolute"])
 def test_generate_with_x_add_same_with_and_without_cache_across_window_slides(position):
-    m = MusicTransformer(MusicTransformerConfig.tiny(vocab_size=9, position=position, max_len=8)).eval()
+    # seeded weights: with weights from whatever the global RNG held, about 2% of draws (5 of 300 seeds) are so flat
+    # that the added input moves no sampled token and the last assert failed now and then
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        m = MusicTransformer(MusicTransformerConfig.tiny(vocab_size=9, position=position, max_len=8)).eval()
     x_add = torch.randn(2, 20, 16, generator=gen(3))
     prompt = torch.randint(0, 9, (2, 2), generator=gen(4))
     a = generate(m, prompt, 18, gen(5), use_cache=True, x_add=x_add)
