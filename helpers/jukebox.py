@@ -104,14 +104,21 @@ class Upsampler(nn.Module):
     Conv1d(k=3) -> GELU -> ConvTranspose1d(stride ratio), so each of the ``ratio`` lower positions under one upper
     code gets its own vector (the phase within the upper code).
 
+    With ``n_labels > 0`` the label (the instrument family) is embedded and added to the conditioning at every
+    position, as Jukebox conditions its upsamplers on artist and genre too (``upsamplers.update(labels)`` in its
+    ``hparams.py``): the label then reaches the level that decides the timbre, not only the top prior.
+
     Notebook: 04_jukebox_vqvae.ipynb. Reference: Dhariwal et al. 2020, Sec. 4 (upsamplers) and Appendix B.2.
     """
 
-    def __init__(self, config: MusicTransformerConfig, upper_codebook_size: int, ratio: int, seed: int = 0):
+    def __init__(self, config: MusicTransformerConfig, upper_codebook_size: int, ratio: int, seed: int = 0,
+                 n_labels: int = 0):
         super().__init__()
         if ratio < 1:
             raise ValueError(f"ratio must be >= 1, got {ratio}")
-        self.config, self.upper_codebook_size, self.ratio = config, upper_codebook_size, ratio
+        if n_labels < 0:
+            raise ValueError(f"n_labels must be >= 0, got {n_labels}")
+        self.config, self.upper_codebook_size, self.ratio, self.n_labels = config, upper_codebook_size, ratio, n_labels
         self.bos = config.vocab_size - 1
         C = config.d_model
         with torch.random.fork_rng(devices=[]):
@@ -120,20 +127,32 @@ class Upsampler(nn.Module):
             self.up_embed = nn.Embedding(upper_codebook_size, C)
             self.up_conv = nn.Conv1d(C, C, 3, padding=1)
             self.up_stretch = nn.ConvTranspose1d(C, C, ratio, stride=ratio)
+            self.label_embed = nn.Embedding(n_labels, C) if n_labels else None
 
     def to_dict(self) -> dict:
-        return {"kind": "Upsampler", "transformer": self.config.to_dict(),
-                "upper_codebook_size": self.upper_codebook_size, "ratio": self.ratio}
+        d = {"kind": "Upsampler", "transformer": self.config.to_dict(),
+             "upper_codebook_size": self.upper_codebook_size, "ratio": self.ratio}
+        return dict(d, n_labels=self.n_labels) if self.n_labels else d  # files without labels keep their old config
 
-    def conditioning(self, upper: torch.Tensor) -> torch.Tensor:
-        """Upper codes (B, L_up) -> (B, L_up * ratio, d_model)."""
+    def conditioning(self, upper: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
+        """Upper codes (B, L_up) (and labels (B,) when ``n_labels > 0``) -> (B, L_up * ratio, d_model)."""
         if upper.dim() != 2:
             raise ValueError(f"upper codes must be (B, L_up), got shape {tuple(upper.shape)}")
         if int(upper.min()) < 0 or int(upper.max()) >= self.upper_codebook_size:
             raise ValueError(f"upper codes must lie in 0..{self.upper_codebook_size - 1}")
         e = self.up_embed(upper).transpose(1, 2)  # (B, C, L_up)
         e = F.gelu(self.up_conv(e))  # (B, C, L_up)
-        return self.up_stretch(e).transpose(1, 2)  # (B, L_up * ratio, C)
+        up = self.up_stretch(e).transpose(1, 2)  # (B, L_up * ratio, C)
+        if self.label_embed is None:
+            if label is not None:
+                raise ValueError("this upsampler takes no label (n_labels=0): it was trained without one")
+            return up
+        if label is None:
+            raise ValueError(f"this upsampler is conditioned on a label in 0..{self.n_labels - 1}: pass label")
+        label = torch.as_tensor(label, dtype=torch.long, device=upper.device).reshape(-1)
+        if label.shape[0] != upper.shape[0] or int(label.min()) < 0 or int(label.max()) >= self.n_labels:
+            raise ValueError(f"label must be {upper.shape[0]} values in 0..{self.n_labels - 1}, got {label.tolist()}")
+        return up + self.label_embed(label)[:, None, :]  # (B, L, C): the label at every position
 
     def inputs(self, lower: torch.Tensor) -> torch.Tensor:
         """Lower codes (B, L) -> the sequence fed to the transformer, ``[BOS, b_0, ..., b_{L-1}]`` (B, 1 + L)."""
@@ -147,11 +166,12 @@ class Upsampler(nn.Module):
 
     @torch.no_grad()
     def sample(self, upper: torch.Tensor, generator: torch.Generator, prompt: torch.Tensor | None = None,
-               temperature: float = 1.0, top_k: int | None = None) -> torch.Tensor:
-        """Lower codes (B, L_up * ratio) under upper codes (B, L_up), continuing ``prompt`` lower codes (B, P); the
-        start token BOS is never sampled (its logit is set to -inf at every step)."""
+               temperature: float = 1.0, top_k: int | None = None, label=None) -> torch.Tensor:
+        """Lower codes (B, L_up * ratio) under upper codes (B, L_up) (and ``label`` (B,) for a label-conditioned
+        upsampler), continuing ``prompt`` lower codes (B, P); the start token BOS is never sampled (its logit is set
+        to -inf at every step)."""
         self.eval()
-        up = self.conditioning(upper)  # (B, L, C)
+        up = self.conditioning(upper, label)  # (B, L, C)
         L = up.shape[1]
         start = self.inputs(prompt if prompt is not None else upper.new_zeros(upper.shape[0], 0))  # (B, 1 + P)
         if prompt is not None and (prompt.shape[0] != upper.shape[0] or int(prompt.max()) >= self.bos):
@@ -163,12 +183,14 @@ class Upsampler(nn.Module):
         return out[:, 1:]  # (B, L): drop BOS
 
 
-def upsampler_batches(lower: torch.Tensor, upper: torch.Tensor, ratio: int, length: int, bos: int):
+def upsampler_batches(lower: torch.Tensor, upper: torch.Tensor, ratio: int, length: int, bos: int,
+                      labels: torch.Tensor | None = None):
     """A ``train_data`` callable ``(generator, B) -> dict`` of aligned crops for :func:`upsampler_loss`.
 
     ``lower`` (N, L) and ``upper`` (N, L / ratio) are the codes of whole clips. A crop takes ``length`` targets
     ``b_s .. b_{s+length-1}`` (any start s), the tokens before them ``b_{s-1} ..`` (BOS when s = 0), and the upper codes
-    of the whole clip (the conditioning is computed for the clip, then cut at the same place).
+    of the whole clip (the conditioning is computed for the clip, then cut at the same place), and with ``labels``
+    (N,) each clip's label.
     """
     if lower.shape[1] != upper.shape[1] * ratio:
         raise ValueError(f"lower codes {tuple(lower.shape)} and upper codes {tuple(upper.shape)} differ by more "
@@ -181,7 +203,8 @@ def upsampler_batches(lower: torch.Tensor, upper: torch.Tensor, ratio: int, leng
         i = torch.randint(0, len(seqs), (batch_size,), generator=generator)  # (B,)
         s = torch.randint(0, lower.shape[1] - length + 1, (batch_size,), generator=generator)  # (B,)
         pos = s[:, None] + torch.arange(length + 1)[None]  # (B, length + 1)
-        return {"tokens": seqs[i[:, None], pos], "upper": upper[i], "start": s}
+        batch = {"tokens": seqs[i[:, None], pos], "upper": upper[i], "start": s}
+        return batch if labels is None else dict(batch, label=labels[i])
 
     return draw
 
@@ -190,7 +213,7 @@ def upsampler_loss(model: Upsampler, batch: dict) -> torch.Tensor:
     """Cross-entropy (nats/code) of the crops of :func:`upsampler_batches`: tokens[:, :-1] with the conditioning of
     the targets' positions predict tokens[:, 1:]."""
     tokens, s = batch["tokens"], batch["start"]
-    up = model.conditioning(batch["upper"])  # (B, L, C)
+    up = model.conditioning(batch["upper"], batch.get("label"))  # (B, L, C)
     T = tokens.shape[1] - 1
     idx = s[:, None] + torch.arange(T, device=s.device)[None]  # (B, T): target positions
     up = torch.gather(up, 1, idx[..., None].expand(-1, -1, up.shape[2]))  # (B, T, C)
@@ -238,7 +261,8 @@ def load_upsampler(path, expect: dict | None = None) -> Upsampler:
     cfg = ckpt["config"]
     if cfg.get("kind") != "Upsampler":
         raise ValueError(f"checkpoint {path} does not hold an upsampler (config kind {cfg.get('kind')!r})")
-    model = Upsampler(MusicTransformerConfig.from_dict(cfg["transformer"]), cfg["upper_codebook_size"], cfg["ratio"])
+    model = Upsampler(MusicTransformerConfig.from_dict(cfg["transformer"]), cfg["upper_codebook_size"], cfg["ratio"],
+                      n_labels=cfg.get("n_labels", 0))
     load_weights(model, path, expect if expect is not None else model.to_dict(), ckpt=ckpt)
     return model.eval()
 
@@ -302,7 +326,8 @@ def sample_top_down(top_vqvae, bottom_vqvae, prior: MusicTransformer, upsampler:
     t0 = time.perf_counter()
     top = sample_top(prior, label, n_top, generator, prompt_top, t_top, top_k)  # (B, n_top)
     t1 = time.perf_counter()
-    bottom = upsampler.sample(top, generator, prompt_bottom, t_bottom, top_k)  # (B, n_top * ratio)
+    bottom = upsampler.sample(top, generator, prompt_bottom, t_bottom, top_k,
+                              label=label if upsampler.n_labels else None)  # (B, n_top * ratio)
     t2 = time.perf_counter()
     audio = bottom_vqvae.decode(bottom)  # (B, T)
     t3 = time.perf_counter()

@@ -14,7 +14,8 @@ in ``<--work>/codes/`` under the checkpoint's checksum. Validation: the first ``
 - ``--which top``: the top-level prior, a :class:`helpers.transformer.MusicTransformer` over ``[family token, 250 top
   codes]`` (whole clips; the instrument family of the corpus attributes as a label token prefix), ``next_token_loss``.
 - ``--which upsampler``: :class:`helpers.jukebox.Upsampler` over bottom codes with the upsampled top codes added to
-  its input, crops of ``--length`` bottom codes, ``helpers.jukebox.upsampler_loss``.
+  its input, crops of ``--length`` bottom codes, ``helpers.jukebox.upsampler_loss``; with ``--upsampler-labels`` the
+  clip's instrument family is added to that input too.
 
 ``--minutes`` sizes the number of steps from a measured time per step (``--steps`` overrides it). At the end the
 best-validation weights are kept, stored in float16 if that changes the validation loss by less than 1e-3 nats, and
@@ -60,6 +61,8 @@ def parse_args(argv=None):
     p.add_argument("--attn-dropout", type=float, default=None,
                    help="dropout on the attention weights alone (default: --dropout); 0 trains faster on a CPU")
     p.add_argument("--length", type=int, default=256, help="upsampler: training window in bottom codes")
+    p.add_argument("--upsampler-labels", action="store_true",
+                   help="upsampler: condition it on the instrument family too (Jukebox conditions every level)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--minutes", type=float, default=8.0)
@@ -141,14 +144,18 @@ def main(argv=None) -> dict:
         cfg = MusicTransformerConfig(vocab_size=bottom_cfg.codebook_size + 1, n_layer=args.n_layer, n_head=args.n_head,
                                      d_model=args.d_model, d_ff=4 * args.d_model, dropout=args.dropout,
                                      attn_dropout=args.attn_dropout, max_len=args.length, max_rel=args.length)
-        model = J.Upsampler(cfg, top_cfg.codebook_size, ratio, seed=args.seed)
-        train_data = J.upsampler_batches(bottom, top, ratio, args.length, model.bos)
-        valid_draw = J.upsampler_batches(bottom_valid, top_valid, ratio, args.length, model.bos)
+        up_labels = n_labels if args.upsampler_labels else 0
+        model = J.Upsampler(cfg, top_cfg.codebook_size, ratio, seed=args.seed, n_labels=up_labels)
+        train_data = J.upsampler_batches(bottom, top, ratio, args.length, model.bos,
+                                         labels=family if up_labels else None)
+        valid_draw = J.upsampler_batches(bottom_valid, top_valid, ratio, args.length, model.bos,
+                                         labels=family_valid if up_labels else None)
         valid = [valid_draw(g, args.batch_size) for _ in range(4)]
         loss_fn = J.upsampler_loss
     steps = args.steps
     if steps is None:  # time a few steps of a throw-away copy and size the run to the budget
-        probe = (MusicTransformer(cfg) if args.which == "top" else J.Upsampler(cfg, top_cfg.codebook_size, ratio))
+        probe = (MusicTransformer(cfg) if args.which == "top"
+                 else J.Upsampler(cfg, top_cfg.codebook_size, ratio, n_labels=up_labels))
         opt = torch.optim.AdamW(probe.parameters(), lr=args.lr)
         t0 = time.perf_counter()
         for _ in range(5):
@@ -178,7 +185,8 @@ def main(argv=None) -> dict:
     model.eval()
     v32, _ = evaluate(model, loss_fn, valid, device)
     half = {k: v.half().float() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    model16 = MusicTransformer(cfg) if args.which == "top" else J.Upsampler(cfg, top_cfg.codebook_size, ratio)
+    model16 = (MusicTransformer(cfg) if args.which == "top"
+               else J.Upsampler(cfg, top_cfg.codebook_size, ratio, n_labels=up_labels))
     model16.load_state_dict(half)
     v16, _ = evaluate(model16.eval(), loss_fn, valid, device)
     use_half = abs(v16 - v32) < 1e-3
@@ -189,7 +197,7 @@ def main(argv=None) -> dict:
         codes_per_second = top_cfg.codes_per_second
     else:
         n = bottom.shape[1]
-        sps = steps_per_second(lambda: model.sample(top_valid[:1], sg), n)
+        sps = steps_per_second(lambda: model.sample(top_valid[:1], sg, label=family_valid[:1] if up_labels else None), n)
         codes_per_second = bottom_cfg.codes_per_second
     results = dict(command=command, seed=args.seed, which=args.which, steps=steps, batch_size=args.batch_size,
                    train_seconds=round(seconds, 1), threads=args.threads, n_params=n_params, n_train_clips=len(top),

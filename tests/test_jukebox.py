@@ -165,6 +165,56 @@ def test_upsampler_sample_shapes_determinism_prompt_and_checkpoint(tmp_path):
         J.load_upsampler(path, expect=other)
 
 
+def test_a_label_conditioned_upsampler_hears_its_label_at_every_position(tmp_path):
+    cfg = MusicTransformerConfig.tiny(vocab_size=K_BOTTOM + 1, max_len=8)
+    plain = J.Upsampler(cfg, K_TOP, RATIO, seed=0).eval()
+    up = J.Upsampler(cfg, K_TOP, RATIO, seed=0, n_labels=N_LABELS).eval()
+    assert "n_labels" not in plain.to_dict() and up.to_dict()["n_labels"] == N_LABELS
+    for name, p in plain.state_dict().items():  # the label table is new; every other weight is the unlabelled one's
+        assert torch.equal(p, up.state_dict()[name])
+    upper = torch.randint(0, K_TOP, (2, 5), generator=gen())
+    seq = up.inputs(torch.randint(0, K_BOTTOM, (2, 7), generator=gen(1)))  # (2, 8)
+    with torch.no_grad():
+        logits = {lab: up(seq, up.conditioning(upper, torch.tensor([lab, lab]))[:, :8]) for lab in (0, 1)}
+    assert not torch.allclose(logits[0], logits[1])  # changing the label changes the logits ...
+    assert (logits[0] - logits[1]).abs().amax(dim=-1).min() > 0  # ... at every position
+    with pytest.raises(ValueError, match="pass label"):
+        up.conditioning(upper)
+    with pytest.raises(ValueError, match="takes no label"):
+        plain.conditioning(upper, torch.tensor([0, 1]))
+    with pytest.raises(ValueError, match="label must be"):
+        up.conditioning(upper, torch.tensor([0, N_LABELS]))
+    a = up.sample(upper, gen(3), label=torch.tensor([0, 1]))
+    assert a.shape == (2, 20) and torch.equal(a, up.sample(upper, gen(3), label=torch.tensor([0, 1])))  # same seed
+    path = J.save_upsampler(up, tmp_path / "u.pt", half=False)
+    back = J.load_upsampler(path)
+    assert back.n_labels == N_LABELS and torch.equal(back.sample(upper, gen(3), label=torch.tensor([0, 1])), a)
+    lower = torch.randint(0, K_BOTTOM, (3, 5 * RATIO), generator=gen(1))
+    labels = torch.tensor([2, 0, 1])
+    batch = J.upsampler_batches(lower, upper.repeat(2, 1)[:3], RATIO, 8, up.bos, labels=labels)(gen(2), 4)
+    loss = J.upsampler_loss(up.train(), batch)
+    loss.backward()
+    assert batch["label"].shape == (4,) and up.label_embed.weight.grad.abs().sum() > 0
+
+
+def test_sample_top_down_hands_the_label_to_a_label_conditioned_upsampler():
+    bottom = VQVAE(VQVAEConfig.tiny(hop=4, codebook_size=K_BOTTOM))
+    top = VQVAE(VQVAEConfig.tiny(hop=16, codebook_size=K_TOP))
+    prior = tiny_prior(max_len=32)
+    cfg = MusicTransformerConfig.tiny(vocab_size=K_BOTTOM + 1, max_len=16)
+    up = J.Upsampler(cfg, K_TOP, RATIO, seed=0, n_labels=N_LABELS).eval()
+    with torch.no_grad():
+        up.label_embed.weight.mul_(50.0)  # a label loud enough to move the samples
+    seconds = 20 * 16 / 16000
+    out = {lab: J.sample_top_down(top, bottom, prior, up, [lab], seconds, gen(0)) for lab in (0, 1)}
+    assert out[0]["bottom"].shape == (1, 20 * RATIO)
+    assert torch.equal(out[0]["bottom"], J.sample_top_down(top, bottom, prior, up, [0], seconds, gen(0))["bottom"])
+    # the top codes differ by label too, so compare the upsampler alone under the same top codes
+    same_top = out[0]["top"]
+    b0, b1 = (up.sample(same_top, gen(7), label=torch.tensor([lab])) for lab in (0, 1))
+    assert not torch.equal(b0, b1)
+
+
 def test_untrained_upsampler_draws_every_code_about_equally_and_never_bos():
     """BOS used to be clamped to the last code: (1 + 1) / 11 = 18% of the draws instead of 1/10."""
     up = tiny_upsampler(max_len=24)

@@ -45,3 +45,21 @@ def test_train_priors_writes_where_out_and_work_say_whatever_the_working_directo
     assert (tmp_path / "scratch" / "prior_tiny" / "best_fp32.pt").is_file()
     assert len(list((tmp_path / "scratch" / "codes").glob("vqvae_hop256_*.pt"))) == 2  # train and valid codes
     assert (sorted(runs.rglob("*")) if runs.exists() else []) == before
+
+
+def test_measure_jukebox_judge_table_counts_hits_per_family_with_a_wilson_interval(capsys):
+    mod = script("measure_jukebox")
+    fams = ["piano", "organ", "reed"]
+    asked = ["piano", "piano", "organ", "organ", "reed", "reed"]
+    heard = ["piano", "organ", "organ", "organ", "piano", "reed"]
+    t = mod.judge_table(asked, heard, fams)
+    assert t["accuracy"] == pytest.approx(4 / 6) and t["n"] == 6 and t["low"] < 4 / 6 < t["high"]
+    assert t["confusion"] == [[1, 1, 0], [0, 2, 0], [1, 0, 1]]  # rows asked, columns heard
+    assert t["per_family"] == {"piano": 0.5, "organ": 1.0, "reed": 0.5}
+    perfect = mod.judge_table(["organ"] * 12, ["organ"] * 12, fams)
+    assert perfect["high"] == 1.0 and perfect["low"] < 1.0  # Wilson: no [1, 1] collapse
+    with pytest.raises(ValueError, match="equally long"):
+        mod.judge_table(asked, heard[:-1], fams)
+    with pytest.raises(SystemExit):
+        mod.parse_args(["--upsampler", "no-equals-sign"])
+    assert "NAME=PATH" in capsys.readouterr().err
