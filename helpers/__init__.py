@@ -37,6 +37,7 @@
 - ``helpers.exercises``       the lesson's three exercises: reference solutions and the checks that run your answer
 - ``helpers.solutions``       hidden reference solutions, shown on request (``show_solution``)
 - ``helpers.widgets``         knobs for the notebooks (players, sliders, caption boxes)
+- ``helpers.diagrams``        drawn diagrams of the models (matplotlib boxes and arrows)
 - ``helpers.landscape``       the landscape of music generation systems (notebook 00)
 - ``helpers.review``          solutions of the previous lesson's exercises
 
