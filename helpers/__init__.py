@@ -10,7 +10,7 @@
 - ``helpers.audio_corpus``    clips rendered from the corpora, with attributes and captions, cached outside the repo
 - ``helpers.classifier``      the course's ears: instrument family, tempo, mode, register; the FAD embedding
 - ``helpers.plots``           piano rolls, spectrograms, waveforms
-- ``helpers.diagrams``        drawn diagrams of the pipelines (Jukebox's hierarchy and top-down sampling)
+- ``helpers.diagrams``        drawn diagrams of the pipelines (Jukebox's hierarchy and top-down sampling, MusicGen)
 - ``helpers.representations`` piano roll, performance events, REMI, the chorale grid
 - ``helpers.markov``          smoothed n-gram melody models
 - ``helpers.attention``       relative self-attention (plain and skewed), plain and SDPA softmax attention
@@ -22,7 +22,7 @@
 - ``helpers.modes``           ``evaluating(model)``: eval mode for a while, restored even after an error
 - ``helpers.autoencoder``     the course's audio autoencoder: STFT encoder, residual VQ, iSTFT decoder, losses, discriminator
 - ``helpers.vqvae``           Jukebox-style VQ-VAE on raw audio (time-domain): EMA codebook, restarts, levels
-- ``helpers.jukebox``         Jukebox priors: a label-conditioned top prior, an upsampler, top-down sampling
+- ``helpers.jukebox``         Jukebox priors: a label-conditioned top prior, an upsampler (label optional), top-down sampling
 - ``helpers.codec``           EnCodec-style time-domain codec with residual vector quantisation
 - ``helpers.patterns``        codebook interleaving patterns (flatten, parallel, delay, VALL-E)
 - ``helpers.text_encoder``    frozen pretrained text encoders (all-MiniLM-L6-v2 from a pinned wheel, offline, hash-checked)

@@ -8,16 +8,17 @@ The drawing primitives (:func:`_box`, :func:`_arrow`) are small private function
 shares. Each diagram returns its ``Figure``; every box is a ``FancyBboxPatch`` whose ``gid`` is its label (tests and
 readers find a box by its text).
 
-Notebook: 04_jukebox_vqvae.ipynb.
-Reference: Dhariwal et al. 2020, "Jukebox: A Generative Model for Music" (arXiv:2005.00341), Fig. 1 (the VQ-VAE
-levels) and Sec. 4 (the top-level prior and the upsamplers).
+Notebooks: 04_jukebox_vqvae.ipynb, 05_musicgen.ipynb.
+References: Dhariwal et al. 2020, "Jukebox: A Generative Model for Music" (arXiv:2005.00341), Fig. 1 (the VQ-VAE
+levels) and Sec. 4 (the top-level prior and the upsamplers); Copet et al. 2023 (MusicGen, arXiv:2306.05284), Fig. 1
+and Sec. 2.
 """
 from __future__ import annotations
 
 from typing import Sequence
 
 COLORS = {"audio": "#f2f2f2", "encoder": "#cfe2f3", "codes": "#fff2cc", "prior": "#d9ead3", "decoder": "#f4cccc",
-          "label": "#e6d5f0"}
+          "label": "#e6d5f0", "codec": "#fde9d9", "lm": "#e3f4e1", "text": "#efe6f7"}
 
 
 def _box(ax, x: float, y: float, text: str, width: float = 1.6, height: float = 0.6, kind: str = "audio",
@@ -34,24 +35,28 @@ def _box(ax, x: float, y: float, text: str, width: float = 1.6, height: float = 
 
 
 def _arrow(ax, start: tuple[float, float], end: tuple[float, float], text: str | None = None, style: str = "-|>",
-           color: str = "0.2", dashed: bool = False, fontsize: float = 7.5):
-    """An arrow from ``start`` to ``end`` (data coordinates), with an optional label at its middle."""
+           color: str = "0.2", dashed: bool = False, fontsize: float = 7.5, offset: tuple[float, float] = (0.0, 0.0),
+           va: str = "center"):
+    """An arrow from ``start`` to ``end`` (data coordinates), with an optional label at its middle (moved by
+    ``offset``)."""
     from matplotlib.patches import FancyArrowPatch
 
     arrow = FancyArrowPatch(start, end, arrowstyle=style, mutation_scale=10, color=color, linewidth=1.0,
                             linestyle="--" if dashed else "-", zorder=1, shrinkA=0, shrinkB=0)
     ax.add_patch(arrow)
     if text:
-        ax.text((start[0] + end[0]) / 2, (start[1] + end[1]) / 2, text, ha="center", va="center", fontsize=fontsize,
-                color=color, zorder=3, bbox=dict(facecolor="white", edgecolor="none", pad=0.5))
+        ax.text((start[0] + end[0]) / 2 + offset[0], (start[1] + end[1]) / 2 + offset[1], text, ha="center", va=va,
+                fontsize=fontsize, color=color, zorder=3, bbox=dict(facecolor="white", edgecolor="none", pad=0.5))
     return arrow
 
 
-def box_labels(fig) -> list[str]:
-    """The labels of every box a diagram of this module drew (in drawing order)."""
+def box_labels(fig, first_line: bool = False) -> list[str]:
+    """The labels of every box a diagram of this module drew (in drawing order): each box's text, or with
+    ``first_line`` its first line only (the stage's name)."""
     from matplotlib.patches import FancyBboxPatch
 
-    return [p.get_gid() for ax in fig.axes for p in ax.patches if isinstance(p, FancyBboxPatch) and p.get_gid()]
+    labels = [p.get_gid() for ax in fig.axes for p in ax.patches if isinstance(p, FancyBboxPatch) and p.get_gid()]
+    return [t.split("\n")[0] for t in labels] if first_line else labels
 
 
 def draw_jukebox_hierarchy(hops: Sequence[int] = (64, 256), sample_rate: int = 16000, label: str = "family",
@@ -124,4 +129,65 @@ def draw_jukebox_hierarchy(hops: Sequence[int] = (64, 256), sample_rate: int = 1
     ax.axis("off")
     ax.set_title(title if title is not None else
                  f"{n} levels at {sample_rate / 1000:g} kHz, hops {', '.join(map(str, hops))}", fontsize=10)
+    return fig
+
+
+def draw_musicgen_pipeline(n_codebooks: int = 4, frame_rate: float = 50.0, pattern: str = "delay",
+                           text_encoder: str = "T5 in MusicGen,\nMiniLM here", figsize=(11, 4.2)):
+    """MusicGen's pipeline as boxes and arrows, training path on top, generation path below (notebook 05).
+
+    Args:
+        n_codebooks: K, the codec's codebooks; frame_rate: its frames per second (both printed on the codes box).
+        pattern: the interleaving pattern's name; text_encoder: what the text box says.
+
+    Returns:
+        the figure; :func:`box_labels` with ``first_line=True`` lists its stages: "audio", "codec encoder",
+        "codes", "interleaving pattern", "text prompt", "text encoder", "transformer decoder", "classifier-free
+        guidance", "pattern reverted", "codec decoder", "generated audio".
+    """
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.set_xlim(0, 11)
+    ax.set_ylim(0, 4.2)
+    ax.axis("off")
+    w, h = 1.55, 0.75
+    # top row: audio -> codes -> steps (training data, and the sequence the LM predicts)
+    top = 3.3
+    _box(ax, 0.9, top, "audio\n16 kHz", width=1.3, height=h, kind="audio", fontsize=9)
+    _box(ax, 2.75, top, "codec encoder\n(conv / RVQ)", width=w, height=h, kind="codec", fontsize=9)
+    _box(ax, 4.75, top, f"codes\n{n_codebooks} codebooks x {frame_rate:g} Hz", width=1.75, height=h, kind="codes",
+         fontsize=9)
+    _box(ax, 6.85, top, f"interleaving pattern\n({pattern})", width=1.75, height=h, kind="codes", fontsize=9)
+    _arrow(ax, (1.55, top), (1.97, top))
+    _arrow(ax, (3.53, top), (3.87, top))
+    _arrow(ax, (5.63, top), (5.97, top))
+    # middle: text -> encoder -> cross-attention into the decoder
+    mid = 1.95
+    _box(ax, 0.9, mid, "text prompt\n\"slow organ\nchorale\"", width=1.3, height=h, kind="text", fontsize=8)
+    _box(ax, 2.75, mid, f"text encoder\n{text_encoder}", width=w, height=h, kind="text", fontsize=8)
+    _box(ax, 6.85, mid, "transformer decoder\nself-attention over steps,\ncross-attention to text", width=2.1,
+         height=0.95, kind="lm", fontsize=8)
+    _box(ax, 9.55, mid, "classifier-free guidance\nuncond + s (cond - uncond)", width=2.0, height=h, kind="lm",
+         fontsize=8)
+    _arrow(ax, (1.55, mid), (1.97, mid))
+    _arrow(ax, (3.53, mid), (5.8, mid), "token embeddings\n(cross-attention keys, values)", offset=(0.0, 0.05),
+           va="bottom")
+    _arrow(ax, (6.85, top - h / 2), (6.85, mid + 0.475), "steps, K tokens each", offset=(-0.85, -0.1), va="bottom")
+    _arrow(ax, (7.9, mid), (8.55, mid))
+    _arrow(ax, (9.55, mid + h / 2), (7.7, mid + 0.475), "sampled step fed back", dashed=True,
+           offset=(0.75, 0.0), va="bottom")
+    # bottom row: sampled steps -> codes -> audio
+    low = 0.6
+    _box(ax, 9.55, low, "pattern reverted\nsteps -> codes", width=1.75, height=h, kind="codes", fontsize=8)
+    _box(ax, 6.85, low, f"codec decoder\n{n_codebooks} x T codes -> samples", width=1.75, height=h, kind="codec",
+         fontsize=8)
+    _box(ax, 4.75, low, "generated audio", width=1.75, height=h, kind="audio", fontsize=9)
+    _arrow(ax, (9.55, mid - h / 2), (9.55, low + h / 2))
+    _arrow(ax, (8.67, low), (7.73, low))
+    _arrow(ax, (5.97, low), (5.63, low))
+    ax.text(0.2, 4.05, "training: predict the next step of the pattern's sequence (one loss per codebook), "
+                       "the text dropped at random (here 20%)", fontsize=8, color="0.3", va="top")
+    ax.text(0.2, 0.05, "generation: sample step by step (KV cache), then revert and decode", fontsize=8, color="0.3")
+    fig.tight_layout()
     return fig

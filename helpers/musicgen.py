@@ -25,9 +25,11 @@ The pipeline of notebook 05 (Copet et al. 2023), each piece from its own module:
   :func:`helpers.transformer.sample_next_token` per step: classifier-free guidance (``uncond + scale * (cond -
   uncond)``, one batched pass for both halves; scale 0 = the unconditional model, 1 = the conditional one), the
   special token banned where a code belongs; the pattern's special slots are written, never sampled.
-- :class:`MusicGen` — codec + LM + text encoder: ``generate(prompts, seconds, guidance_scale, ...) -> audio``, with
-  clear errors for an empty / over-long / non-text prompt, a duration <= 0 or beyond the trained range, a negative
-  guidance scale.
+- :func:`load_lm` — an LM checkpoint with the pattern it was trained on (``scripts/train_musicgen.py --pattern``
+  stores it in the checkpoint's metadata; files from before that flag: delay), refused if asked for another pattern.
+- :class:`MusicGen` — codec + LM + text encoder: ``generate(prompts, seconds, guidance_scale, ...) -> audio``
+  over the LM's own pattern, with clear errors for an empty / over-long / non-text prompt, a duration <= 0 or beyond
+  the trained range, a negative guidance scale, a pattern other than the LM's.
 
 Notebook: 05_musicgen.ipynb
 Reference: Copet et al. 2023, "Simple and Controllable Music Generation" (MusicGen, arXiv:2306.05284), Sec. 2.2
@@ -42,10 +44,13 @@ from typing import Sequence
 import torch
 import torch.nn.functional as F
 
-from .patterns import START_STEPS, decoding_steps, make_pattern, max_timesteps
+from .checkpoints import read_checkpoint
+from .patterns import PATTERNS, START_STEPS, decoding_steps, make_pattern, max_timesteps
 from .transformer import (  # noqa: F401 (MusicTransformer re-exported)
-    MusicTransformer, MusicTransformerConfig, banned_ids, drop_condition, guidance_condition, sample_next_token,
-    stream_cross_entropy)
+    MusicTransformer, MusicTransformerConfig, banned_ids, drop_condition, guidance_condition, load_checkpoint,
+    sample_next_token, stream_cross_entropy)
+
+DEFAULT_PATTERN = "delay"  # MusicGen's, and that of every LM checkpoint saved before the pattern was recorded
 
 
 def lm_config(n_codebooks: int = 4, codebook_size: int = 1024, max_frames: int = 200, d_text: int = 384,
@@ -61,6 +66,36 @@ def lm_config(n_codebooks: int = 4, codebook_size: int = 1024, max_frames: int =
     max_len = START_STEPS + decoding_steps(pattern, n_codebooks, max_frames)
     return MusicTransformerConfig(vocab_size=codebook_size + 1, max_len=max_len, max_rel=1,
                                   position="absolute", n_streams=n_codebooks, d_cond=d_text, **base)
+
+
+def check_pattern(pattern) -> str:
+    """``pattern`` if it is one of :data:`helpers.patterns.PATTERNS`, else a ValueError naming them."""
+    if pattern not in PATTERNS:
+        raise ValueError(f"unknown pattern {pattern!r}; known patterns are {list(PATTERNS)}")
+    return pattern
+
+
+def lm_pattern(path) -> str:
+    """The interleaving pattern the LM checkpoint ``path`` was trained on: its metadata's ``'pattern'``
+    (``scripts/train_musicgen.py --pattern``); :data:`DEFAULT_PATTERN` for a file saved before the pattern was
+    recorded."""
+    return check_pattern((read_checkpoint(path).get("extra") or {}).get("pattern", DEFAULT_PATTERN))
+
+
+def load_lm(path, pattern: str | None = None, device="cpu") -> MusicTransformer:
+    """Load an LM checkpoint with its pattern, as ``model.pattern`` (what :class:`MusicGen` samples with).
+
+    Args:
+        pattern: None (take the checkpoint's), or the pattern the caller expects: a ValueError if the checkpoint was
+            trained on another one (its codes would be read in the wrong order).
+    """
+    stored = lm_pattern(path)
+    if pattern is not None and check_pattern(pattern) != stored:
+        raise ValueError(f"{path} holds an LM trained on the {stored!r} pattern, not {pattern!r}: sample it with "
+                         f"pattern={stored!r} (or train one with scripts/train_musicgen.py --pattern {pattern})")
+    model = load_checkpoint(path, device=device)
+    model.pattern = stored
+    return model
 
 
 def special_token(config: MusicTransformerConfig) -> int:
@@ -263,12 +298,21 @@ class MusicGen:
         codec: a trained :class:`helpers.codec.Codec` (K codebooks, frame rate ``codec.config.frame_rate``).
         lm: a :class:`MusicTransformer` from :func:`lm_config` with the codec's K and codebook size.
         text_encoder: any :class:`~helpers.text_encoder.TextEncoder` whose ``dim`` is the LM's ``d_cond``.
-        pattern: the interleaving pattern the LM was trained on (the shipped LM: ``'delay'``).
+        pattern: the interleaving pattern the LM was trained on. None: the LM's own (``lm.pattern``, set by
+            :func:`load_lm`), else ``'delay'`` (the shipped LM's); a pattern other than the one :func:`load_lm`
+            recorded is a ValueError.
 
     Notebook: 05_musicgen.ipynb. Reference: Copet et al. 2023, Sec. 2.
     """
 
-    def __init__(self, codec, lm: MusicTransformer, text_encoder, pattern: str = "delay"):
+    def __init__(self, codec, lm: MusicTransformer, text_encoder, pattern: str | None = None):
+        trained = getattr(lm, "pattern", None)
+        if pattern is None:
+            pattern = trained or DEFAULT_PATTERN
+        elif trained is not None and pattern != trained:
+            raise ValueError(f"the LM was trained on the {trained!r} pattern; sampling it with {pattern!r} would read "
+                             f"its codes in the wrong order")
+        pattern = check_pattern(pattern)
         cfg = lm.config
         if cfg.n_streams != codec.config.n_codebooks or cfg.vocab_size != codec.config.codebook_size + 1:
             raise ValueError(f"the LM ({cfg.n_streams} streams, vocabulary {cfg.vocab_size}) does not fit the codec "

@@ -769,3 +769,176 @@ def _register_07() -> None:
 
 
 _register_07()
+
+
+# ----------------------------------------------------------------------------------------------------
+# 05_musicgen
+# ----------------------------------------------------------------------------------------------------
+# Exercise 1's new words: each family described without its own word or any instrument name of the corpus.
+OTHER_WORDS_05 = {
+    "piano": "a hammered keyboard", "organ": "a church keyboard with stops", "guitar": "a plucked fretted instrument",
+    "strings": "bowed instruments", "voice": "singers", "brass": "valved metal horns",
+    "reed": "woodwinds with a vibrating cane", "pipe": "a breathy whistle",
+}
+# exercise 2 and 4's short runs of scripts/train_musicgen.py: a tiny LM, a minute or so on 2 cores
+EX05_TINY = ("--limit", "32", "--n-layer", "2", "--n-head", "4", "--d-model", "64", "--d-ff", "128",
+             "--batch-size", "4", "--steps", "60", "--warmup", "5", "--eval-every", "30", "--n-valid", "8",
+             "--threads", "2", "--no-progress")
+
+
+def _words_of_the_corpus() -> set:
+    """The family words (singular stems) and every instrument name the corpus's captions use."""
+    from .audio_corpus import CHORALE, ENSEMBLE_NAMES, FAMILIES, SOLO
+
+    names = {n for fam in SOLO.values() for n in fam} | {n for sets in CHORALE.values() for s in sets for n in s}
+    stems = {f[:-1] if f.endswith("s") and not f.endswith("ss") else f for f in FAMILIES}  # strings -> string
+    return stems | {n.replace("_", " ") for n in names} | set(ENSEMBLE_NAMES.values())
+
+
+def my_caption_reference(attributes: dict) -> str:
+    """Exercise 1 (notebook 05): a caption of the clip in words the corpus's captions never use for its players."""
+    tempo = {"slow": "unhurried", "moderate": "walking-pace", "fast": "quick"}[attributes["tempo_band"]]
+    kind = "chorale" if attributes["texture"] == "chorale" else "folk melody"
+    return (f"{OTHER_WORDS_05[attributes['family']]} performing a {tempo} {kind} in {attributes['key']}, "
+            f"pitched {attributes['register']}")
+
+
+def _test_attributes_05(n: int = 16) -> list[dict]:
+    from .audio_corpus import AudioCorpus
+
+    return AudioCorpus.build().attributes("test")[:n]
+
+
+_PROBE_CLIP_05 = {"family": "organ", "instruments": ["organ"] * 4, "texture": "chorale", "tempo_band": "slow",
+                  "bpm": 66, "key": "D minor", "mode": "minor", "register": "low"}
+
+
+@_register("new_words", "05_musicgen", ["my_caption"], [my_caption_reference], [lambda: (dict(_PROBE_CLIP_05),)])
+def check_new_words(my_caption) -> list[str]:
+    """16 captions (the first 16 test clips), each a non-empty string that names the players in new words, none a
+    phrasing the model was trained or tested on; clips of different families get different captions."""
+    from .audio_corpus import captions_of
+
+    attrs = _test_attributes_05(16)
+    caps = [my_caption(a) for a in attrs]
+    _require(all(isinstance(c, str) and c.strip() for c in caps), "my_caption returns a non-empty string per clip")
+    known = {c for a in attrs for c in captions_of(a) + captions_of(a, heldout=True)}
+    _require(not known & set(caps), "no caption is one of the corpus's own phrasings")
+    words = _words_of_the_corpus()
+    used = sorted({w for c in caps for w in words if w in c.lower()})
+    _require(not used, f"no caption uses a family word or instrument name of the corpus (found: {used})")
+    by_family = {}
+    for a, c in zip(attrs, caps):
+        by_family.setdefault(a["family"], set()).add(c)
+    _require(all(not (s & t) for f, s in by_family.items() for g, t in by_family.items() if f < g),
+             "clips of different families get different captions")
+    return caps
+
+
+def _train_musicgen_05():
+    """scripts/train_musicgen.py as a module (its ``main(argv)`` returns the results it writes)."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "scripts" / "train_musicgen.py"
+    spec = importlib.util.spec_from_file_location("train_musicgen", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _runs_05():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "runs" / "exercises_05"
+
+
+def pattern_runs_reference(tiny=EX05_TINY, work=None) -> tuple[dict, dict]:
+    """Exercise 2 (notebook 05): the same short run of scripts/train_musicgen.py over delay and over flatten.
+
+    The shell form (from the repository's root)::
+
+        python scripts/train_musicgen.py --pattern flatten <EX05_TINY> --out runs/exercises_05/flatten.pt
+    """
+    script, work = _train_musicgen_05(), _runs_05() if work is None else work
+    return tuple(script.main([*tiny, "--pattern", p, "--cache", str(work / "cache"), "--work", str(work),
+                              "--out", str(work / f"{p}.pt")]) for p in ("delay", "flatten"))
+
+
+@_register("flatten_pattern", "05_musicgen", ["delay_run", "flatten_run"], [pattern_runs_reference], [None, None])
+def check_flatten_pattern(delay_run: dict, flatten_run: dict) -> dict:
+    """Two runs of the script's results: delay and flatten, the same budget; flatten takes K times as many steps
+    per frame and more compute per second of audio. Returns what to compare (loss per code, compute)."""
+    _require(delay_run.get("pattern") == "delay" and flatten_run.get("pattern") == "flatten",
+             "one run over delay, one over flatten (the results' 'pattern')")
+    same = ("steps", "batch_size", "seed", "n_train_clips", "cond_dropout")
+    _require(all(delay_run[k] == flatten_run[k] for k in same), f"the same budget and data ({', '.join(same)})")
+    sizes = ("n_layer", "n_head", "d_model", "d_ff", "n_streams", "vocab_size")
+    _require(all(delay_run["config"][k] == flatten_run["config"][k] for k in sizes), "the same LM sizes")
+    K, rate = flatten_run["config"]["n_streams"], flatten_run["frame_rate"]
+    _require(abs(flatten_run["steps_per_audio_second"] - K * rate) < 1e-9,
+             f"flatten decodes K x {rate:g} = {K * rate:g} steps per second of audio")
+    compute = {r["pattern"]: 1 / r["real_time_factor"] for r in (delay_run, flatten_run)}
+    _require(compute["flatten"] > compute["delay"], f"flatten needs more compute per second of audio "
+             f"({compute['flatten']:.2f} s vs {compute['delay']:.2f} s)")
+    return {"compute_seconds_per_audio_second": compute,
+            "valid_loss_per_code": {r["pattern"]: r["best_valid_loss"] for r in (delay_run, flatten_run)}}
+
+
+def decode_first_reference(codec, codes, n_q: int):
+    """Exercise 3 (notebook 05): decode only the first ``n_q`` codebooks of ``codes`` (B, K, T)."""
+    return codec.decode(codes[:, :n_q])
+
+
+def _tiny_codec_and_codes_05():
+    """A tiny random codec (4 codebooks of 16 codes) and 2 clips of 6 frames of codes."""
+    import torch
+
+    from .codec import Codec, CodecConfig
+
+    codec = Codec(CodecConfig.tiny(n_codebooks=4, codebook_size=16), seed=0).eval()
+    return codec, torch.randint(0, 16, (2, 4, 6), generator=torch.Generator().manual_seed(0))
+
+
+@_register("fewer_codebooks", "05_musicgen", ["decode_first"], [decode_first_reference],
+           [lambda: (*_tiny_codec_and_codes_05(), 1)])
+def check_fewer_codebooks(decode_first):
+    """On a tiny random codec: audio of the right length; all K codebooks = the codec's decode; with n_q codebooks
+    the codebooks after the n_q-th change nothing and the n_q-th does."""
+    import torch
+
+    codec, codes = _tiny_codec_and_codes_05()
+    full = decode_first(codec, codes, 4)
+    _require(tuple(full.shape) == (2, 6 * codec.config.hop), f"2 clips of 6 frames x hop samples (got {tuple(full.shape)})")
+    _require(torch.allclose(full, codec.decode(codes)), "with all 4 codebooks it equals codec.decode(codes)")
+    other = codes.clone()
+    other[:, 2:] = (other[:, 2:] + 1) % 16  # codebooks 3 and 4 changed
+    _require(torch.allclose(decode_first(codec, codes, 2), decode_first(codec, other, 2)),
+             "with 2 codebooks, changing codebooks 3 and 4 changes nothing")
+    other[:, 1] = (other[:, 1] + 1) % 16
+    _require(not torch.allclose(decode_first(codec, codes, 2), decode_first(codec, other, 2)),
+             "with 2 codebooks, changing codebook 2 changes the audio")
+    return full
+
+
+def no_dropout_run_reference(tiny=EX05_TINY, work=None) -> dict:
+    """Exercise 4 (notebook 05): the short run of scripts/train_musicgen.py without condition dropout.
+
+    The shell form (from the repository's root)::
+
+        python scripts/train_musicgen.py --cond-dropout 0 <EX05_TINY> --out runs/exercises_05/no_dropout.pt
+    """
+    script, work = _train_musicgen_05(), _runs_05() if work is None else work
+    return script.main([*tiny, "--cond-dropout", "0", "--cache", str(work / "cache"), "--work", str(work),
+                        "--out", str(work / "no_dropout.pt")])
+
+
+@_register("no_dropout", "05_musicgen", ["no_dropout_run"], [no_dropout_run_reference], [None])
+def check_no_dropout(no_dropout_run: dict) -> dict:
+    """The script's results of a run with condition dropout 0 (the text never dropped) that trained."""
+    _require(no_dropout_run.get("cond_dropout") == 0, "the run never dropped the text (cond_dropout 0)")
+    _require(no_dropout_run.get("steps", 0) >= 1 and no_dropout_run.get("init") is None, "a fresh run that trained")
+    uniform = float(np.log(no_dropout_run["config"]["vocab_size"]))
+    _require(no_dropout_run["best_valid_loss"] < uniform,
+             f"its validation loss is below uniform guessing (ln {no_dropout_run['config']['vocab_size']} = {uniform:.2f})")
+    return {k: no_dropout_run[k] for k in ("cond_dropout", "steps", "best_valid_loss")}

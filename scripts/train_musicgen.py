@@ -3,6 +3,7 @@
     .venv/bin/python scripts/train_musicgen.py                               # writes runs/musicgen_lm.pt (+ .json)
     .venv/bin/python scripts/train_musicgen.py --steps 3000 --resume         # killed? run it again: it continues
     .venv/bin/python scripts/train_musicgen.py --out data/checkpoints/musicgen_lm.pt --overwrite-shipped
+    .venv/bin/python scripts/train_musicgen.py --pattern flatten --out runs/musicgen_flatten.pt   # another pattern
 
 Needs the codec checkpoint (``--codec``, default the shipped ``data/checkpoints/codec.pt``, from
 ``scripts/train_codec.py``) and, to build the cache once, the text encoder (``helpers.text_encoder.MiniLMEncoder``:
@@ -15,12 +16,15 @@ in the four training phrasings (and ``--augment-captions N`` more in shuffled cl
 ``helpers.audio_corpus.augmented_captions``). ``--extra-train SEED N`` adds N training clips of the same training
 pieces rendered with another corpus seed (other instruments, tempi, keys, registers; their own caches). Training
 batch: random clips, one of their captions at random, the condition dropped with probability ``--cond-dropout``
-(for classifier-free guidance); the whole 4-s clip as one sequence of 1 + T + K - 1 steps (delay pattern).
+(for classifier-free guidance); the whole 4-s clip as one sequence of steps of the interleaving pattern ``--pattern``
+(default delay, MusicGen's: 1 + T + K - 1 steps; flatten, parallel or valle: ``helpers.patterns``). The pattern is
+stored in the checkpoint's metadata: ``helpers.musicgen.load_lm`` gives it back and ``MusicGen`` samples with it
+(a checkpoint asked for with another pattern is refused, and so is ``--init`` from an LM of another pattern).
 Validation: the first ``--n-valid`` valid clips with their first caption.
 
 At the end: the best-validation weights in float16 (if the validation loss moves by less than 1e-3 nats, else
-float32), the sampling speed (steps per second with KV cache and guidance, batch 1, ``--threads`` threads) and
-the results in ``<out>.json``. The script refuses to write into ``data/checkpoints/`` unless ``--overwrite-shipped`` is given.
+float32), the sampling speed (steps per second with KV cache and guidance, batch 1, ``--threads`` threads; with the
+pattern's steps per second of audio, the compute per second of audio) and the results in ``<out>.json``. The script refuses to write into ``data/checkpoints/`` unless ``--overwrite-shipped`` is given.
 
 Notebook: 05_musicgen.ipynb. Reference: Copet et al. 2023 (MusicGen), Sec. 2.2-2.3, 3.1.
 """
@@ -52,6 +56,8 @@ def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--codec", default=str(SHIPPED / "codec.pt"))
     p.add_argument("--cache", default="runs/musicgen_cache")
+    p.add_argument("--pattern", default=mg.DEFAULT_PATTERN, choices=mg.PATTERNS,
+                   help="codebook interleaving pattern (helpers.patterns); stored in the checkpoint")
     p.add_argument("--limit", type=int, default=None, help="use only the first LIMIT clips of each split (smoke tests)")
     p.add_argument("--n-layer", type=int, default=4)
     p.add_argument("--n-head", type=int, default=4)
@@ -162,15 +168,35 @@ def init_from(model: MusicTransformer, path) -> dict:
     return init_record(path, keys=("codec_sha256_16",))
 
 
+def machine() -> str:
+    """The machine a run's timings come from: architecture, torch threads, GPU or not, torch version."""
+    import platform
+
+    dev = torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU"
+    return f"{platform.machine()}, {torch.get_num_threads()} torch threads, {dev}, torch {torch.__version__}"
+
+
 @torch.no_grad()
 def sampling_speed(model: MusicTransformer, cond: torch.Tensor, cond_mask: torch.Tensor, n_frames: int,
-                   guidance_scale: float = 3.0) -> float:
-    """Steps per second of :func:`helpers.musicgen.sample_codes` (batch of ``cond``, KV cache, guidance)."""
+                   guidance_scale: float = 3.0, pattern: str = mg.DEFAULT_PATTERN, repeats: int = 1) -> float:
+    """Steps per second of :func:`helpers.musicgen.sample_codes` over ``pattern`` (batch of ``cond``, KV cache,
+    guidance): the pattern's decoding steps for ``n_frames`` frames over the median time of ``repeats`` runs."""
     gen = torch.Generator().manual_seed(0)
-    mg.sample_codes(model, 4, gen, cond, cond_mask, guidance_scale)  # warm-up
-    t0 = time.perf_counter()
-    mg.sample_codes(model, n_frames, gen, cond, cond_mask, guidance_scale)
-    return (n_frames + model.config.n_streams - 1) / (time.perf_counter() - t0)
+    mg.sample_codes(model, 4, gen, cond, cond_mask, guidance_scale, pattern=pattern)  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        mg.sample_codes(model, n_frames, gen, cond, cond_mask, guidance_scale, pattern=pattern)
+        times.append(time.perf_counter() - t0)
+    return mg.decoding_steps(pattern, model.config.n_streams, n_frames) / float(np.median(times))
+
+
+def check_init_pattern(path, pattern: str) -> None:
+    """A warm start must continue the same pattern: a ValueError naming both if ``path`` holds another."""
+    stored = mg.lm_pattern(path)
+    if stored != pattern:
+        raise ValueError(f"--init {path} was trained on the {stored!r} pattern, this run on {pattern!r}: "
+                         f"start afresh or pass --pattern {stored}")
 
 
 def main(argv=None) -> dict:
@@ -198,11 +224,12 @@ def main(argv=None) -> dict:
     n_frames = cache["train"]["codes"].shape[-1]
     cfg = mg.lm_config(ccfg.n_codebooks, ccfg.codebook_size, n_frames, cache["train"]["tokens"].shape[-1],
                        n_layer=args.n_layer, n_head=args.n_head, d_model=args.d_model, d_ff=args.d_ff,
-                       dropout=args.dropout, attn_dropout=args.attn_dropout)
+                       dropout=args.dropout, attn_dropout=args.attn_dropout, pattern=args.pattern)
     torch.manual_seed(args.seed)
     model = MusicTransformer(cfg)
     init = None
     if args.init:
+        check_init_pattern(args.init, args.pattern)
         init = init_from(model, args.init)
         print(f"initialised from {args.init} ({init['steps']} steps in all, the last run on the codes of codec "
               f"{init['codec_sha256_16']})", flush=True)
@@ -217,9 +244,10 @@ def main(argv=None) -> dict:
     )
     command = "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:])
     print(f"{model.num_params():,} parameters; {cfg}; {tcfg}", flush=True)
-    valid = mg.fixed_caption_batches(cache["valid"], special, args.n_valid, args.batch_size)
-    history = train(model, mg.musicgen_loss, mg.caption_batches(cache["train"], special, args.cond_dropout), valid, tcfg,
-                    checkpoint_extra={"command": command, "seed": args.seed, "codec_sha256_16": codec_hash})
+    valid = mg.fixed_caption_batches(cache["valid"], special, args.n_valid, args.batch_size, args.pattern)
+    history = train(model, mg.musicgen_loss, mg.caption_batches(cache["train"], special, args.cond_dropout, args.pattern),
+                    valid, tcfg, checkpoint_extra={"command": command, "seed": args.seed, "codec_sha256_16": codec_hash,
+                                                   "pattern": args.pattern})
     best = load_checkpoint(tcfg.checkpoint)
     save_checkpoint(best, work / "best_fp16.pt", half=True)
     half = load_checkpoint(work / "best_fp16.pt")
@@ -228,9 +256,11 @@ def main(argv=None) -> dict:
         v16 = float(np.mean([float(mg.musicgen_loss(half, b)[0]) for b in valid]))
     use_half = abs(v16 - v32) < 1e-3
     b0 = valid[0]
-    speed = sampling_speed(half if use_half else best, b0["cond"][:1], b0["cond_mask"][:1], n_frames)
+    speed = sampling_speed(half if use_half else best, b0["cond"][:1], b0["cond_mask"][:1], n_frames,
+                           pattern=args.pattern)
+    steps_per_audio_second = mg.decoding_steps(args.pattern, ccfg.n_codebooks, n_frames) / (n_frames / ccfg.frame_rate)
     results = dict(
-        command=command, seed=args.seed, init=init, steps=args.steps, batch_size=args.batch_size, cond_dropout=args.cond_dropout,
+        command=command, seed=args.seed, pattern=args.pattern, machine=machine(), init=init, steps=args.steps, batch_size=args.batch_size, cond_dropout=args.cond_dropout,
         augment_captions=args.augment_captions, extra_train=[dict(seed=s, n=n, corpus=h) for (s, n), h in
                                                              zip(args.extra_train, extra_hashes)],
         n_train_clips=int(cache["train"]["codes"].shape[0]),
@@ -238,8 +268,8 @@ def main(argv=None) -> dict:
         train_seconds=round(history["seconds"], 1), best_step=history["best_step"], best_valid_loss=history["best_valid"],
         valid_loss_fp32=v32, valid_loss_fp16=v16, weights="float16" if use_half else "float32",
         n_params=best.num_params(), config=cfg.to_dict(), threads=args.threads,
-        sampling_steps_per_second=speed, frame_rate=ccfg.frame_rate,
-        real_time_factor=speed / ccfg.frame_rate,
+        sampling_steps_per_second=speed, frame_rate=ccfg.frame_rate, steps_per_audio_second=steps_per_audio_second,
+        real_time_factor=speed / steps_per_audio_second,
     )
     save_checkpoint(best, out, half=use_half, extra=results)
     write_results(out.with_suffix(".json"), dict(results, history={k: history[k] for k in (

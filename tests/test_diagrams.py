@@ -8,7 +8,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pytest  # noqa: E402
 
-from helpers.diagrams import box_labels, draw_jukebox_hierarchy  # noqa: E402
+from helpers.diagrams import box_labels, draw_jukebox_hierarchy, draw_musicgen_pipeline  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -55,3 +55,17 @@ def test_the_label_reaches_the_upsamplers_only_when_asked():
 
     assert purple_lines(draw_jukebox_hierarchy((8, 32, 128), 44100)) == 3  # the label line and one arrow per upsampler
     assert purple_lines(draw_jukebox_hierarchy((64, 256), 16000, label_to_upsamplers=False)) == 0
+
+
+def test_musicgen_pipeline_has_every_stage_in_order():
+    fig = draw_musicgen_pipeline(n_codebooks=4, frame_rate=50.0, pattern="delay")
+    assert isinstance(fig, matplotlib.figure.Figure)
+    stages = ["audio", "codec encoder", "codes", "interleaving pattern", "text prompt", "text encoder",
+              "transformer decoder", "classifier-free guidance", "pattern reverted", "codec decoder", "generated audio"]
+    assert box_labels(fig, first_line=True) == stages
+    assert box_labels(fig)[2] == "codes\n4 codebooks x 50 Hz"  # the whole text, without first_line
+    texts = " ".join(t.get_text() for t in fig.axes[0].texts)
+    assert "4 codebooks x 50 Hz" in texts and "(delay)" in texts and "cross-attention" in texts
+    assert "T5" in texts and "uncond + s (cond - uncond)" in texts
+    other = draw_musicgen_pipeline(n_codebooks=8, frame_rate=75.0, pattern="flatten")
+    assert "8 codebooks x 75 Hz" in " ".join(t.get_text() for t in other.axes[0].texts)

@@ -270,3 +270,60 @@ def test_every_pattern_trains_and_samples_a_tiny_lm(pattern):
     assert guided.shape == (1, K, frames) and 0 <= int(guided.min()) and int(guided.max()) < V
     with pytest.raises(ValueError, match=f"1..{frames}"):
         mg.sample_codes(lm, frames + 1, torch.Generator(), cond, None, pattern=pattern)
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_a_checkpoint_gives_back_its_pattern_and_refuses_another(pattern, tmp_path):
+    """load_lm reads the pattern from the checkpoint's metadata; MusicGen samples with it; asking for another
+    pattern is a clear error; a file saved without one is a delay LM (the shipped LM's)."""
+    from helpers.transformer import save_checkpoint
+
+    frames = 4
+    torch.manual_seed(0)
+    lm = MusicTransformer(mg.lm_config(K, V, frames, D, pattern=pattern, n_layer=1, n_head=2, d_model=16, d_ff=32,
+                                       dropout=0.0))
+    path = save_checkpoint(lm, tmp_path / "lm.pt", half=False, extra={"pattern": pattern})
+    assert mg.lm_pattern(path) == pattern
+    loaded = mg.load_lm(path)
+    assert loaded.pattern == pattern and mg.load_lm(path, pattern=pattern).pattern == pattern
+    ccfg = codec_mod.CodecConfig.tiny(n_codebooks=K, codebook_size=V)
+    pipe = mg.MusicGen(codec_mod.Codec(ccfg), loaded, FakeEncoder())
+    assert pipe.pattern == pattern and pipe.max_seconds == frames / ccfg.frame_rate
+    codes = pipe.generate_codes("abc", seconds=frames / ccfg.frame_rate, guidance_scale=3.0, seed=0)
+    want = mg.sample_codes(loaded, frames, torch.Generator().manual_seed(0), *pipe.embed("abc"), guidance_scale=3.0,
+                           pattern=pattern)
+    assert torch.equal(codes, want)  # MusicGen sampled over the checkpoint's pattern
+    other = next(p for p in PATTERNS if p != pattern)
+    with pytest.raises(ValueError, match=f"trained on the '{pattern}' pattern, not '{other}'"):
+        mg.load_lm(path, pattern=other)
+    with pytest.raises(ValueError, match=f"trained on the '{pattern}' pattern"):
+        mg.MusicGen(codec_mod.Codec(ccfg), loaded, FakeEncoder(), pattern=other)
+    with pytest.raises(ValueError, match="unknown pattern"):
+        mg.load_lm(path, pattern="zigzag")
+    old = save_checkpoint(lm, tmp_path / "old.pt", half=False, extra={"steps": 1})  # saved before --pattern
+    assert mg.lm_pattern(old) == "delay" == mg.DEFAULT_PATTERN
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_training_and_sampling_are_deterministic_under_a_seed(pattern):
+    """The same seed gives the same weights after training and the same samples, for every pattern."""
+    from helpers.training import TrainConfig, train
+
+    frames = 4
+    g = torch.Generator().manual_seed(5)
+    data = {"codes": torch.randint(0, V, (6, K, frames), generator=g).short(),
+            "tokens": torch.randn(6, 2, 3, D, generator=g).half(), "mask": torch.ones(6, 2, 3, dtype=torch.bool)}
+
+    def run(seed):
+        torch.manual_seed(seed)
+        lm = MusicTransformer(mg.lm_config(K, V, frames, D, pattern=pattern, n_layer=1, n_head=2, d_model=16, d_ff=32,
+                                           dropout=0.1))
+        train(lm, mg.musicgen_loss, mg.caption_batches(data, V, 0.3, pattern), mg.fixed_caption_batches(data, V, 2, 2, pattern),
+              TrainConfig(steps=4, batch_size=3, warmup_steps=1, eval_every=4, seed=seed, device="cpu", progress=False))
+        cond = data["tokens"][:2, 0].float()
+        return lm, mg.sample_codes(lm, frames, torch.Generator().manual_seed(seed), cond, None, guidance_scale=2.0,
+                                   pattern=pattern)
+
+    (a, sa), (b, sb), (_, sc) = run(0), run(0), run(1)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert torch.equal(sa, sb) and not torch.equal(sa, sc)

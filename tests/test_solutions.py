@@ -133,3 +133,72 @@ def test_every_exercise_of_notebook_04_is_checked():
     checked = re.findall(r'^check\("([a-z_0-9]+)"', block, flags=re.M)
     assert len(numbered) == len(checked) == 5  # one check cell per exercise
     assert set(checked) == {e.name for e in EXERCISES.values() if e.notebook == "04_jukebox_vqvae"}
+
+
+# ----------------------------------------------------------------------------------------------------
+# 05_musicgen: wrong answers and the references of the two training exercises (run on 2 clips and 2 steps), added
+# to WRONG and reference_answer so that the tests above cover them
+# ----------------------------------------------------------------------------------------------------
+WRONG.update({
+    "new_words": (lambda a: __import__("helpers.audio_corpus").audio_corpus.captions_of(a, heldout=True)[0],),
+    "flatten_pattern": ({"pattern": "delay"}, {"pattern": "delay"}),  # delay twice: no flatten run
+    "fewer_codebooks": (lambda codec, codes, n_q: codec.decode(codes),),  # ignores n_q
+    "no_dropout": ({"cond_dropout": 0.2, "steps": 2, "init": None},),  # the default dropout
+})
+
+
+@__import__("functools").lru_cache(maxsize=None)
+def _runs_05() -> dict:
+    """The references of exercises 2 and 4 (notebook 05) on a 2-clip, 2-step version of their runs (once)."""
+    import tempfile
+    from pathlib import Path
+
+    work = Path(tempfile.mkdtemp(prefix="exercises_05_"))
+    tiny = ("--limit", "2", "--n-layer", "1", "--n-head", "2", "--d-model", "16", "--d-ff", "32", "--batch-size", "2",
+            "--steps", "2", "--warmup", "0", "--eval-every", "1", "--n-valid", "2", "--threads", "1", "--no-progress")
+    return {"flatten_pattern": sol.pattern_runs_reference(tiny=tiny, work=work),
+            "no_dropout": (sol.no_dropout_run_reference(tiny=tiny, work=work),)}
+
+
+_reference_answer_before_05 = reference_answer
+
+
+def reference_answer(name):  # noqa: F811 (extends the one above with notebook 05's training exercises)
+    if name in ("flatten_pattern", "no_dropout"):
+        return _runs_05()[name]
+    return _reference_answer_before_05(name)
+
+
+def test_the_exercises_of_notebook_05_are_registered():
+    assert {e.name for e in EXERCISES.values() if e.notebook == "05_musicgen"} == {
+        "new_words", "flatten_pattern", "fewer_codebooks", "no_dropout"}
+
+
+def test_notebook_05_training_checks_stop_a_run_of_another_kind(capsys):
+    delay, flatten = _runs_05()["flatten_pattern"]
+    with pytest.raises(AssertionError, match="the same budget"):
+        check("flatten_pattern", delay, dict(flatten, steps=flatten["steps"] + 1))
+    (run,) = _runs_05()["no_dropout"]
+    with pytest.raises(AssertionError, match="cond_dropout 0"):
+        check("no_dropout", dict(run, cond_dropout=0.2))
+
+
+def test_the_new_words_reference_avoids_every_corpus_word():
+    from helpers.audio_corpus import FAMILIES
+
+    words = sol._words_of_the_corpus()
+    assert {"organ", "string", "french horn", "string quartet", "drawbar organ"} <= words
+    for family in FAMILIES:
+        caption = sol.OTHER_WORDS_05[family]
+        assert not [w for w in words if w in caption.lower()], family
+
+
+def test_every_exercise_of_notebook_05_is_checked():
+    import re
+
+    source = (NOTEBOOKS / "05_musicgen.py").read_text()
+    block = source[source.index("# ## Exercises"):source.index("# ## Further reading")]
+    numbered = re.findall(r"^# (\d)\. \*\*", block, flags=re.M)
+    checked = re.findall(r'check\("([a-z_0-9]+)"', block)
+    assert len(numbered) == len(checked) == 4
+    assert set(checked) == {e.name for e in EXERCISES.values() if e.notebook == "05_musicgen"}

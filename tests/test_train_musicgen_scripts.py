@@ -184,3 +184,71 @@ def test_train_musicgen_main_end_to_end_on_a_few_clips(tmp_path, capsys):
     second = lm_script.main(tiny + ["--steps", "1", "--init", str(tmp_path / "lm.pt"), "--out", str(tmp_path / "lm2.pt")])
     assert "cache: reusing" in capsys.readouterr().out
     assert second["init"]["steps"] == 2 and second["init"]["sha256"] == file_sha256(tmp_path / "lm.pt")
+
+
+def test_train_musicgen_with_the_flatten_pattern_end_to_end(tmp_path):
+    """--pattern flatten on a tiny config: the LM's window is the flatten sequence, the checkpoint and the JSON
+    record the pattern, load_lm gives it back, MusicGen samples with it; a warm start on another pattern is refused."""
+    import json
+
+    from helpers.codec import load_checkpoint as load_codec
+    from helpers.patterns import decoding_steps
+
+    tiny = ["--limit", "2", "--n-layer", "1", "--n-head", "2", "--d-model", "16", "--d-ff", "32", "--batch-size", "2",
+            "--warmup", "0", "--eval-every", "1", "--n-valid", "2", "--no-progress", "--steps", "1",
+            "--cache", str(tmp_path / "cache"), "--work", str(tmp_path / "work")]
+    assert lm_script.parse_args([]).pattern == "delay"
+    res = lm_script.main(tiny + ["--pattern", "flatten", "--out", str(tmp_path / "flat.pt")])
+    K, T = 4, 200  # the shipped codec's codebooks, 4-s clips at 50 Hz
+    assert res["pattern"] == "flatten" and res["config"]["max_len"] == 1 + K * T
+    assert res["steps_per_audio_second"] == decoding_steps("flatten", K, T) / 4.0 == 200.0
+    assert json.loads((tmp_path / "flat.json").read_text())["pattern"] == "flatten"
+    lm = mg.load_lm(tmp_path / "flat.pt")
+    assert lm.pattern == "flatten"
+    with pytest.raises(ValueError, match="'flatten' pattern, not 'delay'"):
+        mg.load_lm(tmp_path / "flat.pt", pattern="delay")
+
+    class Text:  # the cache's 384-d embeddings stand in for the text encoder
+        dim, max_tokens = 384, 8
+
+        def encode(self, prompts):
+            from helpers.text_encoder import TextEmbeddings
+
+            n = 1 if isinstance(prompts, str) else len(prompts)
+            return TextEmbeddings(torch.ones(n, 2, 384), torch.ones(n, 2, dtype=torch.bool), torch.ones(n, 384))
+
+    pipe = mg.MusicGen(load_codec(ROOT / "data" / "checkpoints" / "codec.pt"), lm, Text())
+    assert pipe.pattern == "flatten" and pipe.max_seconds == 4.0
+    assert pipe.generate_codes("x", seconds=0.1, seed=0).shape == (1, K, 5)
+    with pytest.raises(ValueError, match="'flatten' pattern"):
+        lm_script.main(tiny + ["--pattern", "delay", "--init", str(tmp_path / "flat.pt"), "--out", str(tmp_path / "d.pt")])
+    with pytest.raises(SystemExit):
+        lm_script.parse_args(["--pattern", "zigzag"])
+
+
+def test_compare_patterns_end_to_end_on_a_few_clips(tmp_path, monkeypatch, capsys):
+    """scripts/compare_patterns.py on 2 clips and 2 steps: one row per pattern with K losses, the decoding steps
+    per second of audio by formula, speeds, hashes; the defaults are what the notebook checks; the guard."""
+    import json
+
+    cmp = load("compare_patterns")
+    monkeypatch.chdir(ROOT)
+    assert cmp.parse_args([]).out == "runs/musicgen_patterns.json"
+    with pytest.raises(SystemExit):
+        cmp.parse_args(["--out", "data/checkpoints/musicgen_patterns.json"])
+    assert "--overwrite-shipped" in capsys.readouterr().err
+    out = tmp_path / "p.json"
+    res = cmp.main(["--n-train", "2", "--n-valid", "1", "--steps", "2", "--warmup", "0", "--eval-every", "1",
+                    "--batch-size", "2", "--n-layer", "1", "--d-model", "16", "--d-ff", "32", "--repeats", "1",
+                    "--cache", str(tmp_path / "cache"), "--out", str(out)])
+    saved = json.loads(out.read_text())
+    assert saved["codec_sha256"] == file_sha256(ROOT / "data" / "checkpoints" / "codec.pt")
+    assert [r["pattern"] for r in saved["rows"]] == ["flatten", "parallel", "delay", "valle"]
+    assert [r["steps_per_audio_second"] for r in saved["rows"]] == [200.0, 50.0, 53.0, 100.0]  # K = 4, 50 frames
+    assert all(len(r["valid_loss_per_codebook"]) == 4 and r["sampling_steps_per_second"] > 0 for r in saved["rows"])
+    assert saved["n_train_sequences"] == 8 and saved["threads"] == 1 and saved["config"]["steps"] == 2
+    assert res["train_codes_sha256"] == saved["train_codes_sha256"] and len(saved["valid_codes_sha256"]) == 64
+    again = cmp.main(["--n-train", "2", "--n-valid", "1", "--steps", "2", "--warmup", "0", "--eval-every", "1",
+                      "--batch-size", "2", "--n-layer", "1", "--d-model", "16", "--d-ff", "32", "--repeats", "1",
+                      "--patterns", "delay", "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "q.json")])
+    assert again["rows"][0]["valid_loss_per_codebook"] == res["rows"][2]["valid_loss_per_codebook"]  # seeded
