@@ -106,7 +106,10 @@ class Upsampler(nn.Module):
 
     With ``n_labels > 0`` the label (the instrument family) is embedded and added to the conditioning at every
     position, as Jukebox conditions its upsamplers on artist and genre too (``upsamplers.update(labels)`` in its
-    ``hparams.py``): the label then reaches the level that decides the timbre, not only the top prior.
+    ``hparams.py``): the label then reaches the level that decides the timbre, not only the top prior. The table has
+    one more row, the *null label* (id ``n_labels``): trained in place of the label on a fraction of the crops
+    (``upsampler_batches(..., label_dropout=p)``), it is the unconditional model that classifier-free guidance
+    extrapolates from (``sample(..., guidance_scale=s)``), as MusicGen does with its text.
 
     Notebook: 04_jukebox_vqvae.ipynb. Reference: Dhariwal et al. 2020, Sec. 4 (upsamplers) and Appendix B.2.
     """
@@ -127,7 +130,9 @@ class Upsampler(nn.Module):
             self.up_embed = nn.Embedding(upper_codebook_size, C)
             self.up_conv = nn.Conv1d(C, C, 3, padding=1)
             self.up_stretch = nn.ConvTranspose1d(C, C, ratio, stride=ratio)
-            self.label_embed = nn.Embedding(n_labels, C) if n_labels else None
+            self.label_embed = nn.Embedding(n_labels + 1, C) if n_labels else None  # + the null label
+            if self.label_embed is not None:  # the decoder's own embedding scale: a unit-variance label vector
+                nn.init.normal_(self.label_embed.weight, std=0.02)  # would drown the tokens at every position
 
     def to_dict(self) -> dict:
         d = {"kind": "Upsampler", "transformer": self.config.to_dict(),
@@ -150,8 +155,9 @@ class Upsampler(nn.Module):
         if label is None:
             raise ValueError(f"this upsampler is conditioned on a label in 0..{self.n_labels - 1}: pass label")
         label = torch.as_tensor(label, dtype=torch.long, device=upper.device).reshape(-1)
-        if label.shape[0] != upper.shape[0] or int(label.min()) < 0 or int(label.max()) >= self.n_labels:
-            raise ValueError(f"label must be {upper.shape[0]} values in 0..{self.n_labels - 1}, got {label.tolist()}")
+        if label.shape[0] != upper.shape[0] or int(label.min()) < 0 or int(label.max()) > self.n_labels:
+            raise ValueError(f"label must be {upper.shape[0]} values in 0..{self.n_labels - 1} (or {self.n_labels}, "
+                             f"the null label), got {label.tolist()}")
         return up + self.label_embed(label)[:, None, :]  # (B, L, C): the label at every position
 
     def inputs(self, lower: torch.Tensor) -> torch.Tensor:
@@ -166,12 +172,19 @@ class Upsampler(nn.Module):
 
     @torch.no_grad()
     def sample(self, upper: torch.Tensor, generator: torch.Generator, prompt: torch.Tensor | None = None,
-               temperature: float = 1.0, top_k: int | None = None, label=None) -> torch.Tensor:
+               temperature: float = 1.0, top_k: int | None = None, label=None,
+               guidance_scale: float | None = None) -> torch.Tensor:
         """Lower codes (B, L_up * ratio) under upper codes (B, L_up) (and ``label`` (B,) for a label-conditioned
         upsampler), continuing ``prompt`` lower codes (B, P); the start token BOS is never sampled (its logit is set
-        to -inf at every step)."""
+        to -inf at every step). ``guidance_scale``: classifier-free guidance on the label (the unconditional half
+        gets the null label; 1 = the label as trained, 0 = no label; needs a label-conditioned upsampler)."""
         self.eval()
         up = self.conditioning(upper, label)  # (B, L, C)
+        up_null = None
+        if guidance_scale is not None:
+            if not self.n_labels:
+                raise ValueError("guidance_scale needs a label-conditioned upsampler (n_labels > 0)")
+            up_null = self.conditioning(upper, torch.full((upper.shape[0],), self.n_labels, dtype=torch.long))
         L = up.shape[1]
         start = self.inputs(prompt if prompt is not None else upper.new_zeros(upper.shape[0], 0))  # (B, 1 + P)
         if prompt is not None and (prompt.shape[0] != upper.shape[0] or int(prompt.max()) >= self.bos):
@@ -179,19 +192,25 @@ class Upsampler(nn.Module):
         if start.shape[1] > L:
             raise ValueError(f"prompt of {start.shape[1] - 1} codes is longer than the {L} the upper codes cover")
         out = generate(self.transformer, start, L + 1 - start.shape[1], generator, temperature=temperature,
-                       top_k=top_k, x_add=up, banned=[self.bos])  # BOS is a start token, never a code
+                       top_k=top_k, x_add=up, banned=[self.bos],  # BOS is a start token, never a code
+                       guidance_scale=guidance_scale, x_add_null=up_null)
         return out[:, 1:]  # (B, L): drop BOS
 
 
 def upsampler_batches(lower: torch.Tensor, upper: torch.Tensor, ratio: int, length: int, bos: int,
-                      labels: torch.Tensor | None = None):
+                      labels: torch.Tensor | None = None, label_dropout: float = 0.0, null_label: int | None = None):
     """A ``train_data`` callable ``(generator, B) -> dict`` of aligned crops for :func:`upsampler_loss`.
 
     ``lower`` (N, L) and ``upper`` (N, L / ratio) are the codes of whole clips. A crop takes ``length`` targets
     ``b_s .. b_{s+length-1}`` (any start s), the tokens before them ``b_{s-1} ..`` (BOS when s = 0), and the upper codes
     of the whole clip (the conditioning is computed for the clip, then cut at the same place), and with ``labels``
-    (N,) each clip's label.
+    (N,) each clip's label, replaced by ``null_label`` in a fraction ``label_dropout`` of the crops (drawn with the
+    batch's generator: what classifier-free guidance needs).
     """
+    if not 0.0 <= label_dropout < 1.0:
+        raise ValueError(f"label_dropout must lie in [0, 1), got {label_dropout}")
+    if label_dropout and (labels is None or null_label is None):
+        raise ValueError("label_dropout needs labels and the null_label id that replaces them")
     if lower.shape[1] != upper.shape[1] * ratio:
         raise ValueError(f"lower codes {tuple(lower.shape)} and upper codes {tuple(upper.shape)} differ by more "
                          f"than ratio {ratio}")
@@ -204,7 +223,13 @@ def upsampler_batches(lower: torch.Tensor, upper: torch.Tensor, ratio: int, leng
         s = torch.randint(0, lower.shape[1] - length + 1, (batch_size,), generator=generator)  # (B,)
         pos = s[:, None] + torch.arange(length + 1)[None]  # (B, length + 1)
         batch = {"tokens": seqs[i[:, None], pos], "upper": upper[i], "start": s}
-        return batch if labels is None else dict(batch, label=labels[i])
+        if labels is None:
+            return batch
+        label = labels[i]
+        if label_dropout:
+            drop = torch.rand(batch_size, generator=generator) < label_dropout  # (B,)
+            label = torch.where(drop, torch.full_like(label, null_label), label)
+        return dict(batch, label=label)
 
     return draw
 
@@ -287,7 +312,7 @@ def level_temperatures(temperature) -> tuple[float, float]:
 def sample_top_down(top_vqvae, bottom_vqvae, prior: MusicTransformer, upsampler: Upsampler, label, seconds: float,
                     generator: torch.Generator, prompt_audio: torch.Tensor | None = None,
                     temperature: float | tuple[float, float] = 1.0, top_k: int | None = None,
-                    sr: int | None = None) -> dict:
+                    sr: int | None = None, guidance_scale: float | None = None) -> dict:
     """Sample audio top-down: label -> top codes -> bottom codes -> audio, timing every stage.
 
     Args:
@@ -301,6 +326,8 @@ def sample_top_down(top_vqvae, bottom_vqvae, prior: MusicTransformer, upsampler:
         temperature: one temperature for both levels, or ``(top, bottom)``: one for the top prior and one for the
             upsampler (Jukebox samples its levels at different temperatures).
         sr: the prompt's sample rate (required with ``prompt_audio``; it must be the levels' rate).
+        guidance_scale: classifier-free guidance on the label in the upsampler (a label-conditioned one trained
+            with label dropout); None: the label as trained, no guidance.
 
     Returns:
         dict with ``top`` (B, L_top) and ``bottom`` (B, L_top * ratio) codes, ``audio_top`` and ``audio`` (B, T)
@@ -326,8 +353,8 @@ def sample_top_down(top_vqvae, bottom_vqvae, prior: MusicTransformer, upsampler:
     t0 = time.perf_counter()
     top = sample_top(prior, label, n_top, generator, prompt_top, t_top, top_k)  # (B, n_top)
     t1 = time.perf_counter()
-    bottom = upsampler.sample(top, generator, prompt_bottom, t_bottom, top_k,
-                              label=label if upsampler.n_labels else None)  # (B, n_top * ratio)
+    bottom = upsampler.sample(top, generator, prompt_bottom, t_bottom, top_k, label=label if upsampler.n_labels else None,
+                              guidance_scale=guidance_scale)  # (B, n_top * ratio)
     t2 = time.perf_counter()
     audio = bottom_vqvae.decode(bottom)  # (B, T)
     t3 = time.perf_counter()

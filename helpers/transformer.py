@@ -646,6 +646,7 @@ def generate(
     guidance_scale: float | None = None,
     x_add: torch.Tensor | None = None,
     banned: Sequence[int] | None = None,
+    x_add_null: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Continue ``prompt`` by ``n_new`` sampled steps (one token per stream per step).
 
@@ -660,7 +661,9 @@ def generate(
       first), and the cache is rebuilt from them.
     - **guidance** (``guidance_scale`` not None; Ho & Salimans 2022, Copet et al. 2023 Sec. 2.3): the batch is
       doubled once, the first half with ``cond``, the second with the null condition (:func:`guidance_condition`),
-      both in one forward pass; :func:`sample_next_token` combines the two halves' logits.
+      both in one forward pass; :func:`sample_next_token` combines the two halves' logits. A condition carried by
+      the extra inputs instead (a label-conditioned upsampler) guides the same way: ``x_add`` in the first half,
+      ``x_add_null`` (the same input with the null label) in the second.
     - **extra inputs** (``x_add``): the per-position input added to the embedding of the token at each absolute
       position (Jukebox's upsampler condition); position t's slice goes in with token t, with or without the cache
       and across window slides.
@@ -676,8 +679,9 @@ def generate(
             model's); None: unconditional (null slot).
         cond_mask: (B, S) bool, True on padding positions of ``cond``.
         guidance_scale: None (no guidance: one pass with ``cond`` as given), or the guidance coefficient
-            (0: unconditional, 1: conditional, e.g. 3: MusicGen's default); needs ``cond``.
+            (0: unconditional, 1: conditional, e.g. 3: MusicGen's default); needs ``cond`` or ``x_add_null``.
         x_add: (B, T0 + n_new - 1, d_model) or longer, or None (see :meth:`MusicTransformer.forward`).
+        x_add_null: with ``guidance_scale``, the extra inputs of the unconditional half (``x_add``'s shape).
         banned: token ids that are never sampled (e.g. a prior's label or start tokens, which the model may predict
             but which are not codes): :func:`sample_next_token` sets their logits to -inf first. Mapping a sampled
             banned token to a code afterwards would give that code the banned tokens' mass.
@@ -704,10 +708,15 @@ def generate(
     ban = banned_ids(banned, cfg.vocab_size, device)
 
     guided = guidance_scale is not None
+    if x_add_null is not None and (not guided or x_add is None or x_add_null.shape != x_add.shape):
+        raise ValueError("x_add_null goes with guidance_scale and an x_add of the same shape "
+                         f"(got {None if x_add is None else tuple(x_add.shape)} and {tuple(x_add_null.shape)})")
     if guided:  # one batch of 2B rows from here on: the same tokens under the condition, then under the null one
-        cond, cond_mask = guidance_condition(cond, cond_mask)
+        if x_add_null is None or cond is not None:  # a cross-attention condition (with or without x_add)
+            cond, cond_mask = guidance_condition(cond, cond_mask)
         x = torch.cat([x, x])  # (2B, K, T0)
-        x_add = None if x_add is None else torch.cat([x_add, x_add])
+        if x_add is not None:
+            x_add = torch.cat([x_add, x_add if x_add_null is None else x_add_null.to(device)])
 
     W = cfg.max_len
     start = _window_start(T0, W, align)  # absolute position of the window's first step

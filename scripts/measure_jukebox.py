@@ -1,11 +1,12 @@
 """Does the Jukebox pipeline of notebook 04 play the family it is asked for? Measured by two judges.
 
     .venv/bin/python scripts/measure_jukebox.py --out runs/jukebox_control.json
-    .venv/bin/python scripts/measure_jukebox.py --upsampler labels=runs/jb/upsampler_labels.pt --out runs/jb.json
+    .venv/bin/python scripts/measure_jukebox.py --upsampler mine=runs/upsampler.pt --guidance 1 2 --out runs/mine.json
 
-For every upsampler (the shipped ``upsampler_hop64.pt`` by default, plus each ``--upsampler NAME=PATH``) the script
-samples ``--per-family`` 4-s clips top-down for each of the corpus's instrument families (label -> top prior -> top
-codes -> upsampler -> bottom codes -> the hop-64 level's decoder; one generator seeded with ``--seed``), and asks two
+For every upsampler (the shipped ones by default, or each ``--upsampler NAME=PATH``), and for a label-conditioned
+one at every ``--guidance`` scale, the script samples ``--per-family`` 4-s clips top-down for each of the corpus's
+instrument families (label -> top prior -> top codes -> upsampler -> bottom codes -> the hop-64 level's decoder; one
+generator seeded with ``--seed`` per row, so every row starts from the same top codes), and asks two
 judges which family they hear: the robust classifier (``classifier_robust.pt``, trained on real and codec-degraded
 clips: the course's judge of generated audio) and the clean one (``classifier.pt``, real clips only). Reported per
 upsampler and judge: accuracy with its Wilson 95% interval, per-family accuracy and the confusion matrix (rows: asked,
@@ -42,10 +43,18 @@ from helpers.vqvae import load_checkpoint as load_vqvae  # noqa: E402
 JUDGES = {"robust": "classifier_robust.pt", "clean": "classifier.pt"}
 
 
+def shown(path: Path) -> str:
+    """A path as the JSON records it: relative to the repository when inside it (the notebook checks it there)."""
+    path = Path(path).resolve()
+    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
+
+
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--upsampler", action="append", default=[], metavar="NAME=PATH",
-                   help="also measure this upsampler (repeatable); the shipped one is always measured")
+                   help="measure this upsampler (repeatable; default: the shipped upsampler_hop64*.pt files)")
+    p.add_argument("--guidance", type=float, nargs="+", default=[1.0, 2.0, 3.0],
+                   help="guidance scales for a label-conditioned upsampler (1: the label as trained)")
     p.add_argument("--per-family", type=int, default=12, help="samples per family (default 12: 96 in all)")
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--batch", type=int, default=16)
@@ -91,7 +100,9 @@ def main(argv=None):
     sr = corpus.recipe.sr
     paths = {"top level": SHIPPED / "vqvae_hop256.pt", "bottom level": SHIPPED / "vqvae_hop64.pt",
              "top prior": SHIPPED / "prior_top.pt", **{k: SHIPPED / v for k, v in JUDGES.items()}}
-    ups = {"shipped": SHIPPED / "upsampler_hop64.pt", **{s.split("=", 1)[0]: Path(s.split("=", 1)[1]) for s in args.upsampler}}
+    ups = ({s.split("=", 1)[0]: Path(s.split("=", 1)[1]) for s in args.upsampler} if args.upsampler else
+           {"label at the top only": SHIPPED / "upsampler_hop64.pt",
+            "label at both levels": SHIPPED / "upsampler_hop64_labels.pt"})
     top, bottom = load_vqvae(paths["top level"]).eval(), load_vqvae(paths["bottom level"]).eval()
     prior = J.load_top_prior(paths["top prior"])
     judges = {k: load_classifier(SHIPPED / v) for k, v in JUDGES.items()}
@@ -101,8 +112,8 @@ def main(argv=None):
     results = {"command": "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]), "seed": args.seed,
                "threads": args.threads, "per_family": args.per_family, "seconds": args.seconds,
                "temperature": args.temperature, "families": families, "chance": 1 / len(families),
-               "checkpoints": {k: {"path": str(p), "sha256": file_sha256(p)} for k, p in paths.items()},
-               "upsamplers": {}, "references": {}}
+               "checkpoints": {k: {"path": shown(p), "sha256": file_sha256(p)} for k, p in paths.items()},
+               "upsamplers": {}, "rows": [], "references": {}}
     # --- references: the real held-out clips and their hop-64 reconstructions ------------------------------------
     clips, clip_families = balanced_test_clips(corpus, args.per_family)
     recon = torch.cat([bottom.reconstruct(torch.from_numpy(clips[i:i + args.batch].copy()), sr=sr)
@@ -113,19 +124,22 @@ def main(argv=None):
     # --- top-down samples, one generator per upsampler (the same seed: the same top codes for each) ---------------
     for name, path in ups.items():
         up = J.load_upsampler(path)
-        g = torch.Generator().manual_seed(args.seed)
-        t0 = time.perf_counter()
-        audio = torch.cat([J.sample_top_down(top, bottom, prior, up, labels[i:i + args.batch], args.seconds, g,
-                                             temperature=args.temperature)["audio"]
-                           for i in range(0, len(labels), args.batch)])
-        seconds = time.perf_counter() - t0
-        results["upsamplers"][name] = {
-            "path": str(path), "sha256": file_sha256(path), "label_conditioned": bool(up.n_labels),
-            "sampling_seconds": round(seconds, 1), "x_real_time": len(labels) * args.seconds / seconds,
-            **{k: judge_table(asked, j.predict(audio, sr=sr)["family"], families) for k, j in judges.items()}}
-        r = results["upsamplers"][name]
-        print(f"{name}: robust {r['robust']['accuracy']:.2f} [{r['robust']['low']:.2f}, {r['robust']['high']:.2f}], "
-              f"clean {r['clean']['accuracy']:.2f} ({seconds:.0f} s)", flush=True)
+        results["upsamplers"][name] = {"path": shown(path), "sha256": file_sha256(path),
+                                       "label_conditioned": bool(up.n_labels)}
+        for guidance in (args.guidance if up.n_labels else [None]):
+            g = torch.Generator().manual_seed(args.seed)
+            t0 = time.perf_counter()
+            audio = torch.cat([J.sample_top_down(top, bottom, prior, up, labels[i:i + args.batch], args.seconds, g,
+                                                 temperature=args.temperature, guidance_scale=guidance)["audio"]
+                               for i in range(0, len(labels), args.batch)])
+            seconds = time.perf_counter() - t0
+            r = {"upsampler": name, "guidance": guidance, "sampling_seconds": round(seconds, 1),
+                 "x_real_time": len(labels) * args.seconds / seconds,
+                 **{k: judge_table(asked, j.predict(audio, sr=sr)["family"], families) for k, j in judges.items()}}
+            results["rows"].append(r)
+            print(f"{name}, guidance {guidance}: robust {r['robust']['accuracy']:.2f} [{r['robust']['low']:.2f}, "
+                  f"{r['robust']['high']:.2f}], clean {r['clean']['accuracy']:.2f} ({seconds:.0f} s, batch {args.batch})",
+                  flush=True)
     for name, r in results["references"].items():
         print(f"{name}: robust {r['robust']['accuracy']:.2f}, clean {r['clean']['accuracy']:.2f}")
     write_results(Path(args.out), results)

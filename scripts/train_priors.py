@@ -63,6 +63,8 @@ def parse_args(argv=None):
     p.add_argument("--length", type=int, default=256, help="upsampler: training window in bottom codes")
     p.add_argument("--upsampler-labels", action="store_true",
                    help="upsampler: condition it on the instrument family too (Jukebox conditions every level)")
+    p.add_argument("--label-dropout", type=float, default=0.0,
+                   help="upsampler with labels: fraction of crops trained with the null label (for guidance)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--minutes", type=float, default=8.0)
@@ -83,6 +85,10 @@ def parse_args(argv=None):
         args.n_layer = 4 if args.which == "top" else 2
     if args.out is None:
         args.out = "runs/prior_top.pt" if args.which == "top" else "runs/upsampler.pt"
+    if args.label_dropout and not (args.which == "upsampler" and args.upsampler_labels):
+        p.error("--label-dropout goes with --which upsampler --upsampler-labels")
+    if not 0.0 <= args.label_dropout < 1.0:
+        p.error(f"--label-dropout must lie in [0, 1), got {args.label_dropout}")
     refuse_shipped_paths(p, args, ("out", "work"))
     return args
 
@@ -147,7 +153,8 @@ def main(argv=None) -> dict:
         up_labels = n_labels if args.upsampler_labels else 0
         model = J.Upsampler(cfg, top_cfg.codebook_size, ratio, seed=args.seed, n_labels=up_labels)
         train_data = J.upsampler_batches(bottom, top, ratio, args.length, model.bos,
-                                         labels=family if up_labels else None)
+                                         labels=family if up_labels else None,
+                                         label_dropout=args.label_dropout if up_labels else 0.0, null_label=n_labels)
         valid_draw = J.upsampler_batches(bottom_valid, top_valid, ratio, args.length, model.bos,
                                          labels=family_valid if up_labels else None)
         valid = [valid_draw(g, args.batch_size) for _ in range(4)]
@@ -204,6 +211,8 @@ def main(argv=None) -> dict:
                    best_step=history["best_step"], valid_nll=v32, valid_nll_fp16=v16,
                    weights="float16" if use_half else "float32", vqvae_top=str(args.top), vqvae_bottom=str(args.bottom),
                    sampling_steps_per_second=sps, codes_per_second=codes_per_second,
+                   upsampler_labels=bool(args.which == "upsampler" and args.upsampler_labels),
+                   label_dropout=args.label_dropout,
                    sampling_rtf=codes_per_second / sps)
     if args.which == "top":
         J.save_top_prior(model, n_labels, out, half=use_half, extra=results)

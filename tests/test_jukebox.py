@@ -183,7 +183,7 @@ def test_a_label_conditioned_upsampler_hears_its_label_at_every_position(tmp_pat
     with pytest.raises(ValueError, match="takes no label"):
         plain.conditioning(upper, torch.tensor([0, 1]))
     with pytest.raises(ValueError, match="label must be"):
-        up.conditioning(upper, torch.tensor([0, N_LABELS]))
+        up.conditioning(upper, torch.tensor([0, N_LABELS + 1]))  # N_LABELS itself is the null label
     a = up.sample(upper, gen(3), label=torch.tensor([0, 1]))
     assert a.shape == (2, 20) and torch.equal(a, up.sample(upper, gen(3), label=torch.tensor([0, 1])))  # same seed
     path = J.save_upsampler(up, tmp_path / "u.pt", half=False)
@@ -195,6 +195,59 @@ def test_a_label_conditioned_upsampler_hears_its_label_at_every_position(tmp_pat
     loss = J.upsampler_loss(up.train(), batch)
     loss.backward()
     assert batch["label"].shape == (4,) and up.label_embed.weight.grad.abs().sum() > 0
+
+
+def test_label_dropout_trains_the_null_label_and_guidance_mixes_the_two_halves():
+    cfg = MusicTransformerConfig.tiny(vocab_size=K_BOTTOM + 1, max_len=8)
+    up = J.Upsampler(cfg, K_TOP, RATIO, seed=0, n_labels=N_LABELS).eval()
+    with torch.no_grad():
+        up.label_embed.weight.normal_(0.0, 1.0)  # labels loud enough to move the samples
+    lower = torch.randint(0, K_BOTTOM, (40, 5 * RATIO), generator=gen(1))
+    upper = torch.randint(0, K_TOP, (40, 5), generator=gen(2))
+    labels = torch.randint(0, N_LABELS, (40,), generator=gen(3))
+    draw = J.upsampler_batches(lower, upper, RATIO, 8, up.bos, labels=labels, label_dropout=0.5, null_label=N_LABELS)
+    batch = draw(gen(4), 400)
+    dropped = float((batch["label"] == N_LABELS).float().mean())
+    assert 0.4 < dropped < 0.6 and torch.equal(batch["label"], draw(gen(4), 400)["label"])  # seeded
+    assert torch.equal(J.upsampler_batches(lower, upper, RATIO, 8, up.bos, labels=labels)(gen(4), 400)["label"] < N_LABELS,
+                       torch.ones(400, dtype=torch.bool))  # no dropout: never the null label
+    with pytest.raises(ValueError, match="null_label"):
+        J.upsampler_batches(lower, upper, RATIO, 8, up.bos, labels=labels, label_dropout=0.2)
+    top, lab = upper[:2], torch.tensor([0, 1])
+    null = torch.full((2,), N_LABELS)
+    cond = up.sample(top, gen(5), label=lab)
+    assert torch.equal(up.sample(top, gen(5), label=lab, guidance_scale=1.0), cond)  # scale 1: the conditional model
+    assert torch.equal(up.sample(top, gen(5), label=lab, guidance_scale=0.0), up.sample(top, gen(5), label=null))
+    strong = up.sample(top, gen(5), label=lab, guidance_scale=4.0)
+    assert not torch.equal(strong, cond)
+    # the guided logits of one step: uncond + s (cond - uncond), from the two halves of one batch
+    seq = up.inputs(torch.randint(0, K_BOTTOM, (2, 7), generator=gen(6)))
+    x_c, x_u = up.conditioning(top, lab)[:, :8], up.conditioning(top, null)[:, :8]
+    with torch.no_grad():
+        lc, lu = up(seq, x_c)[:, -1], up(seq, x_u)[:, -1]
+    from helpers.transformer import sample_next_token
+    greedy = sample_next_token(torch.cat([lc, lu]), gen(0), top_k=1, guidance_scale=4.0)
+    assert torch.equal(greedy, (lu + 4.0 * (lc - lu)).argmax(-1))
+    plain = J.Upsampler(cfg, K_TOP, RATIO, seed=0)
+    with pytest.raises(ValueError, match="label-conditioned"):
+        plain.sample(top, gen(5), guidance_scale=2.0)
+
+
+def test_generate_guides_on_x_add_with_and_without_the_cache():
+    torch.manual_seed(0)
+    m = MusicTransformer(MusicTransformerConfig.tiny(vocab_size=9, max_len=8)).eval()
+    x_add = 3 * torch.randn(2, 20, 16, generator=gen(3))
+    x_null = 3 * torch.randn(2, 20, 16, generator=gen(4))
+    prompt = torch.randint(0, 9, (2, 2), generator=gen(5))
+    a = generate(m, prompt, 18, gen(6), x_add=x_add, x_add_null=x_null, guidance_scale=2.5)
+    b = generate(m, prompt, 18, gen(6), x_add=x_add, x_add_null=x_null, guidance_scale=2.5, use_cache=False)
+    assert torch.equal(a, b)  # across window slides too (18 steps, window 8)
+    assert torch.equal(generate(m, prompt, 18, gen(6), x_add=x_add, x_add_null=x_null, guidance_scale=1.0),
+                       generate(m, prompt, 18, gen(6), x_add=x_add))
+    assert torch.equal(generate(m, prompt, 18, gen(6), x_add=x_add, x_add_null=x_null, guidance_scale=0.0),
+                       generate(m, prompt, 18, gen(6), x_add=x_null))
+    with pytest.raises(ValueError, match="x_add_null goes with"):
+        generate(m, prompt, 18, gen(6), x_add=x_add, x_add_null=x_null)  # no guidance_scale
 
 
 def test_sample_top_down_hands_the_label_to_a_label_conditioned_upsampler():
