@@ -531,7 +531,8 @@ assert coverage[f"{JACK}, isotropic"].coverage.high < 0.93  # and where the jack
 #   a tempo, a register, 4 s at 16 kHz), split in two by a seeded permutation: one half is the reference, the other
 #   half the **held-out real clips**, the "generator" that is real music;
 # - **every row has the same number of clips, and clip i of every row is matched to held-out clip i:** the same
-#   instrument family (Jukebox's label), the same caption (MusicGen at
+#   instrument family (Jukebox's label, given to its top prior and its upsampler, guidance 5 as in notebook 04), the
+#   same caption (MusicGen at
 #   [classifier-free guidance](GLOSSARY.md#guidance) 3, in a held-out phrasing, alternating between the two), the
 #   same instruments, tempo and register (the symbolic pieces, rendered by the corpus's own `render_clip` through
 #   `audio_eval.render_matched`, which reproduces a corpus clip sample for sample when given its own notes);
@@ -576,7 +577,9 @@ def in_batches(fn, n=N_AUDIO):  # fn(i, j) -> (j - i, T) for the clips i..j-1
 
 codec = load_codec(CKPT / "codec.pt").eval()
 levels = {hop: vqvae.load_checkpoint(CKPT / f"vqvae_hop{hop}.pt").eval() for hop in (64, 256)}
-prior, upsampler = jukebox.load_top_prior(CKPT / "prior_top.pt"), jukebox.load_upsampler(CKPT / "upsampler_hop64.pt")
+prior = jukebox.load_top_prior(CKPT / "prior_top.pt")
+upsampler = jukebox.load_upsampler(CKPT / "upsampler_hop64_labels.pt")  # notebook 04's pipeline: the label at both levels
+JUKEBOX_GUIDANCE = 5.0  # notebook 04's scale (the best of its measured four)
 pipe = musicgen.MusicGen(codec, transformer.load_checkpoint(CKPT / "musicgen_lm.pt"), MiniLMEncoder())
 assert codec.config.sample_rate == levels[64].config.sample_rate == levels[256].config.sample_rate == SR_A
 
@@ -592,7 +595,8 @@ with torch.no_grad():
     timed("VQ-VAE hop-64 reconstruction",
           lambda: in_batches(lambda i, j: levels[64].reconstruct(held_audio[i:j, None], sr=SR_A)))
     timed("Jukebox-style (nb04)", lambda: in_batches(lambda i, j: jukebox.sample_top_down(
-        levels[256], levels[64], prior, upsampler, labels[i:j], RECIPE.clip_seconds, jukebox_gen)["audio"]))
+        levels[256], levels[64], prior, upsampler, labels[i:j], RECIPE.clip_seconds, jukebox_gen,
+        guidance_scale=JUKEBOX_GUIDANCE)["audio"]))
     timed("MusicGen-style (nb05), guidance 3", lambda: in_batches(lambda i, j: pipe.generate(
         prompts[i:j], seconds=RECIPE.clip_seconds, guidance_scale=3.0, seed=i)))
     timed("random codes (codec decoder)", lambda: audio_eval.random_codes_audio(
