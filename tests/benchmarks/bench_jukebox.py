@@ -36,7 +36,7 @@ def main(seconds: float = SECONDS) -> list[dict]:
             out = jukebox.sample_top_down(top, bottom, prior, upsampler, list(range(batch)), seconds,
                                           torch.Generator().manual_seed(0), guidance_scale=guidance)
             r, t = out["rtf"], out["timing"]
-            row = dict(upsampler=name, batch=batch, **r, top_sps=out["top"].shape[1] / t["top_prior"],
+            row = dict(model=name, batch=batch, **r, top_sps=out["top"].shape[1] / t["top_prior"],
                        up_sps=out["bottom"].shape[1] / t["upsampler"])
             rows.append(row)
             print(f"{name:>11} {batch:>5} | {r['top_prior']:>9.2f} {r['upsampler']:>9.2f} {r['decode']:>7.3f} "
