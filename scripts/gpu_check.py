@@ -253,6 +253,12 @@ def shipped_forwards(device: str) -> dict:
         seq = torch.randint(0, u.config.vocab_size, (2, 64), generator=g)
         greedy = u.sample(upper[:1, :8].to(dev), torch.Generator(device=dev), temperature=0)
         out["upsampler_hop64"] = (u(seq.to(dev), u.conditioning(upper.to(dev))).cpu(), greedy.cpu())
+        ul = jukebox.load_upsampler(ck / "upsampler_hop64_labels.pt").to(dev)  # the label, guided
+        label = torch.tensor([3, 5])
+        greedy = ul.sample(upper[:1, :8].to(dev), torch.Generator(device=dev), temperature=0, label=label[:1].to(dev),
+                           guidance_scale=5.0)
+        out["upsampler_hop64_labels"] = (ul(seq.to(dev), ul.conditioning(upper.to(dev), label.to(dev))).cpu(),
+                                         greedy.cpu())
         lm = transformer.load_checkpoint(ck / "musicgen_lm.pt", device=device)
         cond = torch.randn(2, 5, lm.config.d_cond, generator=g)
         steps = torch.randint(0, lm.config.vocab_size, (2, lm.config.n_streams, 40), generator=g)
