@@ -38,6 +38,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .checkpoints import load_weights, read_checkpoint, save_weights
+from .modes import in_eval_mode
 from .transformer import MusicTransformer, MusicTransformerConfig, generate
 
 
@@ -171,6 +172,7 @@ class Upsampler(nn.Module):
         return self.transformer(seq, x_add=up)
 
     @torch.no_grad()
+    @in_eval_mode  # the upsampler's mode is restored afterwards
     def sample(self, upper: torch.Tensor, generator: torch.Generator, prompt: torch.Tensor | None = None,
                temperature: float = 1.0, top_k: int | None = None, label=None,
                guidance_scale: float | None = None) -> torch.Tensor:
@@ -178,7 +180,6 @@ class Upsampler(nn.Module):
         upsampler), continuing ``prompt`` lower codes (B, P); the start token BOS is never sampled (its logit is set
         to -inf at every step). ``guidance_scale``: classifier-free guidance on the label (the unconditional half
         gets the null label; 1 = the label as trained, 0 = no label; needs a label-conditioned upsampler)."""
-        self.eval()
         up = self.conditioning(upper, label)  # (B, L, C)
         up_null = None
         if guidance_scale is not None:

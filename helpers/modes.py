@@ -13,6 +13,8 @@ Reference: PyTorch, ``torch.nn.Module.train`` / ``eval``; the ``contextlib`` pat
 """
 from __future__ import annotations
 
+import functools
+
 import torch.nn as nn
 
 
@@ -30,3 +32,15 @@ class evaluating:
     def __exit__(self, *exc):
         self.model.train(self.was)
         return False
+
+
+def in_eval_mode(fn):
+    """Decorator: ``fn(model, ...)`` runs with its first argument (a module, or ``self``) in eval mode, and the mode
+    it had is restored afterwards, even after an error (what sampling and scoring functions need)."""
+
+    @functools.wraps(fn)
+    def wrapper(model, *args, **kwargs):
+        with evaluating(model):
+            return fn(model, *args, **kwargs)
+
+    return wrapper

@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 
 from .checkpoints import read_checkpoint
+from .modes import in_eval_mode
 from .patterns import PATTERNS, START_STEPS, decoding_steps, make_pattern, max_timesteps
 from .transformer import (  # noqa: F401 (MusicTransformer re-exported)
     MusicTransformer, MusicTransformerConfig, banned_ids, drop_condition, guidance_condition, load_checkpoint,
@@ -233,6 +234,7 @@ def check_seconds(seconds, frame_rate: float, max_frames_: int) -> int:
 
 
 @torch.no_grad()
+@in_eval_mode  # sampling runs in eval mode; the model's mode is restored afterwards
 def sample_codes(
     model: MusicTransformer,
     n_frames: int,
@@ -270,7 +272,6 @@ def sample_codes(
     B = cond.shape[0] if cond is not None else batch_size
     if B is None:
         raise ValueError("pass cond (B, L, d_text) or, for the unconditional model, batch_size")
-    model.eval()
     device = next(model.parameters()).device
     cond = None if cond is None else cond.to(device)  # the text encoder may live elsewhere (a CPU encoder, a CUDA LM)
     cond_mask = None if cond_mask is None else cond_mask.to(device)

@@ -54,7 +54,7 @@ import torch.nn.functional as F
 
 from .attention import RelativeSelfAttention, masked_attention, sdpa_attention
 from .checkpoints import config_from_dict, load_weights, read_checkpoint, save_weights
-from .modes import evaluating
+from .modes import evaluating, in_eval_mode
 
 POSITIONS = ("relative", "absolute")
 # Weights that write into the residual stream (GPT-2's c_proj): initialised with std 0.02 / sqrt(2 n_layer).
@@ -460,6 +460,7 @@ def drop_condition(cond: torch.Tensor, cond_mask: torch.Tensor | None, p: float,
 
 
 @torch.no_grad()
+@in_eval_mode
 def sequence_nll(model: MusicTransformer, tokens, stride: int | None = None, device="cpu") -> torch.Tensor:
     """Negative log-likelihood (nats) of every token of one sequence after the first.
 
@@ -472,9 +473,8 @@ def sequence_nll(model: MusicTransformer, tokens, stride: int | None = None, dev
         stride: window step (default ``max_len // 2``); the windows start at multiples of ``stride``.
 
     Returns:
-        float tensor (N - 1,): entry t is ``-log p(tokens[t+1] | tokens[..t])``.
+        float tensor (N - 1,): entry t is ``-log p(tokens[t+1] | tokens[..t])``; the model's mode is left as it was.
     """
-    model.eval()
     x = torch.as_tensor(tokens, dtype=torch.long, device=device).flatten()  # (N,)
     N, W = len(x), model.config.max_len
     if N < 2:
@@ -631,6 +631,7 @@ def _positions(x_add: torch.Tensor | None, a: int, b: int) -> torch.Tensor | Non
 
 
 @torch.no_grad()  # no autograd graph: with the cache it would link every step (gigabytes over a long sample)
+@in_eval_mode  # sampling runs in eval mode (no dropout); the model's mode is restored afterwards
 def generate(
     model: MusicTransformer,
     prompt,
@@ -693,7 +694,6 @@ def generate(
     Reference: nanoGPT's ``GPT.generate`` (Karpathy); Huang et al. 2018, Sec. 3.4.1 (relative attention with a
     cache); Ho & Salimans 2022; Dhariwal et al. 2020, Sec. 4 (upsampler conditioning).
     """
-    model.eval()
     device = next(model.parameters()).device
     cfg = model.config
     x, unbatched, flat = _as_streams(prompt, cfg.n_streams, device)  # (B, K, T0)

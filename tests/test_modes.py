@@ -58,3 +58,30 @@ def test_every_eval_mode_call_leaves_the_model_in_training_mode_after_an_error(c
     with pytest.raises(Boom):
         call()
     assert model.training, f"{name} left the model in eval mode after an error"
+
+
+def test_sampling_and_scoring_leave_the_model_in_the_mode_they_found_it_in():
+    import torch
+
+    from helpers import jukebox, musicgen
+    from helpers.transformer import MusicTransformer, MusicTransformerConfig, generate, sequence_nll
+
+    g = lambda: torch.Generator().manual_seed(0)  # noqa: E731
+    torch.manual_seed(0)
+    m = MusicTransformer(MusicTransformerConfig.tiny(vocab_size=9)).train()
+    generate(m, torch.tensor([[1, 2]]), 5, g())
+    sequence_nll(m, [1, 2, 3, 4])
+    assert m.training  # both ran in eval mode and handed the model back in training mode
+    with pytest.raises(ValueError):
+        generate(m, torch.tensor([[1, 2]]), 5, g(), x_add=torch.zeros(1, 2, 16))  # x_add too short
+    assert m.training  # ... even after an error
+    lm = MusicTransformer(musicgen.lm_config(n_codebooks=2, codebook_size=8, max_frames=6, d_text=4, n_layer=1,
+                                             n_head=2, d_model=16, d_ff=32)).train()
+    musicgen.sample_codes(lm, 4, g(), batch_size=1)
+    assert lm.training
+    up = jukebox.Upsampler(MusicTransformerConfig.tiny(vocab_size=9, max_len=8), 5, 2, seed=0).train()
+    up.sample(torch.zeros(1, 3, dtype=torch.long), g())
+    assert up.training
+    m.eval()
+    generate(m, torch.tensor([[1, 2]]), 3, g())
+    assert not m.training  # an eval-mode model stays in eval mode
