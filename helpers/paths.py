@@ -66,3 +66,11 @@ def cache_dir() -> Path:
     xdg = os.environ.get("XDG_CACHE_HOME")
     base = Path(xdg) if xdg and Path(xdg).is_absolute() else Path.home() / ".cache"
     return base / CACHE_NAME
+
+
+def shown_path(path, root) -> str:
+    """``path`` as a results file records it: relative to ``root`` (POSIX separators) when it lies inside it, so that
+    the file reads the same on every clone; otherwise as given."""
+    path = Path(path)
+    full, root = path.resolve(), Path(root).resolve()
+    return full.relative_to(root).as_posix() if full.is_relative_to(root) else str(path)

@@ -34,6 +34,7 @@ from helpers import audio_eval, autoencoder, codec as old_codec, vqvae  # noqa: 
 from helpers.audio_corpus import AudioCorpus  # noqa: E402
 from helpers.classifier import CHECKPOINT as CLASSIFIER, load_classifier  # noqa: E402
 from helpers.checkpoints import file_sha256, read_checkpoint, refuse_shipped_paths, write_results  # noqa: E402
+from helpers.paths import shown_path  # noqa: E402
 
 DEFAULT_MODELS = [  # name in the table, checkpoint
     ("codec_istft", SHIPPED / "codec_istft.pt"),  # helpers.autoencoder: notebook 05's new codec
@@ -128,7 +129,7 @@ def main(argv=None) -> dict:
     for name, path in specs:
         model, kind, K = load_any(path)
         n_params = sum(p_.numel() for p_ in model.parameters())
-        models[name] = dict(path=str(path.resolve().relative_to(ROOT) if path.resolve().is_relative_to(ROOT) else path),
+        models[name] = dict(path=shown_path(path, ROOT),
                             sha256=file_sha256(path), kind=kind, bytes=path.stat().st_size, n_params=n_params,
                             hop=model.config.hop, n_codebooks=K, codebook_size=model.config.codebook_size,
                             **speed(model, kind, held[:8], sr))

@@ -38,15 +38,10 @@ from helpers.audio_corpus import FAMILIES, AudioCorpus  # noqa: E402
 from helpers.checkpoints import file_sha256, refuse_shipped_paths, write_results  # noqa: E402
 from helpers.classifier import load_classifier  # noqa: E402
 from helpers.intervals import wilson_interval  # noqa: E402
+from helpers.paths import shown_path  # noqa: E402
 from helpers.vqvae import load_checkpoint as load_vqvae  # noqa: E402
 
 JUDGES = {"robust": "classifier_robust.pt", "clean": "classifier.pt"}
-
-
-def shown(path: Path) -> str:
-    """A path as the JSON records it: relative to the repository when inside it (the notebook checks it there)."""
-    path = Path(path).resolve()
-    return path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else str(path)
 
 
 def parse_args(argv=None):
@@ -112,7 +107,7 @@ def main(argv=None):
     results = {"command": "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]), "seed": args.seed,
                "threads": args.threads, "per_family": args.per_family, "seconds": args.seconds,
                "temperature": args.temperature, "families": families, "chance": 1 / len(families),
-               "checkpoints": {k: {"path": shown(p), "sha256": file_sha256(p)} for k, p in paths.items()},
+               "checkpoints": {k: {"path": shown_path(p, ROOT), "sha256": file_sha256(p)} for k, p in paths.items()},
                "upsamplers": {}, "rows": [], "references": {}}
     # --- references: the real held-out clips and their hop-64 reconstructions ------------------------------------
     clips, clip_families = balanced_test_clips(corpus, args.per_family)
@@ -124,7 +119,7 @@ def main(argv=None):
     # --- top-down samples, one generator per upsampler (the same seed: the same top codes for each) ---------------
     for name, path in ups.items():
         up = J.load_upsampler(path)
-        results["upsamplers"][name] = {"path": shown(path), "sha256": file_sha256(path),
+        results["upsamplers"][name] = {"path": shown_path(path, ROOT), "sha256": file_sha256(path),
                                        "label_conditioned": bool(up.n_labels)}
         for guidance in (args.guidance if up.n_labels else [None]):
             g = torch.Generator().manual_seed(args.seed)

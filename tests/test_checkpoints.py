@@ -287,3 +287,14 @@ def test_config_from_dict_fills_new_fields_and_refuses_unknown_ones_and_other_ki
     assert VQVAEConfig.from_dict(vq.to_dict()) == vq
     with pytest.raises(ValueError, match="this is a CodecConfig configuration, not a VQVAEConfig"):
         checkpoints.config_from_dict(VQVAEConfig, dict(vq.to_dict(), kind="CodecConfig"), kind=True)
+
+
+def test_shown_path_is_relative_inside_the_root_and_as_given_outside(tmp_path):
+    from helpers.paths import shown_path
+
+    root = tmp_path / "repo"
+    (root / "data" / "checkpoints").mkdir(parents=True)
+    assert shown_path(root / "data" / "checkpoints" / "a.pt", root) == "data/checkpoints/a.pt"
+    assert shown_path(str(root / "data" / ".." / "data" / "b.pt"), root) == "data/b.pt"  # resolved first
+    outside = tmp_path / "elsewhere" / "c.pt"
+    assert shown_path(outside, root) == str(outside)
