@@ -433,6 +433,10 @@ assert codes_only["low"] < jbc["chance"] < codes_only["high"]  # the label at th
 assert labelled[1.0]["low"] > codes_only["high"]  # the label at the upsampler: clearly above, even without guidance
 assert labelled[best_g]["low"] > labelled[1.0]["accuracy"]  # guidance adds more
 assert labelled[best_g]["high"] < ceiling["accuracy"]  # still below what the level can carry
+assert labelled[best_g]["accuracy"] > 3 * codes_only["accuracy"]  # several times as often (the summary)
+clean = [r["clean"]["accuracy"] for r in jbc["rows"]]
+clean_ceiling = jbc["references"]["hop-64 reconstructions"]["clean"]["accuracy"]
+assert max(clean) - min(clean) < 0.1 and clean_ceiling < 0.5  # the clean judge barely moves; its ceiling is low
 fig, ax = plt.subplots(figsize=(4.6, 4))
 conf = np.array(rows[("label at both levels", best_g)]["robust"]["confusion"])
 ax.imshow(conf, cmap="Blues")

@@ -52,6 +52,7 @@
 # %matplotlib inline
 import inspect, tempfile, time
 from pathlib import Path
+import json
 import numpy as np
 import scipy.linalg
 import torch
@@ -580,6 +581,8 @@ levels = {hop: vqvae.load_checkpoint(CKPT / f"vqvae_hop{hop}.pt").eval() for hop
 prior = jukebox.load_top_prior(CKPT / "prior_top.pt")
 upsampler = jukebox.load_upsampler(CKPT / "upsampler_hop64_labels.pt")  # notebook 04's pipeline: the label at both levels
 JUKEBOX_GUIDANCE = 5.0  # notebook 04's scale (the best of its measured four)
+jb_rows = [r for r in json.loads((CKPT / "jukebox_control.json").read_text())["rows"] if r["guidance"] is not None]
+assert JUKEBOX_GUIDANCE == max(jb_rows, key=lambda r: r["robust"]["accuracy"])["guidance"]  # as notebook 04 samples
 pipe = musicgen.MusicGen(codec, transformer.load_checkpoint(CKPT / "musicgen_lm.pt"), MiniLMEncoder())
 assert codec.config.sample_rate == levels[64].config.sample_rate == levels[256].config.sample_rate == SR_A
 
