@@ -508,6 +508,15 @@ class AudioCorpus:
         return [captions_of(a, heldout) + augmented_captions(a, augment, [self.recipe.seed, SPLITS.index(split), i])
                 for i, a in enumerate(self.attributes(split))]
 
+    def described(self, split: str, n: int, vocabulary: str = "train") -> list[list[str]]:
+        """Per clip, ``n`` captions in the many words of :mod:`helpers.captions` (``vocabulary='heldout'``: words and
+        frames no training caption uses, for measuring only), seeded by ``[recipe seed, split, clip index, side]``."""
+        from .captions import VOCABULARIES, check_vocabulary, describe
+
+        split, side = _check_split(split), VOCABULARIES.index(check_vocabulary(vocabulary))
+        return [describe(a, n, [self.recipe.seed, SPLITS.index(split), i, side], vocabulary)
+                for i, a in enumerate(self.attributes(split))]
+
     def __len__(self) -> int:
         return sum(self.recipe.n_clips(s) for s in SPLITS)
 

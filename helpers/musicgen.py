@@ -69,6 +69,60 @@ def lm_config(n_codebooks: int = 4, codebook_size: int = 1024, max_frames: int =
                                   position="absolute", n_streams=n_codebooks, d_cond=d_text, **base)
 
 
+TEXT_POOLINGS = ("tokens", "pooled", "both")
+DEFAULT_TEXT_POOLING = "tokens"  # every LM checkpoint saved before the pooling was recorded
+
+
+def pool_text(tokens: torch.Tensor, padding: torch.Tensor, pooling: str = "tokens") -> tuple[torch.Tensor, torch.Tensor]:
+    """What the decoder cross-attends to: the text encoder's token embeddings, their mean (the sentence embedding of
+    a mean-pooling sentence encoder such as MiniLM, before its normalisation), or the mean followed by the tokens.
+
+    Args:
+        tokens: (B, L, d); padding: (B, L) bool, True = padding.
+        pooling: one of :data:`TEXT_POOLINGS`.
+
+    Returns:
+        ``(cond (B, L', d), padding (B, L'))`` with L' = L, 1 or 1 + L; a caption with no token (all padding) pools
+        to a padding slot, so a dropped condition stays dropped.
+    """
+    if pooling not in TEXT_POOLINGS:
+        raise ValueError(f"unknown text pooling {pooling!r}; known: {list(TEXT_POOLINGS)}")
+    if tokens.dim() != 3 or padding.shape != tokens.shape[:2]:
+        raise ValueError(f"tokens must be (B, L, d) and padding (B, L), got {tuple(tokens.shape)} and "
+                         f"{tuple(padding.shape)}")
+    if pooling == "tokens":
+        return tokens, padding
+    keep = (~padding).to(tokens.dtype)[..., None]  # (B, L, 1)
+    mean = (tokens * keep).sum(1, keepdim=True) / keep.sum(1, keepdim=True).clamp_min(1.0)  # (B, 1, d)
+    empty = padding.all(1, keepdim=True)  # (B, 1)
+    if pooling == "pooled":
+        return mean, empty
+    return torch.cat([mean, tokens], 1), torch.cat([empty, padding], 1)
+
+
+def lm_text_pooling(path) -> str:
+    """The text pooling an LM checkpoint was trained with (``scripts/train_musicgen.py --text-pooling``), or
+    :data:`DEFAULT_TEXT_POOLING` for a file saved before it was recorded."""
+    pooling = (read_checkpoint(path).get("extra") or {}).get("text_pooling", DEFAULT_TEXT_POOLING)
+    if pooling not in TEXT_POOLINGS:
+        raise ValueError(f"{path}: unknown text pooling {pooling!r}")
+    return pooling
+
+
+def load_codec(path):
+    """The codec of an LM: a :class:`helpers.autoencoder.Autoencoder` (``codec_istft.pt``) or a
+    :class:`helpers.codec.Codec` (``codec.pt``), chosen by the checkpoint's config kind; both give ``encode(audio,
+    sr) -> (B, K, T)`` and ``decode(codes)``."""
+    from . import autoencoder, codec
+
+    kind = (read_checkpoint(path).get("config") or {}).get("kind")
+    if kind == "AutoencoderConfig":
+        return autoencoder.load_checkpoint(path)
+    if kind == "CodecConfig":
+        return codec.load_checkpoint(path)
+    raise ValueError(f"{path} holds no codec (config kind {kind!r}; expected AutoencoderConfig or CodecConfig)")
+
+
 def check_pattern(pattern) -> str:
     """``pattern`` if it is one of :data:`helpers.patterns.PATTERNS`, else a ValueError naming them."""
     if pattern not in PATTERNS:
@@ -96,6 +150,7 @@ def load_lm(path, pattern: str | None = None, device="cpu") -> MusicTransformer:
                          f"pattern={stored!r} (or train one with scripts/train_musicgen.py --pattern {pattern})")
     model = load_checkpoint(path, device=device)
     model.pattern = stored
+    model.text_pooling = lm_text_pooling(path)
     return model
 
 
@@ -175,7 +230,7 @@ def encode_clips_and_captions(codec, clips, sr: int, captions: Sequence[Sequence
     return {"codes": codes.short(), "tokens": tokens.view(len(captions), P, L, -1), "mask": mask.view(len(captions), P, L)}
 
 
-def caption_batches(data: dict, special: int, p_drop: float, pattern: str = "delay"):
+def caption_batches(data: dict, special: int, p_drop: float, pattern: str = "delay", text_pooling: str = "tokens"):
     """``(generator, batch_size) -> batch`` for :func:`helpers.training.train`: random clips of ``data`` (from
     :func:`encode_clips_and_captions`) as steps of ``pattern``, one of each clip's captions at random, and condition
     dropout with probability ``p_drop`` (:func:`helpers.transformer.drop_condition`: the text replaced by zeros,
@@ -191,19 +246,21 @@ def caption_batches(data: dict, special: int, p_drop: float, pattern: str = "del
     def draw(generator, batch_size: int):
         i = torch.randint(0, N, (batch_size,), generator=generator)  # (B,)
         j = torch.randint(0, P, (batch_size,), generator=generator)  # (B,)
-        cond, pad = drop_condition(tokens[i, j].float(), ~mask[i, j], p_drop, generator)  # (B, L, d), (B, L) padding
+        cond, pad = pool_text(tokens[i, j].float(), ~mask[i, j], text_pooling)  # (B, L', d), (B, L') padding
+        cond, pad = drop_condition(cond, pad, p_drop, generator)
         return {"steps": to_steps(codes[i].long(), special, pattern), "cond": cond, "cond_mask": pad}
 
     return draw
 
 
-def fixed_caption_batches(data: dict, special: int, n: int, batch_size: int, pattern: str = "delay") -> list[dict]:
+def fixed_caption_batches(data: dict, special: int, n: int, batch_size: int, pattern: str = "delay",
+                          text_pooling: str = "tokens") -> list[dict]:
     """The first ``n`` clips of ``data`` with their first caption, in batches, no dropout: a validation set."""
     out = []
     for s in range(0, n, batch_size):
         sl = slice(s, min(n, s + batch_size))
-        out.append({"steps": to_steps(data["codes"][sl].long(), special, pattern),
-                    "cond": data["tokens"][sl, 0].float(), "cond_mask": ~data["mask"][sl, 0]})
+        cond, pad = pool_text(data["tokens"][sl, 0].float(), ~data["mask"][sl, 0], text_pooling)
+        out.append({"steps": to_steps(data["codes"][sl].long(), special, pattern), "cond": cond, "cond_mask": pad})
     return out
 
 
@@ -296,17 +353,32 @@ class MusicGen:
     """Text -> music: a frozen :class:`~helpers.text_encoder.TextEncoder`, the LM, and the codec's decoder.
 
     Args:
-        codec: a trained :class:`helpers.codec.Codec` (K codebooks, frame rate ``codec.config.frame_rate``).
+        codec: a trained codec (K codebooks, frame rate ``codec.config.frame_rate``): a
+            :class:`helpers.autoencoder.Autoencoder` or a :class:`helpers.codec.Codec` (:func:`load_codec`).
         lm: a :class:`MusicTransformer` from :func:`lm_config` with the codec's K and codebook size.
         text_encoder: any :class:`~helpers.text_encoder.TextEncoder` whose ``dim`` is the LM's ``d_cond``.
         pattern: the interleaving pattern the LM was trained on. None: the LM's own (``lm.pattern``, set by
             :func:`load_lm`), else ``'delay'`` (the shipped LM's); a pattern other than the one :func:`load_lm`
             recorded is a ValueError.
+        text_pooling: how the LM reads the text (:func:`pool_text`). None: the LM's own (``lm.text_pooling``, set by
+            :func:`load_lm`), else ``'tokens'``; another than the recorded one is a ValueError.
+        peak: :meth:`generate` limits every clip to this peak (None: the decoder's output as it is).
 
     Notebook: 05_musicgen.ipynb. Reference: Copet et al. 2023, Sec. 2.
     """
 
-    def __init__(self, codec, lm: MusicTransformer, text_encoder, pattern: str | None = None):
+    def __init__(self, codec, lm: MusicTransformer, text_encoder, pattern: str | None = None,
+                 text_pooling: str | None = None, peak: float | None = 0.98):
+        pooled = getattr(lm, "text_pooling", None)
+        if text_pooling is None:
+            text_pooling = pooled or DEFAULT_TEXT_POOLING
+        elif pooled is not None and text_pooling != pooled:
+            raise ValueError(f"the LM was trained on {pooled!r} text conditioning, not {text_pooling!r}")
+        if text_pooling not in TEXT_POOLINGS:
+            raise ValueError(f"unknown text pooling {text_pooling!r}; known: {list(TEXT_POOLINGS)}")
+        if peak is not None and not 0.0 < peak <= 1.0:
+            raise ValueError(f"peak must lie in (0, 1] (or None: no limiter), got {peak}")
+        self.text_pooling, self.peak = text_pooling, peak
         trained = getattr(lm, "pattern", None)
         if pattern is None:
             pattern = trained or DEFAULT_PATTERN
@@ -334,9 +406,10 @@ class MusicGen:
         return max_frames(self.lm.config, self.pattern) / self.frame_rate
 
     def embed(self, prompts) -> tuple[torch.Tensor, torch.Tensor]:
-        """Prompts -> (cond (B, L, d), cond_mask (B, L) True = padding), checked by the text encoder."""
+        """Prompts -> (cond (B, L', d), cond_mask (B, L') True = padding), checked by the text encoder, pooled as the
+        LM was trained (:func:`pool_text`, ``self.text_pooling``)."""
         out = self.text_encoder.encode(prompts)
-        return out.tokens, ~out.mask
+        return pool_text(out.tokens, ~out.mask, self.text_pooling)
 
     @torch.no_grad()
     def generate_codes(self, prompts: str | Sequence[str], seconds: float = 4.0, guidance_scale: float | None = 3.0,
@@ -352,9 +425,24 @@ class MusicGen:
     @torch.no_grad()
     def generate(self, prompts: str | Sequence[str], seconds: float = 4.0, guidance_scale: float | None = 3.0,
                  temperature: float = 1.0, top_k: int | None = 250, seed: int = 0) -> torch.Tensor:
-        """Prompts -> audio (B, seconds * sample_rate) at the codec's sample rate."""
+        """Prompts -> audio (B, seconds * sample_rate) at the codec's sample rate, every clip limited to at most
+        ``self.peak`` (:func:`limit_peaks`; the codec's decoder alone can overshoot full scale)."""
         codes = self.generate_codes(prompts, seconds, guidance_scale, temperature, top_k, seed)
-        return self.codec.decode(codes)
+        audio = self.codec.decode(codes)
+        return audio if self.peak is None else limit_peaks(audio, self.peak)
+
+
+def limit_peaks(audio: torch.Tensor, peak: float = 0.98) -> torch.Tensor:
+    """Scale each clip (the last axis) down so that its largest magnitude is at most ``peak``; clips already inside
+    are returned unchanged. A gain per clip, not a clipper: the waveform's shape (and what a judge hears) is kept.
+
+    Args:
+        audio: (..., T) float; peak: in (0, 1].
+    """
+    if not 0.0 < peak <= 1.0:
+        raise ValueError(f"peak must lie in (0, 1], got {peak}")
+    top = audio.abs().amax(dim=-1, keepdim=True)  # (..., 1)
+    return audio * torch.clamp(peak / top.clamp_min(1e-12), max=1.0)
 
 
 @torch.no_grad()

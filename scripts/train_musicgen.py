@@ -58,6 +58,13 @@ def parse_args(argv=None):
     p.add_argument("--cache", default="runs/musicgen_cache")
     p.add_argument("--pattern", default=mg.DEFAULT_PATTERN, choices=mg.PATTERNS,
                    help="codebook interleaving pattern (helpers.patterns); stored in the checkpoint")
+    p.add_argument("--rich-captions", type=int, default=0, metavar="N",
+                   help="N more training captions per clip in the many words of helpers.captions (never its "
+                        "held-out vocabulary)")
+    p.add_argument("--text-pooling", default=mg.DEFAULT_TEXT_POOLING, choices=mg.TEXT_POOLINGS,
+                   help="what the decoder cross-attends to: the text's tokens, their mean, or both (stored in the "
+                        "checkpoint)")
+    p.add_argument("--minutes", type=float, default=None, help="wall-clock budget (stops with a resume file)")
     p.add_argument("--limit", type=int, default=None, help="use only the first LIMIT clips of each split (smoke tests)")
     p.add_argument("--n-layer", type=int, default=4)
     p.add_argument("--n-head", type=int, default=4)
@@ -99,6 +106,8 @@ def parse_args(argv=None):
         if n < 1 or seed == CorpusRecipe().seed:
             p.error(f"--extra-train SEED N: need N >= 1 and a SEED other than the default corpus's "
                     f"({CorpusRecipe().seed}), got {seed} {n}")
+    if args.rich_captions < 0:
+        p.error(f"--rich-captions must be >= 0, got {args.rich_captions}")
     if args.augment_captions < 0:
         p.error(f"--augment-captions must be >= 0, got {args.augment_captions}")
     refuse_shipped_paths(p, args, ("out", "work", "cache"))
@@ -110,6 +119,13 @@ def sha256_16(path) -> str:
     return file_sha256(path)[:16]
 
 
+def caption_words_hash() -> str:
+    """First 8 hex digits of :func:`helpers.captions.fingerprint`: rich captions in other words, another cache."""
+    from helpers.captions import fingerprint
+
+    return fingerprint()[:8]
+
+
 def text_encoder_hash() -> str:
     """First 16 hex digits of the text encoder's fingerprint (every file it loads, hashed:
     ``helpers.text_encoder.MiniLMEncoder.fingerprint``): the caption embeddings' part of a cache name."""
@@ -119,7 +135,7 @@ def text_encoder_hash() -> str:
 
 
 def build_cache(codec: codec_mod.Codec, corpus: AudioCorpus, path: Path, batch: int = 32, limit: int | None = None,
-                augment: int = 0, splits=("train", "valid")) -> dict:
+                augment: int = 0, rich: int = 0, splits=("train", "valid")) -> dict:
     """Codes of the train/valid clips and the embeddings of their training captions (``augment`` more per clip)
     (:func:`helpers.musicgen.encode_clips_and_captions`); saved to ``path`` atomically (a killed build leaves no
     half-written cache; plain tensors: ``weights_only=True``)."""
@@ -130,6 +146,8 @@ def build_cache(codec: codec_mod.Codec, corpus: AudioCorpus, path: Path, batch: 
     for split in splits:
         t0 = time.time()
         captions = corpus.captions(split, augment=augment)[:limit]
+        if rich:
+            captions = [c + r for c, r in zip(captions, corpus.described(split, rich)[:limit])]
         out[split] = mg.encode_clips_and_captions(codec, corpus.clips(split)[:limit], corpus.recipe.sr, captions, encoder,
                                                   batch=batch)
         print(f"cache {split}: codes {tuple(out[split]['codes'].shape)}, captions {tuple(out[split]['mask'].shape)} "
@@ -203,12 +221,13 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     corpus = AudioCorpus.build()
-    codec = codec_mod.load_checkpoint(args.codec).eval()
+    codec = mg.load_codec(args.codec).eval()
     ccfg = codec.config
     codec_hash = sha256_16(args.codec)
     aug = f"_aug{args.augment_captions}" if args.augment_captions else ""
+    aug += f"_rich{args.rich_captions}w{caption_words_hash()}" if args.rich_captions else ""
     aug += "" if args.limit is None else f"_limit{args.limit}"
-    build = dict(limit=args.limit, augment=args.augment_captions)
+    build = dict(limit=args.limit, augment=args.augment_captions, rich=args.rich_captions)
     text = f"text{text_encoder_hash()}"  # the encoder's files, hashed: another encoder, another cache
     cache = load_or_build_cache(
         codec, corpus, Path(args.cache) / f"codec{codec_hash}_corpus{corpus.recipe.hash()}_{text}{aug}.pt", **build)
@@ -241,13 +260,16 @@ def main(argv=None) -> dict:
         weight_decay=args.weight_decay, eval_every=args.eval_every, seed=args.seed, device=args.device,
         checkpoint=str(work / "best_fp32.pt"), progress=not args.no_progress,
         resume_file=str(work / "resume.pt") if args.resume else None,
+        max_seconds=None if args.minutes is None else 60.0 * args.minutes,
     )
     command = "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:])
     print(f"{model.num_params():,} parameters; {cfg}; {tcfg}", flush=True)
-    valid = mg.fixed_caption_batches(cache["valid"], special, args.n_valid, args.batch_size, args.pattern)
-    history = train(model, mg.musicgen_loss, mg.caption_batches(cache["train"], special, args.cond_dropout, args.pattern),
+    valid = mg.fixed_caption_batches(cache["valid"], special, args.n_valid, args.batch_size, args.pattern,
+                                     args.text_pooling)
+    history = train(model, mg.musicgen_loss, mg.caption_batches(cache["train"], special, args.cond_dropout, args.pattern,
+                                                               args.text_pooling),
                     valid, tcfg, checkpoint_extra={"command": command, "seed": args.seed, "codec_sha256_16": codec_hash,
-                                                   "pattern": args.pattern})
+                                                   "pattern": args.pattern, "text_pooling": args.text_pooling})
     best = load_checkpoint(tcfg.checkpoint)
     save_checkpoint(best, work / "best_fp16.pt", half=True)
     half = load_checkpoint(work / "best_fp16.pt")
@@ -260,8 +282,8 @@ def main(argv=None) -> dict:
                            pattern=args.pattern)
     steps_per_audio_second = mg.decoding_steps(args.pattern, ccfg.n_codebooks, n_frames) / (n_frames / ccfg.frame_rate)
     results = dict(
-        command=command, seed=args.seed, pattern=args.pattern, machine=machine(), init=init, steps=args.steps, batch_size=args.batch_size, cond_dropout=args.cond_dropout,
-        augment_captions=args.augment_captions, extra_train=[dict(seed=s, n=n, corpus=h) for (s, n), h in
+        command=command, seed=args.seed, pattern=args.pattern, text_pooling=args.text_pooling, machine=machine(), init=init, steps=args.steps, batch_size=args.batch_size, cond_dropout=args.cond_dropout,
+        augment_captions=args.augment_captions, rich_captions=args.rich_captions, extra_train=[dict(seed=s, n=n, corpus=h) for (s, n), h in
                                                              zip(args.extra_train, extra_hashes)],
         n_train_clips=int(cache["train"]["codes"].shape[0]),
         codec=str(args.codec), codec_sha256_16=codec_hash, corpus=corpus.recipe.hash(),
