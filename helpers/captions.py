@@ -205,7 +205,7 @@ def vocabulary_words(vocabulary: str, frames: bool = True) -> set[str]:
                 words |= words_of(w)
     if frames:
         texts = HELDOUT_SENTENCES if vocabulary == "heldout" else (
-            TRAIN_SENTENCES + tuple(c for cs in TRAIN_CLAUSES.values() for c in cs) + TRAIN_SEPARATORS + ("solo",))
+            TRAIN_SENTENCES + tuple(c for cs in TRAIN_CLAUSES.values() for c in cs) + TRAIN_SEPARATORS + ("solo", "and"))
         for t in texts:
             words |= words_of(re.sub(r"{\w+}", " ", t))
     return words

@@ -45,6 +45,7 @@ import torch
 import torch.nn.functional as F
 
 from .checkpoints import read_checkpoint
+from .melody import SILENCE, drop_melody, melody_positions
 from .modes import in_eval_mode
 from .patterns import PATTERNS, START_STEPS, decoding_steps, make_pattern, max_timesteps
 from .transformer import (  # noqa: F401 (MusicTransformer re-exported)
@@ -123,6 +124,42 @@ def load_codec(path):
     raise ValueError(f"{path} holds no codec (config kind {kind!r}; expected AutoencoderConfig or CodecConfig)")
 
 
+def lm_codec_path(lm_path, folder=None):
+    """The codec checkpoint whose codes the LM at ``lm_path`` was trained on: the file in ``folder`` (default: the
+    LM's own folder) whose SHA-256 starts with the ``codec_sha256_16`` the LM's checkpoint records. A ValueError names
+    the hash when no file there matches (the codec was retrained or is missing: the LM's tokens mean nothing to
+    another codec)."""
+    from pathlib import Path
+
+    from .checkpoints import file_sha256
+
+    want = (read_checkpoint(lm_path).get("extra") or {}).get("codec_sha256_16")
+    if not want:
+        raise ValueError(f"{lm_path} does not record the codec it was trained on (no codec_sha256_16): pass codec_path")
+    folder = Path(lm_path).parent if folder is None else Path(folder)
+    for path in sorted(folder.glob("*.pt")):
+        if path != Path(lm_path) and file_sha256(path).startswith(want):
+            return path
+    raise ValueError(f"{lm_path} was trained on the codes of codec {want}, and no checkpoint in {folder} has that hash")
+
+
+def load_pipeline(lm_path, codec_path=None, text_encoder=None, device="cpu") -> "MusicGen":
+    """An LM checkpoint as a ready :class:`MusicGen`: its pattern and text pooling (:func:`load_lm`), the codec it
+    was trained on (``codec_path``, else :func:`lm_codec_path`), and ``text_encoder`` (default
+    :class:`helpers.text_encoder.MiniLMEncoder`, checked by hash)."""
+    from .checkpoints import file_sha256
+
+    codec_path = lm_codec_path(lm_path) if codec_path is None else codec_path
+    want = (read_checkpoint(lm_path).get("extra") or {}).get("codec_sha256_16")
+    if want and not file_sha256(codec_path).startswith(want):
+        raise ValueError(f"{lm_path} was trained on the codes of codec {want}, not on {codec_path}")
+    if text_encoder is None:
+        from .text_encoder import MiniLMEncoder
+
+        text_encoder = MiniLMEncoder()
+    return MusicGen(load_codec(codec_path).to(device), load_lm(lm_path, device=device), text_encoder)
+
+
 def check_pattern(pattern) -> str:
     """``pattern`` if it is one of :data:`helpers.patterns.PATTERNS`, else a ValueError naming them."""
     if pattern not in PATTERNS:
@@ -184,7 +221,8 @@ def musicgen_loss(model: MusicTransformer, batch: dict) -> tuple[torch.Tensor, d
 
     Args:
         batch: ``{'steps': (B, K, S) int64, 'cond': (B, L, d_text), 'cond_mask': (B, L) bool, True = padding}``
-            (condition dropout is applied when the batch is drawn, see ``scripts/train_musicgen.py``).
+            (condition dropout is applied when the batch is drawn, see ``scripts/train_musicgen.py``), and for a
+            melody-conditioned LM ``'melody': (B, T)`` pitch classes (:mod:`helpers.melody`) with ``'pattern'``.
 
     Returns:
         ``(loss, {'ce_0': ..., 'ce_{K-1}': ...})``.
@@ -192,7 +230,10 @@ def musicgen_loss(model: MusicTransformer, batch: dict) -> tuple[torch.Tensor, d
     Reference: Copet et al. 2023, Sec. 2.2 (the loss of each codebook, averaged).
     """
     steps = batch["steps"]
-    logits = model(steps[..., :-1], cond=batch["cond"], cond_mask=batch["cond_mask"])  # (B, K, S - 1, V)
+    x_add = None
+    if batch.get("melody") is not None:  # (B, T) pitch classes: frame p's added at input position p
+        x_add = model.project_add(melody_positions(batch["melody"], steps.shape[-1] - 1, batch.get("pattern", "delay")))
+    logits = model(steps[..., :-1], cond=batch["cond"], cond_mask=batch["cond_mask"], x_add=x_add)  # (B, K, S - 1, V)
     target = steps[..., 1:].masked_fill(steps[..., 1:] == special_token(model.config), -100)  # (B, K, S - 1)
     ce = stream_cross_entropy(logits, target, ignore_index=-100)  # (K,)
     return ce.mean(), {f"ce_{k}": float(v) for k, v in enumerate(ce.detach())}
@@ -230,17 +271,23 @@ def encode_clips_and_captions(codec, clips, sr: int, captions: Sequence[Sequence
     return {"codes": codes.short(), "tokens": tokens.view(len(captions), P, L, -1), "mask": mask.view(len(captions), P, L)}
 
 
-def caption_batches(data: dict, special: int, p_drop: float, pattern: str = "delay", text_pooling: str = "tokens"):
+def caption_batches(data: dict, special: int, p_drop: float, pattern: str = "delay", text_pooling: str = "tokens",
+                    p_melody_drop: float = 0.5):
     """``(generator, batch_size) -> batch`` for :func:`helpers.training.train`: random clips of ``data`` (from
     :func:`encode_clips_and_captions`) as steps of ``pattern``, one of each clip's captions at random, and condition
     dropout with probability ``p_drop`` (:func:`helpers.transformer.drop_condition`: the text replaced by zeros,
     every position padding, the null condition that guidance uses).
 
-    Reference: Copet et al. 2023, Sec. 2.3 (condition dropout for classifier-free guidance).
+    With ``data['melody']`` ((N, T) pitch classes, :func:`helpers.melody.dominant_chroma`) every batch carries its
+    clips' melodies, each dropped (made silent) with probability ``p_melody_drop``, and also with the text when the
+    text is dropped (the null condition of guidance is no text and no melody).
+
+    Reference: Copet et al. 2023, Sec. 2.3 (condition dropout for classifier-free guidance; melody conditioning).
     """
     if not 0.0 <= p_drop <= 1.0:
         raise ValueError(f"p_drop must lie in [0, 1], got {p_drop}")
     codes, tokens, mask = data["codes"], data["tokens"], data["mask"]
+    melody = data.get("melody")
     N, P = mask.shape[:2]
 
     def draw(generator, batch_size: int):
@@ -248,7 +295,11 @@ def caption_batches(data: dict, special: int, p_drop: float, pattern: str = "del
         j = torch.randint(0, P, (batch_size,), generator=generator)  # (B,)
         cond, pad = pool_text(tokens[i, j].float(), ~mask[i, j], text_pooling)  # (B, L', d), (B, L') padding
         cond, pad = drop_condition(cond, pad, p_drop, generator)
-        return {"steps": to_steps(codes[i].long(), special, pattern), "cond": cond, "cond_mask": pad}
+        batch = {"steps": to_steps(codes[i].long(), special, pattern), "cond": cond, "cond_mask": pad}
+        if melody is not None:
+            tune = drop_melody(melody[i].long(), p_melody_drop, generator)  # (B, T)
+            batch.update(melody=tune.masked_fill(pad.all(1)[:, None], SILENCE), pattern=pattern)
+        return batch
 
     return draw
 
@@ -261,6 +312,8 @@ def fixed_caption_batches(data: dict, special: int, n: int, batch_size: int, pat
         sl = slice(s, min(n, s + batch_size))
         cond, pad = pool_text(data["tokens"][sl, 0].float(), ~data["mask"][sl, 0], text_pooling)
         out.append({"steps": to_steps(data["codes"][sl].long(), special, pattern), "cond": cond, "cond_mask": pad})
+        if data.get("melody") is not None:
+            out[-1].update(melody=data["melody"][sl].long(), pattern=pattern)
     return out
 
 
@@ -303,6 +356,7 @@ def sample_codes(
     top_k: int | None = 250,
     batch_size: int | None = None,
     pattern: str = "delay",
+    melody: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Sample codes (B, K, n_frames) step by step over an interleaving pattern (any of :data:`helpers.patterns.PATTERNS`),
     with the KV cache.
@@ -318,6 +372,8 @@ def sample_codes(
         guidance_scale: None (one pass with ``cond``), else classifier-free guidance with that scale (needs ``cond``).
         temperature, top_k: see :func:`helpers.transformer.sample_next_token`.
         pattern: the pattern the LM was trained on (:func:`caption_batches`).
+        melody: (B, T) pitch classes (:func:`helpers.melody.dominant_chroma`) for an LM trained with melody
+            conditioning; guidance's unconditional half gets no melody (and no text).
 
     Reference: Copet et al. 2023, Sec. 2.2-2.3; Ho & Salimans 2022 (guidance).
     """
@@ -339,9 +395,17 @@ def sample_codes(
     filled = p.steps_mask.to(device)  # (K, 1 + S): True where a code belongs
     ban = banned_ids([special], cfg.vocab_size, device)  # a code slot never holds the special token
     x = torch.full((2 * B if guided else B, K, p.start), special, dtype=torch.long, device=device)  # start step(s)
+    x_add = None
+    if melody is not None:
+        if melody.dim() != 2 or melody.shape[0] != B:
+            raise ValueError(f"melody must be (B={B}, T) pitch classes, got shape {tuple(melody.shape)}")
+        x_add = model.project_add(melody_positions(melody.to(device), p.sequence_length, pattern))  # (B, S + 1, C)
+        x_add = torch.cat([x_add, model.project_add(melody_positions(torch.full_like(melody, SILENCE).to(device),
+                                                                      p.sequence_length, pattern))]) if guided else x_add
     cache = model.start_cache(cond, cond_mask, len(x))  # the text's keys/values, once
     for s in range(p.start, p.sequence_length):
-        logits, cache = model(x[..., cache.length:], past=cache, use_cache=True)  # (2B|B, K, new, V)
+        new = None if x_add is None else x_add[:, cache.length : x.shape[-1]]  # the melody of the new positions
+        logits, cache = model(x[..., cache.length:], past=cache, use_cache=True, x_add=new)  # (2B|B, K, new, V)
         nxt = sample_next_token(logits[..., -1, :], generator, temperature, top_k, None, guidance_scale, ban)  # (B, K)
         nxt = torch.where(filled[:, s], nxt, torch.full_like(nxt, special))  # empty slots: special
         nxt = torch.cat([nxt, nxt]) if guided else nxt  # both halves go on with the same tokens
@@ -411,23 +475,49 @@ class MusicGen:
         out = self.text_encoder.encode(prompts)
         return pool_text(out.tokens, ~out.mask, self.text_pooling)
 
+    @property
+    def takes_melody(self) -> bool:
+        """Whether the LM was trained with melody conditioning (``scripts/train_musicgen.py --melody-dropout``)."""
+        return self.lm.add_in is not None
+
+    def melody_of(self, reference, n_frames: int) -> torch.Tensor:
+        """A reference clip (T,) or clips (B, T) at the codec's rate -> its dominant pitch class per codec frame,
+        (B, n_frames) (:func:`helpers.melody.dominant_chroma`)."""
+        from .melody import dominant_chroma
+
+        if not self.takes_melody:
+            raise ValueError("this LM was not trained with melody conditioning (no melody input): pass melody=None")
+        return dominant_chroma(reference, self.codec.config.sample_rate, self.codec.config.hop, n_frames)
+
     @torch.no_grad()
     def generate_codes(self, prompts: str | Sequence[str], seconds: float = 4.0, guidance_scale: float | None = 3.0,
-                       temperature: float = 1.0, top_k: int | None = 250, seed: int = 0) -> torch.Tensor:
-        """Prompts -> codes (B, K, frames); ``seed`` seeds the sampling generator (same seed, same codes)."""
+                       temperature: float = 1.0, top_k: int | None = 250, seed: int = 0, melody=None) -> torch.Tensor:
+        """Prompts -> codes (B, K, frames); ``seed`` seeds the sampling generator (same seed, same codes).
+
+        ``melody``: None, or a reference clip (T,) / clips (B, T) at the codec's sample rate whose dominant pitch
+        class per frame the music should follow (an LM trained with melody conditioning only); one clip serves every
+        prompt."""
         check_guidance(guidance_scale)
         frames = check_seconds(seconds, self.frame_rate, max_frames(self.lm.config, self.pattern))
         cond, cond_mask = self.embed(prompts)
+        tune = None
+        if melody is not None:
+            tune = self.melody_of(melody, frames)  # (1 | B, frames)
+            if tune.shape[0] == 1:
+                tune = tune.expand(cond.shape[0], -1)
+            if tune.shape[0] != cond.shape[0]:
+                raise ValueError(f"{tune.shape[0]} melodies for {cond.shape[0]} prompts: pass one, or one per prompt")
         gen = torch.Generator(device=next(self.lm.parameters()).device).manual_seed(seed)
         return sample_codes(self.lm, frames, gen, cond, cond_mask, guidance_scale, temperature, top_k,
-                            pattern=self.pattern)
+                            pattern=self.pattern, melody=tune)
 
     @torch.no_grad()
     def generate(self, prompts: str | Sequence[str], seconds: float = 4.0, guidance_scale: float | None = 3.0,
-                 temperature: float = 1.0, top_k: int | None = 250, seed: int = 0) -> torch.Tensor:
-        """Prompts -> audio (B, seconds * sample_rate) at the codec's sample rate, every clip limited to at most
-        ``self.peak`` (:func:`limit_peaks`; the codec's decoder alone can overshoot full scale)."""
-        codes = self.generate_codes(prompts, seconds, guidance_scale, temperature, top_k, seed)
+                 temperature: float = 1.0, top_k: int | None = 250, seed: int = 0, melody=None) -> torch.Tensor:
+        """Prompts (and a ``melody`` reference, see :meth:`generate_codes`) -> audio (B, seconds * sample_rate) at
+        the codec's sample rate, every clip limited to at most ``self.peak`` (:func:`limit_peaks`; the codec's
+        decoder alone can overshoot full scale)."""
+        codes = self.generate_codes(prompts, seconds, guidance_scale, temperature, top_k, seed, melody)
         audio = self.codec.decode(codes)
         return audio if self.peak is None else limit_peaks(audio, self.peak)
 
@@ -448,7 +538,7 @@ def limit_peaks(audio: torch.Tensor, peak: float = 0.98) -> torch.Tensor:
 @torch.no_grad()
 def control_accuracy(pipe: MusicGen, classifier, captions: Sequence[str], attributes: Sequence[dict],
                      scales: Sequence[float] = (0.0, 1.0, 3.0), seconds: float = 4.0, seed: int = 0,
-                     batch_size: int = 16, **sampling) -> list[dict]:
+                     batch_size: int = 16, other_judges: dict | None = None, **sampling) -> list[dict]:
     """Does the music do what the text says? Generate one clip per caption at each guidance scale and judge it with
     the attribute classifier (which never sees the prompt): accuracy per attribute against the caption's attributes.
 
@@ -457,29 +547,43 @@ def control_accuracy(pipe: MusicGen, classifier, captions: Sequence[str], attrib
             :class:`helpers.classifier.AttributeClassifier`).
         attributes: per caption, the attributes it states (``{'family': 'piano', 'mode': 'minor', ...}``); every
             attribute the classifier predicts and the dict holds is scored.
+        other_judges: ``{name: classifier}`` that judge the same clips (generated once), reported under
+            ``row['judges'][name]``.
         sampling: ``temperature``, ``top_k`` for :meth:`MusicGen.generate`.
 
     Returns:
         one row per scale: ``{'guidance_scale': s, 'n': number of captions, attribute: accuracy, ...,
-        'predicted': {attribute: the classifier's class per caption}}`` (for a confusion matrix).
+        'predicted': {attribute: the classifier's class per caption}}`` (for a confusion matrix), and with
+        ``other_judges`` ``'judges': {name: {attribute: accuracy, ..., 'predicted': {...}}}``.
 
     Notebook: 05_musicgen.ipynb (measured control). Reference: Copet et al. 2023, Sec. 4 (text adherence, measured
     there with CLAP; here with a classifier of the corpus's attributes).
     """
     if len(captions) != len(attributes) or not captions:
         raise ValueError(f"need one attributes dict per caption, got {len(captions)} captions, {len(attributes)} dicts")
+    judges = {"": classifier, **(other_judges or {})}
     rows = []
     for scale in scales:
-        preds: dict[str, list] = {}
+        preds: dict[str, dict[str, list]] = {name: {} for name in judges}
         for i in range(0, len(captions), batch_size):
             audio = pipe.generate(list(captions[i : i + batch_size]), seconds, scale, seed=seed + i, **sampling)
-            for k, v in classifier.predict(audio[:, None], sr=pipe.codec.config.sample_rate).items():  # (b, 1, T)
-                preds.setdefault(k, []).extend(v)
-        row = {"guidance_scale": float(scale), "n": len(captions), "predicted": {}}
-        for k, v in preds.items():
-            truth = [a.get(k) for a in attributes]
-            if all(t is not None for t in truth):
-                row[k] = sum(p == t for p, t in zip(v, truth)) / len(truth)
-                row["predicted"][k] = list(v)
+            for name, judge in judges.items():
+                for k, v in judge.predict(audio[:, None], sr=pipe.codec.config.sample_rate).items():  # (b, 1, T)
+                    preds[name].setdefault(k, []).extend(v)
+        scored = {name: score_predictions(p, attributes) for name, p in preds.items()}
+        row = {"guidance_scale": float(scale), "n": len(captions), **scored.pop("")}
+        if other_judges:
+            row["judges"] = scored
         rows.append(row)
     return rows
+
+
+def score_predictions(predicted: dict[str, list], attributes: Sequence[dict]) -> dict:
+    """``{attribute: accuracy, ..., 'predicted': {attribute: classes}}`` for the attributes every caption states."""
+    out: dict = {"predicted": {}}
+    for k, v in predicted.items():
+        truth = [a.get(k) for a in attributes]
+        if all(t is not None for t in truth):
+            out[k] = sum(p == t for p, t in zip(v, truth)) / len(truth)
+            out["predicted"][k] = list(v)
+    return out

@@ -94,6 +94,7 @@ class MusicTransformerConfig:
     rel_per_head: bool = False
     n_streams: int = 1
     d_cond: int = 0
+    d_add_in: int | None = None
 
     def __post_init__(self):
         if self.position not in POSITIONS:
@@ -105,6 +106,8 @@ class MusicTransformerConfig:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if self.d_cond < 0:
             raise ValueError(f"d_cond must be >= 0 (0: no cross-attention), got {self.d_cond}")
+        if self.d_add_in is not None and self.d_add_in < 1:
+            raise ValueError(f"d_add_in must be None (no per-position input) or >= 1, got {self.d_add_in}")
         if self.position == "relative" and self.max_rel < 1:
             raise ValueError(f"a relative model needs max_rel >= 1, got {self.max_rel}")
 
@@ -240,6 +243,8 @@ class MusicTransformer(nn.Module):
         else:
             self.cond_proj = None
             self.register_parameter("null_cond", None)
+        # per-position features (MusicGen-melody's chroma, (B, T, d_add_in)) -> model width, added like x_add
+        self.add_in = nn.Linear(config.d_add_in, C, bias=False) if config.d_add_in else None
         self.drop = nn.Dropout(config.dropout)
         self.blocks = nn.ModuleList(Block(config) for _ in range(config.n_layer))
         self.ln_f = nn.LayerNorm(C)
@@ -251,6 +256,8 @@ class MusicTransformer(nn.Module):
                 nn.init.normal_(p, std=0.02 / math.sqrt(2 * config.n_layer))
         if self.null_cond is not None:
             nn.init.normal_(self.null_cond, std=0.02)
+        if self.add_in is not None:  # starts silent: a warm start from a model without it begins where that one was
+            nn.init.zeros_(self.add_in.weight)
 
     @staticmethod
     def _init(m):
@@ -271,6 +278,16 @@ class MusicTransformer(nn.Module):
             if b.cross is not None:
                 b.cross.sdpa = on
         return self
+
+    def project_add(self, features: torch.Tensor) -> torch.Tensor:
+        """Per-position features (B, T, d_add_in) -> the ``x_add`` (B, T, d_model) of :meth:`forward` (a linear map,
+        no bias: all-zero features, e.g. a dropped melody, add nothing)."""
+        if self.add_in is None:
+            raise ValueError("this model takes no per-position input (d_add_in=None): it was not trained with one")
+        if features.dim() != 3 or features.shape[-1] != self.config.d_add_in:
+            raise ValueError(f"features must have shape (B, T, d_add_in={self.config.d_add_in}), got "
+                             f"{tuple(features.shape)}")
+        return self.add_in(features.to(self.add_in.weight.dtype))
 
     # --- the condition ------------------------------------------------------------------------------------
     def condition(self, cond: torch.Tensor | None, cond_mask: torch.Tensor | None, batch_size: int):

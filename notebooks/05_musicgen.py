@@ -86,7 +86,7 @@ CKPT = DATA_DIR / "checkpoints"
 # K streams and the codec's decoder makes audio.
 
 # %%
-pipeline_cfg = load_codec(CKPT / "codec.pt").config  # the codec whose codes the LM of section 5 predicts
+pipeline_cfg = musicgen.load_codec(musicgen.lm_codec_path(CKPT / "musicgen_lm.pt")).config  # the LM's codec
 fig = draw_musicgen_pipeline(pipeline_cfg.n_codebooks, pipeline_cfg.frame_rate, pattern="delay")
 assert {"codec encoder", "interleaving pattern", "text encoder", "transformer decoder", "classifier-free guidance",
         "pattern reverted", "codec decoder"} <= set(box_labels(fig, first_line=True))
@@ -106,17 +106,20 @@ plt.show()
 #   phase per STFT bin and frame, which an inverse FFT turns into samples (as
 #   [Vocos](https://arxiv.org/abs/2306.00814) does). Trained on multi-scale mel, STFT, phase and semitone losses,
 #   then also against a multi-resolution STFT discriminator (EnCodec's and DAC's adversarial and feature-matching
-#   losses).
+#   losses). The language model of section 5 was trained on *its* codes, so sections 3 to 7 use it (`codec` below):
+#   a model's tokens mean nothing to another codec.
 # - `codec.pt`, a time-domain codec (`helpers.codec`: strided convolutions down, transposed convolutions up, the
-#   shape of [EnCodec](https://arxiv.org/abs/2210.13438) without its adversarial losses). The language model of
-#   section 5 was trained on *its* codes, so sections 3 to 7 use it: a model's tokens mean nothing to another codec.
+#   shape of [EnCodec](https://arxiv.org/abs/2210.13438) without its adversarial losses), which the course's first
+#   LM was trained on.
 
 # %%
 # NBVAL_CHECK_OUTPUT
 istft_codec = autoencoder.load_checkpoint(CKPT / "codec_istft.pt").eval()
-codec = load_codec(CKPT / "codec.pt").eval()
+time_codec = load_codec(CKPT / "codec.pt").eval()
+assert musicgen.lm_codec_path(CKPT / "musicgen_lm.pt").name == "codec_istft.pt"  # the shipped LM's codes
+codec = istft_codec  # the codec of sections 3 to 7
 cfg = codec.config
-for name, m in (("codec_istft.pt", istft_codec), ("codec.pt", codec)):
+for name, m in (("codec_istft.pt", istft_codec), ("codec.pt", time_codec)):
     c = m.config
     print(f"{name:>15}: {sum(p.numel() for p in m.parameters()):>9,} parameters, {c.sample_rate / c.hop:g} frames/s, "
           f"{c.n_codebooks} x {c.codebook_size} codes; " + " / ".join(f"{m.bitrate(k):.0f}" for k in range(1, 5))
@@ -170,7 +173,7 @@ SR = cfg.sample_rate
 for name, audio in [("original", clips[0]),
                     ("codec_istft, 1 codebook", istft_codec.reconstruct(clips[:1], sr=SR, n_q=1)[0]),
                     ("codec_istft, 4 codebooks", istft_codec.reconstruct(clips[:1], sr=SR, n_q=4)[0]),
-                    ("codec.pt, 4 codebooks", codec.reconstruct(clips[:1], sr=SR, n_q=4)[0])]:
+                    ("codec.pt, 4 codebooks", time_codec.reconstruct(clips[:1], sr=SR, n_q=4)[0])]:
     print(name); display(play(audio.numpy(), sr=SR))
 
 # %% [markdown]
@@ -277,7 +280,8 @@ assert torch.equal(musicgen.from_steps(steps, codes.shape[-1]), codes)
 #
 # MusicGen's pattern ablation (Copet et al. 2023, Table 3) trains the same LM over each pattern and scores the
 # generated audio. `scripts/compare_patterns.py` does the same at the course's scale: one small LM, the same codes
-# of `codec.pt` cut into short pieces and the same captions, the same seed and the same number of training steps
+# of `codec.pt` (the codec of the course's first LM; the comparison is about the LM, and was not rerun on the
+# iSTFT codec's codes) cut into short pieces and the same captions, the same seed and the same number of training steps
 # for every pattern, then the validation loss of each codebook and the sampling speed at batch 1 on one thread
 # (sizes, steps and its run time are printed below). It takes longer than a notebook should, so its JSON is loaded
 # here, checked against the codec, the corpus, the text encoder and the script's current settings.
@@ -679,10 +683,10 @@ text_params = sum(p.numel() for p in text.model.parameters())
 codec_meta = {name: json.loads((CKPT / f"{name}.json").read_text()) for name in ("codec", "codec_istft")}
 ccfg_time, ccfg_istft = codec_meta["codec"]["config"], codec_meta["codec_istft"]["config"]
 losses = {
-    "codec.pt (the LM's codes)": [f"waveform {ccfg_time['recon']}", f"multi-resolution STFT x {ccfg_time['spectral_weight']:g}",
+    "codec.pt (the first LM's)": [f"waveform {ccfg_time['recon']}", f"multi-resolution STFT x {ccfg_time['spectral_weight']:g}",
                                  f"commitment x {ccfg_time['commit_weight']:g}"]
     + (["adversarial", "feature matching"] if codec_meta["codec"].get("adversarial") else []),
-    "codec_istft.pt": [f"{k.replace('_weight', '')} x {ccfg_istft[k]:g}" for k in
+    "codec_istft.pt (the LM's)": [f"{k.replace('_weight', '')} x {ccfg_istft[k]:g}" for k in
                        ("mel_weight", "stft_weight", "phase_weight", "pitch_weight", "commit_weight", "codebook_weight")]
     + ([f"adversarial x {ccfg_istft['adversarial_weight']:g}", f"feature matching x {ccfg_istft['feature_weight']:g}"]
        if codec_meta["codec_istft"].get("adversarial") else []),
@@ -692,7 +696,8 @@ for name, terms in losses.items():
 print(f"{'EnCodec (MusicGen)':>26}: waveform L1, multi-scale mel, MS-STFT adversarial, feature matching, "
       "commitment, weighted by a loss balancer")
 assert not any("balancer" in key for meta in codec_meta.values() for key in meta["config"])  # fixed weights, summed
-assert "adversarial" not in " ".join(losses["codec.pt (the LM's codes)"])
+assert "adversarial" not in " ".join(losses["codec.pt (the first LM's)"])
+assert "adversarial" in " ".join(losses["codec_istft.pt (the LM's)"])
 train_hours = shipped["n_train_clips"] * corpus.recipe.clip_seconds / 3600
 departures = [
     ("text encoder", f"MiniLM-L6, {text_params / 1e6:.0f} M parameters, {text.dim}-d tokens", "T5 encoder (frozen)"),
@@ -714,10 +719,11 @@ assert text_params < 50e6 and lm.num_params() < 300e6 / 10 and train_hours < 20_
 # - **Text encoder.** A small sentence encoder (its size in the table) instead of T5's, also frozen, read the same way
 #   (cross-attention to its token embeddings). Its words are everyday English; the captions are the corpus's
 #   templates, so the LM learns those words (section 6, exercise 1).
-# - **Codec.** Neither codec is EnCodec. The one whose codes the LM predicts (`codec.pt`) was trained on waveform,
-#   multi-resolution STFT and commitment losses only: no discriminator, no feature matching. The iSTFT codec adds
-#   both (the adversarial and feature-matching terms EnCodec uses), but with fixed weights summed into one loss:
-#   neither has EnCodec's *loss balancer*, which rescales each term's gradient to a set share.
+# - **Codec.** Neither codec is EnCodec. The time-domain `codec.pt` was trained on waveform, multi-resolution STFT
+#   and commitment losses only: no discriminator, no feature matching. The iSTFT codec, whose codes the LM predicts,
+#   adds both (the adversarial and feature-matching terms EnCodec uses), but with fixed weights summed into one loss:
+#   neither has EnCodec's *loss balancer*, which rescales each term's gradient to a set share. Its decoder predicts
+#   spectra (Vocos), where EnCodec's predicts samples.
 # - **Size, data, budget.** The LM is tens of times smaller than MusicGen's smallest, trained on hours of rendered
 #   scores instead of thousands of hours of recordings, on a CPU (the table above). Every per-codebook loss, every
 #   pattern comparison and every control number in this notebook belong to that small setting; the paper's numbers

@@ -63,7 +63,6 @@ from helpers import audio_eval, jukebox, musicgen, transformer, vqvae
 from helpers.audio import play, render
 from helpers.audio_corpus import ATTRIBUTE_CLASSES, FAMILIES, AudioCorpus, captions_of
 from helpers.classifier import load_classifier
-from helpers.codec import load_checkpoint as load_codec
 from helpers.data import DATA_DIR, load_chorales
 from helpers.exercises import format_table
 from helpers.listening import AnswerStore, Clip, ListeningTest, ListeningWidget, SimulatedRater, agreement
@@ -75,7 +74,6 @@ from helpers.intervals import bootstrap_ci, rank_correlation, wilson_interval
 from helpers.memorisation import copied_ngrams
 from helpers.symbolic_metrics import distribution_distance, metric_table
 from helpers.representations import ChoraleGrid
-from helpers.text_encoder import MiniLMEncoder
 
 torch.set_num_threads(1)
 plt.rcParams.update({"figure.dpi": 80, "figure.figsize": (9, 3)})
@@ -576,14 +574,14 @@ def timed(name, make):
 def in_batches(fn, n=N_AUDIO):  # fn(i, j) -> (j - i, T) for the clips i..j-1
     return torch.cat([torch.as_tensor(fn(i, min(i + BATCH, n))) for i in range(0, n, BATCH)]).numpy()
 
-codec = load_codec(CKPT / "codec.pt").eval()
 levels = {hop: vqvae.load_checkpoint(CKPT / f"vqvae_hop{hop}.pt").eval() for hop in (64, 256)}
 prior = jukebox.load_top_prior(CKPT / "prior_top.pt")
 upsampler = jukebox.load_upsampler(CKPT / "upsampler_hop64_labels.pt")  # notebook 04's pipeline: the label at both levels
 JUKEBOX_GUIDANCE = 5.0  # notebook 04's scale (the best of its measured four)
 jb_rows = [r for r in json.loads((CKPT / "jukebox_control.json").read_text())["rows"] if r["guidance"] is not None]
 assert JUKEBOX_GUIDANCE == max(jb_rows, key=lambda r: r["robust"]["accuracy"])["guidance"]  # as notebook 04 samples
-pipe = musicgen.MusicGen(codec, transformer.load_checkpoint(CKPT / "musicgen_lm.pt"), MiniLMEncoder())
+pipe = musicgen.load_pipeline(CKPT / "musicgen_lm.pt")  # the LM with the codec it was trained on
+codec = pipe.codec  # the codec row below is the one MusicGen decodes through
 assert codec.config.sample_rate == levels[64].config.sample_rate == levels[256].config.sample_rate == SR_A
 
 held_audio = torch.from_numpy(pool_audio[held_pos])  # (N, T)

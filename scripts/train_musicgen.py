@@ -47,7 +47,8 @@ from helpers import codec as codec_mod  # noqa: E402
 from helpers import musicgen as mg  # noqa: E402
 from helpers.audio_corpus import AudioCorpus, CorpusRecipe  # noqa: E402
 from helpers.checkpoints import (  # noqa: E402
-    atomic_write, file_sha256, init_record, load_file, refuse_shipped_paths, write_results)
+    atomic_write, file_sha256, init_record, load_file, read_checkpoint, refuse_shipped_paths, write_results)
+from helpers.melody import MELODY_PATTERNS, N_PITCH_CLASSES, dominant_chroma  # noqa: E402
 from helpers.training import TrainConfig, train  # noqa: E402
 from helpers.transformer import MusicTransformer, load_checkpoint, save_checkpoint  # noqa: E402
 
@@ -64,6 +65,9 @@ def parse_args(argv=None):
     p.add_argument("--text-pooling", default=mg.DEFAULT_TEXT_POOLING, choices=mg.TEXT_POOLINGS,
                    help="what the decoder cross-attends to: the text's tokens, their mean, or both (stored in the "
                         "checkpoint)")
+    p.add_argument("--melody-dropout", type=float, default=None, metavar="P",
+                   help="train with melody conditioning (MusicGen-melody: the dominant pitch class of every frame, "
+                        "helpers.melody), each example's melody dropped with probability P; default: no melody")
     p.add_argument("--minutes", type=float, default=None, help="wall-clock budget (stops with a resume file)")
     p.add_argument("--limit", type=int, default=None, help="use only the first LIMIT clips of each split (smoke tests)")
     p.add_argument("--n-layer", type=int, default=4)
@@ -106,6 +110,10 @@ def parse_args(argv=None):
         if n < 1 or seed == CorpusRecipe().seed:
             p.error(f"--extra-train SEED N: need N >= 1 and a SEED other than the default corpus's "
                     f"({CorpusRecipe().seed}), got {seed} {n}")
+    if args.melody_dropout is not None and not 0.0 <= args.melody_dropout <= 1.0:
+        p.error(f"--melody-dropout must lie in [0, 1], got {args.melody_dropout}")
+    if args.melody_dropout is not None and args.pattern not in MELODY_PATTERNS:
+        p.error(f"--melody-dropout works with the {MELODY_PATTERNS} patterns, not {args.pattern}")
     if args.rich_captions < 0:
         p.error(f"--rich-captions must be >= 0, got {args.rich_captions}")
     if args.augment_captions < 0:
@@ -179,11 +187,39 @@ def concat_clips(*caches: dict) -> dict:
 
 def init_from(model: MusicTransformer, path) -> dict:
     """Copy the weights of the LM checkpoint ``path`` into ``model`` (a warm start: the optimiser and schedule start
-    afresh). Raises ValueError naming both configs if the checkpoint holds an LM of another configuration. Returns
-    what the results record: the path, its SHA-256, the steps behind it (its own plus its own init's) and the codec
-    whose codes it last trained on (:func:`helpers.checkpoints.init_record`)."""
-    load_checkpoint(path, model).train()
+    afresh). Raises ValueError naming both configs if the checkpoint holds an LM of another configuration; the one
+    difference allowed is a melody input (``d_add_in``) the checkpoint lacks, which starts at zero (the warm start then
+    begins exactly where the text-only LM was). Returns what the results record: the path, its SHA-256, the steps
+    behind it (its own plus its own init's) and the codec whose codes it last trained on
+    (:func:`helpers.checkpoints.init_record`)."""
+    saved = read_checkpoint(path)
+    if model.config.d_add_in and not saved.get("config", {}).get("d_add_in"):
+        want = dict(model.config.to_dict(), d_add_in=None)
+        diff = sorted(k for k in set(want) | set(saved["config"]) if want.get(k) != saved["config"].get(k))
+        if diff:
+            raise ValueError(f"--init {path} was saved for another configuration (differs in {diff})")
+        missing, unexpected = model.load_state_dict(
+            {k: v.to(model.state_dict()[k].dtype) for k, v in saved["state_dict"].items()}, strict=False)
+        if missing != ["add_in.weight"] or unexpected:
+            raise ValueError(f"--init {path}: unexpected weights (missing {missing}, unexpected {unexpected})")
+        model.train()
+    else:
+        load_checkpoint(path, model).train()
     return init_record(path, keys=("codec_sha256_16",))
+
+
+def melody_of_clips(corpus: AudioCorpus, split: str, hop: int, sr: int, n_frames: int, path: Path,
+                    limit: int | None = None) -> torch.Tensor:
+    """(N, n_frames) int8 dominant pitch classes (:func:`helpers.melody.dominant_chroma`) of a split's clips,
+    computed once and cached at ``path``."""
+    if path.exists():
+        return load_file(path, "melody cache")
+    t0 = time.time()
+    clips = corpus.clips(split)[:limit]
+    out = torch.cat([dominant_chroma(clips[i : i + 256], sr, hop, n_frames) for i in range(0, len(clips), 256)]).to(torch.int8)
+    print(f"melody {split}: {tuple(out.shape)} ({time.time() - t0:.0f} s)", flush=True)
+    atomic_write(path, lambda tmp: torch.save(out, tmp))
+    return out
 
 
 def machine() -> str:
@@ -237,13 +273,26 @@ def main(argv=None) -> dict:
         extra_hashes.append(extra.recipe.hash())
         path = Path(args.cache) / f"codec{codec_hash}_corpus{extra.recipe.hash()}_train_{text}{aug}.pt"
         extra_train.append(load_or_build_cache(codec, extra, path, splits=("train",), **build)["train"])
+    if args.melody_dropout is not None:  # the melody of every clip, in the order of the caches
+        mel = lambda c, split, n: melody_of_clips(  # noqa: E731
+            c, split, ccfg.hop, ccfg.sample_rate, n, Path(args.cache) / f"melody_corpus{c.recipe.hash()}_{split}_hop"
+            f"{ccfg.hop}{'' if args.limit is None else f'_limit{args.limit}'}.pt", args.limit)
+        T = cache["train"]["codes"].shape[-1]
+        for split in ("train", "valid"):
+            cache[split]["melody"] = mel(corpus, split, T)
+        for (seed, n), part in zip(args.extra_train, extra_train):
+            part["melody"] = mel(AudioCorpus.build(CorpusRecipe(seed=seed, n_train=n, n_valid=1, n_test=1)), "train", T)
     if extra_train:
+        melodies = [c.get("melody") for c in [cache["train"], *extra_train]]
         cache["train"] = concat_clips(cache["train"], *extra_train)
+        if args.melody_dropout is not None:
+            cache["train"]["melody"] = torch.cat(melodies)
         del extra_train
     n_frames = cache["train"]["codes"].shape[-1]
     cfg = mg.lm_config(ccfg.n_codebooks, ccfg.codebook_size, n_frames, cache["train"]["tokens"].shape[-1],
                        n_layer=args.n_layer, n_head=args.n_head, d_model=args.d_model, d_ff=args.d_ff,
-                       dropout=args.dropout, attn_dropout=args.attn_dropout, pattern=args.pattern)
+                       dropout=args.dropout, attn_dropout=args.attn_dropout, pattern=args.pattern,
+                       d_add_in=None if args.melody_dropout is None else N_PITCH_CLASSES)
     torch.manual_seed(args.seed)
     model = MusicTransformer(cfg)
     init = None
@@ -267,9 +316,10 @@ def main(argv=None) -> dict:
     valid = mg.fixed_caption_batches(cache["valid"], special, args.n_valid, args.batch_size, args.pattern,
                                      args.text_pooling)
     history = train(model, mg.musicgen_loss, mg.caption_batches(cache["train"], special, args.cond_dropout, args.pattern,
-                                                               args.text_pooling),
+                                                               args.text_pooling, args.melody_dropout or 0.0),
                     valid, tcfg, checkpoint_extra={"command": command, "seed": args.seed, "codec_sha256_16": codec_hash,
-                                                   "pattern": args.pattern, "text_pooling": args.text_pooling})
+                                                   "pattern": args.pattern, "text_pooling": args.text_pooling,
+                                                   "melody_dropout": args.melody_dropout})
     best = load_checkpoint(tcfg.checkpoint)
     save_checkpoint(best, work / "best_fp16.pt", half=True)
     half = load_checkpoint(work / "best_fp16.pt")
@@ -282,7 +332,8 @@ def main(argv=None) -> dict:
                            pattern=args.pattern)
     steps_per_audio_second = mg.decoding_steps(args.pattern, ccfg.n_codebooks, n_frames) / (n_frames / ccfg.frame_rate)
     results = dict(
-        command=command, seed=args.seed, pattern=args.pattern, text_pooling=args.text_pooling, machine=machine(), init=init, steps=args.steps, batch_size=args.batch_size, cond_dropout=args.cond_dropout,
+        command=command, seed=args.seed, pattern=args.pattern, text_pooling=args.text_pooling,
+        melody_dropout=args.melody_dropout, machine=machine(), init=init, steps=args.steps, batch_size=args.batch_size, cond_dropout=args.cond_dropout,
         augment_captions=args.augment_captions, rich_captions=args.rich_captions, extra_train=[dict(seed=s, n=n, corpus=h) for (s, n), h in
                                                              zip(args.extra_train, extra_hashes)],
         n_train_clips=int(cache["train"]["codes"].shape[0]),

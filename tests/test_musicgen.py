@@ -327,3 +327,127 @@ def test_training_and_sampling_are_deterministic_under_a_seed(pattern):
     (a, sa), (b, sb), (_, sc) = run(0), run(0), run(1)
     assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
     assert torch.equal(sa, sb) and not torch.equal(sa, sc)
+
+
+def test_pool_text_means_the_real_tokens_and_keeps_a_dropped_condition_dropped():
+    tokens = torch.arange(2 * 3 * 2, dtype=torch.float32).view(2, 3, 2)
+    pad = torch.tensor([[False, False, True], [True, True, True]])  # clip 1: two tokens; clip 2: dropped
+    same, same_pad = mg.pool_text(tokens, pad, "tokens")
+    assert same is tokens and same_pad is pad
+    mean, mpad = mg.pool_text(tokens, pad, "pooled")
+    assert mean.shape == (2, 1, 2) and torch.allclose(mean[0, 0], tokens[0, :2].mean(0))
+    assert mpad.tolist() == [[False], [True]]  # nothing to pool: a padding slot
+    both, bpad = mg.pool_text(tokens, pad, "both")
+    assert both.shape == (2, 4, 2) and torch.equal(both[:, 1:], tokens) and torch.equal(both[:, :1], mean)
+    assert torch.equal(bpad, torch.cat([mpad, pad], 1))
+    with pytest.raises(ValueError, match="unknown text pooling 'max'"):
+        mg.pool_text(tokens, pad, "max")
+    with pytest.raises(ValueError, match="padding"):
+        mg.pool_text(tokens, pad[:, :2], "both")
+
+
+@pytest.mark.parametrize("pooling", mg.TEXT_POOLINGS)
+def test_caption_batches_pool_as_asked_and_dropout_drops_the_pooled_slot_too(pooling):
+    g = torch.Generator().manual_seed(0)
+    data = {"codes": torch.randint(0, V, (5, K, 4), generator=g).short(), "tokens": torch.randn(5, 2, 3, D).half(),
+            "mask": torch.tensor([True, True, False]).expand(5, 2, 3).clone()}
+    extra = {"tokens": 0, "pooled": -2, "both": 1}[pooling]  # slots beside the 3 token slots
+    batch = mg.caption_batches(data, V, 0.0, text_pooling=pooling)(torch.Generator().manual_seed(1), 4)
+    assert batch["cond"].shape == (4, 3 + extra, D) and batch["cond_mask"].shape == (4, 3 + extra)
+    dropped = mg.caption_batches(data, V, 1.0, text_pooling=pooling)(torch.Generator().manual_seed(1), 4)
+    assert dropped["cond_mask"].all() and (dropped["cond"] == 0).all()
+    valid = mg.fixed_caption_batches(data, V, 5, 2, text_pooling=pooling)
+    assert [b["cond"].shape[1] for b in valid] == [3 + extra] * 3
+
+
+def test_a_checkpoint_gives_back_its_text_pooling_and_musicgen_embeds_with_it(tmp_path):
+    from helpers.transformer import save_checkpoint
+
+    lm = tiny_lm(frames=4)
+    path = save_checkpoint(lm, tmp_path / "lm.pt", half=False, extra={"text_pooling": "both"})
+    loaded = mg.load_lm(path)
+    assert loaded.text_pooling == "both" == mg.lm_text_pooling(path)
+    ccfg = codec_mod.CodecConfig.tiny(n_codebooks=K, codebook_size=V)
+    pipe = mg.MusicGen(codec_mod.Codec(ccfg), loaded, FakeEncoder())
+    cond, pad = pipe.embed(["abc", "de"])
+    assert cond.shape == (2, 4, D) and pad.tolist() == [[False] * 4, [False, False, False, True]]
+    with pytest.raises(ValueError, match="trained on 'both' text conditioning, not 'tokens'"):
+        mg.MusicGen(codec_mod.Codec(ccfg), loaded, FakeEncoder(), text_pooling="tokens")
+    old = save_checkpoint(lm, tmp_path / "old.pt", half=False, extra={"steps": 1})
+    assert mg.load_lm(old).text_pooling == "tokens" == mg.DEFAULT_TEXT_POOLING
+
+
+def test_limit_peaks_scales_loud_clips_only():
+    audio = torch.stack([torch.linspace(-1.5, 1.2, 50), 0.5 * torch.sin(torch.arange(50.0))])
+    out = mg.limit_peaks(audio, 0.9)
+    assert abs(float(out[0].abs().max()) - 0.9) < 1e-6 and torch.equal(out[1], audio[1])
+    assert torch.allclose(out[0], audio[0] * 0.6)  # one gain for the whole clip: its shape is kept
+    with pytest.raises(ValueError, match="peak"):
+        mg.limit_peaks(audio, 1.5)
+
+
+def test_generate_never_exceeds_full_scale():
+    """A decoder that overshoots (here: its output scaled by 40) is limited to the pipeline's peak."""
+    ccfg = codec_mod.CodecConfig.tiny(n_codebooks=K, codebook_size=V)
+    codec = codec_mod.Codec(ccfg)
+    loud = lambda codes, _decode=codec.decode: 40.0 * _decode(codes)  # noqa: E731
+    codec.decode = loud
+    seconds = 5 / ccfg.frame_rate
+    raw = mg.MusicGen(codec, tiny_lm(), FakeEncoder(), peak=None).generate(["abc", "xyz"], seconds=seconds)
+    assert float(raw.abs().max()) > 1.0  # the decoder alone overshoots
+    audio = mg.MusicGen(codec, tiny_lm(), FakeEncoder()).generate(["abc", "xyz"], seconds=seconds)
+    assert float(audio.abs().max()) <= 0.98 + 1e-6
+    with pytest.raises(ValueError, match="peak"):
+        mg.MusicGen(codec, tiny_lm(), FakeEncoder(), peak=0)
+
+
+def test_load_codec_picks_the_kind_of_the_checkpoint(tmp_path):
+    from pathlib import Path
+
+    from helpers import autoencoder
+
+    ck = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
+    assert isinstance(mg.load_codec(ck / "codec_istft.pt"), autoencoder.Autoencoder)
+    assert isinstance(mg.load_codec(ck / "codec.pt"), codec_mod.Codec)
+    with pytest.raises(ValueError, match="holds no codec"):
+        mg.load_codec(ck / "mt_relative.pt")
+
+
+def test_control_accuracy_other_judges_see_the_same_clips():
+    ccfg = codec_mod.CodecConfig.tiny(n_codebooks=K, codebook_size=V)
+    pipe = mg.MusicGen(codec_mod.Codec(ccfg), tiny_lm(), FakeEncoder())
+    caps, attrs = ["abc", "de"], [{"level": "loud"}, {"level": "soft"}]
+    main, other = ScriptedClassifier(["loud", "loud"]), ScriptedClassifier(["soft", "soft"])
+    rows = mg.control_accuracy(pipe, main, caps, attrs, scales=(1,), seconds=4 / ccfg.frame_rate, batch_size=2,
+                               other_judges={"clean": other})
+    assert rows[0]["level"] == 0.5 and rows[0]["judges"]["clean"]["level"] == 0.5
+    assert rows[0]["judges"]["clean"]["predicted"] == {"level": ["soft", "soft"]}
+    assert main.calls == other.calls  # the same clips, judged once each
+
+
+def test_load_pipeline_finds_the_codec_the_lm_was_trained_on(tmp_path):
+    import shutil
+    from pathlib import Path
+
+    from helpers import autoencoder
+    from helpers.checkpoints import file_sha256
+    from helpers.transformer import save_checkpoint
+
+    ck = Path(__file__).resolve().parent.parent / "data" / "checkpoints"
+    shutil.copy(ck / "codec_istft.pt", tmp_path / "some_codec.pt")
+    shutil.copy(ck / "codec.pt", tmp_path / "another_codec.pt")
+    torch.manual_seed(0)
+    lm = MusicTransformer(mg.lm_config(4, 1024, 4, D, n_layer=1, n_head=2, d_model=16, d_ff=32, dropout=0.0))
+    lm_path = save_checkpoint(lm, tmp_path / "lm.pt", half=False,
+                              extra={"codec_sha256_16": file_sha256(ck / "codec_istft.pt")[:16], "text_pooling": "both"})
+    assert mg.lm_codec_path(lm_path) == tmp_path / "some_codec.pt"
+    pipe = mg.load_pipeline(lm_path, text_encoder=FakeEncoder())
+    assert isinstance(pipe.codec, autoencoder.Autoencoder) and pipe.text_pooling == "both"
+    with pytest.raises(ValueError, match="not on .*another_codec.pt"):
+        mg.load_pipeline(lm_path, tmp_path / "another_codec.pt", text_encoder=FakeEncoder())
+    (tmp_path / "some_codec.pt").unlink()
+    with pytest.raises(ValueError, match="no checkpoint in .* has that hash"):
+        mg.lm_codec_path(lm_path)
+    bare = save_checkpoint(lm, tmp_path / "bare.pt", half=False, extra={})
+    with pytest.raises(ValueError, match="does not record the codec"):
+        mg.lm_codec_path(bare)

@@ -82,6 +82,7 @@ def test_measure_control_writes_to_runs_and_guards_the_shipped_table(capsys, mon
     with pytest.raises(SystemExit):
         control.parse_args(["--out", "data/checkpoints/musicgen_control.json"])
     assert "--overwrite-shipped" in capsys.readouterr().err
+    assert control.parse_args([]).codec.endswith("codec_istft.pt") and control.parse_args([]).n == 192
     with pytest.raises(SystemExit):
         control.parse_args(["--n", "0"])
     assert "--n must be >= 1" in capsys.readouterr().err
@@ -252,3 +253,38 @@ def test_compare_patterns_end_to_end_on_a_few_clips(tmp_path, monkeypatch, capsy
                       "--batch-size", "2", "--n-layer", "1", "--d-model", "16", "--d-ff", "32", "--repeats", "1",
                       "--patterns", "delay", "--cache", str(tmp_path / "cache"), "--out", str(tmp_path / "q.json")])
     assert again["rows"][0]["valid_loss_per_codebook"] == res["rows"][2]["valid_loss_per_codebook"]  # seeded
+
+
+def test_a_melody_lm_warm_starts_from_a_text_only_one(tmp_path):
+    """--init from a text-only LM into a melody LM: every shared weight copied, the melody input at zero (so the
+    warm start begins exactly where the text-only LM was); another difference is still refused."""
+    from helpers.transformer import save_checkpoint
+
+    cfg = mg.lm_config(2, 10, 7, 3, n_layer=1, n_head=1, d_model=8, d_ff=16, dropout=0.0)
+    torch.manual_seed(0)
+    trained = mg.MusicTransformer(cfg)
+    path = save_checkpoint(trained, tmp_path / "lm.pt", half=False, extra={"steps": 30, "codec_sha256_16": "ab" * 8})
+    torch.manual_seed(1)
+    fresh = mg.MusicTransformer(mg.lm_config(2, 10, 7, 3, n_layer=1, n_head=1, d_model=8, d_ff=16, dropout=0.0,
+                                             d_add_in=12))
+    torch.nn.init.normal_(fresh.add_in.weight)
+    info = lm_script.init_from(fresh, path)
+    assert info["steps"] == 30 and fresh.training and fresh.add_in.weight.abs().sum() > 0
+    state = fresh.state_dict()
+    assert all(torch.equal(v, state[k]) for k, v in trained.state_dict().items())
+    wider = mg.MusicTransformer(mg.lm_config(2, 10, 7, 3, n_layer=1, n_head=1, d_model=16, d_ff=16, dropout=0.0,
+                                             d_add_in=12))
+    with pytest.raises(ValueError, match="differs in"):
+        lm_script.init_from(wider, path)
+
+
+def test_melody_rich_caption_and_pooling_options(capsys):
+    args = lm_script.parse_args([])
+    assert args.melody_dropout is None and args.rich_captions == 0 and args.text_pooling == "tokens"
+    assert lm_script.parse_args(["--melody-dropout", "0.5", "--text-pooling", "both"]).melody_dropout == 0.5
+    for bad, said in ((["--melody-dropout", "1.5"], "--melody-dropout must lie in [0, 1]"),
+                      (["--melody-dropout", "0.5", "--pattern", "flatten"], "works with the"),
+                      (["--rich-captions", "-2"], "--rich-captions must be >= 0")):
+        with pytest.raises(SystemExit):
+            lm_script.parse_args(bad)
+        assert said in capsys.readouterr().err

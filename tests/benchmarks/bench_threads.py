@@ -70,11 +70,10 @@ def _sampler(workload: str):
             gen = torch.Generator().manual_seed(seed)
             return jukebox.sample_top_down(top, bottom, prior, upsampler, 0, seconds, gen)["seconds_audio"]
     elif workload == "musicgen":
-        from helpers import codec, musicgen, transformer
+        from helpers import musicgen
         from helpers.text_encoder import MiniLMEncoder
 
-        pipe = musicgen.MusicGen(codec.load_checkpoint(ckpt / "codec.pt").eval(),
-                                 transformer.load_checkpoint(ckpt / "musicgen_lm.pt"), MiniLMEncoder())
+        pipe = musicgen.load_pipeline(ckpt / "musicgen_lm.pt", text_encoder=MiniLMEncoder())
 
         def sample(seconds: float, seed: int) -> float:
             audio = pipe.generate("a slow chorale on a church organ", seconds, guidance_scale=3.0, seed=seed)
