@@ -126,7 +126,7 @@ def load_codec(path):
 
 def lm_codec_path(lm_path, folder=None):
     """The codec checkpoint whose codes the LM at ``lm_path`` was trained on: the file in ``folder`` (default: the
-    LM's own folder) whose SHA-256 starts with the ``codec_sha256_16`` the LM's checkpoint records. A ValueError names
+    LM's own folder, then the shipped checkpoints) whose SHA-256 starts with the ``codec_sha256_16`` the LM's checkpoint records. A ValueError names
     the hash when no file there matches (the codec was retrained or is missing: the LM's tokens mean nothing to
     another codec)."""
     from pathlib import Path
@@ -136,11 +136,17 @@ def lm_codec_path(lm_path, folder=None):
     want = (read_checkpoint(lm_path).get("extra") or {}).get("codec_sha256_16")
     if not want:
         raise ValueError(f"{lm_path} does not record the codec it was trained on (no codec_sha256_16): pass codec_path")
-    folder = Path(lm_path).parent if folder is None else Path(folder)
-    for path in sorted(folder.glob("*.pt")):
-        if path != Path(lm_path) and file_sha256(path).startswith(want):
-            return path
-    raise ValueError(f"{lm_path} was trained on the codes of codec {want}, and no checkpoint in {folder} has that hash")
+    from .data import DATA_DIR
+
+    folders = [Path(lm_path).parent] if folder is not None or Path(lm_path).parent == DATA_DIR / "checkpoints" else \
+        [Path(lm_path).parent, DATA_DIR / "checkpoints"]
+    folders = [Path(folder)] if folder is not None else folders
+    for f in folders:
+        for path in sorted(f.glob("*.pt")):
+            if path.resolve() != Path(lm_path).resolve() and file_sha256(path).startswith(want):
+                return path
+    raise ValueError(f"{lm_path} was trained on the codes of codec {want}, and no checkpoint in "
+                     f"{' or '.join(str(f) for f in folders)} has that hash")
 
 
 def load_pipeline(lm_path, codec_path=None, text_encoder=None, device="cpu") -> "MusicGen":

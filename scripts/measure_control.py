@@ -35,14 +35,15 @@ sys.path.insert(0, str(ROOT))
 from helpers import musicgen as mg  # noqa: E402
 from helpers.audio_corpus import ATTRIBUTE_CLASSES, AudioCorpus  # noqa: E402
 from helpers.classifier import load_classifier  # noqa: E402
-from helpers.checkpoints import file_sha256, read_checkpoint, refuse_shipped_paths, write_results  # noqa: E402
+from helpers.checkpoints import file_sha256, refuse_shipped_paths, write_results  # noqa: E402
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--lm", default=str(SHIPPED / "musicgen_lm.pt"))
-    p.add_argument("--codec", default=str(SHIPPED / "codec_istft.pt"),
-                   help="the codec the LM was trained on (its SHA-256 must be the one the LM's checkpoint records)")
+    p.add_argument("--codec", default=None,
+                   help="the codec the LM was trained on (default: the checkpoint whose SHA-256 the LM records, "
+                        "beside it or shipped; helpers.musicgen.lm_codec_path)")
     p.add_argument("--classifier", default=str(SHIPPED / "classifier_robust.pt"),
                    help="the judge: an attribute classifier that hears through the codec (scripts/train_classifier.py "
                         "--augment); the clean classifier.pt hears decoded audio at chance")
@@ -70,14 +71,9 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     corpus = AudioCorpus.build()
-    codec = mg.load_codec(args.codec).eval()
-    lm = mg.load_lm(args.lm)
-    trained_on = (read_checkpoint(args.lm).get("extra") or {}).get("codec_sha256_16")
-    if trained_on and trained_on != file_sha256(args.codec)[:16]:
-        raise SystemExit(f"--lm {args.lm} was trained on the codes of codec {trained_on}, not on {args.codec}")
-    from helpers.text_encoder import MiniLMEncoder
-
-    pipe = mg.MusicGen(codec, lm, MiniLMEncoder())
+    args.codec = str(mg.lm_codec_path(args.lm) if args.codec is None else args.codec)
+    pipe = mg.load_pipeline(args.lm, args.codec)  # refuses a codec other than the one the LM records
+    codec = pipe.codec
     classifier, clean = load_classifier(args.classifier), load_classifier(args.clean_classifier)
     n = min(args.n, corpus.recipe.n_clips("test"))
     attrs = corpus.attributes("test")[:n]

@@ -446,8 +446,9 @@ def test_load_pipeline_finds_the_codec_the_lm_was_trained_on(tmp_path):
     with pytest.raises(ValueError, match="not on .*another_codec.pt"):
         mg.load_pipeline(lm_path, tmp_path / "another_codec.pt", text_encoder=FakeEncoder())
     (tmp_path / "some_codec.pt").unlink()
+    assert mg.lm_codec_path(lm_path) == ck / "codec_istft.pt"  # not beside the LM: the shipped one
     with pytest.raises(ValueError, match="no checkpoint in .* has that hash"):
-        mg.lm_codec_path(lm_path)
+        mg.lm_codec_path(lm_path, folder=tmp_path)
     bare = save_checkpoint(lm, tmp_path / "bare.pt", half=False, extra={})
     with pytest.raises(ValueError, match="does not record the codec"):
         mg.lm_codec_path(bare)
