@@ -63,7 +63,7 @@ from IPython.display import display
 from helpers import audio_eval, audio_quality, autoencoder, melody, musicgen, patterns, training
 from helpers.diagrams import box_labels, draw_musicgen_pipeline
 from helpers.audio import play
-from helpers.audio_corpus import ATTRIBUTE_CLASSES, FAMILIES, AudioCorpus
+from helpers.audio_corpus import ATTRIBUTE_CLASSES, FAMILIES, AudioCorpus, captions_of
 from helpers.checkpoints import file_sha256
 from helpers.classifier import load_classifier
 from helpers.codec import load_checkpoint as load_codec
@@ -672,12 +672,14 @@ display(play(pipe.generate(words_caption, seconds=4.0, guidance_scale=3.0, seed=
 # (Copet et al. 2023, Sec. 2.3). `helpers.melody` computes it at the codec's frame rate; the LM adds it, one-hot and
 # projected, to its input at the step that codes that frame, and was trained with the melody dropped half of the
 # time, so that it also plays from text alone. Here is a held-out chorale or folk tune, the dominant pitch class the
-# LM reads from it, and what the LM makes of it with a caption that asks for *another* clip's instrument:
+# LM reads from it, and what the LM makes of it with a caption that states the tune's tempo, key and register but
+# asks for *another* clip's players:
 
 # %%
 assert pipe.takes_melody  # the shipped LM was trained with melody dropout
 ref_clip = torch.from_numpy(corpus.clips("test")[0].copy())  # (64000,): a held-out clip
-ask = corpus.captions("test", heldout=True)[1][0]  # the next clip's caption: another instrument
+tune_attrs, next_attrs = corpus.attributes("test")[:2]
+ask = captions_of(dict(tune_attrs, **{k: next_attrs[k] for k in ("instruments", "family", "texture")}), heldout=True)[0]
 print(f"reference: {corpus.attributes('test')[0]['title']!r} on {corpus.attributes('test')[0]['family']}; caption: {ask!r}")
 with_tune = pipe.generate(ask, seconds=4.0, guidance_scale=3.0, seed=0, melody=ref_clip)[0]
 text_only = pipe.generate(ask, seconds=4.0, guidance_scale=3.0, seed=0)[0]
@@ -700,7 +702,7 @@ for name, x in {"reference": ref_clip, **outs}.items():
 
 # %% [markdown]
 # One clip proves little. `scripts/measure_melody.py` did the same for the first 96 test clips (each tune with the
-# next clip's caption, guidance 3): how much of the reference's melody the output keeps, with and without the melody
+# next clip's players in its caption, guidance 3): how much of the reference's melody the output keeps, with and without the melody
 # condition, against the same outputs compared with an *unrelated* tune (the floor) and the reference's own codec
 # reconstruction (the ceiling: no LM decoded by this codec keeps more); and whether the judges still hear the
 # *caption's* instrument when a melody played on another one is given.

@@ -4,9 +4,9 @@
     .venv/bin/python scripts/measure_melody.py --out data/checkpoints/musicgen_melody.json --overwrite-shipped
 
 For the first ``--n`` clips of the corpus's TEST split (pieces no training clip plays), clip i is the reference tune
-and the caption is the held-out phrasing of clip i + 1 (another clip's instrument, tempo, key and register): the text
-asks for one instrument, the melody comes from a clip played on another, so whatever timbre the output has must come
-from the text. Generated at guidance ``--guidance`` (``helpers.musicgen.MusicGen.generate``, seeds ``--seed + batch
+and the caption, in a held-out phrasing, states clip i's tempo, key and register but the players of clip i + 1: the
+text asks for one instrument, the melody comes from a clip played on another (the same family in about one clip of
+eight), so whatever timbre the output has must come from the text. Generated at guidance ``--guidance`` (``helpers.musicgen.MusicGen.generate``, seeds ``--seed + batch
 start``) with and without the melody, then measured against the reference:
 
 - **chroma**: :func:`helpers.audio_quality.chroma_similarity` of the reference and the generated clip (the MusicGen
@@ -35,7 +35,7 @@ SHIPPED = ROOT / "data" / "checkpoints"
 sys.path.insert(0, str(ROOT))
 
 from helpers import musicgen as mg  # noqa: E402
-from helpers.audio_corpus import AudioCorpus  # noqa: E402
+from helpers.audio_corpus import AudioCorpus, captions_of  # noqa: E402
 from helpers.audio_quality import chroma_similarity  # noqa: E402
 from helpers.checkpoints import file_sha256, refuse_shipped_paths, write_results  # noqa: E402
 from helpers.classifier import load_classifier  # noqa: E402
@@ -63,6 +63,13 @@ def parse_args(argv=None):
     return args
 
 
+def players_of(tune: dict, players: dict) -> dict:
+    """The attributes of clip ``tune`` (tempo, key, mode, register: what its melody already says) with the players
+    (instruments, family, texture) of clip ``players``: the caption then asks for another instrument, and nothing
+    else that contradicts the melody."""
+    return dict(tune, **{k: players[k] for k in ("instruments", "family", "texture")})
+
+
 def melody_measures(refs: torch.Tensor, audio: torch.Tensor, sr: int, hop: int) -> dict:
     """Per clip: chroma similarity and dominant-pitch agreement of ``audio`` (N, T) against ``refs`` (N, T)."""
     a, b = dominant_chroma(refs, sr, hop), dominant_chroma(audio, sr, hop)
@@ -83,9 +90,9 @@ def main(argv=None) -> dict:
     T = int(args.seconds * sr)
     clips = torch.from_numpy(corpus.clips("test")[: n + 2, :T].copy())  # (n + 2, T)
     attrs = corpus.attributes("test")[: n + 2]
-    heldout = [c[0] for c in corpus.captions("test", heldout=True)[: n + 2]]
     refs, unrelated = clips[:n], clips[2 : n + 2]
-    captions, asked = heldout[1 : n + 1], attrs[1 : n + 1]  # clip i's tune, clip i + 1's words
+    asked = [players_of(attrs[i], attrs[i + 1]) for i in range(n)]  # clip i's tune, clip i + 1's players
+    captions = [captions_of(a, heldout=True)[0] for a in asked]
     out_audio, t0 = {}, time.time()
     for name, use_melody in (("text and melody", True), ("text only", False)):
         parts = []

@@ -288,3 +288,20 @@ def test_melody_rich_caption_and_pooling_options(capsys):
         with pytest.raises(SystemExit):
             lm_script.parse_args(bad)
         assert said in capsys.readouterr().err
+
+
+def test_measure_melody_asks_for_other_players_and_nothing_else(capsys, monkeypatch):
+    mel = load("measure_melody")
+    monkeypatch.chdir(ROOT)
+    assert mel.parse_args([]).out == "runs/musicgen_melody.json" and mel.parse_args([]).guidance == 3.0
+    with pytest.raises(SystemExit):
+        mel.parse_args(["--out", "data/checkpoints/musicgen_melody.json"])
+    assert "--overwrite-shipped" in capsys.readouterr().err
+    tune = {"instruments": ["flute"], "family": "pipe", "texture": "solo", "key": "D minor", "mode": "minor",
+            "tempo_band": "slow", "register": "high", "bpm": 60}
+    players = {"instruments": ["organ"] * 4, "family": "organ", "texture": "chorale", "key": "C major", "mode": "major",
+               "tempo_band": "fast", "register": "low", "bpm": 150}
+    asked = mel.players_of(tune, players)
+    assert asked["family"] == "organ" and asked["instruments"] == ["organ"] * 4 and asked["texture"] == "chorale"
+    assert {k: asked[k] for k in ("key", "mode", "tempo_band", "register", "bpm")} == \
+        {k: tune[k] for k in ("key", "mode", "tempo_band", "register", "bpm")}
