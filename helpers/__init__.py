@@ -8,6 +8,7 @@
 - ``helpers.limiter``         the soft limiter both synthesisers end with
 - ``helpers.pitch``           chroma, pitch-class histograms, key finding (one definition each)
 - ``helpers.audio_corpus``    clips rendered from the corpora, with attributes and captions, cached outside the repo
+- ``helpers.other_music``     music outside the corpus (random melodies, chords, O'Neill's) played like the corpus
 - ``helpers.classifier``      the course's ears: instrument family, tempo, mode, register; the FAD embedding
 - ``helpers.plots``           piano rolls, spectrograms, waveforms
 - ``helpers.diagrams``        drawn diagrams of the pipelines (Jukebox's hierarchy and top-down sampling, MusicGen)

@@ -137,8 +137,18 @@ class CorpusRecipe:
             raise ValueError(f"CorpusRecipe asks for {self.size_bytes() / 1e9:.2f} GB of audio; the limit is "
                              f"{MAX_CACHE_BYTES / 1e9:.2f} GB (fewer or shorter clips)")
 
+    cache_folder = "audio_corpus"  # where in the course cache the builds of this kind of recipe go (not a field)
+
     def n_clips(self, split: str) -> int:
         return {"train": self.n_train, "valid": self.n_valid, "test": self.n_test}[_check_split(split)]
+
+    def pools(self, split: str):
+        """What :meth:`choose` draws from for one split (built once per split): :func:`piece_pools`."""
+        return piece_pools(split, self.folk)
+
+    def choose(self, split: str, index: int, pools) -> tuple[Piece, dict]:
+        """The excerpt and attributes of clip ``index`` of ``split``: :func:`choose_clip`."""
+        return choose_clip(self, split, index, pools)
 
     @property
     def clip_samples(self) -> int:
@@ -176,16 +186,16 @@ def _check_split(split: str) -> str:
     return split
 
 
-def cache_root(cache_dir: str | Path | None = None) -> Path:
+def cache_root(cache_dir: str | Path | None = None, folder: str = "audio_corpus") -> Path:
     """The folder that holds one sub-folder per recipe hash.
 
-    ``cache_dir`` if given, else ``audio_corpus`` in the course's cache (:func:`helpers.paths.cache_dir`:
+    ``cache_dir`` if given, else ``folder`` (``audio_corpus``; other music: ``other_music``) in the course's cache (:func:`helpers.paths.cache_dir`:
     ``$MUSIC_COURSE_CACHE``, else ``$XDG_CACHE_HOME/music-generation-course``, else
     ``~/.cache/music-generation-course``).
     """
     if cache_dir is not None:
         return Path(cache_dir).expanduser()
-    return paths.cache_dir() / "audio_corpus"
+    return paths.cache_dir() / folder
 
 
 # --- choosing one clip --------------------------------------------------------------------------------------
@@ -239,8 +249,25 @@ def choose_clip(recipe: CorpusRecipe, split: str, index: int, pools) -> tuple[Pi
     mode = MODES[rng.integers(len(MODES))]
     pool = pools[(texture, mode)]
     piece = pool[rng.integers(len(pool))]
-    families = [f for f in FAMILIES if texture == "solo" or f in CHORALE]
-    family = families[rng.integers(len(families))]
+    corpus = "chorales" if texture == "chorale" else recipe.folk
+    return arrange_clip(piece, texture, rng, recipe, split, index, corpus)
+
+
+def arrange_clip(piece: Piece, texture: str, rng: np.random.Generator, recipe, split: str, index: int,
+                 corpus: str, family: str | None = None) -> tuple[Piece, dict]:
+    """Dress a piece as one clip: family (drawn unless given), players, tempo, window, transposition and register.
+
+    The second half of :func:`choose_clip`, shared with :mod:`helpers.other_music` so that music from outside the
+    corpus is played exactly like the corpus. ``recipe`` needs ``clip_seconds`` and ``window``; ``texture``
+    ``'chorale'`` plays one voice per player of a :data:`CHORALE` setting (``family`` must have one), ``'solo'``
+    one instrument of :data:`SOLO` for every note. Returns the excerpt (transposed, times in quarters) and its
+    attributes.
+    """
+    if family is None:
+        families = [f for f in FAMILIES if texture == "solo" or f in CHORALE]
+        family = families[rng.integers(len(families))]
+    elif family not in FAMILIES or (texture == "chorale" and family not in CHORALE):
+        raise ValueError(f"arrange_clip: family {family!r} cannot play texture {texture!r}")
     band = tuple(TEMPO_BANDS)[rng.integers(len(TEMPO_BANDS))]
     bpm = int(rng.integers(TEMPO_BANDS[band][0], TEMPO_BANDS[band][1] + 1))
     target = REGISTERS[rng.integers(len(REGISTERS))]
@@ -281,7 +308,7 @@ def choose_clip(recipe: CorpusRecipe, split: str, index: int, pools) -> tuple[Pi
     excerpt = excerpt.transpose(shift)
     median_pitch = float(np.median(excerpt.pitches))
     attrs = {
-        "index": int(index), "split": split, "corpus": "chorales" if texture == "chorale" else recipe.folk,
+        "index": int(index), "split": split, "corpus": corpus,
         "piece_id": piece.id, "title": piece.title, "start_quarter": start, "texture": texture,
         "instruments": list(players), "family": family, "bpm": bpm, "tempo_band": tempo_band(bpm),
         "key": excerpt.key, "tonic": int(excerpt.tonic), "mode": excerpt.mode, "transposition": int(shift),
@@ -435,7 +462,7 @@ class AudioCorpus:
         from tqdm.auto import tqdm
 
         recipe = recipe or CorpusRecipe()
-        root = cache_root(cache_dir)
+        root = cache_root(cache_dir, recipe.cache_folder)
         path = root / recipe.hash()
         if (path / "complete.json").is_file():
             if verbose:
@@ -452,13 +479,13 @@ class AudioCorpus:
         total = recipe.n_train + recipe.n_valid + recipe.n_test
         bar = tqdm(total=total, desc="rendering clips", disable=not progress)
         for split in SPLITS:
-            pools = piece_pools(split, recipe.folk)
+            pools = recipe.pools(split)
             n = recipe.n_clips(split)
             audio = np.lib.format.open_memmap(tmp / f"{split}_audio.npy", mode="w+", dtype=np.int16,
                                               shape=(n, recipe.clip_samples))
             attrs = []
             for i in range(n):
-                excerpt, a = choose_clip(recipe, split, i, pools)
+                excerpt, a = recipe.choose(split, i, pools)
                 audio[i] = render_clip(excerpt, a, recipe)
                 attrs.append(a)
                 bar.update(1)

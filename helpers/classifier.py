@@ -335,3 +335,63 @@ def load_classifier(path: str | Path | None = None, config: ClassifierConfig | N
     model = AttributeClassifier(config or saved)
     load_weights(model, path, config=(config or saved).to_dict(), ckpt=ckpt)
     return model.eval()
+
+
+# --- hearing through the decoders -------------------------------------------------------------------------------
+def load_decoder(path):
+    """The decoder of a checkpoint, in eval mode, by its saved config's kind: the ISTFT codec
+    (:mod:`helpers.autoencoder`, ``AutoencoderConfig``), the codec (:mod:`helpers.codec`) or a VQ-VAE level
+    (:mod:`helpers.vqvae`). Each has ``reconstruct(audio (B, T), sr, n_q)``."""
+    from . import autoencoder, codec as codec_mod, vqvae
+
+    kind = read_checkpoint(path)["config"].get("kind")
+    if kind == "AutoencoderConfig":
+        return autoencoder.load_checkpoint(path).eval()
+    return (codec_mod.load_checkpoint(path) if kind == "CodecConfig" else vqvae.load_checkpoint(path)).eval()
+
+
+def decoder_codebooks(path) -> int | None:
+    """How many codebooks :func:`reconstructions` uses for a decoder: all of a codec's (``n_codebooks``; the ISTFT
+    codec passes it explicitly), None for a VQ-VAE level (one codebook)."""
+    config = read_checkpoint(path)["config"]
+    return int(config["n_codebooks"]) if config.get("kind") == "AutoencoderConfig" else None
+
+
+@torch.no_grad()
+def reconstructions(path, audio: np.ndarray, sr: int, cache: Path | None, batch: int = 32,
+                    verbose: bool = True) -> np.ndarray:
+    """(N, T) clips at ``sr`` Hz -> their reconstructions (N, T) float32 by the decoder in ``path``
+    (:func:`load_decoder`, all its codebooks), cached in the folder ``cache`` (None: no cache) under a name made of
+    the checkpoint's SHA-256 and a hash of the clips, written atomically.
+
+    What ``scripts/train_classifier.py --augment`` trains the judges on and ``scripts/measure_judges.py`` measures
+    them on.
+    """
+    import hashlib
+    import time
+
+    from .checkpoints import atomic_write, file_sha256, load_file
+
+    n_q = decoder_codebooks(path)
+    content = hashlib.sha256(np.ascontiguousarray(audio[:: max(1, len(audio) // 16)]).tobytes()).hexdigest()[:12]
+    tag = "" if n_q is None else f"_q{n_q}"
+    name = f"recon_{Path(path).stem}_{file_sha256(path)[:12]}{tag}_{len(audio)}x{audio.shape[1]}_{content}.npy"
+    if cache is not None and (Path(cache) / name).exists():
+        return load_file(Path(cache) / name, "reconstruction cache", np.load)
+    model = load_decoder(path)
+    kw = {} if n_q is None else {"n_q": n_q}
+    t0 = time.time()
+    out = np.concatenate([model.reconstruct(torch.from_numpy(np.ascontiguousarray(audio[i : i + batch, None])), sr,
+                                            **kw).cpu().numpy().reshape(-1, audio.shape[1])
+                          for i in range(0, len(audio), batch)]).astype(np.float32)
+    if verbose:
+        print(f"reconstructed {len(audio)} clips with {Path(path).name} in {time.time() - t0:.0f} s", flush=True)
+    if cache is not None:
+        Path(cache).mkdir(parents=True, exist_ok=True)
+
+        def write(tmp):
+            with open(tmp, "wb") as f:  # a file object: np.save would add ".npy" to the temporary name
+                np.save(f, out)
+
+        atomic_write(Path(cache) / name, write)  # a killed run leaves no half-written cache
+    return out

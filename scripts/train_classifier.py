@@ -12,12 +12,16 @@ test split (held-out pieces: no test piece is in train) with a confusion matrix 
 float16 when that changes no prediction on valid and test, else in float32; the results, the command and the
 file's SHA-256 go to ``<out>.json``, which ``helpers.classifier.load_classifier`` checks.
 
+Other music (``--other-music random_melody:1200 random_chords:1200``): the first N train clips of each named kind of
+``helpers.other_music`` (music outside the corpus played by the same instruments) join the training clips, and its
+valid clips the validation, so that the judge learns the instrument rather than the corpus; the kinds left out
+(e.g. ``oneills``) stay held out for ``scripts/measure_judges.py``. ``--augment`` reconstructs them too.
+
 Notebook: 05_musicgen.ipynb, 06_evaluation.ipynb; exact command of the shipped file: data/checkpoints/README.md.
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
 import shlex
 import sys
 import time
@@ -35,10 +39,11 @@ from helpers.classifier import (  # noqa: E402
     classifier_loss,
     evaluate_predictions,
     format_confusion,
+    reconstructions,
 )
 from helpers.checkpoints import (  # noqa: E402
-    atomic_write, file_sha256, load_file, load_weights, read_checkpoint, refuse_shipped_paths, save_weights,
-    write_results)
+    file_sha256, load_weights, refuse_shipped_paths, save_weights, write_results)
+from helpers.other_music import KINDS as OTHER_KINDS, OtherMusicRecipe  # noqa: E402
 from helpers.training import TrainConfig, train  # noqa: E402
 
 
@@ -61,6 +66,14 @@ def parse_args(argv=None):
                         "are mixed into training, so the classifier hears through them (the judge of notebook 05)")
     p.add_argument("--augment-p", type=float, default=0.5,
                    help="probability that a training example is a reconstruction (one of --augment at random)")
+    p.add_argument("--other-music", nargs="*", default=[], metavar="KIND:N",
+                   help=f"also train on the first N train clips of a kind of other music ({', '.join(OTHER_KINDS)}; "
+                        "helpers.other_music, built into the cache on first use) and validate on its valid clips, so "
+                        "the classifier hears the instrument rather than the corpus; a kind left out stays a held-out "
+                        "kind for scripts/measure_judges.py")
+    p.add_argument("--other-music-seed", type=int, default=0, help="seed of the other-music recipes")
+    p.add_argument("--max-minutes", type=float, default=None,
+                   help="wall-clock budget of the training loop (stops after the first step past it; None: none)")
     p.add_argument("--out", default="runs/classifier.pt")
     p.add_argument("--work", default="runs/classifier", help="folder for the float32 best checkpoint")
     p.add_argument("--overwrite-shipped", action="store_true",
@@ -76,38 +89,34 @@ def parse_args(argv=None):
     for path in args.augment:
         if not Path(path).is_file():
             p.error(f"--augment {path}: no such checkpoint")
+    args.other_music = [parse_other_music(p, spec) for spec in args.other_music]
+    kinds = [k for k, _ in args.other_music]
+    if len(set(kinds)) < len(kinds):
+        p.error(f"--other-music names a kind twice: {kinds}")
+    if args.other_music and args.evaluate_only:
+        p.error("--other-music trains; --evaluate-only trains nothing: use one of them")
+    if args.max_minutes is not None and args.max_minutes <= 0:
+        p.error(f"--max-minutes must be positive, got {args.max_minutes}")
     refuse_shipped_paths(p, args, ("out", "work"))
     return args
 
 
-def load_decoder(path):
-    """A codec (``helpers.codec``) or a VQ-VAE level (``helpers.vqvae``) checkpoint, by its saved config's kind."""
-    from helpers import codec as codec_mod, vqvae
+def parse_other_music(parser, spec: str) -> tuple[str, int]:
+    """``'random_melody:1200'`` -> ``('random_melody', 1200)``; a clear error naming --other-music otherwise."""
+    kind, sep, n = spec.partition(":")
+    if not sep or kind not in OTHER_KINDS or not n.isdigit() or int(n) < 1:
+        parser.error(f"--other-music {spec!r}: expected KIND:N with KIND one of {OTHER_KINDS} and N a positive number "
+                     "of train clips")
+    return kind, int(n)
 
-    kind = read_checkpoint(path)["config"].get("kind")
-    return (codec_mod.load_checkpoint(path) if kind == "CodecConfig" else vqvae.load_checkpoint(path)).eval()
 
+def other_music(args) -> list:
+    """The other-music collections of ``--other-music`` (``helpers.audio_corpus.AudioCorpus``), each with the first N
+    train clips (its recipe's ``n_train``; valid and test clips do not depend on it)."""
+    from helpers.other_music import build
 
-@torch.no_grad()
-def reconstructions(path: str, audio: np.ndarray, sr: int, cache: Path, batch: int = 32) -> np.ndarray:
-    """(N, T) clips at ``sr`` Hz -> their reconstructions by the decoder in ``path`` (cached in ``cache`` by
-    checkpoint hash)."""
-    content = hashlib.sha256(np.ascontiguousarray(audio[:: max(1, len(audio) // 16)]).tobytes()).hexdigest()[:12]
-    name = f"recon_{Path(path).stem}_{file_sha256(path)[:12]}_{len(audio)}x{audio.shape[1]}_{content}.npy"  # per clip set
-    if (cache / name).exists():
-        return load_file(cache / name, "reconstruction cache", np.load)
-    model = load_decoder(path)
-    t0 = time.time()
-    out = np.concatenate([model.reconstruct(torch.from_numpy(np.ascontiguousarray(audio[i : i + batch, None])), sr).numpy()
-                          for i in range(0, len(audio), batch)]).astype(np.float32)
-    print(f"reconstructed {len(audio)} clips with {Path(path).name} in {time.time() - t0:.0f} s", flush=True)
-
-    def write(tmp):
-        with open(tmp, "wb") as f:  # a file object: np.save would add ".npy" to the temporary name
-            np.save(f, out)
-
-    atomic_write(cache / name, write)  # a killed run leaves no half-written cache
-    return out
+    return [build(kind, seed=args.other_music_seed, n_train=n, cache_dir=args.cache_dir, progress=not args.no_progress)
+            for kind, n in args.other_music]
 
 
 @torch.no_grad()
@@ -188,7 +197,8 @@ def main(argv=None) -> dict:
     torch.manual_seed(args.seed)
     model = AttributeClassifier(config)
     work = Path(args.work)
-    audio = {s: corpus.clips(s) for s in ("train", "valid")}
+    others = other_music(args)
+    audio = {s: np.concatenate([corpus.clips(s)] + [o.clips(s) for o in others]) for s in ("train", "valid")}
     versions = ["clean"] + [Path(a).stem for a in args.augment]  # clean audio, then each decoder's reconstructions
     feats = {}
     for s in ("train", "valid"):
@@ -197,7 +207,8 @@ def main(argv=None) -> dict:
         feats[s] = (torch.stack([m for m, _ in parts]), torch.stack([c for _, c in parts]))  # (V, N, ...) each
     mels = {s: f[0] for s, f in feats.items()}  # (V, N, M, frames)
     chromas = {s: f[1] for s, f in feats.items()}  # (V, N, 12, frames)
-    labels = {s: {k: torch.from_numpy(v) for k, v in corpus.labels(s).items()} for s in ("train", "valid")}
+    labels = {s: {k: torch.from_numpy(np.concatenate([corpus.labels(s)[k]] + [o.labels(s)[k] for o in others]))
+                  for k in corpus.labels(s)} for s in ("train", "valid")}
     n_frames = mels["train"].shape[3]
     crop = min(n_frames, int(round(args.crop_seconds * config.sr / config.hop_length)))
     print(f"log-mels (versions {versions}): train {tuple(mels['train'].shape)}, valid {tuple(mels['valid'].shape)}; crops of {crop} frames")
@@ -222,7 +233,8 @@ def main(argv=None) -> dict:
     fp32_path = work / "classifier_fp32.pt"
     cfg = TrainConfig(steps=args.steps, batch_size=args.batch_size, lr=args.lr, min_lr=args.min_lr,
                       warmup_steps=args.warmup, weight_decay=args.weight_decay, eval_every=args.eval_every,
-                      seed=args.seed, device=args.device, checkpoint=str(fp32_path), progress=not args.no_progress)
+                      seed=args.seed, device=args.device, checkpoint=str(fp32_path), progress=not args.no_progress,
+                      max_seconds=None if args.max_minutes is None else 60 * args.max_minutes)
     command = "python " + " ".join(shlex.quote(a) for a in [sys.argv[0], *(sys.argv[1:] if argv is None else argv)])
     history = train(model, classifier_loss, train_data, valid_data, cfg,
                     checkpoint_extra={"command": command, "corpus_recipe": corpus.recipe.hash()})
@@ -245,7 +257,10 @@ def main(argv=None) -> dict:
              "best_valid_loss": history["best_valid"], "corpus_recipe": corpus.recipe.hash(),
              "test_accuracy": {k: v["accuracy"] for k, v in results32["test"].items()},
              "augment": [{"checkpoint": Path(a).name, "sha256": file_sha256(a)} for a in args.augment],
-             "augment_p": args.augment_p if args.augment else 0.0, "test_accuracy_decoded": decoded_test}
+             "augment_p": args.augment_p if args.augment else 0.0, "test_accuracy_decoded": decoded_test,
+             "other_music": [{"kind": o.recipe.kind, "recipe": o.recipe.hash(), "seed": o.recipe.seed,
+                              "train_clips": o.recipe.n_train, "valid_clips": o.recipe.n_valid} for o in others],
+             "steps_done": len(history["step"])}
     out = Path(args.out)
     save_weights(best, out, config.to_dict(), half=use_half, extra=extra)
     n_params = sum(p.numel() for p in best.parameters())
