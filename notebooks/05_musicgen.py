@@ -479,25 +479,28 @@ assert live_history["valid_metrics"]["ce_3"][-1] > live_history["valid_metrics"]
 # The later codebooks are the harder ones to predict: each codes the residual the ones before it left, which looks
 # more and more like noise (compare `ce_0` and `ce_3` above, and the shipped LM's per-codebook learning curves
 # below).
-# The shipped LM is the same code with a bigger model, all the training clips, and far more
-# steps, run by `scripts/train_musicgen.py`. It was trained in five runs, each starting from the weights of the one
-# before (`--init`): the codec was trained further between the first and the second, so the clips were encoded
-# again and the LM went on learning the new codes. The fourth and fifth runs had more to learn from: more clips
-# (`--extra-train 1 4800`, and in the fifth also `--extra-train 2 4800`: 4,800 more renderings of the same training
-# pieces per seed, with other instruments, tempi, keys and registers; five times the corpus's clips in the end) and
-# captions reworded at random (`--augment-captions 12`: the same facts in shuffled clauses and other words, as
-# MusicGen's text augmentation does, Copet et al. 2023, Sec. 3.2), so that it learns to find the instrument wherever
-# a sentence names it instead of learning four sentence templates. Here is one clip's four training captions and
-# three of its rewordings:
+# The shipped LM is the same code with a bigger model, more clips, and far more steps, run by
+# `scripts/train_musicgen.py`. It was trained in six runs, each starting from the weights of the one before
+# (`--init`). The first five learnt the codes of the time-domain `codec.pt` (and were the course's first LM); the
+# sixth moved to the iSTFT codec: its clips encoded again, the LM went on learning the new codes (its text and
+# position weights kept, its code embeddings relearnt). The later runs had more to learn from: more clips
+# (`--extra-train 1 4800`: 4,800 more renderings of the same training pieces, with other instruments, tempi, keys
+# and registers), captions in many words (the sixth run's `--rich-captions 12`: every clip described twelve more
+# times in the words of `helpers.captions`, players named by instrument, by player or by family, tempo and mood in
+# several words, some facts left out, as MusicGen's text augmentation does, Copet et al. 2023, Sec. 3.2), and a
+# melody (`--melody-dropout 0.5`, section 6). Here are one clip's four template captions and three of its
+# descriptions in many words:
 
 # %%
 # NBVAL_CHECK_OUTPUT
-for caption in corpus.captions("train", augment=3)[0]:
+for caption in corpus.captions("train")[0] + corpus.described("train", 3)[0]:
     print(caption)
 
 # %% [markdown]
-# The learning curve of the last run, from the file it saved, is below; every command is in
-# `data/checkpoints/README.md`.
+# The learning curve of the last run, from the file it saved, is below, with one curve per codebook; every command
+# is in `data/checkpoints/README.md`. The first codebook is by far the easiest to predict and the second the next;
+# the third and the fourth are the hardest, and with this codec the fourth ends a little below the third at every
+# evaluation: residual stages need not get harder one by one (the cell asserts what the curves show, not why).
 #
 # Sampling with classifier-free guidance mixes the conditional and unconditional logits:
 # `uncond + scale * (cond - uncond)`; scale 0 is the unconditional model, 1 the conditional one.
@@ -521,7 +524,8 @@ for k, curve in enumerate(ce_curves):
     ax.plot(hist["valid_step"], curve, label=f"codebook {k + 1} (ce_{k})")
 ax.set(xlabel="step of the last run", ylabel="validation loss (nats)", title="the shipped LM, one curve per codebook")
 ax.legend(fontsize=8); plt.show()
-assert (np.diff(ce_curves, axis=0) > 0).all()  # at every evaluation: the deeper the codebook, the higher its loss
+assert (ce_curves[0] < ce_curves[1]).all() and (ce_curves[1] < ce_curves[2:]).all()  # deeper: harder, from the first
+assert (ce_curves[3] < ce_curves[2]).all()  # ... but the fourth is a little easier than the third (see below)
 assert (ce_curves[:, -1] < ce_curves[:, 0]).all()  # and every codebook's loss fell during the run
 print("last evaluation, per codebook: " + ", ".join(f"{v:.2f}" for v in ce_curves[:, -1]) + " nats")
 prompt = corpus.captions("test", heldout=True)[0][0]  # a phrasing never seen in training
@@ -548,9 +552,10 @@ assert torch.equal(zero, uncond)
 # Generate for held-out captions (a phrasing never seen in training) and ask an attribute classifier, which never
 # sees the prompt, what it hears. But first: can the judge hear anything through the codec? Every generated clip
 # is decoded by the codec, so the judge must recognise the instrument in *decoded* audio. The course's classifier
-# (`classifier.pt`, trained on clean clips) and the same network trained also on the codec's and the hop-64
-# VQ-VAE's reconstructions of the training clips (`classifier_robust.pt`, `scripts/train_classifier.py --augment`),
-# on 32 test clips and on their codec reconstructions:
+# (`classifier.pt`, trained on clean clips) and the same network trained also on the reconstructions of the
+# training clips by the course's decoders and on music from outside the corpus (`classifier_robust.pt`,
+# `scripts/train_classifier.py --augment ... --other-music ...`), on 32 test clips and on their codec
+# reconstructions:
 
 # %%
 clean_judge, judge = load_classifier(), load_classifier(CKPT / "classifier_robust.pt")
@@ -563,13 +568,16 @@ for name, c in (("classifier.pt (clean)", clean_judge), ("classifier_robust.pt",
     hears[name] = [np.mean([p == a["family"] for p, a in zip(c.predict(x, sr=cfg.sample_rate)["family"], test_attrs)])
                    for x in (test_clips, decoded)]
     print(f"{name:>28} {hears[name][0]:>12.2f} {hears[name][1]:>22.2f}")
-assert hears["classifier_robust.pt"][1] > hears["classifier.pt (clean)"][1] and hears["classifier.pt (clean)"][1] < 0.5
+assert hears["classifier_robust.pt"][1] > hears["classifier.pt (clean)"][1]  # the robust judge hears decoded audio
+assert min(hears[n][0] for n in hears) > 0.9  # and both hear the real clips
 
 # %% [markdown]
-# The clean classifier is nearly deaf to the family once the codec has decoded the clip: it learnt cues the codec
-# smears. A control measurement with it would say "no control" whatever the LM did. The robust judge is the one we
-# use below (notebook 06 keeps the clean one as its [FAD](GLOSSARY.md#fad) embedding: an embedding tuned to the decoders it judges would
-# flatter them). A small live check: 32 test captions at guidance 0 and 3, four seconds each.
+# The clean classifier misses the family of many decoded clips: it learnt cues of the clean SoundFont audio that
+# the codec smears, so a control measurement by it alone would blame the LM for what the codec lost. The robust judge
+# is the one the table below is built on; the clean one is reported beside it, because it hears only what still
+# sounds like the real instrument (notebook 06 keeps it as its [FAD](GLOSSARY.md#fad) embedding: an embedding tuned
+# to the decoders it judges would flatter them). Both were checked on music the course never trained them on
+# (notebook 06, `judges.json`). A small live check: 32 test captions at guidance 0 and 3, four seconds each.
 
 # %%
 N_LIVE = 32
@@ -602,12 +610,13 @@ print(f"command: {control['command']}\n{n} test clips, one caption per set, {con
       f"seed {control['seed']}; robust judge (clean judge's family in the last column)\n")
 
 
-def cell(row, k):
-    ci = wilson_interval(round(row[k] * row["n"]), row["n"])
+def cell(row, k, n=None):
+    n = row["n"] if n is None else n
+    ci = wilson_interval(round(row[k] * n), n)
     return f"{row[k]:.2f} [{ci.low:.2f}, {ci.high:.2f}]"
 
 
-lines = [(name, f"{r['guidance_scale']:g}", *(cell(r, k) for k in shown), cell(r["judges"]["clean"], "family"))
+lines = [(name, f"{r['guidance_scale']:g}", *(cell(r, k) for k in shown), cell(r["judges"]["clean"], "family", r["n"]))
          for name, rows in SETS.items() for r in rows]
 lines += [("chance", "", *(f"{chance[k]:.2f}" for k in shown), f"{chance['family']:.2f}")]
 for judge_name, c in control["ceilings"].items():
@@ -634,6 +643,54 @@ for (name, rows), color in zip(SETS.items(), ("C0", "C1", "C2")):
 axes[1].axhline(chance["family"], color="gray", ls=":", label="chance")
 axes[1].set(xlabel="guidance scale", ylabel="family accuracy", ylim=(0, 1.02), title="instrument family, by caption set")
 axes[1].legend(fontsize=7); plt.show()
+best = max(table, key=lambda r: r["family"])
+vocab_best = max(r["family"] for r in SETS["held-out words"])
+assert best["family"] >= 0.90 and table[0]["family"] < 2 * chance["family"]  # from chance to the target
+assert "family" in above["held-out phrasing"] and "mode" not in above["held-out phrasing"]
+assert all(abs(a["family"] - b["family"]) < 0.1 for a, b in zip(SETS["held-out phrasing"], SETS["training phrasing"]))
+assert vocab_best < 0.3  # words it never read: hardly followed (below)
+assert max(r["judges"]["clean"]["family"] for r in table) > control["ceilings"]["clean"]["real_clips_decoded"]["family"]
+
+# %% [markdown]
+# Each cell is the share of the generated clips in which the judge hears what the caption asked for, with a
+# [Wilson](GLOSSARY.md#wilson-interval) 95% interval; "real clips" is the same judge on the real test clips the
+# captions describe, and "through codec" on their codec reconstructions: the ceiling of any LM whose codes this codec
+# decodes (for the robust judge).
+#
+# How to read it (every claim below is asserted in the cell above):
+#
+# - **Guidance 0** is the unconditional model: every attribute near chance. That row is the baseline.
+# - **The instrument family** follows the text from guidance 1 and reaches the issue's target of 0.90 (robust judge)
+#   at guidance 2 to 3; at 5 it is a little lower, within the interval of 3 (more guidance pushes towards what the
+#   text says *and* away from what the unconditional model plays, which stops paying once the instrument is right).
+#   The clean judge, which hears only what sounds like the real instrument, agrees less often, but more often than it
+#   hears the family in the codec's own reconstructions of real clips: the LM's clips are typical of their family.
+# - **New sentences, old words**: the held-out phrasing and a training phrasing score within 0.1 of each other at
+#   every guidance. **New words**: barely followed (the held-out-words rows: above chance, far below the same
+#   clips described in the words the LM read). The next cells show why, in part.
+# - **Register** follows the text, **tempo band** only barely (above chance at one guidance at most: the list
+#   printed above), **mode** not at all: a tempo or a key is a pattern over seconds, which this small LM has not
+#   learnt to produce on request, and the judge's own ceiling for them is lower (the "through codec" row).
+#
+# Which families does the model confuse (held-out phrasing, best guidance, robust judge)?
+
+# %%
+conf = np.zeros((len(FAMILIES), len(FAMILIES)), dtype=int)
+for p, a in zip(best["predicted"]["family"], control["attributes"]):
+    conf[FAMILIES.index(a["family"]), FAMILIES.index(p)] += 1
+fig, ax = plt.subplots(figsize=(5, 4))
+ax.imshow(conf, cmap="Blues")
+for i in range(len(FAMILIES)):
+    for j in range(len(FAMILIES)):
+        if conf[i, j]:
+            ax.text(j, i, conf[i, j], ha="center", va="center", fontsize=8)
+ax.set_xticks(range(len(FAMILIES)), FAMILIES, rotation=60, fontsize=8)
+ax.set_yticks(range(len(FAMILIES)), FAMILIES, fontsize=8)
+ax.set(xlabel="the classifier hears", ylabel="the caption asks for",
+       title=f"instrument family at guidance {best['guidance_scale']:g}: {best['family']:.0%}")
+plt.tight_layout()
+print(f"best family accuracy {best['family']:.2f} at guidance {best['guidance_scale']:g}; "
+      f"unconditional (guidance 0) {table[0]['family']:.2f}; chance {chance['family']:.2f}")
 
 # %% [markdown]
 # Listen to one caption at guidance 0, 1 and 3 (same seed): the unconditional model, the conditional one, and the
@@ -659,10 +716,42 @@ for scale in (0.0, 1.0, 3.0):
 for i in range(4):
     print("training words:", corpus.described("test", 1)[i][0])
     print("held-out words:", corpus.described("test", 1, "heldout")[i][0], "\n")
+
+# %%
 words_caption = control["captions"]["heldout_vocabulary"][0]
 assert words_caption == corpus.described("test", 1, "heldout")[0][0]  # the table's first held-out-words caption
 print(words_caption)
 display(play(pipe.generate(words_caption, seconds=4.0, guidance_scale=3.0, seed=0)[0].numpy(), sr=cfg.sample_rate))
+
+# %% [markdown]
+# Why are new words hardly followed? Part of the answer is on the text side. The LM can only follow what the frozen
+# encoder makes of a word, and a small encoder does not place every name of an instrument near the names the LM
+# learnt: for each held-out instrument or family word, the training word whose sentence embedding is nearest, and
+# whether it names the same family:
+
+# %%
+from helpers import captions as caption_words
+from helpers.audio_corpus import CHORALE, SOLO
+
+family_of = {i: f for f, d in SOLO.items() for i in d} | {i: f for f, sets in CHORALE.items() for t in sets for i in t}
+pairs = {side: [(w, family_of.get(k, k)) for table_ in (caption_words.INSTRUMENT_WORDS, caption_words.FAMILY_WORDS)
+                for k, words in table_.items() for w in words[j]] for j, side in enumerate(caption_words.VOCABULARIES)}
+E_train = text.encode([w for w, _ in pairs["train"]]).pooled  # (n_train_words, 384), unit length
+E_held = text.encode([w for w, _ in pairs["heldout"]]).pooled
+nearest = (E_held @ E_train.T).argmax(1)  # the nearest training word of every held-out word
+same = [pairs["train"][int(j)][1] == f for (w, f), j in zip(pairs["heldout"], nearest)]
+print(", ".join(f"{w} -> {pairs['train'][int(j)][0]}{'' if ok else ' (x)'}"
+                for (w, _), j, ok in zip(pairs["heldout"], nearest, same)))
+print(f"\nheld-out words whose nearest training word names the same family: {sum(same)} of {len(same)}")
+assert 0.25 < np.mean(same) < 0.75  # the encoder relates some of the new words, not most
+
+# %% [markdown]
+# The encoder relates some of the new words to the old ones ("fiddle" to "violin", "vocalist" to "singer") and
+# misses others (an obscure or foreign name lands near an unrelated instrument); and in a whole sentence the frame
+# and the other words pull the embedding further away. The LM follows less than even this: it learnt to read the
+# training words, not the meaning the encoder gives them. Larger text encoders (MusicGen's T5), captions written by
+# people in many more words, and conditioning that leans on the sentence embedding are the levers; exercise 1 lets
+# you try your own words.
 
 # %% [markdown]
 # ### Melody conditioning (MusicGen-melody)
@@ -727,6 +816,19 @@ print(format_table([(name, f"{r['chroma']:.3f}", f"{r['agreement']:.3f}", fam_ce
                    ["row", "chroma similarity", "pitch-class agreement", "caption's family (robust)", "(clean)"]))
 both, alone = mrow["text and melody"], mrow["text only"]
 floor, ceiling = mrow["text and melody, against an unrelated tune"], mrow["codec reconstruction of the reference"]
+assert ceiling["chroma"] > both["chroma"] > alone["chroma"] > floor["chroma"]  # the melody is followed, in part
+assert both["agreement"] > 2 * alone["agreement"]  # frame by frame: the reference's pitch class far more often
+assert both["family"]["robust"] >= 0.85 and both["family"]["robust"] >= alone["family"]["robust"] - 0.05  # text: timbre
+
+# %% [markdown]
+# How to read it. With the melody condition, the generated clips share far more of the reference's pitch classes
+# than without it (chroma similarity and frame-by-frame agreement, both asserted above), and far more than with an
+# unrelated tune (the floor); they keep less of it than the codec's own reconstruction of the reference (the
+# ceiling: the most any LM decoded by this codec could keep). "Text only" sits above the floor because the caption
+# states the tune's key. And the text still sets the instrument: the judges hear the *caption's* family as often with
+# a melody played on another instrument as without one: the argmax chroma leaves the timbre out, as the paper
+# intends.
+
 
 # %% [markdown]
 # ## 7. Your turn: type a caption, pick a tune
@@ -826,9 +928,9 @@ print(format_table(departures, ["", "this course", "MusicGen"]))
 assert text_params < 50e6 and lm.num_params() < 300e6 / 10 and train_hours < 20_000 / 100  # the gaps the text names
 
 # %% [markdown]
-# - **Text encoder.** A small sentence encoder (its size in the table) instead of T5's, also frozen, read the same way
-#   (cross-attention to its token embeddings). Its words are everyday English; the captions are the corpus's
-#   templates, so the LM learns those words (section 6, exercise 1).
+# - **Text encoder.** A small sentence encoder (its size in the table) instead of T5's, also frozen, read by
+#   cross-attention. Its words are everyday English; the captions are written from the corpus's attributes in the
+#   words of `helpers.captions`, so the LM learns those words, and hardly follows others (section 6, exercise 1).
 # - **Codec.** Neither codec is EnCodec. The time-domain `codec.pt` was trained on waveform, multi-resolution STFT
 #   and commitment losses only: no discriminator, no feature matching. The iSTFT codec, whose codes the LM predicts,
 #   adds both (the adversarial and feature-matching terms EnCodec uses), but with fixed weights summed into one loss:
@@ -838,6 +940,14 @@ assert text_params < 50e6 and lm.num_params() < 300e6 / 10 and train_hours < 20_
 #   scores instead of thousands of hours of recordings, on a CPU (the table above). Every per-codebook loss, every
 #   pattern comparison and every control number in this notebook belong to that small setting; the paper's numbers
 #   are measured on generated audio of its large models (FAD, KL, CLAP, listeners).
+# - **Melody.** MusicGen-melody prepends the reference's dominant-chroma sequence to the decoder's input (a prefix
+#   it attends to); the course adds it, one-hot and projected, to the input at the step that codes each frame (as
+#   Jukebox's upsamplers take the codes above them): no longer sequence, aligned by construction. Both drop it in
+#   training so that text alone still works. The paper's reference tunes come from real recordings with the drums
+#   removed; ours are SoundFont renderings of held-out scores.
+# - **Text.** MusicGen cross-attends to T5's token embeddings; the shipped LM reads MiniLM's mean token (its sentence
+#   embedding) followed by its tokens (`--text-pooling both`). That choice was made, not measured against the others:
+#   the measurement the issue asks for (tokens, pooled, both on held-out words) would take three LM trainings.
 # - **Same as the paper:** the delay pattern, one loss per codebook averaged, cross-attention to a frozen text
 #   encoder, condition dropout and classifier-free guidance (the notebook samples at guidance 3, as MusicGen does),
 #   top-k 250 sampling.
@@ -858,9 +968,14 @@ print(f"LM: {lm.num_params():,} parameters, {total_steps:,} training steps (the 
 print(f"patterns, the same {pc['steps']} steps each: mean validation loss per code " + ", ".join(
     f"{n} {r['valid_loss']:.2f}" for n, r in prow.items()) + "; compute per second of audio " + ", ".join(
     f"{n} {r['compute_seconds_per_audio_second']:.2f} s" for n, r in prow.items()))
-print("control (held-out phrasings): " + "; ".join(
+print("control (held-out phrasings, robust judge): " + "; ".join(
     f"{k} {table[0][k]:.2f} at guidance 0 -> {max(r[k] for r in table):.2f} at best (chance {chance[k]:.2f})"
     for k in shown))
+print(f"family in words the LM never read: {vocab_best:.2f} at best; the encoder relates {sum(same)} of {len(same)} "
+      f"new instrument words to a training word of the same family")
+print(f"melody: chroma similarity to the reference {both['chroma']:.2f} with the melody, {alone['chroma']:.2f} without, "
+      f"{floor['chroma']:.2f} against an unrelated tune, {ceiling['chroma']:.2f} for the codec's reconstruction; the "
+      f"caption's family heard {both['family']['robust']:.2f} with a melody played on another instrument")
 
 # %% [markdown]
 # - **A codec turns audio into a few streams of tokens.** Residual VQ codes what the previous codebooks missed, so
@@ -872,8 +987,11 @@ print("control (held-out phrasings): " + "; ".join(
 #   other three ended close together; in every pattern the deeper codebooks were the harder ones.
 # - **Text enters through cross-attention** to a frozen encoder's token embeddings; dropping it in training gives
 #   the unconditional model for free, and guidance extrapolates from it towards the text.
-# - **Control is measured, not assumed.** A classifier that never sees the prompt judges the audio; the table
-#   above shows how far from chance each attribute gets, and at which guidance. MusicGen itself trains on 20,000
+# - **Control is measured, not assumed.** Classifiers that never see the prompt judge the audio; the table
+#   above shows how far from chance each attribute gets, and at which guidance. Captions in new sentences are
+#   followed as well as trained ones; captions in new *words* are not, and the text encoder is part of why.
+# - **A melody is a second condition**: its dominant pitch class per frame, added at the step that codes the frame,
+#   pulls the notes towards the reference while the text still picks the instrument. MusicGen itself trains on 20,000
 #   hours with a 300 M - 3.3 B parameter LM and judges text adherence with CLAP and listeners (Copet et al. 2023,
 #   Sec. 4.1 and Table 1); ours (sizes printed above) trains on a CPU on the corpus's SoundFont clips, and its judge
 #   knows only the corpus's attributes.
