@@ -75,7 +75,7 @@ from helpers.text_encoder import MiniLMEncoder
 from helpers.transformer import MusicTransformer
 from helpers.widgets import AudioPanel
 
-torch.set_num_threads(2)  # with the passive wait policy: as fast as one thread under load, faster when quiet
+torch.set_num_threads(2)  # passive wait policy; batch-1 sampling alone is faster on one thread (make bench)
 plt.rcParams.update({"figure.dpi": 80, "figure.figsize": (9, 3)})
 CKPT = DATA_DIR / "checkpoints"
 
