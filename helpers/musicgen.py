@@ -138,9 +138,7 @@ def lm_codec_path(lm_path, folder=None):
         raise ValueError(f"{lm_path} does not record the codec it was trained on (no codec_sha256_16): pass codec_path")
     from .data import DATA_DIR
 
-    folders = [Path(lm_path).parent] if folder is not None or Path(lm_path).parent == DATA_DIR / "checkpoints" else \
-        [Path(lm_path).parent, DATA_DIR / "checkpoints"]
-    folders = [Path(folder)] if folder is not None else folders
+    folders = [Path(folder)] if folder is not None else list(dict.fromkeys([Path(lm_path).parent, DATA_DIR / "checkpoints"]))
     for f in folders:
         for path in sorted(f.glob("*.pt")):
             if path.resolve() != Path(lm_path).resolve() and file_sha256(path).startswith(want):

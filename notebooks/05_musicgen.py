@@ -570,6 +570,7 @@ for name, c in (("classifier.pt (clean)", clean_judge), ("classifier_robust.pt",
     print(f"{name:>28} {hears[name][0]:>12.2f} {hears[name][1]:>22.2f}")
 assert hears["classifier_robust.pt"][1] > hears["classifier.pt (clean)"][1]  # the robust judge hears decoded audio
 assert min(hears[n][0] for n in hears) > 0.9  # and both hear the real clips
+assert hears["classifier.pt (clean)"][1] < 0.8  # the clean one misses many decoded clips
 
 # %% [markdown]
 # The clean classifier misses the family of many decoded clips: it learnt cues of the clean SoundFont audio that
@@ -649,6 +650,16 @@ assert best["family"] >= 0.90 and table[0]["family"] < 2 * chance["family"]  # f
 assert "family" in above["held-out phrasing"] and "mode" not in above["held-out phrasing"]
 assert all(abs(a["family"] - b["family"]) < 0.1 for a, b in zip(SETS["held-out phrasing"], SETS["training phrasing"]))
 assert vocab_best < 0.3  # words it never read: hardly followed (below)
+by_g = {r["guidance_scale"]: r for r in table}
+assert by_g[2.0]["family"] >= 0.90 and by_g[3.0]["family"] >= 0.90  # the target at guidance 2 to 3
+ci3 = wilson_interval(round(by_g[3.0]["family"] * n), n)
+assert by_g[5.0]["family"] < by_g[3.0]["family"] and ci3.low <= by_g[5.0]["family"]  # a little lower at 5, inside 3's interval
+assert best["judges"]["clean"]["family"] < best["family"]  # the clean judge agrees less often
+assert "register" in above["held-out phrasing"]
+tempo_above = [r for r in table if wilson_interval(round(r["tempo_band"] * n), n).low > chance["tempo_band"]]
+assert len(tempo_above) <= 1  # tempo: above chance at one guidance at most
+ceil = control["ceilings"]["robust"]["real_clips_decoded"]
+assert max(ceil["tempo_band"], ceil["mode"]) < ceil["family"]  # the judge's ceiling for tempo and mode is lower
 assert max(r["judges"]["clean"]["family"] for r in table) > control["ceilings"]["clean"]["real_clips_decoded"]["family"]
 
 # %% [markdown]
@@ -660,7 +671,7 @@ assert max(r["judges"]["clean"]["family"] for r in table) > control["ceilings"][
 # How to read it (every claim below is asserted in the cell above):
 #
 # - **Guidance 0** is the unconditional model: every attribute near chance. That row is the baseline.
-# - **The instrument family** follows the text from guidance 1 and reaches the issue's target of 0.90 (robust judge)
+# - **The instrument family** follows the text from guidance 1 and reaches 0.90 (robust judge)
 #   at guidance 2 to 3; at 5 it is a little lower, within the interval of 3 (more guidance pushes towards what the
 #   text says *and* away from what the unconditional model plays, which stops paying once the instrument is right).
 #   The clean judge, which hears only what sounds like the real instrument, agrees less often, but more often than it
@@ -744,6 +755,9 @@ print(", ".join(f"{w} -> {pairs['train'][int(j)][0]}{'' if ok else ' (x)'}"
                 for (w, _), j, ok in zip(pairs["heldout"], nearest, same)))
 print(f"\nheld-out words whose nearest training word names the same family: {sum(same)} of {len(same)}")
 assert 0.25 < np.mean(same) < 0.75  # the encoder relates some of the new words, not most
+near = {w: pairs["train"][int(j)][0] for (w, _), j in zip(pairs["heldout"], nearest)}
+assert near["fiddle"] == "violin" and near["vocalist"] == "singer"  # the examples the text below names
+assert vocab_best < np.mean(same)  # the LM follows new words less often than the encoder relates them
 
 # %% [markdown]
 # The encoder relates some of the new words to the old ones ("fiddle" to "violin", "vocalist" to "singer") and
@@ -818,7 +832,8 @@ both, alone = mrow["text and melody"], mrow["text only"]
 floor, ceiling = mrow["text and melody, against an unrelated tune"], mrow["codec reconstruction of the reference"]
 assert ceiling["chroma"] > both["chroma"] > alone["chroma"] > floor["chroma"]  # the melody is followed, in part
 assert both["agreement"] > 2 * alone["agreement"]  # frame by frame: the reference's pitch class far more often
-assert both["family"]["robust"] >= 0.85 and both["family"]["robust"] >= alone["family"]["robust"] - 0.05  # text: timbre
+assert all(both["family"][j] >= alone["family"][j] - 0.05 for j in ("robust", "clean"))  # text: the timbre
+assert both["family"]["robust"] >= 0.85
 
 # %% [markdown]
 # How to read it. With the melody condition, the generated clips share far more of the reference's pitch classes
@@ -947,7 +962,7 @@ assert text_params < 50e6 and lm.num_params() < 300e6 / 10 and train_hours < 20_
 #   removed; ours are SoundFont renderings of held-out scores.
 # - **Text.** MusicGen cross-attends to T5's token embeddings; the shipped LM reads MiniLM's mean token (its sentence
 #   embedding) followed by its tokens (`--text-pooling both`). That choice was made, not measured against the others:
-#   the measurement the issue asks for (tokens, pooled, both on held-out words) would take three LM trainings.
+#   measuring the three (tokens, pooled, both, on held-out words) would take three LM trainings.
 # - **Same as the paper:** the delay pattern, one loss per codebook averaged, cross-attention to a frozen text
 #   encoder, condition dropout and classifier-free guidance (the notebook samples at guidance 3, as MusicGen does),
 #   top-k 250 sampling.
