@@ -3,7 +3,9 @@ writes, the JSON of a run's results, and the training scripts' guard of the ship
 
 - :func:`save_weights` / :func:`load_weights` / :func:`read_checkpoint` — ``{'config', 'state_dict', 'extra'}`` with
   plain tensors only, so ``torch.load(weights_only=True)`` reads them; a load refuses a checkpoint saved for another
-  configuration, and a file in ``data/checkpoints/`` must match its line of ``SHA256SUMS``.
+  configuration, and a file in ``data/checkpoints/`` must match its line of ``SHA256SUMS``. Weights are stored in
+  float32, float16 (``half``) or, for the large matrices, 8-bit integers with one scale per row (``int8``:
+  :func:`quantize_int8`; :func:`read_checkpoint` gives them back as float32, so every loader reads either).
 - :func:`file_sha256` — the one file hash of the course (checkpoints, corpora, the SoundFont, the text encoder's
   files); :func:`check_sha256` — the one integrity check (a file against its expected hash, refused with both
   hashes named); :func:`verify_sha256` reads the expected hash from a ``sha256sum``-style manifest.
@@ -83,7 +85,38 @@ def load_file(path, what: str = "file", read: Callable | None = None):
                          "(a run killed while writing it?); delete it (a cache is rebuilt) or restore it") from e
 
 
-def save_weights(model: nn.Module, path, config: dict | None = None, half: bool = False, extra: dict | None = None) -> Path:
+INT8_MIN_NUMEL = 4096  # matrices at least this large are stored in int8 by save_weights(int8=True); the rest stay float
+
+
+def quantize_int8(w: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Symmetric 8-bit quantisation with one scale per row (the first axis: an output channel)::
+
+        scale[r] = max |w[r, ...]| / 127          q = round(w / scale[r])  in  -127..127
+        w ~ q * scale[r]                          |w - q * scale[r]| <= scale[r] / 2   (tested)
+
+    A row of zeros gets scale 1 (q = 0). Returns ``(q int8, scale float32 of shape (rows,))``; the inverse is
+    :func:`dequantize_int8`. Reference: Jacob et al. 2018 ("Quantization and Training of Neural Networks for
+    Efficient Integer-Arithmetic-Only Inference"), symmetric per-channel weights; here only for storage, the model
+    computes in float32."""
+    w = w.detach().float().cpu()
+    if w.dim() < 1:
+        raise ValueError(f"quantize_int8: needs a tensor with rows, got shape {tuple(w.shape)}")
+    absmax = w.reshape(w.shape[0], -1).abs().amax(dim=1)
+    scale = torch.where(absmax > 0, absmax / 127.0, torch.ones_like(absmax))
+    q = torch.round(w / scale.view(-1, *([1] * (w.dim() - 1)))).clamp_(-127, 127).to(torch.int8)
+    return q, scale
+
+
+def dequantize_int8(q: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """``q * scale`` row by row, float32 (the inverse of :func:`quantize_int8` up to half a step per row)."""
+    if q.dtype != torch.int8 or scale.dim() != 1 or scale.shape[0] != q.shape[0]:
+        raise ValueError(f"dequantize_int8: expected int8 rows and one scale per row, got {q.dtype} {tuple(q.shape)} "
+                         f"and scales {tuple(scale.shape)}")
+    return q.float() * scale.float().view(-1, *([1] * (q.dim() - 1)))
+
+
+def save_weights(model: nn.Module, path, config: dict | None = None, half: bool = False, extra: dict | None = None,
+                 int8: bool = False) -> Path:
     """Save ``{'config', 'state_dict', 'extra'}`` with plain tensors only, so ``weights_only=True`` can load it;
     written atomically (:func:`atomic_write`).
 
@@ -92,15 +125,26 @@ def save_weights(model: nn.Module, path, config: dict | None = None, half: bool 
         config: the model's config as a dict (compared on loading).
         half: store floating-point tensors as float16 (halves the file; check that it loses nothing).
         extra: JSON-like metadata (command, seed, results).
+        int8: store every floating-point matrix of at least :data:`INT8_MIN_NUMEL` values as int8 with a float32
+            scale per row (:func:`quantize_int8`, about a quarter of float32), the scales under ``'int8_scales'``;
+            the other tensors as ``half`` says. :func:`read_checkpoint` dequantises them. Check what it costs
+            (``scripts/compress_lm.py`` measures the validation loss before and after).
     """
     model = model.module if hasattr(model, "module") else model
-    state, shared = {}, {}
+    state, shared, scales = {}, {}, {}
     for k, v in model.state_dict().items():
         tied = (v.data_ptr(), tuple(v.shape), v.stride(), v.dtype)  # tied weights (an embedding and its head): saved once
         if tied not in shared:
-            shared[tied] = (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu().clone()
-        state[k] = shared[tied]
+            if int8 and v.is_floating_point() and v.dim() >= 2 and v.numel() >= INT8_MIN_NUMEL:
+                shared[tied] = quantize_int8(v)
+            else:
+                shared[tied] = ((v.detach().half() if half and v.is_floating_point() else v.detach()).cpu().clone(), None)
+        state[k], scale = shared[tied]
+        if scale is not None:
+            scales[k] = scale
     ckpt = {"config": config or {}, "state_dict": state, "extra": extra or {}}
+    if scales:
+        ckpt["int8_scales"] = scales
     return atomic_write(path, lambda tmp: torch.save(ckpt, tmp))  # a killed run leaves the previous best
 
 
@@ -186,6 +230,17 @@ def read_checkpoint(path) -> dict:
     ckpt = load_file(path, "checkpoint")
     if not isinstance(ckpt, dict) or "state_dict" not in ckpt:
         raise ValueError(f"{path} is not a checkpoint written by save_weights (no 'state_dict')")
+    scales = ckpt.pop("int8_scales", None)
+    if scales:  # int8 matrices (save_weights(int8=True)) back to float32, so that every loader reads either kind
+        state = dict(ckpt["state_dict"])
+        for k, scale in scales.items():
+            if k not in state:
+                raise ValueError(f"{path}: an int8 scale for {k!r}, which the state_dict does not hold")
+            try:
+                state[k] = dequantize_int8(state[k], scale)
+            except ValueError as e:
+                raise ValueError(f"{path}: {k}: {e}") from None
+        ckpt = dict(ckpt, state_dict=state, weights_storage="int8")
     return ckpt
 
 

@@ -221,3 +221,50 @@ class MiniLMEncoder:
 
     def __repr__(self) -> str:
         return f"MiniLMEncoder(all-MiniLM-L6-v2, dim={self.dim}, max_tokens={self.max_tokens}, folder={self.folder})"
+
+
+def linear_probe(train_x: torch.Tensor, train_y, test_x: torch.Tensor, test_y, n_classes: int | None = None,
+                 weight_decay: float = 1e-4, steps: int = 200, seed: int = 0) -> dict:
+    """How much of a label a linear read-out of frozen embeddings finds in *new* inputs: multinomial logistic
+    regression fitted on ``(train_x, train_y)`` (L-BFGS, full batch, L2 penalty ``weight_decay``), scored on
+    ``(test_x, test_y)``.
+
+    Notebook 05 uses it as the text side's ceiling: fitted on the embeddings of training captions, scored on captions
+    in words the LM never read. A linear read-out is what a conditioner's first layer can learn from the training
+    captions; if it cannot find the instrument in a held-out caption, the LM (trained on the same captions) will not
+    either, however long it trains.
+
+    Args:
+        train_x, test_x: (N, D) float embeddings (unit length or not: standardised with the training mean and std).
+        train_y, test_y: N integer labels in 0..n_classes-1.
+    Returns:
+        ``{'train_accuracy', 'test_accuracy', 'n_train', 'n_test', 'n_classes'}``.
+    Reference: Alain & Bengio 2016 ("Understanding intermediate layers using linear classifier probes").
+    """
+    train_x, test_x = torch.as_tensor(train_x, dtype=torch.float64), torch.as_tensor(test_x, dtype=torch.float64)
+    train_y, test_y = torch.as_tensor(train_y, dtype=torch.long), torch.as_tensor(test_y, dtype=torch.long)
+    if train_x.dim() != 2 or test_x.dim() != 2 or train_x.shape[1] != test_x.shape[1]:
+        raise ValueError(f"linear_probe: expected (N, D) embeddings of one width, got {tuple(train_x.shape)} and "
+                         f"{tuple(test_x.shape)}")
+    if len(train_y) != len(train_x) or len(test_y) != len(test_x) or len(train_x) == 0 or len(test_x) == 0:
+        raise ValueError(f"linear_probe: {len(train_x)} train and {len(test_x)} test embeddings against "
+                         f"{len(train_y)} and {len(test_y)} labels (none may be empty)")
+    k = int(n_classes if n_classes is not None else int(max(train_y.max(), test_y.max())) + 1)
+    mean, std = train_x.mean(0), train_x.std(0).clamp_min(1e-8)
+    a, b = (train_x - mean) / std, (test_x - mean) / std
+    g = torch.Generator().manual_seed(seed)
+    w = (0.01 * torch.randn(a.shape[1], k, generator=g, dtype=torch.float64)).requires_grad_()
+    bias = torch.zeros(k, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w, bias], lr=1.0, max_iter=steps, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.cross_entropy(a @ w + bias, train_y) + weight_decay * w.square().sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    with torch.no_grad():
+        acc = lambda x, y: float(((x @ w + bias).argmax(1) == y).double().mean())  # noqa: E731
+        return dict(train_accuracy=acc(a, train_y), test_accuracy=acc(b, test_y), n_train=len(a), n_test=len(b),
+                    n_classes=k)

@@ -528,6 +528,22 @@ assert (ce_curves[0] < ce_curves[1]).all() and (ce_curves[1] < ce_curves[2:]).al
 assert (ce_curves[3] < ce_curves[2]).all()  # ... but the fourth is a little easier than the third (see below)
 assert (ce_curves[:, -1] < ce_curves[:, 0]).all()  # and every codebook's loss fell during the run
 print("last evaluation, per codebook: " + ", ".join(f"{v:.2f}" for v in ce_curves[:, -1]) + " nats")
+
+# %% [markdown]
+# The file is small for a 4.9 M-parameter model because its matrices are stored as 8-bit integers with one scale
+# per row (`helpers.checkpoints.quantize_int8`; they become float32 again when loaded). `scripts/compress_lm.py`
+# measured what that costs before it wrote the file, on validation clips:
+
+# %%
+storage = shipped["storage"]
+print(f"validation loss: {storage['valid_loss_before']:.5f} nats with float16 weights, "
+      f"{storage['valid_loss_int8']:.5f} with int8 ({storage['n_valid']} clips)")
+sizes = {f: (CKPT / f).stat().st_size / 1e6 for f in
+         ("musicgen_lm.pt", "codec_istft.pt", "codec.pt", "classifier_robust.pt", "classifier.pt")}
+print("this notebook's checkpoints: " + ", ".join(f"{f} {mb:.1f} MB" for f, mb in sizes.items())
+      + f"; {sum(sizes.values()):.1f} MB in all")
+assert abs(storage["valid_loss_int8"] - storage["valid_loss_before"]) < 0.001  # int8 costs nothing measurable
+assert storage["source_sha256"] != file_sha256(CKPT / "musicgen_lm.pt")  # measured on the float16 file it replaced
 prompt = corpus.captions("test", heldout=True)[0][0]  # a phrasing never seen in training
 print(prompt)
 t0 = time.perf_counter()
@@ -594,9 +610,10 @@ for row in live_table:
 print("chance:     " + ", ".join(f"{k} {chance[k]:.2f}" for k in shown))
 
 # %% [markdown]
-# The full measurement (96 captions, guidance 0, 1, 2, 3 and 5) takes longer than a notebook should, so
-# `scripts/measure_control.py` ran it with the same code and seeds and saved it next to the checkpoint; its first 32
-# captions are the ones above. The file names the LM it measured: we check that it is the shipped one.
+# The full measurement (192 test clips, each in three caption sets, at guidance 0, 1, 2, 3 and 5) takes longer than
+# a notebook should, so `scripts/measure_control.py` ran it with the same code and seeds and saved it next to the
+# checkpoint; the first 32 captions of its held-out-phrasing set are the ones above. The file names the LM it
+# measured: we check that it is the shipped one.
 
 # %%
 control = json.loads((CKPT / "musicgen_control.json").read_text())
@@ -605,6 +622,7 @@ assert control["codec_sha256"] == file_sha256(CKPT / "codec_istft.pt"), "... thr
 assert control["classifier_sha256"] == file_sha256(CKPT / "classifier_robust.pt"), "... or with another judge"
 assert control["clean_classifier_sha256"] == file_sha256(CKPT / "classifier.pt")
 table, n = control["rows"], control["n"]
+assert n == 192 and [r["guidance_scale"] for r in table] == [0.0, 1.0, 2.0, 3.0, 5.0]  # what the text above says
 SETS = {"held-out phrasing": control["rows"], "held-out words": control["rows_vocabulary"],
         "training phrasing": control["rows_trained"]}
 print(f"command: {control['command']}\n{n} test clips, one caption per set, {control['seconds']:g} s each, "
@@ -646,14 +664,14 @@ axes[1].set(xlabel="guidance scale", ylabel="family accuracy", ylim=(0, 1.02), t
 axes[1].legend(fontsize=7); plt.show()
 best = max(table, key=lambda r: r["family"])
 vocab_best = max(r["family"] for r in SETS["held-out words"])
-assert best["family"] >= 0.90 and table[0]["family"] < 2 * chance["family"]  # from chance to the target
+assert best["family"] >= 0.90 and table[0]["family"] < 2 * chance["family"]  # from near chance to 0.9
 assert "family" in above["held-out phrasing"] and "mode" not in above["held-out phrasing"]
 assert all(abs(a["family"] - b["family"]) < 0.1 for a, b in zip(SETS["held-out phrasing"], SETS["training phrasing"]))
 assert vocab_best < 0.3  # words it never read: hardly followed (below)
 by_g = {r["guidance_scale"]: r for r in table}
-assert by_g[2.0]["family"] >= 0.90 and by_g[3.0]["family"] >= 0.90  # the target at guidance 2 to 3
 ci3 = wilson_interval(round(by_g[3.0]["family"] * n), n)
-assert by_g[5.0]["family"] < by_g[3.0]["family"] and ci3.low <= by_g[5.0]["family"]  # a little lower at 5, inside 3's interval
+assert best is by_g[3.0] and by_g[3.0]["family"] >= 0.90  # highest at guidance 3, at 0.9 or above
+assert all(ci3.low <= by_g[g]["family"] < by_g[3.0]["family"] for g in (2.0, 5.0))  # 2 and 5: inside 3's interval
 assert best["judges"]["clean"]["family"] < best["family"]  # the clean judge agrees less often
 assert "register" in above["held-out phrasing"]
 tempo_above = [r for r in table if wilson_interval(round(r["tempo_band"] * n), n).low > chance["tempo_band"]]
@@ -671,8 +689,8 @@ assert max(r["judges"]["clean"]["family"] for r in table) > control["ceilings"][
 # How to read it (every claim below is asserted in the cell above):
 #
 # - **Guidance 0** is the unconditional model: every attribute near chance. That row is the baseline.
-# - **The instrument family** follows the text from guidance 1 and reaches 0.90 (robust judge)
-#   at guidance 2 to 3; at 5 it is a little lower, within the interval of 3 (more guidance pushes towards what the
+# - **The instrument family** follows the text from guidance 1 and from guidance 2 on stays near 0.9 (robust
+#   judge): highest at 3, with 2 and 5 a little lower but inside its interval (more guidance pushes towards what the
 #   text says *and* away from what the unconditional model plays, which stops paying once the instrument is right).
 #   The clean judge, which hears only what sounds like the real instrument, agrees less often, but more often than it
 #   hears the family in the codec's own reconstructions of real clips: the LM's clips are typical of their family.
@@ -762,10 +780,41 @@ assert vocab_best < np.mean(same)  # the LM follows new words less often than th
 # %% [markdown]
 # The encoder relates some of the new words to the old ones ("fiddle" to "violin", "vocalist" to "singer") and
 # misses others (an obscure or foreign name lands near an unrelated instrument); and in a whole sentence the frame
-# and the other words pull the embedding further away. The LM follows less than even this: it learnt to read the
-# training words, not the meaning the encoder gives them. Larger text encoders (MusicGen's T5), captions written by
-# people in many more words, and conditioning that leans on the sentence embedding are the levers; exercise 1 lets
-# you try your own words.
+# and the other words pull the embedding further away.
+#
+# How far could *any* LM trained on these captions get? A conditioner's first layer is a linear read-out of the
+# text embedding, so fit one: a linear probe (`helpers.text_encoder.linear_probe`) learns the family from the
+# sentence embeddings of 4,800 training captions and is then asked about the test clips' captions, the very
+# captions of the control table. `scripts/probe_text_encoder.py` ran it for the shipped training words, for a
+# richer training vocabulary (two thirds more names, players and descriptions, still none of the held-out words),
+# and for a text encoder five times the size of MiniLM (all-mpnet-base-v2, read from a folder on the disk; the
+# course does not ship it):
+
+# %%
+probe = json.loads((CKPT / "text_probe.json").read_text())
+assert probe["minilm_fingerprint"] == MiniLMEncoder.fingerprint and probe["caption_words"] == caption_words.fingerprint()
+print(f"{'encoder':20s} {'training words':>14s} {'held-out phrasing':>18s} {'held-out words':>15s}")
+for r in probe["rows"]:
+    print(f"{r['encoder']:20s} {r['n_training_words']:14d} {r['heldout_phrasing']:18.2f} {r['heldout_vocabulary']:15.2f}")
+print(f"chance (the commonest family) {probe['chance']:.2f}; the LM itself on held-out words: {vocab_best:.2f} at best")
+by = {(r["encoder"], r["vocabulary"]): r for r in probe["rows"]}
+mini, mini_rich = by["all-MiniLM-L6-v2", "shipped"], by["all-MiniLM-L6-v2", "richer"]
+big = max((r for r in probe["rows"] if r["encoder"] != "all-MiniLM-L6-v2"), key=lambda r: r["heldout_vocabulary"])
+assert min(r["heldout_phrasing"] for r in probe["rows"]) > 0.95  # new sentences of known words: read perfectly
+assert mini["heldout_vocabulary"] < 0.4 and abs(mini_rich["heldout_vocabulary"] - mini["heldout_vocabulary"]) < 0.05
+assert mini["heldout_vocabulary"] < big["heldout_vocabulary"] < 0.6  # a bigger encoder helps, to about half
+assert vocab_best <= mini["heldout_vocabulary"]  # the LM follows new words no better than the probe reads them
+assert 4 < probe["other_encoder"]["n_params"] / probe["minilm_params"] < 6  # "five times the size"
+assert 1.5 < mini_rich["n_training_words"] / mini["n_training_words"] < 1.8  # "two thirds more" training words
+
+# %% [markdown]
+# New sentences of known words are read perfectly. New words are not: from MiniLM's sentence embedding a linear
+# read-out finds the family in about a third of the held-out-words captions, and more training words do not move
+# that, because what the probe lacks is not examples but an encoder that places "sackbut" near "trombone". The
+# five-times-larger encoder raises it to under half. So the held-out-words row of the control table is bounded on
+# the text side: the LM (which follows these captions less often still) cannot learn from these training captions
+# what the encoder never put into the embedding. MusicGen's T5 and captions written by people in far more words
+# are the levers at that end; exercise 1 lets you try your own words.
 
 # %% [markdown]
 # ### Melody conditioning (MusicGen-melody)

@@ -4,7 +4,7 @@ interleaving pattern, with the same budget, then measured the same way.
     .venv/bin/python scripts/compare_patterns.py                        # writes runs/musicgen_patterns.json
     .venv/bin/python scripts/compare_patterns.py --out data/checkpoints/musicgen_patterns.json --overwrite-shipped
 
-What is equal across the patterns: the codec's codes (``--codec``, default the shipped ``codec.pt``) of the first
+What is equal across the patterns: the codec's codes (``--codec``, default the shipped ``codec_istft.pt``, the shipped LM's codec) of the first
 ``--n-train`` training clips and ``--n-valid`` validation clips, each cut into ``--frames``-frame pieces (50 frames
 = 1 s), with their captions (the MiniLM token embeddings; validation: the first caption); the LM's sizes (only the
 position table is as long as each pattern's sequence); the seed (the same batches: clips, captions, dropped
@@ -45,7 +45,6 @@ ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ROOT / "data" / "checkpoints"
 sys.path.insert(0, str(ROOT))
 
-from helpers import codec as codec_mod  # noqa: E402
 from helpers import musicgen as mg  # noqa: E402
 from helpers.audio_corpus import AudioCorpus  # noqa: E402
 from helpers.checkpoints import atomic_write, file_sha256, load_file, refuse_shipped_paths, write_results  # noqa: E402
@@ -59,7 +58,7 @@ CONFIG_KEYS = ("n_train", "n_valid", "frames", "n_layer", "n_head", "d_model", "
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--codec", default=str(SHIPPED / "codec.pt"))
+    p.add_argument("--codec", default=str(SHIPPED / "codec_istft.pt"))
     p.add_argument("--cache", default="runs/musicgen_cache")
     p.add_argument("--patterns", nargs="+", default=list(PATTERNS), choices=PATTERNS)
     p.add_argument("--n-train", type=int, default=256, help="training clips (each cut into 200 / --frames pieces)")
@@ -210,7 +209,7 @@ def main(argv=None) -> dict:
     torch.set_num_threads(args.threads)
     t_start = time.time()
     corpus = AudioCorpus.build()
-    codec = codec_mod.load_checkpoint(args.codec).eval()
+    codec = mg.load_codec(args.codec).eval()  # either kind of codec
     ccfg = codec.config
     codec_sha = file_sha256(args.codec)
     from helpers.text_encoder import MiniLMEncoder

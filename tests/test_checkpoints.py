@@ -109,6 +109,55 @@ def test_save_weights_stores_tied_weights_once(tmp_path):
         assert torch.allclose(back.head.weight, m.tok.weight, atol=1e-2 if half else 0)
 
 
+def test_int8_quantisation_is_within_half_a_step_per_row_and_keeps_zero_rows():
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(6, 5, 3, generator=g) * torch.tensor([1e-3, 1.0, 10.0, 0.0, 2.0, 5.0]).view(-1, 1, 1)
+    q, scale = checkpoints.quantize_int8(w)
+    assert q.dtype == torch.int8 and scale.shape == (6,) and int(q.abs().max()) == 127
+    back = checkpoints.dequantize_int8(q, scale)
+    step = scale.view(-1, 1, 1).expand_as(w)
+    assert torch.all((back - w).abs() <= step / 2 + 1e-7)  # the closed-form bound of rounding to the nearest step
+    assert torch.all(back[3] == 0) and scale[3] == 1  # a row of zeros stays zero
+    for r in range(6):  # the row's largest value is exactly representable
+        if w[r].abs().max() > 0:
+            assert (back[r].abs().max() - w[r].abs().max()).abs() <= 1e-6 * w[r].abs().max()
+    with pytest.raises(ValueError, match="one scale per row"):
+        checkpoints.dequantize_int8(q, scale[:5])
+
+
+def test_int8_checkpoints_store_big_matrices_as_int8_and_load_as_float(tmp_path):
+    from helpers.checkpoints import load_weights, read_checkpoint, save_weights
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.tok = torch.nn.Embedding(2000, 32)
+            self.head = torch.nn.Linear(32, 2000, bias=True)
+            self.head.weight = self.tok.weight  # tied
+            self.small = torch.nn.Linear(4, 4)  # 16 values: below INT8_MIN_NUMEL, kept in float
+            self.register_buffer("steps", torch.tensor([7], dtype=torch.int64))
+
+    torch.manual_seed(0)
+    m = Net()
+    path = save_weights(m, tmp_path / "q.pt", half=True, int8=True)
+    raw = torch.load(path, weights_only=True)
+    assert raw["state_dict"]["tok.weight"].dtype == torch.int8
+    assert raw["state_dict"]["tok.weight"].data_ptr() == raw["state_dict"]["head.weight"].data_ptr()  # saved once
+    assert raw["state_dict"]["small.weight"].dtype == torch.float16 and raw["state_dict"]["steps"].dtype == torch.int64
+    assert set(raw["int8_scales"]) == {"tok.weight", "head.weight"}
+    assert read_checkpoint(path)["state_dict"]["tok.weight"].dtype == torch.float32
+    back = load_weights(Net(), path)
+    err = (back.tok.weight - m.tok.weight).abs().max()
+    assert 0 < err <= m.tok.weight.abs().max() / 127 / 2 + 1e-6
+    assert torch.equal(back.head.weight, back.tok.weight) and int(back.steps) == 7
+    assert path.stat().st_size < save_weights(m, tmp_path / "h.pt", half=True).stat().st_size * 0.6
+    # a scale whose tensor is missing or of another shape is named, not silently skipped
+    raw["int8_scales"]["ghost.weight"] = torch.ones(3)
+    torch.save(raw, tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match="ghost.weight"):
+        read_checkpoint(tmp_path / "bad.pt")
+
+
 @pytest.mark.parametrize("script", ["train_classifier", "train_codec", "train_musicgen", "train_vqvae",
                                     "train_priors", "train_music_transformer"])
 def test_every_training_script_refuses_to_overwrite_shipped_checkpoints(script):

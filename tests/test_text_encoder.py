@@ -159,3 +159,21 @@ def test_loading_prints_no_progress_bar_and_keeps_the_callers_setting(capfd):
         assert "Loading weights" not in capfd.readouterr().err
         assert hf_logging.is_progress_bar_enabled() == enabled
     hf_logging.enable_progress_bar()
+
+
+def test_linear_probe_finds_a_linear_label_and_not_a_random_one():
+    from helpers.text_encoder import linear_probe
+
+    g = torch.Generator().manual_seed(0)
+    centres = 3 * torch.randn(4, 16, generator=g)
+    y = torch.arange(400) % 4
+    x = centres[y] + torch.randn(400, 16, generator=g)
+    found = linear_probe(x[:300], y[:300], x[300:], y[300:])
+    assert found["test_accuracy"] > 0.95 and found["n_classes"] == 4 and found["n_test"] == 100
+    shuffled = y[torch.randperm(400, generator=g)]  # labels unrelated to the inputs: chance on new inputs
+    chance = linear_probe(x[:300], shuffled[:300], x[300:], shuffled[300:], n_classes=4)
+    assert chance["test_accuracy"] < 0.45
+    with pytest.raises(ValueError, match="one width"):
+        linear_probe(x[:10], y[:10], x[:10, :5], y[:10])
+    with pytest.raises(ValueError, match="none may be empty"):
+        linear_probe(x[:10], y[:9], x[:10], y[:10])

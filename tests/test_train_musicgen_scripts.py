@@ -243,7 +243,7 @@ def test_compare_patterns_end_to_end_on_a_few_clips(tmp_path, monkeypatch, capsy
                     "--batch-size", "2", "--n-layer", "1", "--d-model", "16", "--d-ff", "32", "--repeats", "1",
                     "--cache", str(tmp_path / "cache"), "--out", str(out)])
     saved = json.loads(out.read_text())
-    assert saved["codec_sha256"] == file_sha256(ROOT / "data" / "checkpoints" / "codec.pt")
+    assert saved["codec_sha256"] == file_sha256(ROOT / "data" / "checkpoints" / "codec_istft.pt")  # the default
     assert [r["pattern"] for r in saved["rows"]] == ["flatten", "parallel", "delay", "valle"]
     assert [r["steps_per_audio_second"] for r in saved["rows"]] == [200.0, 50.0, 53.0, 100.0]  # K = 4, 50 frames
     assert all(len(r["valid_loss_per_codebook"]) == 4 and r["sampling_steps_per_second"] > 0 for r in saved["rows"])
@@ -305,3 +305,59 @@ def test_measure_melody_asks_for_other_players_and_nothing_else(capsys, monkeypa
     assert asked["family"] == "organ" and asked["instruments"] == ["organ"] * 4 and asked["texture"] == "chorale"
     assert {k: asked[k] for k in ("key", "mode", "tempo_band", "register", "bpm")} == \
         {k: tune[k] for k in ("key", "mode", "tempo_band", "register", "bpm")}
+
+
+def test_compress_lm_stores_int8_after_measuring_the_validation_loss(tmp_path, monkeypatch, capsys):
+    """scripts/compress_lm.py on a tiny LM: the int8 file is smaller, loads as the same architecture with weights
+    within half a quantisation step, records both validation losses, and is refused as input a second time."""
+    from helpers.checkpoints import read_checkpoint
+    from helpers.transformer import load_checkpoint
+
+    tiny = ["--limit", "2", "--n-layer", "1", "--n-head", "2", "--d-model", "64", "--d-ff", "128", "--batch-size", "2",
+            "--warmup", "0", "--eval-every", "1", "--n-valid", "2", "--no-progress", "--steps", "1", "--melody-dropout",
+            "0.5", "--cache", str(tmp_path / "cache"), "--work", str(tmp_path / "work")]
+    lm_script.main(tiny + ["--out", str(tmp_path / "lm.pt")])
+    cmp = load("compress_lm")
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(SystemExit):
+        cmp.parse_args(["--out", "data/checkpoints/musicgen_lm.pt"])
+    assert "--overwrite-shipped" in capsys.readouterr().err
+    out = tmp_path / "lm_int8.pt"
+    storage = cmp.main(["--lm", str(tmp_path / "lm.pt"), "--out", str(out), "--n-valid", "2", "--limit", "2",
+                        "--cache", str(tmp_path / "cache")])
+    assert storage["n_valid"] == 2 and abs(storage["rise"]) < storage["tolerance"]
+    assert out.stat().st_size < 0.7 * (tmp_path / "lm.pt").stat().st_size
+    raw = torch.load(out, weights_only=True)
+    assert raw["state_dict"]["tok.weight"].dtype == torch.int8 and raw["extra"]["storage"] == storage
+    a, b = load_checkpoint(tmp_path / "lm.pt"), load_checkpoint(out)
+    assert a.config == b.config and mg.lm_text_pooling(out) == mg.lm_text_pooling(tmp_path / "lm.pt")
+    for (k, wa), wb in zip(a.state_dict().items(), b.state_dict().values()):
+        step = wa.abs().amax(dim=tuple(range(1, wa.dim()))).clamp_min(1e-12) / 127 if wa.dim() >= 2 else None
+        if k in raw.get("int8_scales", {}):
+            assert ((wa - wb).abs() <= step.view(-1, *([1] * (wa.dim() - 1))) / 2 + 1e-6).all(), k
+    assert read_checkpoint(out)["weights_storage"] == "int8"
+    with pytest.raises(SystemExit, match="int8 already"):
+        cmp.main(["--lm", str(out), "--out", str(tmp_path / "again.pt"), "--limit", "2", "--cache", str(tmp_path / "cache")])
+
+
+def test_compare_text_pooling_runs_the_same_commands_but_the_pooling_and_reuses_finished_runs(tmp_path, monkeypatch, capsys):
+    import json
+
+    cmp = load("compare_text_pooling")
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(SystemExit):
+        cmp.parse_args(["--out", "data/checkpoints/musicgen_pooling.json"])
+    assert "--overwrite-shipped" in capsys.readouterr().err
+    args = cmp.parse_args(["--work", str(tmp_path), "--steps", "40"])
+    assert args.poolings == list(mg.TEXT_POOLINGS)
+    cmds = {p: cmp.train_argv(p, args) for p in args.poolings}
+    differ = [i for i, parts in enumerate(zip(*cmds.values())) if len(set(parts)) > 1]
+    assert [cmds["tokens"][i] for i in differ] == ["tokens", str(tmp_path / "lm_tokens.pt")]  # only the pooling
+    assert "--melody-dropout" not in cmds["both"] and cmds["both"][cmds["both"].index("--eval-every") + 1] == "10"
+    m = cmp.measure_argv("pooled", args)
+    assert m[m.index("--lm") + 1] == str(tmp_path / "lm_pooled.pt") and m[m.index("--scales") + 1 :][:2] == ["2", "3"]
+    log = tmp_path / "c.json"
+    assert not cmp.recorded(log, m, lambda p: json.loads(p.read_text()))
+    log.write_text(json.dumps({"command": "python " + " ".join(m)}))
+    assert cmp.recorded(log, m, lambda p: json.loads(p.read_text()))
+    assert not cmp.recorded(log, cmp.measure_argv("both", args), lambda p: json.loads(p.read_text()))
