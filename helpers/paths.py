@@ -4,6 +4,8 @@
   package in a clone (``make`` installs it editable, so it stays there), or ``$MUSIC_COURSE_DATA``.
   :func:`shipped_file` returns a file in it, with a message that says what to do when the package was installed
   without it (``pip install .`` copies the ``helpers`` package only, not ``data/``).
+- :func:`load_script` — a script of ``scripts/`` (beside the package in a clone) as a module, without running it:
+  notebooks read a measuring script's settings from it, the tests call its functions.
 - :func:`cache_dir` — derived data (rendered audio, encoded codes), rebuilt when missing and named by the hash of its
   recipe: ``$MUSIC_COURSE_CACHE``, else ``$XDG_CACHE_HOME/music-generation-course``, else
   ``~/.cache/music-generation-course`` (the XDG Base Directory rules: a relative ``XDG_CACHE_HOME`` is ignored).
@@ -15,7 +17,9 @@ Reference: the XDG Base Directory Specification 0.8 (freedesktop.org), ``$XDG_CA
 """
 from __future__ import annotations
 
+import importlib.util
 import os
+import sys
 from pathlib import Path
 
 DATA_ENV = "MUSIC_COURSE_DATA"  # another data/ folder (e.g. the clone's, for a non-editable install)
@@ -31,6 +35,25 @@ def data_dir() -> Path:
 
 DATA_DIR = data_dir()
 SHIPPED_CHECKPOINTS = DATA_DIR / "checkpoints"
+SCRIPTS_DIR = Path(__file__).resolve().parent.parent / "scripts"  # the training and measuring scripts (a clone's)
+
+
+def load_script(name: str):
+    """``scripts/<name>.py`` as a module, without running its ``main``: its functions and its argument defaults (the
+    settings a shipped JSON was made with). Registered in ``sys.modules`` under ``name`` (dataclasses and pickling
+    look a module up there; a script that imports another script finds this one).
+
+    Raises:
+        FileNotFoundError: no such script (``scripts/`` comes with a clone of the repository, not with ``pip install .``).
+    """
+    path = SCRIPTS_DIR / f"{name}.py"
+    if not path.is_file():
+        raise FileNotFoundError(f"no script {path}: the scripts/ folder comes with a clone of the course's repository")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
 
 
 def missing_data_message(path: Path) -> str:

@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from helpers import autoencoder as ae
+from helpers.paths import load_script
 
 SR = 16000
 
@@ -422,10 +423,7 @@ def test_semitone_convergence_is_zero_when_equal_one_for_silence_and_hears_a_wro
 
 
 def test_a_warm_start_may_change_loss_weights_but_not_the_architecture(tmp_path):
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("train_autoencoder", "scripts/train_autoencoder.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("train_autoencoder")
     path = ae.save_checkpoint(tiny(), tmp_path / "a.pt")
     state = script.init_weights(path, ae.AutoencoderConfig.tiny(pitch_weight=2.0, phase_weight=1.0))
     assert set(state) == set(tiny().state_dict())
@@ -434,10 +432,7 @@ def test_a_warm_start_may_change_loss_weights_but_not_the_architecture(tmp_path)
 
 
 def test_the_diagnosis_scripts_probe_and_frame_chroma():
-    import importlib.util
-    spec = importlib.util.spec_from_file_location("diagnose_autoencoder", "scripts/diagnose_autoencoder.py")
-    script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(script)
+    script = load_script("diagnose_autoencoder")
     from helpers.pitch import chroma_filterbank
     sr, n_fft = 16000, 1280
     t = torch.arange(sr, dtype=torch.float32) / sr

@@ -8,10 +8,8 @@ no resource that would have to come from the network.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import os
 import re
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -21,6 +19,8 @@ import pytest
 import soundfile as sf
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
+from helpers import paths
+
 ROOT = Path(__file__).resolve().parents[1]
 SR = 8000
 # seconds of each clip, in order; chapter 1's third plays inside a widget (an Output, as helpers.widgets.MusicPanel)
@@ -28,11 +28,7 @@ CLIPS = {"01_two_clips": [1.0, 0.5, 0.75], "02_one_clip": [0.25]}
 
 
 def load_script():
-    spec = importlib.util.spec_from_file_location("build_book", ROOT / "scripts" / "build_book.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return paths.load_script("build_book")
 
 
 bb = load_script()

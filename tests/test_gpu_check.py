@@ -2,7 +2,6 @@
 run on the CPU with tiny sizes (the GPU itself is exercised where there is one)."""
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import subprocess
@@ -11,11 +10,10 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers.paths import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("gpu_check", ROOT / "scripts" / "gpu_check.py")
-gpu_check = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(gpu_check)
+gpu_check = load_script("gpu_check")
 
 COURSE_MODELS = {"music_transformer", "vqvae", "top_prior", "upsampler", "codec", "autoencoder", "musicgen_lm",
                  "classifier"}

@@ -1,19 +1,15 @@
 """The training scripts of notebook 04 refuse to overwrite the shipped checkpoints without --overwrite-shipped."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
+from helpers.paths import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def script(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+script = load_script  # scripts/<name>.py as a module
 
 
 @pytest.mark.parametrize("name, args", [("train_vqvae", ["--hop", "64"]), ("train_priors", ["--which", "top"])])

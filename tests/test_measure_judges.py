@@ -1,22 +1,18 @@
 """scripts/measure_judges.py and train_classifier.py --other-music: arguments, intervals, decoded clips."""
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from helpers.intervals import wilson_interval
+from helpers.paths import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def script(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+script = load_script  # scripts/<name>.py as a module
 
 
 @pytest.mark.parametrize("args, named", [(["--kinds", "jazz"], "--kinds"), (["--n", "0"], "--n"),

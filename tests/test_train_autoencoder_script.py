@@ -1,6 +1,5 @@
 """scripts/train_autoencoder.py end to end on a tiny codec: a plain run, then a warm start with the discriminator
 (the chain of steps adds up, only the autoencoder is saved), the presets, and the shipped-folder guard."""
-import importlib.util
 import json
 from pathlib import Path
 
@@ -8,11 +7,10 @@ import pytest
 import torch
 
 from helpers import autoencoder as ae
+from helpers.paths import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("train_autoencoder", ROOT / "scripts" / "train_autoencoder.py")
-script = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(script)
+script = load_script("train_autoencoder")
 
 TINY = ["--dim", "16", "--encoder-blocks", "1", "--decoder-blocks", "1", "--batch-size", "2", "--crop", "0.1",
         "--n-valid", "2", "--warmup", "0", "--eval-every", "2", "--no-progress"]

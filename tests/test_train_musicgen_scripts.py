@@ -1,5 +1,4 @@
 """scripts/train_codec.py and scripts/train_musicgen.py: shipped-folder guard, the LM's batches (condition dropout)."""
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -7,15 +6,12 @@ import torch
 
 from helpers import musicgen as mg
 from helpers.checkpoints import file_sha256
+from helpers.paths import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def load(name):
-    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+load = load_script  # scripts/<name>.py as a module
 
 
 codec_script, lm_script = load("train_codec"), load("train_musicgen")

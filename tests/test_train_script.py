@@ -1,13 +1,11 @@
 """scripts/train_music_transformer.py: writes to runs/ by default and refuses to overwrite the shipped checkpoints."""
-import importlib.util
 from pathlib import Path
 
 import pytest
+from helpers.paths import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
-spec = importlib.util.spec_from_file_location("train_music_transformer", ROOT / "scripts" / "train_music_transformer.py")
-script = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(script)
+script = load_script("train_music_transformer")
 
 
 def test_default_output_is_the_scratch_folder():
