@@ -357,3 +357,15 @@ def test_compare_text_pooling_runs_the_same_commands_but_the_pooling_and_reuses_
     log.write_text(json.dumps({"command": "python " + " ".join(m)}))
     assert cmp.recorded(log, m, lambda p: json.loads(p.read_text()))
     assert not cmp.recorded(log, cmp.measure_argv("both", args), lambda p: json.loads(p.read_text()))
+
+
+def test_compare_lm_storage_needs_the_lms_and_guards_the_shipped_folder(monkeypatch, capsys):
+    cmp = load("compare_lm_storage")
+    monkeypatch.chdir(ROOT)
+    with pytest.raises(SystemExit):
+        cmp.parse_args([])  # --lm is required
+    with pytest.raises(SystemExit):
+        cmp.parse_args(["--lm", "a.pt", "--out", "data/checkpoints/lm_storage.json"])
+    assert "--overwrite-shipped" in capsys.readouterr().err
+    args = cmp.parse_args(["--lm", "a.pt", "b.pt"])
+    assert args.seeds[0] == 0 and args.guidance == 3.0  # seed offset 0 and guidance 3: notebook 06's MusicGen row
