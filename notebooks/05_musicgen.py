@@ -823,8 +823,8 @@ by = {(r["encoder"], r["vocabulary"]): r for r in probe["rows"]}
 mini, mini_rich = by["all-MiniLM-L6-v2", "shipped"], by["all-MiniLM-L6-v2", "richer"]
 big = max((r for r in probe["rows"] if r["encoder"] != "all-MiniLM-L6-v2"), key=lambda r: r["heldout_vocabulary"])
 assert min(r["heldout_phrasing"] for r in probe["rows"]) > 0.95  # new sentences of known words: read perfectly
-assert mini["heldout_vocabulary"] < 0.4 and abs(mini_rich["heldout_vocabulary"] - mini["heldout_vocabulary"]) < 0.05
-assert mini["heldout_vocabulary"] < big["heldout_vocabulary"] < 0.6  # a bigger encoder helps, to about half
+assert 0.25 < mini["heldout_vocabulary"] < 0.4 and abs(mini_rich["heldout_vocabulary"] - mini["heldout_vocabulary"]) < 0.05
+assert mini["heldout_vocabulary"] < big["heldout_vocabulary"] < 0.5  # a bigger encoder helps, to under half
 assert vocab_best <= mini["heldout_vocabulary"]  # the LM follows new words no better than the probe reads them
 assert 4 < probe["other_encoder"]["n_params"] / probe["minilm_params"] < 6  # "five times the size"
 assert 1.5 < mini_rich["n_training_words"] / mini["n_training_words"] < 1.8  # "two thirds more" training words

@@ -156,7 +156,7 @@ def probe_rows(encoder, name: str, corpus: AudioCorpus, args, families: list[str
             phr = corpus.captions("train")[: args.n_train]
             rich = corpus.described("train", args.rich)[: args.n_train]
             texts = [t for p, r in zip(phr, rich) for t in [p[0], *r]]
-            y = [families.index(a["family"]) for a in train for _ in range(1 + args.n_rich_each)]
+            y = [families.index(a["family"]) for a in train for _ in range(1 + args.rich)]
             x = encoder.pooled(texts)
             n_words = len(C.vocabulary_words("train", frames=False))
             row = dict(encoder=name, vocabulary=vocabulary, n_training_words=n_words, n_train_captions=len(texts))
@@ -172,14 +172,14 @@ def probe_rows(encoder, name: str, corpus: AudioCorpus, args, families: list[str
 
 def main(argv=None) -> dict:
     args = parse_args(argv)
-    args.n_rich_each = args.rich
     torch.set_num_threads(args.threads)
     t0 = time.time()
     corpus = AudioCorpus.build()
     families = sorted({a["family"] for a in corpus.attributes("train")})
     test_fams = [a["family"] for a in corpus.attributes("test")[: args.n_test]]
     chance = max(test_fams.count(f) for f in families) / len(test_fams)
-    rows = probe_rows(MiniLM(), "all-MiniLM-L6-v2", corpus, args, families)
+    minilm = MiniLM()
+    rows = probe_rows(minilm, "all-MiniLM-L6-v2", corpus, args, families)
     other = None
     if args.other_encoder:
         enc = FolderEncoder(args.other_encoder)
@@ -189,7 +189,7 @@ def main(argv=None) -> dict:
     results = dict(
         command="python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]), threads=args.threads,
         corpus=corpus.recipe.hash(), minilm_fingerprint=MiniLMEncoder.fingerprint, caption_words=C.fingerprint(),
-        minilm_params=sum(p.numel() for p in MiniLMEncoder().model.parameters()), other_encoder=other,
+        minilm_params=sum(p.numel() for p in minilm.encoder.model.parameters()), other_encoder=other,
         n_train_clips=args.n_train, rich_per_clip=args.rich, n_test=args.n_test, families=families, chance=chance,
         rows=rows, wall_seconds=round(time.time() - t0, 1),
     )
