@@ -38,6 +38,7 @@ Parts (each with a plain reference where a trick replaces one; tests hold them e
   :func:`feature_matching_loss`.
 - :class:`AdversarialAutoencoder` — the autoencoder with its discriminator, trained by the course's one loop
   (:func:`helpers.training.train`) with :func:`adversarial_loss_fn`; only the autoencoder is shipped.
+- :func:`same_codes` — do two checkpoints give every clip the same codes (a decoder retrained alone)?
 
 Shapes: audio (B, T) float in [-1, 1]; codes (B, K, L) int64; latents (B, D, L).
 
@@ -986,3 +987,15 @@ def load_checkpoint(path, config: AutoencoderConfig | None = None) -> Autoencode
     model = Autoencoder(cfg)
     load_weights(model, path, None, ckpt=ckpt)
     return model
+
+
+def same_codes(a: Autoencoder, b: Autoencoder) -> bool:
+    """Whether two autoencoders give every clip the same codes: the same architecture
+    (:data:`ARCHITECTURE_FIELDS`) and equal encoder and quantizer parameters, tensor by tensor. Their decoders may
+    differ, as after ``scripts/train_autoencoder.py --decoder-only``; a language model trained on the codes of one
+    is then valid for the other (``scripts/compress_lm.py --codec`` records that)."""
+    if any(getattr(a.config, f) != getattr(b.config, f) for f in ARCHITECTURE_FIELDS):
+        return False
+    pa, pb = dict(a.named_parameters()), dict(b.named_parameters())
+    keys = [k for k in pa if k.startswith(("encoder.", "quantizer."))]
+    return bool(keys) and all(k in pb and torch.equal(pa[k], pb[k]) for k in keys)

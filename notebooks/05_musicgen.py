@@ -106,14 +106,15 @@ plt.show()
 # codebook codes what the previous ones missed). The course ships two codecs with that interface (hop 320 samples at
 # 16 kHz, 4 codebooks of 1024 codes, trained with *quantizer dropout* so that any first k codebooks decode):
 #
-# - `codec_istft.pt`, the course's audio autoencoder (`helpers.autoencoder`): the encoder reads a log-magnitude
-#   STFT, ConvNeXt blocks make the latents, each residual stage projects them to 8 dimensions and picks the code with
-#   the largest cosine (as [DAC](https://arxiv.org/abs/2306.06546) does), and the decoder predicts a magnitude and a
-#   phase per STFT bin and frame, which an inverse FFT turns into samples (as
-#   [Vocos](https://arxiv.org/abs/2306.00814) does). Trained on multi-scale mel, STFT, phase and semitone losses,
-#   then also against a multi-resolution STFT discriminator (EnCodec's and DAC's adversarial and feature-matching
-#   losses). The language model of section 5 was trained on *its* codes, so sections 3 to 7 use it (`codec` below):
-#   a model's tokens mean nothing to another codec.
+# - `codec_istft.pt`, the course's audio autoencoder (`helpers.autoencoder`): the encoder reads two log-magnitude
+#   STFTs (1280 and 2048 points: the finer one tells low notes apart), ConvNeXt blocks make the latents, each
+#   residual stage projects them to 8 dimensions and picks the code with the largest cosine (as
+#   [DAC](https://arxiv.org/abs/2306.06546) does), and the decoder predicts a magnitude and a phase per STFT bin and
+#   frame, which an inverse FFT turns into samples (as [Vocos](https://arxiv.org/abs/2306.00814) does). Trained on
+#   multi-scale mel, STFT, phase and semitone losses; then its decoder alone (the encoder and codebooks frozen, so no
+#   clip's codes changed) also against a multi-resolution STFT discriminator (EnCodec's and DAC's adversarial and
+#   feature-matching losses). The language model of section 5 was trained on *its* codes, so sections 3 to 7 use it
+#   (`codec` below): a model's tokens mean nothing to another codec.
 # - `codec.pt`, a time-domain codec (`helpers.codec`: strided convolutions down, transposed convolutions up, the
 #   shape of [EnCodec](https://arxiv.org/abs/2210.13438) without its adversarial losses), which the course's first
 #   LM was trained on.
@@ -155,22 +156,30 @@ assert all(a < b for a, b in zip(chroma_by_k, chroma_by_k[1:]))  # every codeboo
 assert by_row["floor: noise"]["chroma"] < new4["chroma"] < old4["chroma"]  # above the floor, below codec.pt
 assert old4["fad"] > 2 * new4["fad"] and new4["family"] > 2 * old4["family"]  # several times closer, far more often
 fad_k = [by_row[f"codec_istft, {k} codebook{'s' if k > 1 else ''}"]["fad"] for k in range(1, 5)]
-assert fad_k[0] > fad_k[1] > fad_k[2] and abs(fad_k[3] - fad_k[2]) < 0.1 * fad_k[0]  # falls, then not by much
-assert new4["fad"] > 1.5 * real_fad  # not yet as close as real clips are to each other
-print(f"codec_istft with 4 codebooks: FAD {new4['fad'] / real_fad:.1f} x real-vs-real (codec.pt: "
+fad_fall = -np.diff(fad_k)
+assert (fad_fall > 0).all() and (np.diff(fad_fall) < 0).all()  # falls with every codebook, the first ones the most
+assert real_fad < new4["fad"] < 2 * real_fad and new4["family"] > 0.85  # within twice real-vs-real; about 9 in 10
+assert new4["fad_low"] < by_row["held-out real clips"]["fad_high"] < old4["fad_low"]  # intervals: overlap / apart
+print(f"codec_istft with 4 codebooks: FAD {new4['fad'] / real_fad:.2f} x real-vs-real (codec.pt: "
       f"{old4['fad'] / real_fad:.1f} x); family heard {new4['family']:.2f} [{new4['family_low']:.2f}, "
       f"{new4['family_high']:.2f}] (codec.pt {old4['family']:.2f}); chroma {new4['chroma']:.2f} "
       f"(codec.pt {old4['chroma']:.2f}, noise {by_row['floor: noise']['chroma']:.2f}, "
       f"an unrelated clip {by_row['floor: unrelated clip']['chroma']:.2f})")
+bc = lambda r: f"{r['fad_corrected']:.0f} [{r['fad_low']:.0f}, {r['fad_high']:.0f}]"  # noqa: E731
+print(f"bias-corrected FAD [95% interval]: codec_istft {bc(new4)}, codec.pt {bc(old4)}, "
+      f"held-out real clips {bc(by_row['held-out real clips'])}")
 
 # %% [markdown]
 # How to read it. The iSTFT codec keeps what makes an instrument sound like itself: its reconstructions sit several
-# times closer to real clips on FAD than the time-domain codec's, and the clean classifier hears their family far more
-# often. What it keeps less well is the **notes**: its chroma is below the time-domain codec's (which matches the
-# waveform sample by sample, phase and all) and above the noise floor by less than the time-domain codec is. Chroma
-# rises with every codebook; FAD falls over the first codebooks and not by much after. Neither codec is yet as close
-# to the real clips as real clips are to each other: the "x real" column would be 1. Listen (a held-out clip; the
-# players are stripped from the saved notebook, run the cells):
+# times closer to real clips on FAD than the time-domain codec's, within twice the real clips' own distance, and the
+# clean classifier hears their family in about nine clips of ten (the time-domain codec's: about one in five). What
+# it keeps less well is the **notes**: its chroma is below the time-domain codec's (which matches the waveform sample
+# by sample, phase and all) and above the noise floor by less than the time-domain codec is. Chroma rises and FAD
+# falls with every codebook, the first ones the most. On the plug-in FAD neither codec is as close to the real clips
+# as real clips are to each other (the "x real" column would be 1), but the bias-corrected interval of the iSTFT
+# codec (the last line above; notebook 06 explains the correction) overlaps the real clips' own, while the
+# time-domain codec's lies far above it. Listen (a held-out clip; the players are stripped from the saved notebook,
+# run the cells):
 
 # %%
 corpus = AudioCorpus.build()
@@ -367,17 +376,17 @@ print(f"training seconds: flatten {prow['flatten']['train_seconds']:.0f}, the ot
       f"{min(prow[n]['train_seconds'] for n in others):.0f}-{max(prow[n]['train_seconds'] for n in others):.0f}; "
       "compute per second of audio: " + ", ".join(f"{n} {v:.2f} s" for n, v in compute_s.items()))
 assert prow["flatten"]["valid_loss"] > max(prow[n]["valid_loss"] for n in others)  # flatten: last on the mean
-assert lead == [0, 1, 2]  # ... and on the first three codebooks, not on the fourth
+assert lead == [0, 1]  # ... and on the first two codebooks, not on the deeper two
 assert spread[0] == max(spread)  # the other three differ most on codebook 1
 assert ce["valle"][0] == min(c[0] for c in ce.values())  # VALL-E-style: the lowest ce_0
 assert ce["delay"][0] == max(ce[n][0] for n in others)  # delay: the highest ce_0 of the three
 assert ce["delay"][0] > ce["parallel"][0] and all(ce["delay"][k] < ce["parallel"][k] for k in (2, 3))  # delay
-assert all((np.diff(c[:3]) > 0).all() for c in ce.values())  # codebooks 1 to 3: harder one by one, in every pattern
-assert ce["delay"][3] < ce["delay"][2]  # delay's fourth below its third, as in the shipped LM (section 5)
+assert all((np.diff(c) > 0).all() for c in ce.values())  # codebooks 1 to 4: harder one by one, in every pattern
 assert max(abs(f - q) for f, q in zip(context["flatten"], context["parallel"])) <= 3  # counts: a few codes apart
 assert last_drop["flatten"] == max(last_drop.values())  # flatten was still falling fastest at the end
 assert compute_s["flatten"] == max(compute_s.values())
-assert sorted(prow, key=compute_s.get) == sorted(prow, key=lambda n: prow[n]["steps_per_audio_second"])  # same ranks
+assert compute_s["flatten"] > compute_s["valle"] > max(compute_s["parallel"], compute_s["delay"])  # ranks as the steps
+assert abs(compute_s["delay"] - compute_s["parallel"]) < 0.3 * compute_s["parallel"]  # 53 and 50 steps: a tie, in timing
 assert prow["flatten"]["train_seconds"] > 2 * max(prow[n]["train_seconds"] for n in others)
 assert prow["flatten"]["decoding_steps"] == K * prow["parallel"]["decoding_steps"]  # K times the steps
 assert prow["delay"]["decoding_steps"] - prow["parallel"]["decoding_steps"] == K - 1
@@ -389,17 +398,18 @@ print(f"training audio: {n_audio_min:.0f} minutes ({pat['n_train_sequences']} pi
 # What the numbers show, for this small LM and this budget (one seed, one run per pattern):
 #
 # - **Flatten learns slowest per step.** With the same steps on the same codes, it ends with the highest mean loss,
-#   above every other pattern on the first three codebooks, although its codebooks see their own frame's lower
+#   above every other pattern on the first two codebooks, although its codebooks see their own frame's lower
 #   codebooks. Its sequence is K times longer, so each step cost it several times the training seconds, and its
 #   curve was still falling fastest at the end: the row says how far flatten gets with this budget, not how far it
 #   can go.
 # - **Parallel, delay and VALL-E-style end close together**, most apart on the first codebook, where VALL-E-style
 #   (whose first codebook sees only its own past) is lowest and delay highest. On the two deepest codebooks delay
 #   beats parallel: there its context, the lower codebooks of the same frame, pays.
-# - **Codebooks 1 to 3 get harder one by one in every pattern; the fourth need not be**: delay's fourth ends below
-#   its third, as in the shipped LM (section 5).
+# - **Every codebook is harder than the one before it, in every pattern**: each codes what the ones before it left,
+#   which looks more and more like noise.
 # - **Sampling cost ranks with the steps per second of audio**: flatten, with K times the steps of parallel, needs
-#   the most compute per second of audio; delay costs K - 1 steps more than parallel per piece.
+#   the most compute per second of audio, VALL-E-style (twice parallel's steps) the next; delay costs K - 1 steps
+#   more than parallel per piece, too few to tell apart from the noise of one timing.
 #
 # The paper's ablation (Copet et al. 2023, Table 3) differs in everything but the patterns: LMs of hundreds of
 # millions of parameters trained on 20,000 hours of music for far longer, scored on the generated audio (FAD, KL,
@@ -475,12 +485,13 @@ assert live_history["valid_metrics"]["ce_3"][-1] > live_history["valid_metrics"]
 # more and more like noise (compare `ce_0` and `ce_3` above, and the shipped LM's per-codebook learning curves
 # below).
 # The shipped LM is the same code with a bigger model, more clips, and far more steps, run by
-# `scripts/train_musicgen.py`. It was trained in six runs, each starting from the weights of the one before
+# `scripts/train_musicgen.py`. It was trained in seven runs, each starting from the weights of the one before
 # (`--init`). The first five learnt the codes of the time-domain `codec.pt` (and were the course's first LM); the
-# sixth moved to the iSTFT codec: its clips encoded again, the LM went on learning the new codes (its text and
-# position weights kept, its code embeddings relearnt). The later runs had more to learn from: more clips
-# (`--extra-train 1 4800`: 4,800 more renderings of the same training pieces, with other instruments, tempi, keys
-# and registers), captions in many words (the sixth run's `--rich-captions 12`: every clip described twelve more
+# sixth moved to the first iSTFT codec and the seventh to the current one: each time the clips were encoded again
+# and the LM went on learning the new codes (its text and position weights kept, its code embeddings relearnt). The
+# later runs had more to learn from: more clips (`--extra-train 1 4800`: 4,800 more renderings of the same training
+# pieces, with other instruments, tempi, keys and registers), captions in many words (the last two runs'
+# `--rich-captions 12`: every clip described twelve more
 # times in the words of `helpers.captions`, players named by instrument, by player or by family, tempo and mood in
 # several words, some facts left out, as MusicGen's text augmentation does, Copet et al. 2023, Sec. 3.2), and a
 # melody (`--melody-dropout 0.5`, section 6). Here are one clip's four template captions and three of its
@@ -493,9 +504,9 @@ for caption in corpus.captions("train")[0] + corpus.described("train", 3)[0]:
 
 # %% [markdown]
 # The learning curve of the last run, from the file it saved, is below, with one curve per codebook; every command
-# is in `data/checkpoints/README.md`. The first codebook is by far the easiest to predict and the second the next;
-# the third and the fourth are the hardest, and with this codec the fourth ends a little below the third at every
-# evaluation: residual stages need not get harder one by one (the cell asserts what the curves show, not why).
+# is in `data/checkpoints/README.md`. The first codebook is by far the easiest to predict, and every codebook is
+# harder than the one before it, at every evaluation, as in the pattern comparison of section 3. The loss was still
+# falling at the run's end.
 #
 # Sampling with classifier-free guidance mixes the conditional and unconditional logits:
 # `uncond + scale * (cond - uncond)`; scale 0 is the unconditional model, 1 the conditional one.
@@ -519,9 +530,9 @@ for k, curve in enumerate(ce_curves):
     ax.plot(hist["valid_step"], curve, label=f"codebook {k + 1} (ce_{k})")
 ax.set(xlabel="step of the last run", ylabel="validation loss (nats)", title="the shipped LM, one curve per codebook")
 ax.legend(fontsize=8); plt.show()
-assert (ce_curves[0] < ce_curves[1]).all() and (ce_curves[1] < ce_curves[2:]).all()  # deeper: harder, from the first
-assert (ce_curves[3] < ce_curves[2]).all()  # ... but the fourth is a little easier than the third (see below)
+assert (np.diff(ce_curves, axis=0) > 0).all()  # deeper: harder, at every evaluation
 assert (ce_curves[:, -1] < ce_curves[:, 0]).all()  # and every codebook's loss fell during the run
+assert hist["valid_loss"][-1] < hist["valid_loss"][-2]  # still falling at the end
 print("last evaluation, per codebook: " + ", ".join(f"{v:.2f}" for v in ce_curves[:, -1]) + " nats")
 
 # %% [markdown]
@@ -547,8 +558,8 @@ assert storage["source_sha256"] != file_sha256(CKPT / "musicgen_lm.pt")  # measu
 
 # %%
 ls = json.loads((CKPT / "lm_storage.json").read_text())
-by_sha = {v["sha256"]: v for v in ls["summary"].values()}
-fp16, int8 = by_sha[storage["source_sha256"]], by_sha[file_sha256(CKPT / "musicgen_lm.pt")]
+int8 = next(v for v in ls["summary"].values() if v["sha256"] == file_sha256(CKPT / "musicgen_lm.pt"))  # the shipped file
+(fp16,) = [v for v in ls["summary"].values() if v is not int8]  # the float16 weights it was made from
 for name, v in (("float16", fp16), ("int8", int8)):
     print(f"{name:8s} FAD {v['fad_mean']:.0f} +- {v['fad_std']:.0f}, family {v['family_mean']:.2f} +- {v['family_std']:.2f} "
           f"(mean +- standard deviation over {len(ls['seeds'])} seeds)")
@@ -600,22 +611,23 @@ clean_judge, judge = load_classifier(), load_classifier(CKPT / "classifier_robus
 test_clips = torch.from_numpy(corpus.clips("test")[:32].copy())
 test_attrs = corpus.attributes("test")[:32]
 decoded = codec.reconstruct(test_clips, sr=cfg.sample_rate, n_q=cfg.n_codebooks)
-print(f"{'family accuracy':>28} {'clean clips':>12} {'codec reconstructions':>22}")
+decoded_time = time_codec.reconstruct(test_clips, sr=cfg.sample_rate, n_q=4)  # the time-domain codec, for contrast
+print(f"{'family accuracy':>28} {'clean clips':>12} {'codec_istft.pt':>15} {'codec.pt':>9}")
 hears = {}
 for name, c in (("classifier.pt (clean)", clean_judge), ("classifier_robust.pt", judge)):
     hears[name] = [np.mean([p == a["family"] for p, a in zip(c.predict(x, sr=cfg.sample_rate)["family"], test_attrs)])
-                   for x in (test_clips, decoded)]
-    print(f"{name:>28} {hears[name][0]:>12.2f} {hears[name][1]:>22.2f}")
-assert hears["classifier_robust.pt"][1] > hears["classifier.pt (clean)"][1]  # the robust judge hears decoded audio
-assert min(hears[n][0] for n in hears) > 0.9  # and both hear the real clips
-assert hears["classifier.pt (clean)"][1] < 0.8  # the clean one misses many decoded clips
+                   for x in (test_clips, decoded, decoded_time)]
+    print(f"{name:>28} {hears[name][0]:>12.2f} {hears[name][1]:>15.2f} {hears[name][2]:>9.2f}")
+assert min(hears[n][0] for n in hears) > 0.9 and min(hears[n][1] for n in hears) > 0.85  # real clips; the LM's codec
+assert hears["classifier.pt (clean)"][2] < 0.5 < hears["classifier_robust.pt"][2]  # codec.pt: only the robust one
 
 # %% [markdown]
-# The clean classifier misses the family of many decoded clips: it learnt cues of the clean SoundFont audio that
-# the codec smears, so a control measurement by it alone would blame the LM for what the codec lost. The robust judge
-# is the one the table below is built on; the clean one is reported beside it, because it hears only what still
-# sounds like the real instrument (notebook 06 keeps it as its [FAD](GLOSSARY.md#fad) embedding: an embedding tuned
-# to the decoders it judges would flatter them). Both were checked on music the course never trained them on
+# Through the LM's codec both judges hear the family of nearly every clip. Through the time-domain codec the clean
+# classifier misses most of them: it learnt cues of the clean SoundFont audio that that codec smears, so there a
+# control measurement by it alone would blame the LM for what the codec lost. The robust judge, which hears through
+# every decoder of the course, is the one the table below is built on; the clean one is reported beside it, because
+# it hears only what still sounds like the real instrument (notebook 06 keeps it as its [FAD](GLOSSARY.md#fad)
+# embedding: an embedding tuned to the decoders it judges would flatter them). Both were checked on music the course never trained them on
 # (notebook 06, `judges.json`). A small live check: 32 test captions at guidance 0 and 3, four seconds each.
 
 # %%
@@ -686,21 +698,22 @@ axes[1].set(xlabel="guidance scale", ylabel="family accuracy", ylim=(0, 1.02), t
 axes[1].legend(fontsize=7); plt.show()
 best = max(table, key=lambda r: r["family"])
 vocab_best = max(r["family"] for r in SETS["held-out words"])
-assert best["family"] >= 0.90 and table[0]["family"] < 2 * chance["family"]  # from near chance to 0.9
-assert "family" in above["held-out phrasing"] and "mode" not in above["held-out phrasing"]
+assert best["family"] >= 0.85 and table[0]["family"] < 2 * chance["family"]  # from near chance to about 0.9
+assert "family" in above["held-out phrasing"]
 assert all(abs(a["family"] - b["family"]) < 0.1 for a, b in zip(SETS["held-out phrasing"], SETS["training phrasing"]))
 assert vocab_best < 0.3  # words it never read: hardly followed (below)
 by_g = {r["guidance_scale"]: r for r in table}
-ci3 = wilson_interval(round(by_g[3.0]["family"] * n), n)
-assert best is by_g[3.0] and by_g[3.0]["family"] >= 0.90  # highest at guidance 3, at 0.9 or above
-assert all(ci3.low <= by_g[g]["family"] < by_g[3.0]["family"] for g in (2.0, 5.0))  # 2 and 5: inside 3's interval
-assert best["judges"]["clean"]["family"] < best["family"]  # the clean judge agrees less often
+ci_best = wilson_interval(round(best["family"] * n), n)
+assert best["guidance_scale"] >= 2 and all(ci_best.low <= by_g[g]["family"] for g in (2.0, 3.0, 5.0))  # 2, 3, 5 alike
+assert all(r["judges"]["clean"]["family"] < r["family"] for r in table[1:])  # the clean judge agrees less often
+assert max(r["judges"]["clean"]["family"] for r in table) < control["ceilings"]["clean"]["real_clips_decoded"]["family"]
 assert "register" in above["held-out phrasing"]
 tempo_above = [r for r in table if wilson_interval(round(r["tempo_band"] * n), n).low > chance["tempo_band"]]
-assert len(tempo_above) <= 1  # tempo: above chance at one guidance at most
+assert not tempo_above  # tempo: at no guidance wholly above chance
+mode0 = wilson_interval(round(table[0]["mode"] * n), n)
+assert all(mode0.low <= r["mode"] <= mode0.high for r in table)  # mode: where the unconditional model already is
 ceil = control["ceilings"]["robust"]["real_clips_decoded"]
 assert max(ceil["tempo_band"], ceil["mode"]) < ceil["family"]  # the judge's ceiling for tempo and mode is lower
-assert max(r["judges"]["clean"]["family"] for r in table) > control["ceilings"]["clean"]["real_clips_decoded"]["family"]
 
 # %% [markdown]
 # Each cell is the share of the generated clips in which the judge hears what the caption asked for, with a
@@ -712,15 +725,17 @@ assert max(r["judges"]["clean"]["family"] for r in table) > control["ceilings"][
 #
 # - **Guidance 0** is the unconditional model: every attribute near chance. That row is the baseline.
 # - **The instrument family** follows the text from guidance 1 and from guidance 2 on stays near 0.9 (robust
-#   judge): highest at 3, with 2 and 5 a little lower but inside its interval (more guidance pushes towards what the
-#   text says *and* away from what the unconditional model plays, which stops paying once the instrument is right).
-#   The clean judge, which hears only what sounds like the real instrument, agrees less often, but more often than it
-#   hears the family in the codec's own reconstructions of real clips: the LM's clips are typical of their family.
+#   judge), guidance 2, 3 and 5 within the best one's interval (more guidance pushes towards what the text says *and*
+#   away from what the unconditional model plays, which stops paying once the instrument is right). The clean judge,
+#   which hears only what sounds like the real instrument, agrees less often at every guidance from 1 on, and less
+#   often than it hears the family in the codec's own reconstructions of real clips (its ceiling).
 # - **New sentences, old words**: the held-out phrasing and a training phrasing score within 0.1 of each other at
 #   every guidance. **New words**: barely followed (the held-out-words rows: above chance, far below the same
 #   clips described in the words the LM read). The next cells show why, in part.
-# - **Register** follows the text, **tempo band** only barely (above chance at one guidance at most: the list
-#   printed above), **mode** not at all: a tempo or a key is a pattern over seconds, which this small LM has not
+# - **Register** follows the text; **tempo band** and **mode** do not. Tempo's interval lies wholly above chance
+#   at no guidance. Mode sits at every guidance inside the interval of the unconditional row (guidance 0), which is
+#   already a little above one half, so if the list printed above names mode, it names where the model plays
+#   anyway, not what the caption asked for. A tempo or a key is a pattern over seconds, which this small LM has not
 #   learnt to produce on request, and the judge's own ceiling for them is lower (the "through codec" row).
 #
 # Which families does the model confuse (held-out phrasing, best guidance, robust judge)?
@@ -844,13 +859,16 @@ assert 1.5 < mini_rich["n_training_words"] / mini["n_training_words"] < 1.8  # "
 # MusicGen cross-attends to every token embedding of T5. The shipped LM reads MiniLM's mean token (its sentence
 # embedding) followed by its tokens (`--text-pooling both`, `musicgen.pool_text`). Does the choice matter?
 # `scripts/compare_text_pooling.py` trained the LM three times from scratch, once per pooling, with the same data,
-# seed and 2,400 steps (a sixteenth of the shipped LM's training, so every number is lower than in the table
+# seed and 2,400 steps (about an eighteenth of the shipped LM's training, so every number is lower than in the table
 # above), and measured each on the first 96 test clips of each caption set at guidance 2 and 3 (robust judge, best
-# of the two, with its Wilson interval):
+# of the two, with its Wilson interval). It ran on the codes of the previous iSTFT codec, the one the shipped LM's
+# sixth run learnt (the cell checks that link); a comparison between poolings, it was not repeated on the current
+# codec's codes (three trainings of about 25 minutes each):
 
 # %%
 pool = json.loads((CKPT / "musicgen_pooling.json").read_text())
-assert pool["codec_sha256"] == file_sha256(CKPT / "codec_istft.pt") and pool["corpus"] == corpus.recipe.hash()
+assert pool["codec_sha256"][:16] == shipped["init"]["codec_sha256_16"]  # the codec of the LM this one started from
+assert pool["corpus"] == corpus.recipe.hash()
 assert pool["classifier_sha256"] == file_sha256(CKPT / "classifier_robust.pt")
 POOL_SETS = ("heldout_phrasing", "heldout_vocabulary", "trained_phrasing")
 best_of = {(r["pooling"], k): max(r[k], key=lambda x: x["family"]) for r in pool["rows"] for k in POOL_SETS}
@@ -865,7 +883,7 @@ leaders = {k: max(poolings, key=lambda p: fam[p, k]) for k in POOL_SETS}
 print("best pooling per caption set:", leaders)
 vloss = {r["pooling"]: r["valid_loss"] for r in pool["rows"]}
 words = [wilson_interval(round(fam[p, "heldout_vocabulary"] * pool["n"]), pool["n"]) for p in poolings]
-assert sorted(poolings) == sorted(["tokens", "pooled", "both"]) and 12 < total_steps / pool["rows"][0]["steps"] < 20
+assert sorted(poolings) == sorted(["tokens", "pooled", "both"]) and 17 < total_steps / pool["rows"][0]["steps"] < 20
 assert len(set(leaders.values())) > 1  # no pooling leads on every caption set
 assert all(a.low <= b.estimate <= a.high for a in words for b in words)  # held-out words: within each other's intervals
 assert max(fam[p, "heldout_vocabulary"] for p in poolings) < mini["heldout_vocabulary"]  # all below the probe
@@ -1025,7 +1043,8 @@ losses = {
     + (["adversarial", "feature matching"] if codec_meta["codec"].get("adversarial") else []),
     "codec_istft.pt (the LM's)": [f"{k.replace('_weight', '')} x {ccfg_istft[k]:g}" for k in
                        ("mel_weight", "stft_weight", "phase_weight", "pitch_weight", "commit_weight", "codebook_weight")]
-    + ([f"adversarial x {ccfg_istft['adversarial_weight']:g}", f"feature matching x {ccfg_istft['feature_weight']:g}"]
+    + ([f"adversarial x {ccfg_istft['adversarial_weight']:g}", f"feature matching x {ccfg_istft['feature_weight']:g}"
+        + (" (its last run: the decoder alone)" if codec_meta["codec_istft"].get("decoder_only") else "")]
        if codec_meta["codec_istft"].get("adversarial") else []),
 }
 for name, terms in losses.items():
@@ -1058,7 +1077,8 @@ assert text_params < 50e6 and lm.num_params() < 300e6 / 10 and train_hours < 20_
 #   words of `helpers.captions`, so the LM learns those words, and hardly follows others (section 6, exercise 1).
 # - **Codec.** Neither codec is EnCodec. The time-domain `codec.pt` was trained on waveform, multi-resolution STFT
 #   and commitment losses only: no discriminator, no feature matching. The iSTFT codec, whose codes the LM predicts,
-#   adds both (the adversarial and feature-matching terms EnCodec uses), but with fixed weights summed into one loss:
+#   adds both in a second run of its decoder alone (the adversarial and feature-matching terms EnCodec uses; its
+#   encoder and codebooks were trained without them), with fixed weights summed into one loss:
 #   neither has EnCodec's *loss balancer*, which rescales each term's gradient to a set share. Its decoder predicts
 #   spectra (Vocos), where EnCodec's predicts samples.
 # - **Size, data, budget.** The LM is tens of times smaller than MusicGen's smallest, trained on hours of rendered

@@ -695,7 +695,7 @@ print(f"FAD, intervals and accuracy of {len(audio_rows)} rows: {seconds['FAD, in
 
 # %%
 jj = json.loads((CKPT / "judges.json").read_text())
-for name, rec in jj["judges"].items():
+for name, rec in [*jj["judges"].items(), *jj["decoders"].items()]:  # the judges and the decoders it heard through
     assert file_sha256(CKPT / Path(rec["path"]).name) == rec["sha256"], f"{name}: measured on other weights"
 ATTRS4 = ("family", "tempo_band", "mode", "register")
 iv = lambda t: f"{t['accuracy']:.2f} [{t['low']:.2f}, {t['high']:.2f}]"  # noqa: E731

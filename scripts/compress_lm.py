@@ -11,7 +11,9 @@ held-out validation clips the way ``scripts/train_musicgen.py`` validates (its c
 caption of each clip with the LM's text pooling and pattern, the melody where the LM reads one): the mean loss of the
 weights as stored now and as int8. The file is written only if int8 raises the loss by less than ``--tolerance``
 nats per code; the checkpoint's metadata keeps everything it had and adds ``storage`` (command, both losses, the
-source file's SHA-256), and so does the ``.json`` beside ``--out`` when the LM has one. Half the size of float16 for the course's 4.9 M-parameter LM (9.8 MB to about 5 MB).
+source file's SHA-256), and so does the ``.json`` beside ``--out`` when the LM has one. ``--codec`` names another
+codec file as the LM's (its hash is what ``helpers.musicgen.lm_codec_path`` looks for) when that codec gives the same
+codes as the one the LM was trained on: a decoder retrained alone (``scripts/train_autoencoder.py --decoder-only``). Half the size of float16 for the course's 4.9 M-parameter LM (9.8 MB to about 5 MB).
 
 Notebook: 05_musicgen.ipynb (the checkpoints it loads). Reference: Jacob et al. 2018 (per-channel symmetric int8
 weights); Dettmers et al. 2022 ("LLM.int8()"), Sec. 2 (absmax quantisation per row).
@@ -48,6 +50,9 @@ def parse_args(argv=None):
     p.add_argument("--limit", type=int, default=None, help="encode only the first LIMIT valid clips (smoke tests)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--codec", default=None,
+                   help="record this codec as the LM's instead of the one it was trained on: allowed only if it "
+                        "gives the same codes (helpers.autoencoder.same_codes: a decoder retrained alone)")
     p.add_argument("--overwrite-shipped", action="store_true",
                    help="allow --out inside data/checkpoints/ (then update SHA256SUMS)")
     args = p.parse_args(argv)
@@ -81,6 +86,23 @@ def valid_batches(lm_path, n: int, batch_size: int, cache_dir: Path, limit: int 
     return mg.fixed_caption_batches(data, mg.special_token(lm.config), n, batch_size, lm.pattern, lm.text_pooling)
 
 
+def codec_record(lm_path, codec_path) -> dict:
+    """The checkpoint metadata that names ``codec_path`` as the LM's codec, after checking that it gives the same codes
+    as the codec the LM was trained on (found by :func:`helpers.musicgen.lm_codec_path`).
+
+    Raises:
+        SystemExit: naming both files when the codes could differ."""
+    from helpers import autoencoder as ae
+
+    trained = mg.lm_codec_path(lm_path)
+    a, b = mg.load_codec(trained), mg.load_codec(codec_path)
+    if not (isinstance(a, ae.Autoencoder) and isinstance(b, ae.Autoencoder) and ae.same_codes(a, b)):
+        raise SystemExit(f"--codec {codec_path}: its encoder or codebooks differ from those of {trained}, which "
+                         "the LM was trained on, so its codes would mean something else to the LM")
+    return {"codec_sha256_16": file_sha256(codec_path)[:16],
+            "codes_trained_on_codec_sha256_16": file_sha256(trained)[:16]}
+
+
 @torch.no_grad()
 def valid_loss(model, batches) -> float:
     """Mean of :func:`helpers.musicgen.musicgen_loss` over ``batches``, weighted by batch size."""
@@ -97,6 +119,7 @@ def main(argv=None) -> dict:
     if source.get("weights_storage") == "int8":
         raise SystemExit(f"{args.lm} is stored in int8 already")
     source_sha, source_mb = file_sha256(args.lm), Path(args.lm).stat().st_size / 1e6
+    codec_extra = codec_record(args.lm, args.codec) if args.codec else {}  # checked before any work
     batches = valid_batches(args.lm, args.n_valid, args.batch_size, Path(args.cache), args.limit)
     model = load_checkpoint(args.lm)
     before = valid_loss(model, batches)
@@ -111,11 +134,16 @@ def main(argv=None) -> dict:
     if after - before >= args.tolerance:
         raise SystemExit(f"int8 raises the validation loss by {after - before:.4f} >= {args.tolerance}: not written")
     extra = dict(source.get("extra") or {}, weights="int8", storage=storage)
+    if codec_extra:
+        extra.update(codec_extra)
+        storage["codec"] = codec_extra
     save_weights(model, out, config=model.config.to_dict(), half=True, int8=True, extra=extra)
     print(f"wrote {out} ({out.stat().st_size / 1e6:.2f} MB, was {source_mb:.2f} MB)")
     sidecar = Path(args.lm).with_suffix(".json")  # the training run's record, if there is one: kept, storage added
     if sidecar.exists():
-        write_results(out.with_suffix(".json"), dict(json.loads(sidecar.read_text()), weights="int8", storage=storage))
+        record = dict(json.loads(sidecar.read_text()), weights="int8", storage=storage)
+        record.update(codec_extra)
+        write_results(out.with_suffix(".json"), record)
     return storage
 
 

@@ -4,6 +4,7 @@ level of notebook 04 (the shipped checkpoints were made with this script; their 
 
     .venv/bin/python scripts/train_autoencoder.py --preset codec --minutes 90 --resume      # runs/codec.pt, .json
     .venv/bin/python scripts/train_autoencoder.py --preset codec --init runs/codec.pt --adversarial --steps 2000
+    .venv/bin/python scripts/train_autoencoder.py --preset codec --init runs/codec.pt --decoder-only --adversarial
     .venv/bin/python scripts/train_autoencoder.py --preset level --hop 1024 --out runs/level_hop1024.pt
     torchrun --nproc_per_node=4 scripts/train_autoencoder.py --preset codec --device cuda   # several GPUs (DDP)
 
@@ -12,6 +13,9 @@ Presets: ``codec`` (hop 320 = 50 Hz, 4 residual codebooks of 1024, quantizer dro
 split; validation on the first ``--n-valid`` valid clips. Loss :func:`helpers.autoencoder.loss_fn` (multi-scale mel
 + multi-resolution STFT + commitment + codebook), or with ``--adversarial`` :func:`adversarial_loss_fn` (plus the
 multi-resolution STFT discriminator's hinge and feature-matching losses; only the autoencoder is saved).
+``--decoder-only`` (with ``--init``) trains the decoder alone: the encoder and codebooks are frozen and never
+restarted, so every clip keeps its codes (checked on the valid clips at the end) and a language model trained on
+those codes stays valid while the decoder learns, for example, against the discriminator.
 
 ``--minutes`` is a wall-clock budget: training stops after the step that ends past it (the schedule still runs to
 ``--steps``; with ``--resume``, running the command again continues). At the end the best-validation weights are
@@ -72,6 +76,9 @@ def parse_args(argv=None):
     p.add_argument("--encoder-fft", type=int, default=0, help="the encoder also reads an STFT of this size")
     p.add_argument("--no-phase-ramp", action="store_true", help="the decoder predicts the raw frame phase (Vocos)")
     p.add_argument("--adversarial", action="store_true", help="train with the multi-resolution STFT discriminator")
+    p.add_argument("--decoder-only", action="store_true",
+                   help="with --init: train the decoder alone (encoder and codebooks frozen, no restarts), so the "
+                        "codes stay the same and an LM trained on them stays valid")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--device", default="auto")
@@ -88,6 +95,8 @@ def parse_args(argv=None):
         p.error("--preset level needs --hop")
     if args.out is None:
         args.out = "runs/codec.pt" if args.preset == "codec" else f"runs/level_hop{args.hop}.pt"
+    if args.decoder_only and not args.init:
+        p.error("--decoder-only needs --init (the encoder and codebooks whose codes it keeps)")
     refuse_shipped_paths(p, args, ("out", "work"))
     return args
 
@@ -99,6 +108,8 @@ def config_from_args(args, sr: int) -> ae.AutoencoderConfig:
                   encoder_blocks=args.encoder_blocks, decoder_blocks=args.decoder_blocks,
                   phase_ramp=not args.no_phase_ramp, phase_weight=args.phase_weight,
                   encoder_fft=args.encoder_fft, pitch_weight=args.pitch_weight, pitch_sc_weight=args.pitch_sc_weight)
+    if args.decoder_only:
+        common["restart_every"] = 0  # a restart would change the codebooks, so the codes
     if args.preset == "codec":
         return ae.AutoencoderConfig(**common, n_codebooks=4, codebook_size=args.codebook_size or 1024)
     return ae.AutoencoderConfig(**common, n_codebooks=1, codebook_size=args.codebook_size or 1024, quantizer_dropout=0.0)
@@ -121,9 +132,15 @@ def main(argv=None) -> dict:
         model.load_state_dict(init_weights(args.init, cfg))  # refuses another architecture
         init = init_record(args.init)
         print(f"initialised from {args.init} ({init['steps']} steps, sha256 {init['sha256'][:16]}...)", flush=True)
+    valid = torch.from_numpy(np.asarray(corpus.clips("valid")[: args.n_valid], dtype=np.float32))  # (N, T)
+    codes_before = None
+    if args.decoder_only:
+        for part in (model.encoder, model.quantizer):
+            part.requires_grad_(False)
+        codes_before = model.eval().encode(valid[:, None], sr)  # (N, K, frames): what must not change
+        model.train()
     net = ae.AdversarialAutoencoder(model, seed=args.seed) if args.adversarial else model
     loss = ae.adversarial_loss_fn if args.adversarial else ae.loss_fn
-    valid = torch.from_numpy(np.asarray(corpus.clips("valid")[: args.n_valid], dtype=np.float32))  # (N, T)
     out = Path(args.out)
     work = Path(args.work) / out.stem
     tcfg = TrainConfig(
@@ -141,12 +158,15 @@ def main(argv=None) -> dict:
                     checkpoint_extra={"command": command, "seed": args.seed, "init": init})
     best = ae.load_checkpoint(tcfg.checkpoint) if not args.adversarial else _autoencoder_of(tcfg.checkpoint, cfg)
     best.cpu()
+    if codes_before is not None and not torch.equal(best.eval().encode(valid[:, None], sr), codes_before):
+        raise RuntimeError("--decoder-only: the codes of the valid clips changed; the encoder was not frozen")
     t0 = time.time()
     table, use_half, delta = audio_eval.fp16_if_lossless(best, ae, work / "best_fp16.pt", valid, sr)
     steps_done = history["step"][-1] if history["step"] else 0
     results = dict(
         command=command, seed=args.seed, machine=machine(), init=init, steps=steps_done, planned_steps=args.steps,
         batch_size=args.batch_size, crop_seconds=args.crop, adversarial=args.adversarial,
+        decoder_only=args.decoder_only,
         corpus=corpus.recipe.hash(), valid_clips=len(valid), train_seconds=round(history["seconds"], 1),
         best_step=history["best_step"], best_valid_loss=history["best_valid"], threads=args.threads,
         n_params=n_params, config=cfg.to_dict(), weights="float16" if use_half else "float32",

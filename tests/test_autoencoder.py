@@ -449,3 +449,16 @@ def test_the_diagnosis_scripts_probe_and_frame_chroma():
         script.ridge_cosine(x[:300], y[:300], x[300:], y[300:])  # shuffled targets: lower
     ctx = script.with_context(torch.arange(10.0).view(1, 2, 5), k=1)  # (5 frames, 3 x 2)
     assert ctx.shape == (5, 6) and ctx[0, :2].tolist() == [0.0, 0.0] and ctx[0, 2:4].tolist() == [0.0, 5.0]
+
+
+def test_same_codes_holds_when_only_the_decoder_differs():
+    a, b = tiny(), tiny()
+    assert ae.same_codes(a, b)
+    with torch.no_grad():
+        b.decoder.head.weight.add_(1.0)  # another decoder: the codes are the same
+    assert ae.same_codes(a, b)
+    with torch.no_grad():
+        b.quantizer.stages[1].codebook.weight[3] += 0.5  # one code of one codebook moved
+    assert not ae.same_codes(a, b)
+    assert not ae.same_codes(a, ae.Autoencoder(ae.AutoencoderConfig.tiny(), seed=1))  # other weights
+    assert not ae.same_codes(a, tiny(dim=8))  # another architecture

@@ -49,3 +49,21 @@ def test_a_plain_run_then_an_adversarial_warm_start(tmp_path):
     with pytest.raises(ValueError, match="architecture"):
         script.main(TINY + ["--steps", "1", "--dim", "8", "--init", str(tmp_path / "a.pt"),
                             "--out", str(tmp_path / "c.pt"), "--work", str(tmp_path / "work")])
+
+
+def test_decoder_only_keeps_every_code_and_changes_the_decoder(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        script.parse_args(["--decoder-only"])  # nothing to keep the codes of
+    assert "--init" in capsys.readouterr().err
+    script.main(TINY + ["--steps", "3", "--out", str(tmp_path / "a.pt"), "--work", str(tmp_path / "work")])
+    res = script.main(TINY + ["--steps", "2", "--adversarial", "--decoder-only", "--lr", "1e-2",
+                              "--init", str(tmp_path / "a.pt"), "--out", str(tmp_path / "d.pt"),
+                              "--work", str(tmp_path / "work")])
+    assert res["decoder_only"] and res["config"]["restart_every"] == 0  # a restart would move the codebooks
+    a, d = ae.load_checkpoint(tmp_path / "a.pt"), ae.load_checkpoint(tmp_path / "d.pt")
+    sa, sd = dict(a.named_parameters()), dict(d.named_parameters())  # (the codes' usage counts are buffers)
+    frozen = [k for k in sa if k.startswith(("encoder.", "quantizer."))]
+    assert frozen and all(torch.equal(sa[k], sd[k]) for k in frozen)
+    assert any(not torch.equal(sa[k], sd[k]) for k in sa if k.startswith("decoder."))  # the decoder learnt
+    audio = torch.randn(2, 1, 3200, generator=torch.Generator().manual_seed(0)) * 0.1
+    assert torch.equal(a.eval().encode(audio, 16000), d.eval().encode(audio, 16000))

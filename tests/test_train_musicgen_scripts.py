@@ -369,3 +369,29 @@ def test_compare_lm_storage_needs_the_lms_and_guards_the_shipped_folder(monkeypa
     assert "--overwrite-shipped" in capsys.readouterr().err
     args = cmp.parse_args(["--lm", "a.pt", "b.pt"])
     assert args.seeds[0] == 0 and args.guidance == 3.0  # seed offset 0 and guidance 3: notebook 06's MusicGen row
+
+
+def test_compress_lm_names_another_codec_only_if_it_gives_the_same_codes(tmp_path):
+    """``--codec``: a codec whose decoder alone was retrained may be recorded as the LM's; one with other codebooks
+    is refused, naming both files."""
+    from helpers import autoencoder as ae
+    from helpers.checkpoints import file_sha256, save_weights
+
+    cmp = load("compress_lm")
+    cfg = ae.AutoencoderConfig(dim=8, encoder_blocks=1, decoder_blocks=1, latent_dim=8, n_codebooks=2,
+                               codebook_size=8, codebook_dim=4)
+    trained = ae.Autoencoder(cfg, seed=0)
+    ae.save_checkpoint(trained, tmp_path / "codec.pt")
+    lm = torch.nn.Linear(2, 2)
+    save_weights(lm, tmp_path / "lm.pt", {"kind": "none"}, extra={"codec_sha256_16": file_sha256(tmp_path / "codec.pt")[:16]})
+    with torch.no_grad():
+        trained.decoder.head.bias.add_(0.1)
+    ae.save_checkpoint(trained, tmp_path / "other" / "decoder_retrained.pt")
+    rec = cmp.codec_record(tmp_path / "lm.pt", tmp_path / "other" / "decoder_retrained.pt")
+    assert rec == {"codec_sha256_16": file_sha256(tmp_path / "other" / "decoder_retrained.pt")[:16],
+                   "codes_trained_on_codec_sha256_16": file_sha256(tmp_path / "codec.pt")[:16]}
+    with torch.no_grad():
+        trained.quantizer.stages[0].codebook.weight[0] += 1.0
+    ae.save_checkpoint(trained, tmp_path / "other" / "requantized.pt")
+    with pytest.raises(SystemExit, match="requantized.pt.*codebooks differ.*codec.pt"):
+        cmp.codec_record(tmp_path / "lm.pt", tmp_path / "other" / "requantized.pt")
