@@ -159,6 +159,7 @@ fad_k = [by_row[f"codec_istft, {k} codebook{'s' if k > 1 else ''}"]["fad"] for k
 fad_fall = -np.diff(fad_k)
 assert (fad_fall > 0).all() and (np.diff(fad_fall) < 0).all()  # falls with every codebook, the first ones the most
 assert real_fad < new4["fad"] < 2 * real_fad and new4["family"] > 0.85  # within twice real-vs-real; about 9 in 10
+assert 0.1 < old4["family"] < 0.3  # the time-domain codec's: about one in five
 assert new4["fad_low"] < by_row["held-out real clips"]["fad_high"] < old4["fad_low"]  # intervals: overlap / apart
 print(f"codec_istft with 4 codebooks: FAD {new4['fad'] / real_fad:.2f} x real-vs-real (codec.pt: "
       f"{old4['fad'] / real_fad:.1f} x); family heard {new4['family']:.2f} [{new4['family_low']:.2f}, "
