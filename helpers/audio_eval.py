@@ -26,6 +26,8 @@ audio); Gui et al. 2024, Sec. 4 (the reference set decides the ranking); Copet e
 """
 from __future__ import annotations
 
+import math
+
 from typing import Sequence
 
 import numpy as np
@@ -111,11 +113,12 @@ def random_codes_audio(codec, n: int, seconds: float, generator: torch.Generator
     if n < 1:
         raise ValueError(f"random_codes_audio: n must be >= 1, got {n}")
     cfg = codec.config
-    frames = int(seconds * cfg.frame_rate)
-    if frames < 1:
+    if seconds * cfg.frame_rate < 1:
         raise ValueError(f"random_codes_audio: seconds={seconds} is shorter than one frame ({1 / cfg.frame_rate:.3f} s)")
+    frames = math.ceil(seconds * cfg.frame_rate - 1e-9)  # whole frames covering the clip (62.5 -> 63 at hop 1024)
+    T = int(round(seconds * cfg.sample_rate))
     codes = torch.randint(0, cfg.codebook_size, (n, cfg.n_codebooks, frames), generator=generator)  # (n, K, F)
-    return torch.cat([codec.decode(codes[i : i + batch_size]) for i in range(0, n, batch_size)])  # (n, T)
+    return torch.cat([codec.decode(codes[i : i + batch_size])[:, :T] for i in range(0, n, batch_size)])  # (n, T)
 
 
 @torch.no_grad()

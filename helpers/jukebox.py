@@ -1,29 +1,37 @@
-"""Jukebox's priors on a laptop: a top-level prior, an upsampler, and top-down sampling with the KV cache.
+"""Jukebox's priors on a laptop: a top-level prior, upsamplers, and top-down sampling with the KV cache.
 
 Jukebox (Dhariwal et al. 2020, Sec. 4) models the codes of its VQ-VAE levels with transformers: a *top-level prior*
 writes the top codes (conditioned on artist and genre), then an *upsampler* per lower level writes that level's codes
-conditioned on the codes of the level above, and the lower level's VQ-VAE decoder turns them into audio. Here, with
-the course's one decoder (:class:`helpers.transformer.MusicTransformer`) and two levels::
+conditioned on the codes of the level above, and the lowest level's VQ-VAE decoder turns them into audio. Here, with
+the course's one decoder (:class:`helpers.transformer.MusicTransformer`) and notebook 04's three levels::
 
-    label ─► top prior ─► top codes (62.5/s at hop 256)  ─► top VQ-VAE decoder ─► coarse audio
-                             │ embed, conv, upsample x ratio
-                             ▼ (added to the input at every step)
-               upsampler ─► bottom codes (250/s at hop 64) ─► bottom VQ-VAE decoder ─► audio
+    family, tempo band, mode ─► top prior ─► top codes (15.6/s at hop 1024)
+                                                │ embed, conv, upsample x4  (+ the family)
+                                                ▼ (added to the input at every step)
+                                upsampler ─► middle codes (62.5/s at hop 256)
+                                                │ embed, conv, upsample x4  (+ the family)
+                                                ▼
+                                upsampler ─► bottom codes (250/s at hop 64) ─► bottom level's decoder ─► audio
 
-- The **top prior** is a plain :class:`MusicTransformer` whose vocabulary is the top codebook plus one token per label
-  (instrument family): a sequence is ``[label token, top codes...]``. A label token prefix needs no new code in the
-  decoder; its cost: once a long sample slides the context window past it, the label is no longer seen (Jukebox
-  feeds its conditioning at every position). A 4-s clip (250 top codes + 1) fits the window of 256.
-- The **upsampler** (:class:`Upsampler`) is a :class:`MusicTransformer` over the lower codes plus a *conditioner*:
+- The **top prior** is a plain :class:`MusicTransformer` whose vocabulary is the top codebook plus one token per
+  label class: a sequence is ``[label tokens..., top codes...]``, one token per attribute (:func:`label_tokens`: the
+  family alone, or family, tempo band and mode). A label prefix needs no new code in the decoder; its cost: once a
+  long sample slides the context window past it, the label is no longer seen (Jukebox feeds its conditioning at every
+  position). A 4-s clip (62 top codes + 3 labels) fits the window.
+- An **upsampler** (:class:`Upsampler`) is a :class:`MusicTransformer` over the lower codes plus a *conditioner*:
   the upper codes are embedded, passed through a convolution, and upsampled by a transposed convolution with stride
   ``ratio`` (= upper hop / lower hop) to one vector per lower position, which is **added to the input embedding** at
   that position (``x_add`` of ``MusicTransformer.forward``), as in Jukebox (its conditioner is a small convolutional
   decoder; Sec. 4 / Appendix B.2). Token ``t`` of the lower sequence is fed together with the conditioning vector of
   position ``t + 1`` (the code it predicts), after a start token: ``[BOS, b_0, b_1, ...]`` with ``up_0, up_1, ...``.
-- :func:`sample_top_down` chains them with :func:`helpers.transformer.generate` (KV cache) and times every stage:
-  seconds of compute per second of audio (the real-time factor, RTF; < 1 is faster than real time).
+- The levels are either design (:func:`load_level`): the course's autoencoder with one codebook
+  (:class:`helpers.autoencoder.Autoencoder`, notebook 04's shipped levels) or the time-domain
+  :class:`helpers.vqvae.VQVAE`.
+- :func:`sample_top_down` chains them, for any number of levels, with :func:`helpers.transformer.generate` (KV
+  cache) and times every stage: seconds of compute per second of audio (the real-time factor, RTF; < 1 is faster than
+  real time). :func:`load_pipeline` loads notebook 04's shipped files.
 
-Shapes: top codes (B, L_top); bottom codes (B, L_top * ratio); conditioning (B, L_top * ratio, d_model).
+Shapes: top codes (B, L_top); each lower level (B, L_upper * ratio); conditioning (B, L_upper * ratio, d_model).
 
 Notebook: 04_jukebox_vqvae.ipynb. Reference: Dhariwal et al. 2020, "Jukebox" (arXiv:2005.00341), Sec. 4 (priors and
 upsamplers; "we add the upsampled conditioning to the input"), Sec. 5.3 / README (sampling time on a V100).
@@ -51,49 +59,85 @@ def label_token(label, codebook_size: int, n_labels: int) -> torch.Tensor:
     return codebook_size + label
 
 
+def label_tokens(labels, codebook_size: int, label_sizes) -> torch.Tensor:
+    """Token ids (B, A) of the labels ``labels`` (B, A) (or (B,) for one attribute) in the top prior's vocabulary:
+    attribute ``a`` with ``label_sizes[a]`` classes owns the ids ``codebook_size + sum(label_sizes[:a]) + class``.
+
+    >>> label_tokens([[0, 2, 1]], 10, (8, 3, 2)).tolist()   # family 0, tempo band 2, mode 1
+    [[10, 20, 22]]
+    """
+    sizes = tuple(int(n) for n in label_sizes)
+    labels = torch.as_tensor(labels, dtype=torch.long)
+    if labels.dim() <= 1 and len(sizes) == 1:
+        labels = labels.reshape(-1, 1)  # (B, 1)
+    if labels.dim() != 2 or labels.shape[1] != len(sizes):
+        raise ValueError(f"labels must be (B, {len(sizes)}): one class per attribute of sizes {sizes}, "
+                         f"got shape {tuple(labels.shape)}")
+    for a, n in enumerate(sizes):
+        col = labels[:, a]
+        if len(col) and (int(col.min()) < 0 or int(col.max()) >= n):
+            raise ValueError(f"label must lie in 0..{n - 1} for attribute {a}, got {col.tolist()}")
+    offsets = torch.tensor([0, *sizes[:-1]]).cumsum(0)  # (A,)
+    return codebook_size + offsets[None] + labels  # (B, A)
+
+
+def prior_label_sizes(prior) -> tuple[int, ...]:
+    """The classes per label attribute of a top prior (one attribute, the family, for a file without
+    ``label_sizes``)."""
+    if not hasattr(prior, "n_labels"):
+        raise ValueError("the prior has no n_labels attribute: load it with load_top_prior (or set it)")
+    return tuple(getattr(prior, "label_sizes", None) or (prior.n_labels,))
+
+
 def top_prior_config(codebook_size: int, n_labels: int, length: int, **sizes) -> MusicTransformerConfig:
-    """The top prior's decoder: vocabulary = codes + labels, window = ``length`` codes + the label token."""
-    base = dict(n_layer=4, n_head=4, d_model=128, d_ff=512, dropout=0.1, max_len=length + 1, max_rel=length + 1)
+    """The top prior's decoder: vocabulary = codes + labels, window = ``length`` codes + the label tokens.
+
+    ``n_labels``: the number of label tokens, or a tuple of classes per attribute (family, tempo band, mode: one
+    token each in front of the codes)."""
+    label_sizes = tuple(n_labels) if isinstance(n_labels, (tuple, list)) else (n_labels,)
+    n = length + len(label_sizes)
+    base = dict(n_layer=4, n_head=4, d_model=128, d_ff=512, dropout=0.1, max_len=n, max_rel=n)
     base.update(sizes)
-    return MusicTransformerConfig(vocab_size=codebook_size + n_labels, **base)
+    return MusicTransformerConfig(vocab_size=codebook_size + sum(label_sizes), **base)
 
 
-def top_prior_batches(codes: torch.Tensor, labels: torch.Tensor, codebook_size: int, n_labels: int):
-    """A ``train_data`` callable ``(generator, B) -> (B, 1 + L)`` for ``helpers.training.train``: whole clips of top
-    codes ``codes`` (N, L) with their label token in front (use with ``next_token_loss``)."""
-    seqs = torch.cat([label_token(labels, codebook_size, n_labels)[:, None], codes], dim=1)  # (N, 1 + L)
+def top_prior_batches(codes: torch.Tensor, labels: torch.Tensor, codebook_size: int, n_labels):
+    """A ``train_data`` callable ``(generator, B) -> (B, A + L)`` for ``helpers.training.train``: whole clips of top
+    codes ``codes`` (N, L) with their label tokens in front (use with ``next_token_loss``). ``labels``: (N,) with
+    ``n_labels`` classes, or (N, A) with ``n_labels`` a tuple of classes per attribute (:func:`label_tokens`)."""
+    sizes = tuple(n_labels) if isinstance(n_labels, (tuple, list)) else (n_labels,)
+    seqs = torch.cat([label_tokens(labels, codebook_size, sizes), codes], dim=1)  # (N, A + L)
 
     def draw(generator, batch_size: int):
-        return seqs[torch.randint(0, len(seqs), (batch_size,), generator=generator)]  # (B, 1 + L)
+        return seqs[torch.randint(0, len(seqs), (batch_size,), generator=generator)]  # (B, A + L)
 
     return draw
 
 
 def sample_top(prior: MusicTransformer, label, n_codes: int, generator: torch.Generator, prompt=None,
                temperature: float = 1.0, top_k: int | None = None) -> torch.Tensor:
-    """Top codes (B, n_codes) from the top prior for labels ``label`` (B,), continuing ``prompt`` (B, P) codes if
-    given (the result then starts with the prompt and holds ``n_codes`` in all).
+    """Top codes (B, n_codes) from the top prior for labels ``label`` ((B,) families, or (B, A) with one class per
+    attribute of a prior conditioned on several), continuing ``prompt`` (B, P) codes if given (the result then starts
+    with the prompt and holds ``n_codes`` in all).
 
     The vocabulary holds the label tokens too; their logits are set to -inf at every step (``banned`` of
     :func:`helpers.transformer.generate`), so each code is drawn with the probability the prior gives it among the
     codes alone."""
-    if not hasattr(prior, "n_labels"):
-        raise ValueError("the prior has no n_labels attribute: load it with load_top_prior (or set it)")
-    n_labels = prior.n_labels
-    codebook_size = prior.config.vocab_size - n_labels
-    label = torch.as_tensor(label, dtype=torch.long).reshape(-1)
-    start = label_token(label, codebook_size, n_labels)[:, None]  # (B, 1)
+    sizes = prior_label_sizes(prior)
+    codebook_size = prior.config.vocab_size - sum(sizes)
+    start = label_tokens(label, codebook_size, sizes)  # (B, A)
+    B, A = start.shape
     if prompt is not None:
         prompt = torch.as_tensor(prompt, dtype=torch.long)
-        if prompt.dim() != 2 or prompt.shape[0] != len(label) or prompt.shape[1] >= n_codes:
-            raise ValueError(f"prompt must be (B={len(label)}, P < n_codes={n_codes}) codes, got {tuple(prompt.shape)}")
+        if prompt.dim() != 2 or prompt.shape[0] != B or prompt.shape[1] >= n_codes:
+            raise ValueError(f"prompt must be (B={B}, P < n_codes={n_codes}) codes, got {tuple(prompt.shape)}")
         if int(prompt.max()) >= codebook_size:
             raise ValueError(f"prompt codes must lie in 0..{codebook_size - 1}")
-        start = torch.cat([start, prompt], dim=1)  # (B, 1 + P)
-    labels = range(codebook_size, codebook_size + n_labels)  # never sampled where a code belongs
-    out = generate(prior, start, n_codes + 1 - start.shape[1], generator, temperature=temperature, top_k=top_k,
+        start = torch.cat([start, prompt], dim=1)  # (B, A + P)
+    labels = range(codebook_size, codebook_size + sum(sizes))  # never sampled where a code belongs
+    out = generate(prior, start, n_codes + A - start.shape[1], generator, temperature=temperature, top_k=top_k,
                    banned=labels)
-    return out[:, 1:]  # (B, n_codes): drop the label token
+    return out[:, A:]  # (B, n_codes): drop the label tokens
 
 
 # --- the upsampler -------------------------------------------------------------------------------------------------
@@ -248,15 +292,29 @@ def upsampler_loss(model: Upsampler, batch: dict) -> torch.Tensor:
 
 
 # --- checkpoints ---------------------------------------------------------------------------------------------------
-def save_top_prior(prior: MusicTransformer, n_labels: int, path, half: bool = True, extra: dict | None = None) -> Path:
-    """Weights-only file of a top prior; the config records ``n_labels`` next to the decoder's config."""
-    return save_weights(prior, path, dict(prior.config.to_dict(), kind="TopPrior", n_labels=n_labels),
-                        half=half, extra=extra)
+def save_top_prior(prior: MusicTransformer, n_labels, path, half: bool = True, extra: dict | None = None,
+                   label_names=None, int8: bool = False) -> Path:
+    """Weights-only file of a top prior; the config records ``n_labels`` (label tokens in all) next to the decoder's
+    config, and for a prior conditioned on several attributes (``n_labels`` a tuple of classes per attribute) their
+    ``label_sizes`` and ``label_names``. ``int8``: the large matrices in int8 (``helpers.checkpoints.save_weights``)."""
+    return save_weights(prior, path, _top_prior_record(prior, n_labels, label_names), half=half, extra=extra,
+                        int8=int8)
+
+
+def _top_prior_record(prior, n_labels, label_names=None) -> dict:
+    sizes = tuple(n_labels) if isinstance(n_labels, (tuple, list)) else (n_labels,)
+    record = dict(prior.config.to_dict(), kind="TopPrior", n_labels=sum(sizes))
+    if len(sizes) > 1 or label_names is not None:  # files of a family-only prior keep their old config
+        names = list(label_names) if label_names is not None else [f"attribute {a}" for a in range(len(sizes))]
+        if len(names) != len(sizes):
+            raise ValueError(f"label_names {names} must name the {len(sizes)} attributes of sizes {sizes}")
+        record.update(label_sizes=list(sizes), label_names=names)
+    return record
 
 
 def load_top_prior(path, expect: MusicTransformerConfig | None = None) -> MusicTransformer:
-    """A top prior saved by :func:`save_top_prior`, in eval mode, with ``.n_labels`` set; with ``expect``, refuse a
-    file saved for another decoder configuration.
+    """A top prior saved by :func:`save_top_prior`, in eval mode, with ``.n_labels`` (and ``.label_sizes``,
+    ``.label_names``) set; with ``expect``, refuse a file saved for another decoder configuration.
 
     Raises:
         ValueError: the file holds another kind of model, or a configuration other than ``expect``.
@@ -266,14 +324,17 @@ def load_top_prior(path, expect: MusicTransformerConfig | None = None) -> MusicT
     if cfg.pop("kind", None) != "TopPrior":
         raise ValueError(f"checkpoint {path} does not hold a top prior (config kind {ckpt['config'].get('kind')!r})")
     n_labels = cfg.pop("n_labels")
+    sizes, names = cfg.pop("label_sizes", None), cfg.pop("label_names", None)
     prior = MusicTransformer(expect or MusicTransformerConfig.from_dict(cfg))
-    load_weights(prior, path, dict(prior.config.to_dict(), kind="TopPrior", n_labels=n_labels), ckpt=ckpt)
+    load_weights(prior, path, _top_prior_record(prior, tuple(sizes) if sizes else n_labels, names), ckpt=ckpt)
     prior.n_labels = n_labels
+    prior.label_sizes = tuple(sizes) if sizes else (n_labels,)
+    prior.label_names = tuple(names) if names else ("family",)
     return prior.eval()
 
 
-def save_upsampler(model: Upsampler, path, half: bool = True, extra: dict | None = None) -> Path:
-    return save_weights(model, path, model.to_dict(), half=half, extra=extra)
+def save_upsampler(model: Upsampler, path, half: bool = True, extra: dict | None = None, int8: bool = False) -> Path:
+    return save_weights(model, path, model.to_dict(), half=half, extra=extra, int8=int8)
 
 
 def load_upsampler(path, expect: dict | None = None) -> Upsampler:
@@ -293,77 +354,174 @@ def load_upsampler(path, expect: dict | None = None) -> Upsampler:
     return model.eval()
 
 
-# --- top-down sampling -----------------------------------------------------------------------------------------------
-def level_temperatures(temperature) -> tuple[float, float]:
-    """``(top, bottom)`` sampling temperatures from one number (both levels) or a pair (top prior, upsampler).
+# --- the levels: either autoencoder design ------------------------------------------------------------------------
+def load_level(path):
+    """A VQ-VAE level from its checkpoint, in eval mode: a :class:`helpers.autoencoder.Autoencoder` with one codebook
+    (the course's autoencoder design, notebook 04's three levels) or a :class:`helpers.vqvae.VQVAE` (the time-domain
+    design of the lesson's first VQ-VAE), told apart by the kind of config the file records.
 
-    >>> level_temperatures(0.9), level_temperatures((1.0, 0.5))
-    ((0.9, 0.9), (1.0, 0.5))
+    Raises:
+        ValueError: the file holds another kind of model, or an autoencoder with more than one codebook (a codec,
+            not a level).
     """
-    pair = tuple(temperature) if isinstance(temperature, (tuple, list)) else (temperature, temperature)
-    if len(pair) != 2:
-        raise ValueError(f"temperature must be a number or a (top, bottom) pair, got {temperature!r}")
-    pair = tuple(float(t) for t in pair)
-    if min(pair) <= 0:
+    from . import autoencoder, vqvae
+
+    kind = read_checkpoint(path)["config"].get("kind")
+    if kind == "AutoencoderConfig":
+        level = autoencoder.load_checkpoint(path)
+        if level.n_codebooks != 1:
+            raise ValueError(f"checkpoint {path} holds an autoencoder with {level.n_codebooks} codebooks; a level "
+                             "has one")
+        return level.eval()
+    if kind == "VQVAEConfig":
+        return vqvae.load_checkpoint(path).eval()
+    raise ValueError(f"checkpoint {path} holds no VQ-VAE level (config kind {kind!r})")
+
+
+def level_encode(level, audio, sr: int) -> torch.Tensor:
+    """Codes (B, L) of ``audio`` (B, 1, T) under a level of either design (one codebook)."""
+    codes = level.encode(audio, sr)
+    return codes[:, 0] if codes.dim() == 3 else codes  # an Autoencoder returns (B, 1, L)
+
+
+# --- the shipped pipeline of notebook 04 --------------------------------------------------------------------------
+SHIPPED_LEVELS = ("level_hop1024.pt", "level_hop256.pt", "level_hop64.pt")  # top first, hop ratio 4
+SHIPPED_PRIOR = "prior_top.pt"
+SHIPPED_UPSAMPLERS = ("upsampler_hop256.pt", "upsampler_hop64.pt")  # one per lower level
+
+
+def load_pipeline(folder=None) -> dict:
+    """Notebook 04's three levels (top first), top prior and two upsamplers, loaded from ``folder`` (default
+    ``data/checkpoints``): ``{"levels": [...], "prior": ..., "upsamplers": [...], "paths": {name: path}}``, ready for
+    :func:`sample_top_down`."""
+    from .data import DATA_DIR
+
+    folder = Path(folder) if folder is not None else DATA_DIR / "checkpoints"
+    paths = {name: folder / name for name in (*SHIPPED_LEVELS, SHIPPED_PRIOR, *SHIPPED_UPSAMPLERS)}
+    return {"levels": [load_level(paths[n]) for n in SHIPPED_LEVELS], "prior": load_top_prior(paths[SHIPPED_PRIOR]),
+            "upsamplers": [load_upsampler(paths[n]) for n in SHIPPED_UPSAMPLERS], "paths": paths}
+
+
+def label_of(prior, **classes) -> torch.Tensor:
+    """The (1, A) label of one clip for ``prior``, by class names: ``label_of(prior, family="organ",
+    tempo_band="slow", mode="minor")`` (every attribute the prior is conditioned on, see ``prior.label_names``).
+
+    Raises:
+        ValueError: an attribute missing or not the prior's, or a class the attribute does not have.
+    """
+    from .audio_corpus import ATTRIBUTE_CLASSES
+
+    names = tuple(getattr(prior, "label_names", ("family",)))
+    if set(classes) != set(names):
+        raise ValueError(f"this prior is conditioned on {list(names)}: pass each of them by name, got {sorted(classes)}")
+    row = []
+    for name in names:
+        options = ATTRIBUTE_CLASSES[name]
+        if classes[name] not in options:
+            raise ValueError(f"{name}={classes[name]!r} is not one of {list(options)}")
+        row.append(options.index(classes[name]))
+    return torch.tensor([row])  # (1, A)
+
+
+# --- top-down sampling -----------------------------------------------------------------------------------------------
+def level_temperatures(temperature, n_levels: int = 2) -> tuple[float, ...]:
+    """Sampling temperatures, top level first, one per level: from one number (every level), a pair
+    ``(top, rest)`` (Jukebox's ``temp_top`` and ``temp_rest``), or one number per level.
+
+    >>> level_temperatures(0.9), level_temperatures((1.0, 0.5)), level_temperatures((1.0, 0.5), 3)
+    ((0.9, 0.9), (1.0, 0.5), (1.0, 0.5, 0.5))
+    """
+    if isinstance(temperature, (tuple, list)):
+        temps = tuple(temperature)
+        if len(temps) == 2:
+            temps = (temps[0],) + (temps[1],) * (n_levels - 1)
+        if len(temps) != n_levels:
+            raise ValueError(f"temperature must be a number, a (top, rest) pair or {n_levels} numbers (one per "
+                             f"level), got {temperature!r}")
+    else:
+        temps = (temperature,) * n_levels
+    temps = tuple(float(t) for t in temps)
+    if min(temps) <= 0:
         raise ValueError(f"temperatures must be > 0, got {temperature!r}")
-    return pair
+    return temps
 
 
 @torch.no_grad()
-def sample_top_down(top_vqvae, bottom_vqvae, prior: MusicTransformer, upsampler: Upsampler, label, seconds: float,
+def sample_top_down(levels, prior: MusicTransformer, upsamplers, label, seconds: float,
                     generator: torch.Generator, prompt_audio: torch.Tensor | None = None,
-                    temperature: float | tuple[float, float] = 1.0, top_k: int | None = None,
+                    temperature=1.0, top_k: int | None = None,
                     sr: int | None = None, guidance_scale: float | None = None) -> dict:
-    """Sample audio top-down: label -> top codes -> bottom codes -> audio, timing every stage.
+    """Sample audio top-down through any number of levels: label -> top codes -> each lower level's codes, written by
+    its upsampler under the codes of the level above -> the bottom level's decoder -> audio; every stage timed::
+
+        label ─► top prior ─► codes of levels[0] ─► upsamplers[0] ─► codes of levels[1] ─► ... ─► levels[-1].decode
 
     Args:
-        top_vqvae, bottom_vqvae: the two :class:`helpers.vqvae.VQVAE` levels (hops ``ratio`` apart).
-        prior: the top prior (:func:`load_top_prior`); upsampler: an :class:`Upsampler` for the bottom level.
-        label: instrument family index (int) or (B,) indices.
+        levels: the VQ-VAE levels, top first (:func:`load_level`; each hop = the next one's hop x its upsampler's
+            ratio).
+        prior: the top prior (:func:`load_top_prior`); upsamplers: one :class:`Upsampler` per lower level, in the same
+            order (``upsamplers[i]`` writes ``levels[i + 1]`` under ``levels[i]``).
+        label: instrument family index (int) or (B,) indices; for a prior conditioned on several attributes, (B, A)
+            with the family first (the upsamplers take the family).
         seconds: length of the result (rounded down to whole top codes).
         generator: draws every sample (same seed, same audio).
-        prompt_audio: (B, T) or (B, 1, T) audio whose codes the sample continues at both levels, or None (from
+        prompt_audio: (B, T) or (B, 1, T) audio whose codes the sample continues at every level, or None (from
             scratch).
-        temperature: one temperature for both levels, or ``(top, bottom)``: one for the top prior and one for the
-            upsampler (Jukebox samples its levels at different temperatures).
+        temperature: one temperature for every level, a ``(top, rest)`` pair, or one per level (Jukebox samples its
+            levels at different temperatures).
         sr: the prompt's sample rate (required with ``prompt_audio``; it must be the levels' rate).
-        guidance_scale: classifier-free guidance on the label in the upsampler (a label-conditioned one trained
-            with label dropout); None: the label as trained, no guidance.
+        guidance_scale: classifier-free guidance on the family in every label-conditioned upsampler (trained with
+            label dropout); None: the label as trained, no guidance.
 
     Returns:
-        dict with ``top`` (B, L_top) and ``bottom`` (B, L_top * ratio) codes, ``audio_top`` and ``audio`` (B, T)
-        (decoded from the top and from the bottom level), ``seconds_audio``, and ``timing``: seconds of compute per
-        stage (``top_prior``, ``upsampler``, ``decode``) and ``rtf`` per stage and ``total``: compute seconds per second
-        of audio produced (B clips of ``seconds_audio`` each; a batch shares the per-step overhead).
+        dict with ``codes`` (one (B, L_i) tensor per level, top first), ``top`` and ``bottom`` (the first and last of
+        them), ``audio`` (B, T) decoded from the bottom level and ``audio_levels`` (each level's codes decoded by its
+        own decoder, top first; ``audio_top`` is the first), ``seconds_audio``, and ``timing``: seconds of compute
+        per stage (``top_prior``, ``upsampler`` for all upsamplers, ``decode``) with ``upsamplers`` (one per
+        upsampler), and ``rtf`` for the same stages and ``total``: compute seconds per second of audio produced (B
+        clips of ``seconds_audio`` each; a batch shares the per-step overhead).
     """
-    t_top, t_bottom = level_temperatures(temperature)
-    hop_top, hop_bottom = top_vqvae.hop, bottom_vqvae.hop
-    if hop_top != hop_bottom * upsampler.ratio:
-        raise ValueError(f"top hop {hop_top} != bottom hop {hop_bottom} x upsampler ratio {upsampler.ratio}")
-    rate = top_vqvae.config.sample_rate  # the levels' rate (the prompt's, sr, is checked against it)
-    n_top = int(seconds * rate // hop_top)
+    levels, upsamplers = list(levels), list(upsamplers)
+    if len(levels) < 2 or len(upsamplers) != len(levels) - 1:
+        raise ValueError(f"sample_top_down needs two or more levels and one upsampler per lower level, got "
+                         f"{len(levels)} levels and {len(upsamplers)} upsamplers")
+    for upper, lower, up in zip(levels, levels[1:], upsamplers):
+        if upper.hop != lower.hop * up.ratio:
+            raise ValueError(f"upper hop {upper.hop} != lower hop {lower.hop} x upsampler ratio {up.ratio}")
+    temps = level_temperatures(temperature, len(levels))
+    rate = levels[0].config.sample_rate  # the levels' rate (the prompt's, sr, is checked against it)
+    n_top = int(seconds * rate // levels[0].hop)
     if n_top < 1:
-        raise ValueError(f"seconds={seconds} is shorter than one top code ({hop_top / rate:.3f} s)")
-    label = torch.as_tensor(label, dtype=torch.long).reshape(-1)
-    prompt_top = prompt_bottom = None
+        raise ValueError(f"seconds={seconds} is shorter than one top code ({levels[0].hop / rate:.3f} s)")
+    label = torch.as_tensor(label, dtype=torch.long)
+    label = label.reshape(-1) if label.dim() < 2 else label  # (B,) or (B, A)
+    family = label if label.dim() == 1 else label[:, 0]  # (B,): what the upsamplers take
+    prompts = [None] * len(levels)
     if prompt_audio is not None:
         if prompt_audio.dim() == 2:  # (B, T): B clips (a (2, T) prompt is two clips, not stereo)
             prompt_audio = prompt_audio[:, None]
-        prompt_top = top_vqvae.encode(prompt_audio, sr)  # (B, P)
-        prompt_bottom = bottom_vqvae.encode(prompt_audio, sr)[:, : prompt_top.shape[1] * upsampler.ratio]  # (B, P*r)
+        n_prompt = level_encode(levels[0], prompt_audio, sr).shape[1]  # whole top codes
+        prompts = [level_encode(lv, prompt_audio, sr)[:, : n_prompt * levels[0].hop // lv.hop] for lv in levels]
     t0 = time.perf_counter()
-    top = sample_top(prior, label, n_top, generator, prompt_top, t_top, top_k)  # (B, n_top)
-    t1 = time.perf_counter()
-    bottom = upsampler.sample(top, generator, prompt_bottom, t_bottom, top_k, label=label if upsampler.n_labels else None,
-                              guidance_scale=guidance_scale)  # (B, n_top * ratio)
+    codes = [sample_top(prior, label, n_top, generator, prompts[0], temps[0], top_k)]  # (B, n_top)
+    t_top = time.perf_counter() - t0
+    t_up = []
+    for i, up in enumerate(upsamplers):
+        t1 = time.perf_counter()
+        codes.append(up.sample(codes[-1], generator, prompts[i + 1], temps[i + 1], top_k,
+                               label=family if up.n_labels else None,
+                               guidance_scale=guidance_scale if up.n_labels else None))  # (B, L_i * ratio)
+        t_up.append(time.perf_counter() - t1)
     t2 = time.perf_counter()
-    audio = bottom_vqvae.decode(bottom)  # (B, T)
+    audio = levels[-1].decode(codes[-1])  # (B, T)
     t3 = time.perf_counter()
-    audio_top = top_vqvae.decode(top)
-    secs = n_top * hop_top / rate
-    timing = {"top_prior": t1 - t0, "upsampler": t2 - t1, "decode": t3 - t2}
-    made = secs * len(label)  # seconds of audio produced: the B clips are sampled side by side
+    audio_levels = [lv.decode(c) for lv, c in zip(levels[:-1], codes[:-1])] + [audio]
+    secs = n_top * levels[0].hop / rate
+    timing = {"top_prior": t_top, "upsampler": sum(t_up), "decode": t3 - t2}
+    made = secs * len(family)  # seconds of audio produced: the B clips are sampled side by side
     rtf = {k: v / made for k, v in timing.items()}
     rtf["total"] = sum(timing.values()) / made
-    return {"top": top, "bottom": bottom, "audio": audio, "audio_top": audio_top, "seconds_audio": secs,
-            "timing": timing, "rtf": rtf, "batch": len(label)}
+    timing["upsamplers"] = t_up
+    rtf["upsamplers"] = [t / made for t in t_up]
+    return {"codes": codes, "top": codes[0], "bottom": codes[-1], "audio": audio, "audio_levels": audio_levels,
+            "audio_top": audio_levels[0], "seconds_audio": secs, "timing": timing, "rtf": rtf, "batch": len(family)}

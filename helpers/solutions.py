@@ -475,27 +475,25 @@ _JUKEBOX_04: dict = {}
 
 
 def _jukebox_models_04():
-    """The shipped levels and priors of notebook 04 (loaded once)."""
+    """The shipped levels and priors of notebook 04 (loaded once; the upsampler is the one to the bottom level)."""
     if not _JUKEBOX_04:
-        from . import jukebox, vqvae
-        from .data import DATA_DIR
+        from . import jukebox
 
-        ckpt = DATA_DIR / "checkpoints"
-        _JUKEBOX_04.update(top=vqvae.load_checkpoint(ckpt / "vqvae_hop256.pt").eval(),
-                           bottom=vqvae.load_checkpoint(ckpt / "vqvae_hop64.pt").eval(),
-                           prior=jukebox.load_top_prior(ckpt / "prior_top.pt"),
-                           upsampler=jukebox.load_upsampler(ckpt / "upsampler_hop64.pt"))
+        pipe = jukebox.load_pipeline()
+        _JUKEBOX_04.update(pipe, upsampler=pipe["upsamplers"][-1])
     return _JUKEBOX_04
 
 
 def sample_levels_reference(temperature, seconds: float = 1.0, seed: int = 0) -> dict:
-    """Exercise 4 (notebook 04): one piano clip sampled top-down at ``temperature`` (a number, or (top, bottom))."""
+    """Exercise 4 (notebook 04): one piano clip (moderate tempo, major) sampled top-down at ``temperature`` (a number,
+    or (top, rest))."""
     import torch
 
-    from .jukebox import sample_top_down
+    from .jukebox import label_of, sample_top_down
 
     m = _jukebox_models_04()
-    return sample_top_down(m["top"], m["bottom"], m["prior"], m["upsampler"], 0, seconds,
+    return sample_top_down(m["levels"], m["prior"], m["upsamplers"],
+                           label_of(m["prior"], family="piano", tempo_band="moderate", mode="major"), seconds,
                            torch.Generator().manual_seed(seed), temperature=temperature)
 
 

@@ -531,13 +531,14 @@ assert coverage[f"{JACK}, isotropic"].coverage.high < 0.93  # and where the jack
 #   a tempo, a register, 4 s at 16 kHz), split in two by a seeded permutation: one half is the reference, the other
 #   half the **held-out real clips**, the "generator" that is real music;
 # - **every row has the same number of clips, and clip i of every row is matched to held-out clip i:** the same
-#   instrument family (Jukebox's label, given to its top prior and its upsampler, guidance 5 as in notebook 04), the
+#   instrument family, tempo band and mode (Jukebox's labels: all three at its top prior, the family at both
+#   upsamplers too, at notebook 04's guidance scale), the
 #   same caption (MusicGen at
 #   [classifier-free guidance](GLOSSARY.md#guidance) 3, in a held-out phrasing, alternating between the two), the
 #   same instruments, tempo and register (the symbolic pieces, rendered by the corpus's own `render_clip` through
 #   `audio_eval.render_matched`, which reproduces a corpus clip sample for sample when given its own notes);
-# - **bounds:** the codec's reconstruction (4 [codebooks](GLOSSARY.md#codebook)) and the hop-64
-#   [VQ-VAE](GLOSSARY.md#vq-vae)'s reconstruction of the held-out clips are the best each audio model can be expected
+# - **bounds:** the codec's reconstruction (4 [codebooks](GLOSSARY.md#codebook)) and the reconstruction by Jukebox's
+#   bottom [VQ-VAE](GLOSSARY.md#vq-vae) level (hop 64) of the held-out clips are the best each audio model can be expected
 #   to reach (its decoder's own loss), random codes through the codec's decoder are the floor, and for the judge's
 #   accuracy, chance (a uniform guess);
 # - the symbolic rows reuse section 4's pieces (piece i mod 32, windows starting on bars 1 to 5; a window of
@@ -575,18 +576,17 @@ def timed(name, make):
 def in_batches(fn, n=N_AUDIO):  # fn(i, j) -> (j - i, T) for the clips i..j-1
     return torch.cat([torch.as_tensor(fn(i, min(i + BATCH, n))) for i in range(0, n, BATCH)]).numpy()
 
-levels = {hop: vqvae.load_checkpoint(CKPT / f"vqvae_hop{hop}.pt").eval() for hop in (64, 256)}
-prior = jukebox.load_top_prior(CKPT / "prior_top.pt")
-upsampler = jukebox.load_upsampler(CKPT / "upsampler_hop64_labels.pt")  # notebook 04's pipeline: the label at both levels
-JUKEBOX_GUIDANCE = 5.0  # notebook 04's scale (the best of its measured four)
-jb_rows = [r for r in json.loads((CKPT / "jukebox_control.json").read_text())["rows"] if r["guidance"] is not None]
-assert JUKEBOX_GUIDANCE == max(jb_rows, key=lambda r: r["robust"]["accuracy"])["guidance"]  # as notebook 04 samples
+jb = jukebox.load_pipeline()  # notebook 04's three levels, top prior and two upsamplers (the label at every level)
+levels = {lv.hop: lv for lv in jb["levels"]}
+jb_rows = json.loads((CKPT / "jukebox_control.json").read_text())["rows"]
+JUKEBOX_GUIDANCE = max(jb_rows, key=lambda r: r["robust"]["accuracy"])["guidance"]  # as notebook 04 samples
 pipe = musicgen.load_pipeline(CKPT / "musicgen_lm.pt")  # the LM with the codec it was trained on
 codec = pipe.codec  # the codec row below is the one MusicGen decodes through
-assert codec.config.sample_rate == levels[64].config.sample_rate == levels[256].config.sample_rate == SR_A
+assert codec.config.sample_rate == SR_A and {lv.config.sample_rate for lv in levels.values()} == {SR_A}
 
 held_audio = torch.from_numpy(pool_audio[held_pos])  # (N, T)
-labels = torch.tensor([FAMILIES.index(a["family"]) for a in held_attrs])  # (N,) Jukebox's family labels
+labels = torch.cat([jukebox.label_of(jb["prior"], **{k: a[k] for k in jb["prior"].label_names})
+                    for a in held_attrs])  # (N, 3): Jukebox asked for the matched clip's family, tempo band and mode
 prompts = [captions_of(a, heldout=True)[i % 2] for i, a in enumerate(held_attrs)]  # held-out phrasings
 jukebox_gen = torch.Generator().manual_seed(0)
 audio_rows = {}
@@ -596,9 +596,10 @@ with torch.no_grad():
           lambda: in_batches(lambda i, j: codec.reconstruct(held_audio[i:j, None], sr=SR_A, n_q=4)))
     timed("VQ-VAE hop-64 reconstruction",
           lambda: in_batches(lambda i, j: levels[64].reconstruct(held_audio[i:j, None], sr=SR_A)))
-    timed("Jukebox-style (nb04)", lambda: in_batches(lambda i, j: jukebox.sample_top_down(
-        levels[256], levels[64], prior, upsampler, labels[i:j], RECIPE.clip_seconds, jukebox_gen,
-        guidance_scale=JUKEBOX_GUIDANCE)["audio"]))
+    timed("Jukebox-style (nb04)", lambda: in_batches(lambda i, j: torch.nn.functional.pad(  # 62 top codes of
+        jukebox.sample_top_down(jb["levels"], jb["prior"], jb["upsamplers"], labels[i:j], RECIPE.clip_seconds,
+                                jukebox_gen, guidance_scale=JUKEBOX_GUIDANCE)["audio"],  # 1,024 samples: 3.97 s,
+        (0, RECIPE.clip_samples - 62 * 1024))))  # padded with 32 ms of silence to the clip's length
     timed("MusicGen-style (nb05), guidance 3", lambda: in_batches(lambda i, j: pipe.generate(
         prompts[i:j], seconds=RECIPE.clip_seconds, guidance_scale=3.0, seed=i)))
     timed("random codes (codec decoder)", lambda: audio_eval.random_codes_audio(
@@ -680,7 +681,7 @@ print(format_table([(n, *(acc_text(acc[n][k]) for k in ASKED), acc_text(acc_clea
                    ["row", *(f"{k} accuracy" for k in ASKED), "family, clean classifier"]))
 assert all(iv.estimate in iv for f in afad.values() for iv in f.values())  # every interval holds its estimate
 assert all(acc[n][k].low < acc[n][k].high for n in audio_names for k in ASKED)  # Wilson: never [1.00, 1.00]
-assert acc_clean["VQ-VAE hop-64 reconstruction"]["family"].estimate < 0.5  # the clean one misses decoded clips
+assert acc_clean["VQ-VAE hop-64 reconstruction"]["family"].estimate < 0.6  # the clean one misses many decoded clips
 print(f"FAD, intervals and accuracy of {len(audio_rows)} rows: {seconds['FAD, intervals, accuracy']:.0f} s; "
       f"section 5 in all: {sum(seconds.values()):.0f} s")
 

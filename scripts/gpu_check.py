@@ -126,22 +126,24 @@ def build_models(tiny: bool) -> dict:
     # Jukebox top prior and upsampler (notebook 04): codes with a label token, codes under upper codes
     top_cfg = (jukebox.top_prior_config(16, 3, 24, n_layer=1, n_head=2, d_model=16, d_ff=32, dropout=0.0) if tiny
                else transformer.MusicTransformerConfig.from_dict(
-                   {k: v for k, v in shipped_config("prior_top.pt").items() if k not in ("kind", "n_labels")}))
+                   {k: v for k, v in shipped_config("prior_top.pt").items()
+                    if k not in ("kind", "n_labels", "label_sizes", "label_names")}))
     n_labels = 3 if tiny else shipped_config("prior_top.pt")["n_labels"]
     top_codes = top_cfg.vocab_size - n_labels
-    L = top_cfg.max_len - 1
+    label_sizes = (3,) if tiny else tuple(shipped_config("prior_top.pt").get("label_sizes", (n_labels,)))
+    L = top_cfg.max_len - len(label_sizes)
     prior = transformer.MusicTransformer(top_cfg)
-    prior.n_labels = n_labels
+    prior.n_labels, prior.label_sizes = n_labels, label_sizes
     codes = torch.randint(0, top_codes, (POOL, L), generator=g)
-    labels = torch.randint(0, n_labels, (POOL,), generator=g)
+    prior_labels = torch.stack([torch.randint(0, n, (POOL,), generator=g) for n in label_sizes], 1)  # (POOL, A)
     out["top_prior"] = dict(
         model=prior, loss=transformer.next_token_loss,
-        data=jukebox.top_prior_batches(codes, labels, top_codes, n_labels),
-        sample=lambda m, dev, gen: {"codes": (jukebox.sample_top(m, [0, n_labels - 1], 16, gen), top_codes)})
+        data=jukebox.top_prior_batches(codes, prior_labels, top_codes, label_sizes),
+        sample=lambda m, dev, gen: {"codes": (jukebox.sample_top(m, prior_labels[:2], 16, gen), top_codes)})
     if tiny:
         up_cfg, upper_size, ratio = transformer.MusicTransformerConfig.tiny(vocab_size=17, max_len=32, max_rel=32), 16, 4
     else:
-        saved = shipped_config("upsampler_hop64.pt")
+        saved = shipped_config(jukebox.SHIPPED_UPSAMPLERS[-1])
         up_cfg = transformer.MusicTransformerConfig.from_dict(saved["transformer"])
         upper_size, ratio = saved["upper_codebook_size"], saved["ratio"]
     up = jukebox.Upsampler(up_cfg, upper_size, ratio)
@@ -246,19 +248,17 @@ def shipped_forwards(device: str) -> dict:
             out[f"mt_{pos}"] = (m(x.to(dev)).cpu(), greedy.cpu())
         p = jukebox.load_top_prior(ck / "prior_top.pt").to(dev)
         x = torch.randint(0, p.config.vocab_size - p.n_labels, (2, 64), generator=g)
-        greedy = jukebox.sample_top(p, [0], GREEDY_STEPS, torch.Generator(device=dev), temperature=0)
+        first = torch.zeros(1, len(p.label_sizes), dtype=torch.long)  # the first class of every attribute
+        greedy = jukebox.sample_top(p, first, GREEDY_STEPS, torch.Generator(device=dev), temperature=0)
         out["prior_top"] = (p(x.to(dev)).cpu(), greedy.cpu())
-        u = jukebox.load_upsampler(ck / "upsampler_hop64.pt").to(dev)
-        upper = torch.randint(0, u.upper_codebook_size, (2, 16), generator=g)
-        seq = torch.randint(0, u.config.vocab_size, (2, 64), generator=g)
-        greedy = u.sample(upper[:1, :8].to(dev), torch.Generator(device=dev), temperature=0)
-        out["upsampler_hop64"] = (u(seq.to(dev), u.conditioning(upper.to(dev))).cpu(), greedy.cpu())
-        ul = jukebox.load_upsampler(ck / "upsampler_hop64_labels.pt").to(dev)  # the label, guided
         label = torch.tensor([3, 5])
-        greedy = ul.sample(upper[:1, :8].to(dev), torch.Generator(device=dev), temperature=0, label=label[:1].to(dev),
-                           guidance_scale=5.0)
-        out["upsampler_hop64_labels"] = (ul(seq.to(dev), ul.conditioning(upper.to(dev), label.to(dev))).cpu(),
-                                         greedy.cpu())
+        for name in jukebox.SHIPPED_UPSAMPLERS:  # the label at every level, guided
+            ul = jukebox.load_upsampler(ck / name).to(dev)
+            upper = torch.randint(0, ul.upper_codebook_size, (2, 16), generator=g)
+            seq = torch.randint(0, ul.config.vocab_size, (2, 64), generator=g)
+            greedy = ul.sample(upper[:1, :8].to(dev), torch.Generator(device=dev), temperature=0,
+                               label=label[:1].to(dev), guidance_scale=3.0)
+            out[name[:-3]] = (ul(seq.to(dev), ul.conditioning(upper.to(dev), label.to(dev))).cpu(), greedy.cpu())
         lm = transformer.load_checkpoint(ck / "musicgen_lm.pt", device=device)
         cond = torch.randn(2, 5, lm.config.d_cond, generator=g)
         steps = torch.randint(0, lm.config.vocab_size, (2, lm.config.n_streams, 40), generator=g)
@@ -272,8 +272,9 @@ def shipped_forwards(device: str) -> dict:
         c = codec_mod.load_checkpoint(ck / "codec.pt").to(dev).eval()
         out["codec"] = (c.decoder(c.quantize(audio[:, 0].to(dev), c.config.n_codebooks).z_q).cpu(),
                         c.encode(audio.to(dev), SR).cpu())
-        a = ae.load_checkpoint(ck / "codec_istft.pt").to(dev).eval()
-        out["codec_istft"] = (a(audio[:, 0].to(dev)).audio.cpu(), a.encode(audio.to(dev), SR).cpu())
+        for name in ("codec_istft", *(n[:-3] for n in jukebox.SHIPPED_LEVELS)):  # the codec and notebook 04's levels
+            a = ae.load_checkpoint(ck / f"{name}.pt").to(dev).eval()
+            out[name] = (a(audio[:, 0].to(dev)).audio.cpu(), a.encode(audio.to(dev), SR).cpu())
         for name in ("classifier", "classifier_robust"):
             m = clf.load_classifier(ck / f"{name}.pt").to(dev)
             logits = m(audio[:, 0].to(dev))

@@ -18,6 +18,7 @@ seconds per compute second ("x real time", higher is faster).
 from __future__ import annotations
 
 import argparse
+import math
 import json
 import sys
 import time
@@ -39,8 +40,11 @@ from helpers.paths import shown_path  # noqa: E402
 DEFAULT_MODELS = [  # name in the table, checkpoint
     ("codec_istft", SHIPPED / "codec_istft.pt"),  # helpers.autoencoder: notebook 05's new codec
     ("codec.pt", SHIPPED / "codec.pt"),  # helpers.codec (time-domain): the codec the LM of notebook 05 was trained on
-    ("vqvae_hop64.pt", SHIPPED / "vqvae_hop64.pt"),  # helpers.vqvae (time-domain): notebook 04's lower level
-    ("vqvae_hop256.pt", SHIPPED / "vqvae_hop256.pt"),  # notebook 04's top level
+    ("level_hop64.pt", SHIPPED / "level_hop64.pt"),  # helpers.autoencoder, one codebook: notebook 04's bottom level
+    ("level_hop256.pt", SHIPPED / "level_hop256.pt"),  # notebook 04's middle level
+    ("level_hop1024.pt", SHIPPED / "level_hop1024.pt"),  # notebook 04's top level
+    ("vqvae_hop64.pt", SHIPPED / "vqvae_hop64.pt"),  # helpers.vqvae (time-domain): notebook 04's first VQ-VAE design
+    ("vqvae_hop256.pt", SHIPPED / "vqvae_hop256.pt"),  # the same design at hop 256
 ]
 
 
@@ -71,7 +75,7 @@ def reconstruct(model, kind, audio: np.ndarray, sr: int, k: int, batch: int = 16
 @torch.no_grad()
 def random_codes(model, kind, n: int, seconds: float, generator: torch.Generator) -> np.ndarray:
     cfg = model.config
-    frames = int(round(seconds * cfg.sample_rate / cfg.hop))
+    frames = math.ceil(seconds * cfg.sample_rate / cfg.hop - 1e-9)  # whole codes covering the clip (cut to it later)
     K = getattr(cfg, "n_codebooks", 1)
     codes = torch.randint(0, cfg.codebook_size, (n, K, frames), generator=generator)
     parts = [model.decode(codes[i : i + 16] if K > 1 or kind == "AutoencoderConfig" else codes[i : i + 16, 0])

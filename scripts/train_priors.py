@@ -1,18 +1,23 @@
 """Train the Jukebox priors of notebook 04 on the codes of the shipped VQ-VAE levels.
 
-    .venv/bin/python scripts/train_priors.py --which top --minutes 8 --seed 0         # runs/prior_top.pt/.json
-    .venv/bin/python scripts/train_priors.py --which upsampler --minutes 8 --seed 0   # runs/upsampler.pt/.json
+    .venv/bin/python scripts/train_priors.py --which top --conditions family tempo_band mode --minutes 8  # runs/prior_top.pt
+    .venv/bin/python scripts/train_priors.py --which upsampler --upsampler-labels --label-dropout 0.2 \
+        --top data/checkpoints/level_hop1024.pt --bottom data/checkpoints/level_hop256.pt --out runs/up256.pt
+    (exact commands of notebook 04's files: data/checkpoints/README.md)
 
 Outputs go where ``--out`` says (relative paths from the working directory, as for every path argument), and a work
 folder ``<--work>/<out stem>/`` (default ``runs/``, likewise) keeps the float32 best checkpoint and, with ``--resume``,
 the resume file; nothing is written into the repository unless a path points there.
 
-Data: the train split of ``AudioCorpus.build()`` (4-s clips at 16 kHz) encoded by the two levels ``--top`` and
-``--bottom`` (default: the shipped ``data/checkpoints/vqvae_hop256.pt`` and ``vqvae_hop64.pt``); the codes are cached
-in ``<--work>/codes/`` under the checkpoint's checksum. Validation: the first ``--n-valid`` valid clips.
+Data: the train split of ``AudioCorpus.build()`` (4-s clips at 16 kHz, cut to whole codes of the ``--top`` level)
+encoded by the levels ``--top`` and (for an upsampler) ``--bottom``, either design (``helpers.jukebox.load_level``);
+the codes are cached in ``<--work>/codes/`` under the checkpoint's checksum. Validation: the first ``--n-valid`` valid
+clips. For notebook 04's three levels, the top prior models the hop-1024 level, one upsampler the hop-256 level
+under it, another the hop-64 level under that (``--top`` the upper level, ``--bottom`` the lower one).
 
-- ``--which top``: the top-level prior, a :class:`helpers.transformer.MusicTransformer` over ``[family token, 250 top
-  codes]`` (whole clips; the instrument family of the corpus attributes as a label token prefix), ``next_token_loss``.
+- ``--which top``: the top-level prior, a :class:`helpers.transformer.MusicTransformer` over ``[label tokens, top
+  codes]`` (whole clips; the corpus attributes named by ``--conditions``, family first, as a prefix of one token
+  each), ``next_token_loss``.
 - ``--which upsampler``: :class:`helpers.jukebox.Upsampler` over bottom codes with the upsampled top codes added to
   its input, crops of ``--length`` bottom codes, ``helpers.jukebox.upsampler_loss``; with ``--upsampler-labels`` the
   clip's instrument family is added to that input too.
@@ -41,19 +46,26 @@ SHIPPED = ROOT / "data" / "checkpoints"
 sys.path.insert(0, str(ROOT))
 
 from helpers import jukebox as J  # noqa: E402
-from helpers.audio_corpus import FAMILIES, AudioCorpus  # noqa: E402
+from helpers.audio_corpus import ATTRIBUTE_CLASSES, FAMILIES, AudioCorpus  # noqa: E402
 from helpers.checkpoints import (  # noqa: E402
-    atomic_write, file_sha256, load_file, read_checkpoint, refuse_shipped_paths, write_results)
+    INT8_MIN_NUMEL, atomic_write, dequantize_int8, file_sha256, load_file, quantize_int8, read_checkpoint,
+    refuse_shipped_paths, write_results)
 from helpers.training import TrainConfig, evaluate, resolve_device, train  # noqa: E402
 from helpers.transformer import MusicTransformer, MusicTransformerConfig, next_token_loss  # noqa: E402
-from helpers.vqvae import load_checkpoint as load_vqvae  # noqa: E402
 
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--which", choices=["top", "upsampler"], required=True)
-    p.add_argument("--top", default=str(SHIPPED / "vqvae_hop256.pt"))
-    p.add_argument("--bottom", default=str(SHIPPED / "vqvae_hop64.pt"))
+    p.add_argument("--top", default=None,
+                   help="the level the top prior models (default: the shipped level_hop1024.pt); for an upsampler, "
+                        "the level above it (default: level_hop256.pt)")
+    p.add_argument("--bottom", default=None,
+                   help="upsampler: the level it writes, hop = the --top level's hop / ratio (default: the shipped "
+                        "level_hop64.pt)")
+    p.add_argument("--conditions", nargs="+", default=["family"], choices=list(ATTRIBUTE_CLASSES),
+                   help="top prior: the labels it is conditioned on, one token each in front of the codes, family "
+                        "first (upsamplers take the family)")
     p.add_argument("--n-layer", type=int, default=None, help="default: 4 (top), 2 (upsampler: it must run at 250 codes/s)")
     p.add_argument("--n-head", type=int, default=4)
     p.add_argument("--d-model", type=int, default=128)
@@ -65,6 +77,9 @@ def parse_args(argv=None):
                    help="upsampler: condition it on the instrument family too (Jukebox conditions every level)")
     p.add_argument("--label-dropout", type=float, default=0.0,
                    help="upsampler with labels: fraction of crops trained with the null label (for guidance)")
+    p.add_argument("--int8", action="store_true",
+                   help="store the large matrices in int8 (one scale per row) if that changes the validation loss "
+                        "by less than 0.01 nats (about half the float16 file)")
     p.add_argument("--batch-size", type=int, default=16)
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--minutes", type=float, default=8.0)
@@ -81,10 +96,16 @@ def parse_args(argv=None):
     p.add_argument("--resume", action="store_true", help="continue from <work>/<out stem>/resume.pt if it exists")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
+    if args.top is None:
+        args.top = str(SHIPPED / ("level_hop1024.pt" if args.which == "top" else "level_hop256.pt"))
+    if args.bottom is None:
+        args.bottom = str(SHIPPED / "level_hop64.pt")
     if args.n_layer is None:
         args.n_layer = 4 if args.which == "top" else 2
     if args.out is None:
         args.out = "runs/prior_top.pt" if args.which == "top" else "runs/upsampler.pt"
+    if args.conditions[0] != "family" or len(set(args.conditions)) != len(args.conditions):
+        p.error(f"--conditions must start with family and name each attribute once, got {args.conditions}")
     if args.label_dropout and not (args.which == "upsampler" and args.upsampler_labels):
         p.error("--label-dropout goes with --which upsampler --upsampler-labels")
     if not 0.0 <= args.label_dropout < 1.0:
@@ -94,23 +115,37 @@ def parse_args(argv=None):
 
 
 def level_codes(path: str, corpus: AudioCorpus, split: str, n: int | None, cache_dir: Path,
-                chunk: int = 16) -> torch.Tensor:
-    """Codes (N, L) of the first ``n`` clips of ``split`` under the VQ-VAE level in ``path`` (cached in ``cache_dir``
-    under the level's checksum)."""
+                chunk: int = 16, multiple: int = 1) -> torch.Tensor:
+    """Codes (N, L) of the first ``n`` clips of ``split`` under the level in ``path`` (either design, see
+    :func:`helpers.jukebox.load_level`), each clip cut to a whole number of ``multiple`` samples (the coarsest hop of
+    the levels trained together, so every level's codes line up); cached in ``cache_dir`` under the level's checksum
+    and the clip length."""
     digest = file_sha256(path)[:12]
     clips = corpus.clips(split, dtype=np.int16)  # memory-mapped
     clips = clips[: n or len(clips)]
-    cache = Path(cache_dir) / f"{Path(path).stem}_{digest}_{split}_{len(clips)}.pt"
+    T = clips.shape[1] // multiple * multiple
+    cache = Path(cache_dir) / f"{Path(path).stem}_{digest}_{split}_{len(clips)}x{T}.pt"
     if cache.exists():
         return load_file(cache, "code cache")
-    model = load_vqvae(path)
+    model = J.load_level(path)
     t0 = time.time()
-    codes = torch.cat([model.encode(torch.from_numpy(np.asarray(clips[i:i + chunk, None], dtype=np.float32) / 32767),
-                                    corpus.recipe.sr)  # (b, 1, T): b clips
+    codes = torch.cat([J.level_encode(model, torch.from_numpy(np.asarray(clips[i:i + chunk, None, :T],
+                                                                          dtype=np.float32) / 32767),
+                                      corpus.recipe.sr)  # (b, 1, T): b clips
                        for i in range(0, len(clips), chunk)])  # (N, L)
     print(f"encoded {len(clips)} {split} clips with {Path(path).name} in {time.time() - t0:.0f} s", flush=True)
     atomic_write(cache, lambda tmp: torch.save(codes, tmp))  # a second process never reads half a file
     return codes
+
+
+def int8_round_trip(state: dict) -> dict:
+    """``state`` with every matrix that ``save_weights(int8=True)`` stores in int8 quantised and dequantised."""
+    out = {}
+    for k, v in state.items():
+        if v.is_floating_point() and v.dim() >= 2 and v.numel() >= INT8_MIN_NUMEL:
+            v = dequantize_int8(*quantize_int8(v.float())).view_as(v)
+        out[k] = v
+    return out
 
 
 def steps_per_second(sample, n_steps: int) -> float:
@@ -123,30 +158,40 @@ def main(argv=None) -> dict:
     args = parse_args(argv)
     torch.set_num_threads(args.threads)
     corpus = AudioCorpus.build(verbose=False, progress=False)
-    top_cfg, bottom_cfg = load_vqvae(args.top).config, load_vqvae(args.bottom).config
+    top_level = J.load_level(args.top)
+    top_cfg = top_level.config
     codes = Path(args.work) / "codes"
     if args.which == "upsampler":  # the bottom codes first (the top ones may be in the cache by then)
-        bottom = level_codes(args.bottom, corpus, "train", args.n_train, codes)
-        bottom_valid = level_codes(args.bottom, corpus, "valid", args.n_valid, codes)
-    top = level_codes(args.top, corpus, "train", args.n_train, codes)
-    top_valid = level_codes(args.top, corpus, "valid", args.n_valid, codes)
-    family = torch.from_numpy(corpus.labels("train")["family"][: len(top)])
-    family_valid = torch.from_numpy(corpus.labels("valid")["family"][: len(top_valid)])
+        bottom_cfg = J.load_level(args.bottom).config
+        bottom = level_codes(args.bottom, corpus, "train", args.n_train, codes, multiple=top_cfg.hop)
+        bottom_valid = level_codes(args.bottom, corpus, "valid", args.n_valid, codes, multiple=top_cfg.hop)
+    top = level_codes(args.top, corpus, "train", args.n_train, codes, multiple=top_cfg.hop)
+    top_valid = level_codes(args.top, corpus, "valid", args.n_valid, codes, multiple=top_cfg.hop)
+    conditions = args.conditions if args.which == "top" else ["family"]
+    train_labels, valid_labels = corpus.labels("train"), corpus.labels("valid")
+    family = torch.from_numpy(train_labels["family"][: len(top)])
+    family_valid = torch.from_numpy(valid_labels["family"][: len(top_valid)])
+    label_sizes = tuple(len(ATTRIBUTE_CLASSES[c]) for c in conditions)  # (8,) or (8, 3, 2)
+    prior_labels = torch.stack([torch.from_numpy(train_labels[c][: len(top)]) for c in conditions], 1)  # (N, A)
+    prior_labels_valid = torch.stack([torch.from_numpy(valid_labels[c][: len(top_valid)]) for c in conditions], 1)
     n_labels = len(FAMILIES)
     g = torch.Generator().manual_seed(args.seed)
     if args.which == "top":
-        cfg = J.top_prior_config(top_cfg.codebook_size, n_labels, top.shape[1], n_layer=args.n_layer,
+        cfg = J.top_prior_config(top_cfg.codebook_size, label_sizes, top.shape[1], n_layer=args.n_layer,
                                  n_head=args.n_head, d_model=args.d_model, d_ff=4 * args.d_model, dropout=args.dropout,
                                  attn_dropout=args.attn_dropout)
         torch.manual_seed(args.seed)
         model = MusicTransformer(cfg)
-        model.n_labels = n_labels
-        train_data = J.top_prior_batches(top, family, top_cfg.codebook_size, n_labels)
-        valid_seqs = J.top_prior_batches(top_valid, family_valid, top_cfg.codebook_size, n_labels)
+        model.n_labels, model.label_sizes = sum(label_sizes), label_sizes
+        train_data = J.top_prior_batches(top, prior_labels, top_cfg.codebook_size, label_sizes)
+        valid_seqs = J.top_prior_batches(top_valid, prior_labels_valid, top_cfg.codebook_size, label_sizes)
         valid = [valid_seqs(g, args.batch_size) for _ in range(4)]
         loss_fn = next_token_loss
     else:
         ratio = top_cfg.hop // bottom_cfg.hop
+        if args.length > bottom.shape[1]:  # a clip of the middle level holds fewer codes than the default window
+            print(f"--length {args.length} -> {bottom.shape[1]} (the codes of one clip)", flush=True)
+            args.length = int(bottom.shape[1])
         cfg = MusicTransformerConfig(vocab_size=bottom_cfg.codebook_size + 1, n_layer=args.n_layer, n_head=args.n_head,
                                      d_model=args.d_model, d_ff=4 * args.d_model, dropout=args.dropout,
                                      attn_dropout=args.attn_dropout, max_len=args.length, max_rel=args.length)
@@ -197,27 +242,40 @@ def main(argv=None) -> dict:
     model16.load_state_dict(half)
     v16, _ = evaluate(model16.eval(), loss_fn, valid, device)
     use_half = abs(v16 - v32) < 1e-3
+    v8 = None
+    if args.int8:  # the int8 round trip of every large matrix, as save_weights(int8=True) stores it
+        model8 = (MusicTransformer(cfg) if args.which == "top"
+                  else J.Upsampler(cfg, top_cfg.codebook_size, ratio, n_labels=up_labels))
+        model8.load_state_dict(int8_round_trip(model.state_dict()))
+        v8, _ = evaluate(model8.eval(), loss_fn, valid, device)
+    use_int8 = v8 is not None and abs(v8 - v32) < 1e-2
     sg = torch.Generator().manual_seed(args.seed)
     if args.which == "top":
         n = top.shape[1]
-        sps = steps_per_second(lambda: J.sample_top(model, [0], n, sg), n)
-        codes_per_second = top_cfg.codes_per_second
+        sps = steps_per_second(lambda: J.sample_top(model, prior_labels_valid[:1], n, sg), n)
+        codes_per_second = top_cfg.sample_rate / top_cfg.hop
     else:
         n = bottom.shape[1]
         sps = steps_per_second(lambda: model.sample(top_valid[:1], sg, label=family_valid[:1] if up_labels else None), n)
-        codes_per_second = bottom_cfg.codes_per_second
+        codes_per_second = bottom_cfg.sample_rate / bottom_cfg.hop
     results = dict(command=command, seed=args.seed, which=args.which, steps=steps, batch_size=args.batch_size,
                    train_seconds=round(seconds, 1), threads=args.threads, n_params=n_params, n_train_clips=len(top),
                    best_step=history["best_step"], valid_nll=v32, valid_nll_fp16=v16,
-                   weights="float16" if use_half else "float32", vqvae_top=str(args.top), vqvae_bottom=str(args.bottom),
+                   weights="int8" if use_int8 else "float16" if use_half else "float32", valid_nll_int8=v8,
+                   vqvae_top=str(args.top),
+                   vqvae_top_sha256=file_sha256(args.top),
+                   vqvae_bottom=str(args.bottom) if args.which == "upsampler" else None,
+                   vqvae_bottom_sha256=file_sha256(args.bottom) if args.which == "upsampler" else None,
+                   conditions=conditions, n_codes=int(top.shape[1] if args.which == "top" else bottom.shape[1]),
                    sampling_steps_per_second=sps, codes_per_second=codes_per_second,
                    upsampler_labels=bool(args.which == "upsampler" and args.upsampler_labels),
                    label_dropout=args.label_dropout,
                    sampling_rtf=codes_per_second / sps)
     if args.which == "top":
-        J.save_top_prior(model, n_labels, out, half=use_half, extra=results)
+        J.save_top_prior(model, label_sizes, out, half=use_half, extra=results,
+                         label_names=conditions if len(conditions) > 1 else None, int8=use_int8)
     else:
-        J.save_upsampler(model, out, half=use_half, extra=results)
+        J.save_upsampler(model, out, half=use_half, extra=results, int8=use_int8)
     keep = ("step", "train_loss", "valid_step", "valid_loss")
     write_results(out.with_suffix(".json"), dict(results, config=cfg.to_dict(), history={k: history[k] for k in keep}))
     print(json.dumps(results, indent=1), flush=True)

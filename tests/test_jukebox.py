@@ -259,9 +259,9 @@ def test_sample_top_down_hands_the_label_to_a_label_conditioned_upsampler():
     with torch.no_grad():
         up.label_embed.weight.mul_(50.0)  # a label loud enough to move the samples
     seconds = 20 * 16 / 16000
-    out = {lab: J.sample_top_down(top, bottom, prior, up, [lab], seconds, gen(0)) for lab in (0, 1)}
+    out = {lab: J.sample_top_down([top, bottom], prior, [up], [lab], seconds, gen(0)) for lab in (0, 1)}
     assert out[0]["bottom"].shape == (1, 20 * RATIO)
-    assert torch.equal(out[0]["bottom"], J.sample_top_down(top, bottom, prior, up, [0], seconds, gen(0))["bottom"])
+    assert torch.equal(out[0]["bottom"], J.sample_top_down([top, bottom], prior, [up], [0], seconds, gen(0))["bottom"])
     # the top codes differ by label too, so compare the upsampler alone under the same top codes
     same_top = out[0]["top"]
     b0, b1 = (up.sample(same_top, gen(7), label=torch.tensor([lab])) for lab in (0, 1))
@@ -283,22 +283,22 @@ def test_sample_top_down_shapes_determinism_and_prompt():
     top = VQVAE(VQVAEConfig.tiny(hop=16, codebook_size=K_TOP))
     prior, up = tiny_prior(max_len=32), tiny_upsampler(max_len=16)
     seconds = 20 * 16 / 16000  # 20 top codes
-    out = J.sample_top_down(top, bottom, prior, up, 1, seconds, gen(0))
+    out = J.sample_top_down([top, bottom], prior, [up], 1, seconds, gen(0))
     assert out["top"].shape == (1, 20) and out["bottom"].shape == (1, 80) and out["audio"].shape == (1, 320)
-    assert out["audio_top"].shape == (1, 320) and set(out["rtf"]) == {"top_prior", "upsampler", "decode", "total"}
-    again = J.sample_top_down(top, bottom, prior, up, 1, seconds, gen(0))
+    assert out["audio_top"].shape == (1, 320) and set(out["rtf"]) == {"top_prior", "upsampler", "upsamplers", "decode", "total"}
+    again = J.sample_top_down([top, bottom], prior, [up], 1, seconds, gen(0))
     assert torch.equal(again["audio"], out["audio"])
     t = torch.arange(160) / 16000
     prompt = (0.3 * torch.sin(2 * torch.pi * 440 * t))[None]  # 10 top codes, 40 bottom codes
-    cont = J.sample_top_down(top, bottom, prior, up, 1, seconds, gen(0), prompt_audio=prompt, sr=16000)
+    cont = J.sample_top_down([top, bottom], prior, [up], 1, seconds, gen(0), prompt_audio=prompt, sr=16000)
     assert torch.equal(cont["top"][:, :10], top.encode(prompt, 16000))
     assert torch.equal(cont["bottom"][:, :40], bottom.encode(prompt, 16000))
     with pytest.raises(ValueError, match="sample rate"):  # the prompt's rate is required
-        J.sample_top_down(top, bottom, prior, up, 1, seconds, gen(0), prompt_audio=prompt)
+        J.sample_top_down([top, bottom], prior, [up], 1, seconds, gen(0), prompt_audio=prompt)
     with pytest.raises(ValueError, match="44100 Hz"):
-        J.sample_top_down(top, bottom, prior, up, 1, seconds, gen(0), prompt_audio=prompt, sr=44100)
+        J.sample_top_down([top, bottom], prior, [up], 1, seconds, gen(0), prompt_audio=prompt, sr=44100)
     with pytest.raises(ValueError, match="upsampler ratio"):
-        J.sample_top_down(top, bottom, prior, J.Upsampler(up.config, K_TOP, 2), 1, seconds, gen(0))
+        J.sample_top_down([top, bottom], prior, [J.Upsampler(up.config, K_TOP, 2)], 1, seconds, gen(0))
 
 
 def test_sample_top_down_takes_one_temperature_per_level():
@@ -306,13 +306,115 @@ def test_sample_top_down_takes_one_temperature_per_level():
     top = VQVAE(VQVAEConfig.tiny(hop=16, codebook_size=K_TOP))
     prior, up = tiny_prior(max_len=32), tiny_upsampler(max_len=16)
     seconds = 20 * 16 / 16000
-    one = J.sample_top_down(top, bottom, prior, up, 1, seconds, gen(0), temperature=0.7)
-    pair = J.sample_top_down(top, bottom, prior, up, 1, seconds, gen(0), temperature=(0.7, 0.7))
+    one = J.sample_top_down([top, bottom], prior, [up], 1, seconds, gen(0), temperature=0.7)
+    pair = J.sample_top_down([top, bottom], prior, [up], 1, seconds, gen(0), temperature=(0.7, 0.7))
     assert torch.equal(one["bottom"], pair["bottom"])  # a number is the same temperature at both levels
-    cold, hot = (J.sample_top_down(top, bottom, prior, up, 1, seconds, gen(0), temperature=(1.0, t)) for t in (0.05, 5.0))
+    cold, hot = (J.sample_top_down([top, bottom], prior, [up], 1, seconds, gen(0), temperature=(1.0, t)) for t in (0.05, 5.0))
     assert torch.equal(cold["top"], hot["top"])  # the bottom's temperature leaves the top codes alone
     assert not torch.equal(cold["bottom"], hot["bottom"])
     assert J.level_temperatures(0.9) == (0.9, 0.9) and J.level_temperatures([1.0, 0.5]) == (1.0, 0.5)
     for bad in ((1.0, 1.0, 1.0), (1.0, 0.0), -1.0):
         with pytest.raises(ValueError, match="temperature"):
             J.level_temperatures(bad)
+
+
+# --- three levels, several labels ----------------------------------------------------------------------------------
+SIZES = (3, 2, 2)  # family, tempo band, mode (tiny)
+
+
+def tiny_prior_sizes(max_len=24):
+    cfg = J.top_prior_config(K_TOP, SIZES, max_len - len(SIZES), n_layer=2, n_head=2, d_model=16, d_ff=32,
+                             dropout=0.0)
+    torch.manual_seed(0)
+    prior = MusicTransformer(cfg)
+    prior.n_labels, prior.label_sizes = sum(SIZES), SIZES
+    return prior.eval()
+
+
+def test_label_tokens_give_each_attribute_its_own_ids():
+    assert J.label_tokens([[0, 2, 1]], 10, (8, 3, 2)).tolist() == [[10, 20, 22]]
+    assert J.label_tokens([1, 2], 10, (3,)).tolist() == [[11], [12]]  # one attribute: (B,) is fine
+    with pytest.raises(ValueError, match="for attribute 1"):
+        J.label_tokens([[0, 3, 0]], 10, (8, 3, 2))
+    with pytest.raises(ValueError, match=r"labels must be \(B, 3\)"):
+        J.label_tokens([0, 1], 10, (8, 3, 2))
+
+
+def test_prior_with_several_labels_batches_samples_and_round_trips(tmp_path):
+    codes = torch.randint(0, K_TOP, (5, 12), generator=gen())
+    labels = torch.tensor([[0, 1, 0], [2, 0, 1], [1, 1, 1], [0, 0, 0], [2, 1, 0]])
+    batch = J.top_prior_batches(codes, labels, K_TOP, SIZES)(gen(1), 4)
+    assert batch.shape == (4, 15) and int(batch[:, 3:].max()) < K_TOP
+    assert set(batch[:, 1].tolist()) <= {K_TOP + 3, K_TOP + 4} and set(batch[:, 2].tolist()) <= {K_TOP + 5, K_TOP + 6}
+    prior = tiny_prior_sizes()
+    out = J.sample_top(prior, labels[:2], 12, gen(2))
+    assert out.shape == (2, 12) and int(out.max()) < K_TOP  # label tokens are never drawn as codes
+    assert torch.equal(out, J.sample_top(prior, labels[:2], 12, gen(2)))
+    # the tempo and mode tokens reach the codes: changing either changes the prior's first code logits
+    seqs = J.label_tokens(torch.tensor([[0, 0, 0], [0, 1, 0], [0, 0, 1]]), K_TOP, SIZES)  # (3, 3)
+    first = prior(seqs)[:, -1]  # (3, V): the logits of the first code
+    assert not torch.allclose(first[0], first[1]) and not torch.allclose(first[0], first[2])
+    path = J.save_top_prior(prior, SIZES, tmp_path / "p.pt", half=False, label_names=["family", "tempo_band", "mode"])
+    back = J.load_top_prior(path)
+    assert back.label_sizes == SIZES and back.label_names == ("family", "tempo_band", "mode") and back.n_labels == 7
+    assert torch.equal(J.sample_top(back, labels[:2], 12, gen(2)), J.sample_top(prior, labels[:2], 12, gen(2)))
+    with pytest.raises(ValueError, match=r"labels must be \(B, 3\)"):
+        J.sample_top(back, [0, 1], 12, gen(2))  # a family alone is not enough for this prior
+
+
+def test_three_levels_top_down_shapes_conditioning_at_every_level_and_prompt():
+    levels = [VQVAE(VQVAEConfig.tiny(hop=h, codebook_size=k)) for h, k in ((64, K_TOP), (16, K_TOP), (4, K_BOTTOM))]
+    prior = tiny_prior_sizes(max_len=24)
+    ups = []
+    for k_lower in (K_TOP, K_BOTTOM):
+        cfg = MusicTransformerConfig.tiny(vocab_size=k_lower + 1, max_len=16)
+        up = J.Upsampler(cfg, K_TOP, RATIO, seed=0, n_labels=SIZES[0]).eval()
+        with torch.no_grad():
+            up.label_embed.weight.mul_(50.0)  # a label loud enough to move the samples
+        ups.append(up)
+    seconds = 10 * 64 / 16000  # 10 top codes
+    label = torch.tensor([[1, 0, 1]])
+    out = J.sample_top_down(levels, prior, ups, label, seconds, gen(0))
+    assert [c.shape for c in out["codes"]] == [(1, 10), (1, 40), (1, 160)]
+    assert out["audio"].shape == (1, 640) and len(out["audio_levels"]) == 3
+    assert len(out["rtf"]["upsamplers"]) == 2
+    assert torch.equal(out["audio"], J.sample_top_down(levels, prior, ups, label, seconds, gen(0))["audio"])
+    # the family reaches every upsampler: changing it changes each one's logits under the same codes
+    for up, upper, lower in zip(ups, out["codes"], out["codes"][1:]):
+        seq = up.inputs(lower)[:, :-1]
+        a, b = (up(seq, up.conditioning(upper, torch.tensor([lab]))) for lab in (0, 1))
+        assert not torch.allclose(a, b)
+    t = torch.arange(320) / 16000
+    prompt = (0.3 * torch.sin(2 * torch.pi * 440 * t))[None]  # 5 top codes
+    cont = J.sample_top_down(levels, prior, ups, label, seconds, gen(0), prompt_audio=prompt, sr=16000)
+    for lv, c, n in zip(levels, cont["codes"], (5, 20, 80)):
+        assert torch.equal(c[:, :n], lv.encode(prompt[:, None], 16000)[:, :n])
+    three = J.sample_top_down(levels, prior, ups, label, seconds, gen(0), temperature=(1.0, 0.5, 0.5))
+    assert torch.equal(three["audio"], J.sample_top_down(levels, prior, ups, label, seconds, gen(0),
+                                                         temperature=(1.0, 0.5))["audio"])  # (top, rest)
+    with pytest.raises(ValueError, match="one upsampler per lower level"):
+        J.sample_top_down(levels, prior, ups[:1], label, seconds, gen(0))
+    with pytest.raises(ValueError, match="upper hop 64"):
+        J.sample_top_down([levels[0], levels[2]], prior, ups[:1], label, seconds, gen(0))
+
+
+def test_load_level_reads_either_design_and_refuses_a_codec(tmp_path):
+    from helpers import autoencoder as ae
+    from helpers import vqvae
+
+    level = ae.Autoencoder(ae.AutoencoderConfig.tiny(n_codebooks=1))
+    ae.save_checkpoint(level, tmp_path / "level.pt", half=False)
+    back = J.load_level(tmp_path / "level.pt")
+    x = torch.randn(2, 1, 4 * level.hop, generator=gen())
+    assert J.level_encode(back, x, 16000).shape == (2, 4) and not back.training
+    codec = ae.Autoencoder(ae.AutoencoderConfig.tiny(n_codebooks=2))
+    ae.save_checkpoint(codec, tmp_path / "codec.pt", half=False)
+    with pytest.raises(ValueError, match="2 codebooks"):
+        J.load_level(tmp_path / "codec.pt")
+    vq = VQVAE(VQVAEConfig.tiny(hop=16, codebook_size=K_TOP))
+    vqvae.save_checkpoint(vq, tmp_path / "vq.pt")
+    assert isinstance(J.load_level(tmp_path / "vq.pt"), VQVAE)
+    prior = tiny_prior()
+    J.save_top_prior(prior, N_LABELS, tmp_path / "prior.pt", half=False)
+    with pytest.raises(ValueError, match="no VQ-VAE level"):
+        J.load_level(tmp_path / "prior.pt")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import torch
 from helpers.paths import load_script
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,8 +40,33 @@ def test_train_priors_writes_where_out_and_work_say_whatever_the_working_directo
     assert (tmp_path / "out" / "prior_tiny.pt").is_file()
     assert json.loads((tmp_path / "out" / "prior_tiny.json").read_text())["which"] == "top"
     assert (tmp_path / "scratch" / "prior_tiny" / "best_fp32.pt").is_file()
-    assert len(list((tmp_path / "scratch" / "codes").glob("vqvae_hop256_*.pt"))) == 2  # train and valid codes
+    assert len(list((tmp_path / "scratch" / "codes").glob("level_hop1024_*.pt"))) == 2  # train and valid codes
     assert (sorted(runs.rglob("*")) if runs.exists() else []) == before
+
+
+def test_train_priors_conditions_the_top_prior_on_tempo_and_mode_and_stores_int8(tmp_path):
+    """--conditions family tempo_band mode: three label tokens; --int8: the large matrices in int8, loaded back."""
+    from helpers import jukebox as J
+
+    tiny = ["--which", "top", "--n-train", "4", "--n-valid", "2", "--steps", "2", "--batch-size", "2",
+            "--eval-every", "1", "--n-layer", "1", "--n-head", "2", "--d-model", "64", "--no-progress", "--int8",
+            "--conditions", "family", "tempo_band", "mode", "--work", str(tmp_path / "w"),
+            "--out", str(tmp_path / "p.pt")]
+    results = script("train_priors").main(tiny)
+    assert results["conditions"] == ["family", "tempo_band", "mode"] and results["n_codes"] == 62
+    assert results["weights"] == "int8" and abs(results["valid_nll_int8"] - results["valid_nll"]) < 1e-2
+    raw = torch.load(tmp_path / "p.pt", weights_only=True)  # as stored, before read_checkpoint dequantises
+    assert any(v.dtype == torch.int8 for v in raw["state_dict"].values()) and "int8_scales" in raw
+    prior = J.load_top_prior(tmp_path / "p.pt")
+    assert prior.label_sizes == (8, 3, 2) and prior.label_names == ("family", "tempo_band", "mode")
+    label = J.label_of(prior, family="reed", tempo_band="slow", mode="minor")
+    assert label.tolist() == [[6, 0, 1]] and J.sample_top(prior, label, 5, torch.Generator()).shape == (1, 5)
+    with pytest.raises(ValueError, match="conditioned on"):
+        J.label_of(prior, family="reed")
+    with pytest.raises(ValueError, match="not one of"):
+        J.label_of(prior, family="kazoo", tempo_band="slow", mode="minor")
+    with pytest.raises(SystemExit):
+        script("train_priors").parse_args(["--which", "top", "--conditions", "mode", "family"])
 
 
 def test_measure_jukebox_judge_table_counts_hits_per_family_with_a_wilson_interval(capsys):
@@ -57,5 +83,17 @@ def test_measure_jukebox_judge_table_counts_hits_per_family_with_a_wilson_interv
     with pytest.raises(ValueError, match="equally long"):
         mod.judge_table(asked, heard[:-1], fams)
     with pytest.raises(SystemExit):
-        mod.parse_args(["--upsampler", "no-equals-sign"])
-    assert "NAME=PATH" in capsys.readouterr().err
+        mod.parse_args(["--levels", "a.pt", "b.pt", "c.pt", "--upsamplers", "u.pt"])
+    assert "one per lower level (2)" in capsys.readouterr().err
+
+
+def test_measure_jukebox_asks_every_tempo_band_and_mode_equally_often_in_each_family():
+    mod = script("measure_jukebox")
+    asked = mod.asked_labels(["family", "tempo_band", "mode"], 12)  # (96, 3)
+    assert asked.shape == (96, 3)
+    for f in range(8):
+        rows = asked[asked[:, 0] == f]
+        assert len(rows) == 12
+        assert torch.bincount(rows[:, 1], minlength=3).tolist() == [4, 4, 4]
+        assert torch.bincount(rows[:, 2], minlength=2).tolist() == [6, 6]
+    assert mod.asked_labels(["family"], 2).tolist() == [[f] for f in range(8) for _ in range(2)]

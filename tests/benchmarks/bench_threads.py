@@ -9,8 +9,8 @@ OpenMP for a while), and when the other core is taken, the spinning thread holds
 sampling with ``torch.set_num_threads(2)`` measured 3.9-21.9 s of compute per second of audio at a load of 3-8,
 against 0.28-0.62 with one thread (issue 30).
 
-What it measures, for Jukebox top-down sampling (top prior -> upsampler -> bottom decoder, the shipped levels and
-priors, one clip, :func:`helpers.jukebox.sample_top_down`) and MusicGen sampling (the shipped codec, LM and MiniLM,
+What it measures, for Jukebox top-down sampling (top prior -> upsamplers -> bottom decoder, the shipped levels and
+priors: three levels, two upsamplers, guidance 3, one clip, :func:`helpers.jukebox.sample_top_down`) and MusicGen sampling (the shipped codec, LM and MiniLM,
 one prompt, guidance 3, :meth:`helpers.musicgen.MusicGen.generate`):
 
 - settings: 1 thread; 2 threads; 2 threads with ``OMP_WAIT_POLICY=PASSIVE`` (waiting threads sleep). OpenMP reads
@@ -60,15 +60,15 @@ def _sampler(workload: str):
 
     ckpt = DATA_DIR / "checkpoints"
     if workload == "jukebox":
-        from helpers import jukebox, vqvae
+        from helpers import jukebox
 
-        top, bottom = (vqvae.load_checkpoint(ckpt / f"vqvae_hop{h}.pt").eval() for h in (256, 64))
-        prior = jukebox.load_top_prior(ckpt / "prior_top.pt")
-        upsampler = jukebox.load_upsampler(ckpt / "upsampler_hop64.pt")
+        pipe = jukebox.load_pipeline(ckpt)
+        label = torch.zeros(1, len(pipe["prior"].label_sizes), dtype=torch.long)  # piano, the first class of each
 
         def sample(seconds: float, seed: int) -> float:
             gen = torch.Generator().manual_seed(seed)
-            return jukebox.sample_top_down(top, bottom, prior, upsampler, 0, seconds, gen)["seconds_audio"]
+            return jukebox.sample_top_down(pipe["levels"], pipe["prior"], pipe["upsamplers"], label, seconds, gen,
+                                           guidance_scale=3.0)["seconds_audio"]
     elif workload == "musicgen":
         from helpers import musicgen
         from helpers.text_encoder import MiniLMEncoder
