@@ -54,6 +54,8 @@ def parse_args(argv=None):
     p.add_argument("--preset", choices=("codec", "level"), default="codec")
     p.add_argument("--hop", type=int, default=None, help="samples per code (codec: 320; level: required)")
     p.add_argument("--synthesis-hop", type=int, default=None, help="STFT hop (default: min(hop, 320))")
+    p.add_argument("--n-fft", type=int, default=None,
+                   help="STFT size of the encoder's input and the decoder's output (default: 4 x the synthesis hop)")
     p.add_argument("--codebook-size", type=int, default=None, help="codec: 1024; level: 1024")
     p.add_argument("--dim", type=int, default=128)
     p.add_argument("--encoder-blocks", type=int, default=3)
@@ -104,7 +106,7 @@ def parse_args(argv=None):
 def config_from_args(args, sr: int) -> ae.AutoencoderConfig:
     hop = args.hop or 320
     syn = args.synthesis_hop or min(hop, 320)
-    common = dict(sample_rate=sr, hop=hop, synthesis_hop=syn, n_fft=4 * syn, dim=args.dim,
+    common = dict(sample_rate=sr, hop=hop, synthesis_hop=syn, n_fft=args.n_fft or 4 * syn, dim=args.dim,
                   encoder_blocks=args.encoder_blocks, decoder_blocks=args.decoder_blocks,
                   phase_ramp=not args.no_phase_ramp, phase_weight=args.phase_weight,
                   encoder_fft=args.encoder_fft, pitch_weight=args.pitch_weight, pitch_sc_weight=args.pitch_sc_weight)

@@ -23,6 +23,9 @@ def test_presets_and_the_shipped_folder_guard(capsys, monkeypatch):
     level = script.config_from_args(script.parse_args(["--preset", "level", "--hop", "1280"]), 16000)
     assert (level.hop, level.synthesis_hop, level.n_codebooks, level.quantizer_dropout) == (1280, 320, 1, 0.0)
     assert script.parse_args(["--preset", "level", "--hop", "80"]).out == "runs/level_hop80.pt"
+    fine = script.config_from_args(script.parse_args(["--preset", "level", "--hop", "64", "--synthesis-hop", "64",
+                                                      "--n-fft", "1024"]), 16000)
+    assert (fine.hop, fine.synthesis_hop, fine.n_fft) == (64, 64, 1024) and level.n_fft == 4 * level.synthesis_hop
     with pytest.raises(SystemExit):
         script.parse_args(["--preset", "level"])  # a level needs its hop
     monkeypatch.chdir(ROOT)
