@@ -367,7 +367,9 @@ assert old[64]["chroma"] > noise_chroma + 0.3  # the time-domain hop-64 level ke
 # almost none of the instrument. So neither design yet gives one level both; the top-level target (chroma
 # 0.80) is not met. Why the bottom level loses the notes, in our reading: its decoder synthesises with a 256-point
 # STFT (16 ms frames, 62.5 Hz between bins), too coarse in frequency to place the lower partials; the middle level's
-# 1,024-point frames are the codec's kind. Exercise 1 lets you try another hop.
+# 1,024-point frames are the codec's kind. A trial recorded in `data/checkpoints/README.md` (the bottom level with
+# 1,024-point frames, the same budget) gave back part of the notes and none of the instrument. Exercise 1 lets you
+# try another hop.
 #
 # ## 6. Priors and top-down sampling
 #
