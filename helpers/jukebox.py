@@ -466,7 +466,8 @@ def sample_top_down(levels, prior: MusicTransformer, upsamplers, label, seconds:
         seconds: length of the result (rounded down to whole top codes).
         generator: draws every sample (same seed, same audio).
         prompt_audio: (B, T) or (B, 1, T) audio whose codes the sample continues at every level, or None (from
-            scratch).
+            scratch); cut to whole top codes first (T // top hop of them), so that every level's prompt ends at the
+            same sample.
         temperature: one temperature for every level, a ``(top, rest)`` pair, or one per level (Jukebox samples its
             levels at different temperatures).
         sr: the prompt's sample rate (required with ``prompt_audio``; it must be the levels' rate).
@@ -500,8 +501,11 @@ def sample_top_down(levels, prior: MusicTransformer, upsamplers, label, seconds:
     if prompt_audio is not None:
         if prompt_audio.dim() == 2:  # (B, T): B clips (a (2, T) prompt is two clips, not stereo)
             prompt_audio = prompt_audio[:, None]
-        n_prompt = level_encode(levels[0], prompt_audio, sr).shape[1]  # whole top codes
-        prompts = [level_encode(lv, prompt_audio, sr)[:, : n_prompt * levels[0].hop // lv.hop] for lv in levels]
+        whole = prompt_audio.shape[-1] // levels[0].hop * levels[0].hop  # whole top codes: no zero-padded last frame
+        if whole == 0:
+            raise ValueError(f"prompt_audio of {prompt_audio.shape[-1]} samples is shorter than one top code "
+                             f"({levels[0].hop} samples)")
+        prompts = [level_encode(lv, prompt_audio[..., :whole], sr) for lv in levels]  # aligned: L_i = whole / hop_i
     t0 = time.perf_counter()
     codes = [sample_top(prior, label, n_top, generator, prompts[0], temps[0], top_k)]  # (B, n_top)
     t_top = time.perf_counter() - t0

@@ -537,8 +537,8 @@ print(f"ours:    {1 / out1['rtf']['total']:.2f} x real time (batch 1), {1 / out4
 # %% [markdown]
 # **A prompt continuation.** Encode the first second of a held-out test clip at all three levels (whole top codes:
 # 15 of them, 0.96 s), then let the priors continue it to 4 seconds (the labels from the clip's attributes). First the
-# original, then the continuation: the first second is the bottom level's reconstruction of the prompt, the rest is
-# new.
+# original, then the continuation: up to the dashed line it is the bottom level's reconstruction of the prompt, the
+# rest is new.
 
 # %%
 i = 1
@@ -546,13 +546,15 @@ cont = jukebox.sample_top_down(pipe["levels"], prior, upsamplers,
                                jukebox.label_of(prior, **{k: test_attrs[i][k] for k in prior.label_names}), 4.0,
                                torch.Generator().manual_seed(2), prompt_audio=test[i:i + 1, :SR], sr=SR,
                                guidance_scale=GUIDANCE)
-print(f"clip {i} ({test_family[i]}, {test_attrs[i]['tempo_band']}, {test_attrs[i]['mode']}): prompt 1 s, continued to "
-      f"{cont['seconds_audio']:.2f} s")
+prompt_s = SR // 1024 * 1024 / SR  # the first second, cut to whole top codes
+assert torch.equal(cont["codes"][0][0, :SR // 1024], jukebox.level_encode(levels[1024], test[i:i + 1, None, :SR // 1024 * 1024], SR)[0])
+print(f"clip {i} ({test_family[i]}, {test_attrs[i]['tempo_band']}, {test_attrs[i]['mode']}): prompt {prompt_s:.2f} s "
+      f"({SR // 1024} top codes), continued to {cont['seconds_audio']:.2f} s")
 display(play(test[i].numpy(), sr=SR), play(cont["audio"][0].numpy(), sr=SR))
 fig, ax = plt.subplots(1, 2, figsize=(12, 3))
 plot_spectrogram(test[i].numpy(), SR, ax=ax[0], title="original", colorbar=False)
 plot_spectrogram(cont["audio"][0].numpy(), SR, ax=ax[1], title="1 s prompt + continuation", colorbar=False)
-ax[1].axvline(15 * 1024 / SR, color="w", ls="--"); plt.tight_layout()
+ax[1].axvline(prompt_s, color="w", ls="--"); plt.tight_layout()
 
 # %% [markdown]
 # **Your own request.** Pick a family, a tempo band, a mode and a guidance scale; each click samples a new 4-s clip

@@ -389,6 +389,10 @@ def test_three_levels_top_down_shapes_conditioning_at_every_level_and_prompt():
     cont = J.sample_top_down(levels, prior, ups, label, seconds, gen(0), prompt_audio=prompt, sr=16000)
     for lv, c, n in zip(levels, cont["codes"], (5, 20, 80)):
         assert torch.equal(c[:, :n], lv.encode(prompt[:, None], 16000)[:, :n])
+    ragged = J.sample_top_down(levels, prior, ups, label, seconds, gen(0), prompt_audio=prompt[:, :350], sr=16000)
+    assert torch.equal(ragged["codes"][2][:, :80], cont["codes"][2][:, :80])  # cut to whole top codes (320 of 350)
+    with pytest.raises(ValueError, match="shorter than one top code"):
+        J.sample_top_down(levels, prior, ups, label, seconds, gen(0), prompt_audio=prompt[:, :60], sr=16000)
     three = J.sample_top_down(levels, prior, ups, label, seconds, gen(0), temperature=(1.0, 0.5, 0.5))
     assert torch.equal(three["audio"], J.sample_top_down(levels, prior, ups, label, seconds, gen(0),
                                                          temperature=(1.0, 0.5))["audio"])  # (top, rest)
