@@ -51,14 +51,6 @@ from .transformer import MusicTransformer, MusicTransformerConfig, generate
 
 
 # --- the top-level prior: codes with a label token in front -------------------------------------------------------
-def label_token(label, codebook_size: int, n_labels: int) -> torch.Tensor:
-    """Token id(s) of label(s) ``label`` in the top prior's vocabulary: ``codebook_size + label``."""
-    label = torch.as_tensor(label, dtype=torch.long)
-    if int(label.min()) < 0 or int(label.max()) >= n_labels:
-        raise ValueError(f"label must lie in 0..{n_labels - 1}, got {label.tolist()}")
-    return codebook_size + label
-
-
 def label_tokens(labels, codebook_size: int, label_sizes) -> torch.Tensor:
     """Token ids (B, A) of the labels ``labels`` (B, A) (or (B,) for one attribute) in the top prior's vocabulary:
     attribute ``a`` with ``label_sizes[a]`` classes owns the ids ``codebook_size + sum(label_sizes[:a]) + class``.

@@ -204,10 +204,19 @@ def main(argv=None) -> dict:
                                          labels=family_valid if up_labels else None)
         valid = [valid_draw(g, args.batch_size) for _ in range(4)]
         loss_fn = J.upsampler_loss
+
+    def fresh():  # an untrained model of the same configuration (a probe, or a copy for a storage check)
+        return (MusicTransformer(cfg) if args.which == "top"
+                else J.Upsampler(cfg, top_cfg.codebook_size, ratio, n_labels=up_labels))
+
+    def valid_loss_of(state: dict) -> float:  # the validation loss of a copy holding ``state``
+        copy = fresh()
+        copy.load_state_dict(state)
+        return evaluate(copy.eval(), loss_fn, valid, device)[0]
+
     steps = args.steps
     if steps is None:  # time a few steps of a throw-away copy and size the run to the budget
-        probe = (MusicTransformer(cfg) if args.which == "top"
-                 else J.Upsampler(cfg, top_cfg.codebook_size, ratio, n_labels=up_labels))
+        probe = fresh()
         opt = torch.optim.AdamW(probe.parameters(), lr=args.lr)
         t0 = time.perf_counter()
         for _ in range(5):
@@ -236,18 +245,10 @@ def main(argv=None) -> dict:
     model.load_state_dict(best["state_dict"])
     model.eval()
     v32, _ = evaluate(model, loss_fn, valid, device)
-    half = {k: v.half().float() if v.is_floating_point() else v for k, v in model.state_dict().items()}
-    model16 = (MusicTransformer(cfg) if args.which == "top"
-               else J.Upsampler(cfg, top_cfg.codebook_size, ratio, n_labels=up_labels))
-    model16.load_state_dict(half)
-    v16, _ = evaluate(model16.eval(), loss_fn, valid, device)
+    v16 = valid_loss_of({k: v.half().float() if v.is_floating_point() else v for k, v in model.state_dict().items()})
     use_half = abs(v16 - v32) < 1e-3
-    v8 = None
-    if args.int8:  # the int8 round trip of every large matrix, as save_weights(int8=True) stores it
-        model8 = (MusicTransformer(cfg) if args.which == "top"
-                  else J.Upsampler(cfg, top_cfg.codebook_size, ratio, n_labels=up_labels))
-        model8.load_state_dict(int8_round_trip(model.state_dict()))
-        v8, _ = evaluate(model8.eval(), loss_fn, valid, device)
+    # the int8 round trip of every large matrix, as save_weights(int8=True) stores it
+    v8 = valid_loss_of(int8_round_trip(model.state_dict())) if args.int8 else None
     use_int8 = v8 is not None and abs(v8 - v32) < 1e-2
     sg = torch.Generator().manual_seed(args.seed)
     if args.which == "top":

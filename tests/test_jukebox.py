@@ -78,7 +78,7 @@ def test_top_prior_batches_put_the_label_first():
     assert batch.shape == (4, 16)
     assert set(batch[:, 0].tolist()) <= {K_TOP, K_TOP + 1, K_TOP + 2} and int(batch[:, 1:].max()) < K_TOP
     with pytest.raises(ValueError, match="label must lie"):
-        J.label_token(3, K_TOP, N_LABELS)
+        J.label_tokens([3], K_TOP, (N_LABELS,))
 
 
 def test_sample_top_shapes_determinism_and_prompt():
