@@ -7,6 +7,8 @@
 - :func:`log_mel_distance` — mean absolute difference of log-mel spectrograms (what the ear's frequency scale sees).
 - :func:`chroma` / :func:`chroma_similarity` — energy per pitch class, compared frame by frame (were the notes kept,
   even if the timbre was not?).
+- :func:`onset_envelope` / :func:`onset_agreement` — spectral flux over time and the correlation of two clips' (do
+  the notes start where the original's start? what a tempo rests on).
 
 Conventions: ``reference`` first, ``estimate`` second; 1-D mono signals (NumPy or torch) for the measures, (B, T)
 tensors for the loss. A silent reference has no defined SI-SNR or chroma: that is an error, not a NaN.
@@ -15,7 +17,7 @@ Notebook: 04_jukebox_vqvae.ipynb (quality table per level), 05_musicgen.ipynb (q
 Reference: multi-resolution STFT loss: Yamamoto et al. 2020, "Parallel WaveGAN", Sec. 2.3 (spectral convergence +
 log STFT magnitude), used by Dhariwal et al. 2020 (Jukebox), Sec. 3.3 and Défossez et al. 2022 (EnCodec), Sec. 3.4;
 SI-SNR: Le Roux et al. 2019, "SDR — half-baked or well done?", Sec. 2; chroma: Müller, *Fundamentals of Music
-Processing* (2nd ed. 2021), Sec. 3.1.2.
+Processing* (2nd ed. 2021), Sec. 3.1.2; spectral flux (novelty): the same book, Sec. 6.1.2.
 """
 from __future__ import annotations
 
@@ -156,6 +158,31 @@ def chroma_similarity(reference, estimate, sr: int) -> float:
     if float(ref.abs().max()) < SILENCE_PEAK or not bool(sounding.any()):
         raise ValueError("chroma_similarity: the reference is silent; chroma is undefined")
     return float((a * b).sum(dim=0)[sounding].mean())
+
+
+def onset_envelope(audio, n_fft: int = 1024, gamma: float = 100.0) -> torch.Tensor:
+    """Spectral flux (Müller, FMP Sec. 6.1.2): the positive change of the log-compressed STFT magnitude
+    ``log(1 + gamma |X|)`` from one frame to the next (hop ``n_fft / 4``), averaged over frequency -> (frames - 1,).
+    It peaks where notes start."""
+    x = _mono(audio, "audio")
+    mag = _stft_magnitude(x[None], n_fft)[0]  # (F, frames)
+    log = torch.log1p(gamma * mag)
+    return (log[:, 1:] - log[:, :-1]).clamp_min(0).mean(dim=0)  # (frames - 1,)
+
+
+def onset_agreement(reference, estimate, n_fft: int = 1024) -> float:
+    """Pearson correlation of the two clips' onset envelopes (:func:`onset_envelope`): 1 = the notes start at the same
+    moments with the same relative strength; about 0 = unrelated timing.
+
+    Raises:
+        ValueError: if the reference has no onsets (a constant envelope: silence or an unchanging tone).
+    """
+    ref, est = _pair(reference, estimate)
+    a, b = onset_envelope(ref, n_fft), onset_envelope(est, n_fft)
+    a, b = a - a.mean(), b - b.mean()
+    if float(a.norm()) < 1e-12:
+        raise ValueError("onset_agreement: the reference's onset envelope is constant (silence?); undefined")
+    return float((a * b).sum() / (a.norm() * b.norm()).clamp_min(1e-12))
 
 
 def quality_table(reference, estimate, sr: int) -> dict:

@@ -152,39 +152,68 @@ class Upsampler(nn.Module):
     """
 
     def __init__(self, config: MusicTransformerConfig, upper_codebook_size: int, ratio: int, seed: int = 0,
-                 n_labels: int = 0):
+                 n_labels: int = 0, cond_blocks: int = 0, null_upper: bool = False):
         super().__init__()
         if ratio < 1:
             raise ValueError(f"ratio must be >= 1, got {ratio}")
         if n_labels < 0:
             raise ValueError(f"n_labels must be >= 0, got {n_labels}")
+        if cond_blocks < 0:
+            raise ValueError(f"cond_blocks must be >= 0, got {cond_blocks}")
         self.config, self.upper_codebook_size, self.ratio, self.n_labels = config, upper_codebook_size, ratio, n_labels
+        self.cond_blocks, self.null_upper = cond_blocks, bool(null_upper)
+        if self.null_upper and not n_labels:
+            raise ValueError("null_upper goes with a label-conditioned upsampler (n_labels > 0): its guidance drops both")
         self.bos = config.vocab_size - 1
         C = config.d_model
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             self.transformer = MusicTransformer(config)
             self.up_embed = nn.Embedding(upper_codebook_size, C)
+            # optional: residual blocks of dilated convolutions (dilation 1, 3, 9, ...) over the upper codes, as
+            # Jukebox's conditioner widens what each lower position sees of the level above
+            self.up_blocks = nn.ModuleList(nn.Sequential(nn.GELU(), nn.Conv1d(C, C, 3, padding=3 ** i, dilation=3 ** i),
+                                                         nn.GELU(), nn.Conv1d(C, C, 1))
+                                           for i in range(cond_blocks))
             self.up_conv = nn.Conv1d(C, C, 3, padding=1)
             self.up_stretch = nn.ConvTranspose1d(C, C, ratio, stride=ratio)
             self.label_embed = nn.Embedding(n_labels + 1, C) if n_labels else None  # + the null label
             if self.label_embed is not None:  # the decoder's own embedding scale: a unit-variance label vector
                 nn.init.normal_(self.label_embed.weight, std=0.02)  # would drown the tokens at every position
+            # null_upper: one learned vector that stands in for the upper codes' conditioning at every position
+            self.up_null = nn.Parameter(torch.zeros(C)) if self.null_upper else None
 
     def to_dict(self) -> dict:
         d = {"kind": "Upsampler", "transformer": self.config.to_dict(),
              "upper_codebook_size": self.upper_codebook_size, "ratio": self.ratio}
-        return dict(d, n_labels=self.n_labels) if self.n_labels else d  # files without labels keep their old config
+        if self.n_labels:  # files without labels (or without blocks) keep their old config
+            d["n_labels"] = self.n_labels
+        if self.cond_blocks:
+            d["cond_blocks"] = self.cond_blocks
+        if self.null_upper:
+            d["null_upper"] = True
+        return d
 
-    def conditioning(self, upper: torch.Tensor, label: torch.Tensor | None = None) -> torch.Tensor:
-        """Upper codes (B, L_up) (and labels (B,) when ``n_labels > 0``) -> (B, L_up * ratio, d_model)."""
+    def conditioning(self, upper: torch.Tensor, label: torch.Tensor | None = None,
+                     drop_upper: torch.Tensor | None = None) -> torch.Tensor:
+        """Upper codes (B, L_up) (and labels (B,) when ``n_labels > 0``) -> (B, L_up * ratio, d_model).
+
+        ``drop_upper`` (B,) bools (an upsampler with ``null_upper``): those rows get the learned null vector in place
+        of their upper codes' conditioning, at every position (the label, if any, is still added)."""
         if upper.dim() != 2:
             raise ValueError(f"upper codes must be (B, L_up), got shape {tuple(upper.shape)}")
         if int(upper.min()) < 0 or int(upper.max()) >= self.upper_codebook_size:
             raise ValueError(f"upper codes must lie in 0..{self.upper_codebook_size - 1}")
         e = self.up_embed(upper).transpose(1, 2)  # (B, C, L_up)
+        for block in self.up_blocks:
+            e = e + block(e)  # (B, C, L_up): receptive field 1 + 2 (1 + 3 + ... + 3^(n-1)) upper codes
         e = F.gelu(self.up_conv(e))  # (B, C, L_up)
         up = self.up_stretch(e).transpose(1, 2)  # (B, L_up * ratio, C)
+        if drop_upper is not None:
+            if self.up_null is None:
+                raise ValueError("drop_upper needs an upsampler trained with null_upper (it has no null upper vector)")
+            drop = torch.as_tensor(drop_upper, dtype=torch.bool, device=upper.device).reshape(-1, 1, 1)  # (B, 1, 1)
+            up = torch.where(drop, self.up_null.to(up.dtype).expand_as(up), up)
         if self.label_embed is None:
             if label is not None:
                 raise ValueError("this upsampler takes no label (n_labels=0): it was trained without one")
@@ -214,14 +243,18 @@ class Upsampler(nn.Module):
                guidance_scale: float | None = None) -> torch.Tensor:
         """Lower codes (B, L_up * ratio) under upper codes (B, L_up) (and ``label`` (B,) for a label-conditioned
         upsampler), continuing ``prompt`` lower codes (B, P); the start token BOS is never sampled (its logit is set
-        to -inf at every step). ``guidance_scale``: classifier-free guidance on the label (the unconditional half
-        gets the null label; 1 = the label as trained, 0 = no label; needs a label-conditioned upsampler)."""
+        to -inf at every step). ``guidance_scale``: classifier-free guidance (1 = the conditional model as trained;
+        needs a label-conditioned upsampler): the unconditional half gets the null label, and for an upsampler with
+        ``null_upper`` the null upper vector too, so the guidance then pushes towards the upper codes as well as the
+        label (0 = no label and no upper codes)."""
         up = self.conditioning(upper, label)  # (B, L, C)
         up_null = None
         if guidance_scale is not None:
             if not self.n_labels:
                 raise ValueError("guidance_scale needs a label-conditioned upsampler (n_labels > 0)")
-            up_null = self.conditioning(upper, torch.full((upper.shape[0],), self.n_labels, dtype=torch.long))
+            B = upper.shape[0]
+            drop = torch.ones(B, dtype=torch.bool) if self.null_upper else None
+            up_null = self.conditioning(upper, torch.full((B,), self.n_labels, dtype=torch.long), drop)
         L = up.shape[1]
         start = self.inputs(prompt if prompt is not None else upper.new_zeros(upper.shape[0], 0))  # (B, 1 + P)
         if prompt is not None and (prompt.shape[0] != upper.shape[0] or int(prompt.max()) >= self.bos):
@@ -235,7 +268,8 @@ class Upsampler(nn.Module):
 
 
 def upsampler_batches(lower: torch.Tensor, upper: torch.Tensor, ratio: int, length: int, bos: int,
-                      labels: torch.Tensor | None = None, label_dropout: float = 0.0, null_label: int | None = None):
+                      labels: torch.Tensor | None = None, label_dropout: float = 0.0, null_label: int | None = None,
+                      input_noise: float = 0.0, drop_upper: bool = False):
     """A ``train_data`` callable ``(generator, B) -> dict`` of aligned crops for :func:`upsampler_loss`.
 
     ``lower`` (N, L) and ``upper`` (N, L / ratio) are the codes of whole clips. A crop takes ``length`` targets
@@ -243,11 +277,26 @@ def upsampler_batches(lower: torch.Tensor, upper: torch.Tensor, ratio: int, leng
     of the whole clip (the conditioning is computed for the clip, then cut at the same place), and with ``labels``
     (N,) each clip's label, replaced by ``null_label`` in a fraction ``label_dropout`` of the crops (drawn with the
     batch's generator: what classifier-free guidance needs).
+
+    ``drop_upper``: the crops that get the null label also get ``drop_upper`` True (for an upsampler with
+    ``null_upper``): the unconditional model that guidance extrapolates from then hears neither the label nor the
+    upper codes, and guidance pushes towards both.
+
+    ``input_noise`` p > 0 adds ``inputs`` (B, length): the tokens the model reads, with each code (not BOS) replaced
+    by a uniformly drawn code with probability p, while the targets stay the true codes. A lower level's codes
+    repeat from one position to the next (a held note keeps its code), so an upsampler trained on clean inputs
+    learns to copy its own past and leans little on the level above: sampled, it drifts away from the upper codes'
+    timing. Corrupted inputs make the upper codes the more reliable source (token corruption against exposure bias,
+    in the spirit of scheduled sampling, Bengio et al. 2015).
     """
+    if not 0.0 <= input_noise < 1.0:
+        raise ValueError(f"input_noise must lie in [0, 1), got {input_noise}")
     if not 0.0 <= label_dropout < 1.0:
         raise ValueError(f"label_dropout must lie in [0, 1), got {label_dropout}")
     if label_dropout and (labels is None or null_label is None):
         raise ValueError("label_dropout needs labels and the null_label id that replaces them")
+    if drop_upper and not label_dropout:
+        raise ValueError("drop_upper drops the upper codes of the crops whose label is dropped: set label_dropout > 0")
     if lower.shape[1] != upper.shape[1] * ratio:
         raise ValueError(f"lower codes {tuple(lower.shape)} and upper codes {tuple(upper.shape)} differ by more "
                          f"than ratio {ratio}")
@@ -260,26 +309,34 @@ def upsampler_batches(lower: torch.Tensor, upper: torch.Tensor, ratio: int, leng
         s = torch.randint(0, lower.shape[1] - length + 1, (batch_size,), generator=generator)  # (B,)
         pos = s[:, None] + torch.arange(length + 1)[None]  # (B, length + 1)
         batch = {"tokens": seqs[i[:, None], pos], "upper": upper[i], "start": s}
+        if input_noise:
+            inputs = batch["tokens"][:, :-1]  # (B, length): what the model reads
+            noisy = torch.rand(inputs.shape, generator=generator) < input_noise
+            noisy &= inputs != bos  # the start token stays
+            random = torch.randint(0, bos, inputs.shape, generator=generator)  # codes only (bos = codebook size)
+            batch["inputs"] = torch.where(noisy, random, inputs)
         if labels is None:
             return batch
         label = labels[i]
         if label_dropout:
             drop = torch.rand(batch_size, generator=generator) < label_dropout  # (B,)
             label = torch.where(drop, torch.full_like(label, null_label), label)
+            if drop_upper:
+                batch["drop_upper"] = drop
         return dict(batch, label=label)
 
     return draw
 
 
 def upsampler_loss(model: Upsampler, batch: dict) -> torch.Tensor:
-    """Cross-entropy (nats/code) of the crops of :func:`upsampler_batches`: tokens[:, :-1] with the conditioning of
-    the targets' positions predict tokens[:, 1:]."""
+    """Cross-entropy (nats/code) of the crops of :func:`upsampler_batches`: tokens[:, :-1] (or the corrupted
+    ``inputs``, where the batch has them) with the conditioning of the targets' positions predict tokens[:, 1:]."""
     tokens, s = batch["tokens"], batch["start"]
-    up = model.conditioning(batch["upper"], batch.get("label"))  # (B, L, C)
+    up = model.conditioning(batch["upper"], batch.get("label"), batch.get("drop_upper"))  # (B, L, C)
     T = tokens.shape[1] - 1
     idx = s[:, None] + torch.arange(T, device=s.device)[None]  # (B, T): target positions
     up = torch.gather(up, 1, idx[..., None].expand(-1, -1, up.shape[2]))  # (B, T, C)
-    logits = model(tokens[:, :-1], up)  # (B, T, V)
+    logits = model(batch.get("inputs", tokens[:, :-1]), up)  # (B, T, V)
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tokens[:, 1:].reshape(-1))
 
 
@@ -341,7 +398,8 @@ def load_upsampler(path, expect: dict | None = None) -> Upsampler:
     if cfg.get("kind") != "Upsampler":
         raise ValueError(f"checkpoint {path} does not hold an upsampler (config kind {cfg.get('kind')!r})")
     model = Upsampler(MusicTransformerConfig.from_dict(cfg["transformer"]), cfg["upper_codebook_size"], cfg["ratio"],
-                      n_labels=cfg.get("n_labels", 0))
+                      n_labels=cfg.get("n_labels", 0), cond_blocks=cfg.get("cond_blocks", 0),
+                      null_upper=cfg.get("null_upper", False))
     load_weights(model, path, expect if expect is not None else model.to_dict(), ckpt=ckpt)
     return model.eval()
 
@@ -436,6 +494,33 @@ def level_temperatures(temperature, n_levels: int = 2) -> tuple[float, ...]:
     if min(temps) <= 0:
         raise ValueError(f"temperatures must be > 0, got {temperature!r}")
     return temps
+
+
+@torch.no_grad()
+def upsample_codes(codes: torch.Tensor, upsamplers, generator: torch.Generator, label=None, temperature=1.0,
+                   top_k: int | None = None, guidance_scale: float | None = None) -> list[torch.Tensor]:
+    """The codes of every lower level under given upper codes (B, L): each upsampler in turn writes the level below
+    the previous one, as :func:`sample_top_down` does after its top prior. Given a clip's *own* upper codes, this
+    asks where along the hierarchy something is lost: what the upsamplers drop, no top prior can put back.
+
+    Args:
+        codes: (B, L) codes of the level above ``upsamplers[0]``.
+        upsamplers: :class:`Upsampler` s, top first; label: (B,) families for the label-conditioned ones.
+        temperature: one number, or one per upsampler; guidance_scale: as in :func:`sample_top_down`.
+
+    Returns:
+        one (B, L x ratios so far) tensor per upsampler, the bottom level's last.
+    """
+    upsamplers = list(upsamplers)
+    temps = (tuple(temperature) if isinstance(temperature, (tuple, list)) else (temperature,) * len(upsamplers))
+    if len(temps) != len(upsamplers):
+        raise ValueError(f"temperature: one number or one per upsampler ({len(upsamplers)}), got {temperature!r}")
+    out = []
+    for up, t in zip(upsamplers, temps):
+        codes = up.sample(codes, generator, None, t, top_k, label=label if up.n_labels else None,
+                          guidance_scale=guidance_scale if up.n_labels else None)  # (B, L * ratio)
+        out.append(codes)
+    return out
 
 
 @torch.no_grad()

@@ -41,7 +41,8 @@
 
 # %%
 # %matplotlib inline
-import inspect, time
+import inspect, os, time
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # before torch: idle OpenMP threads sleep instead of spinning
 import numpy as np
 import torch
 import matplotlib.pyplot as plt
@@ -371,8 +372,14 @@ print(f"relative model, first 10 valid chorales: {spot['nll']:.3f} nats/token ov
 # an absolute one sees positions restart at 0 after each slide, one more reason relative positions suit long music.)
 #
 # First a free chorale: the prompt is only the opening chord of a training chorale.
+#
+# Sampling runs on **one thread** from here on: each step is a string of small kernels, and on a 2-core machine
+# that is busy with anything else a second OpenMP thread mostly waits, or spins and takes the core the work needs
+# (`make bench` measures it: `tests/benchmarks/bench_threads.py --workloads chorales` samples this section's 50
+# continuations at each thread setting, with and without a competing process).
 
 # %%
+torch.set_num_threads(1)  # sampling: one thread (the training cells above used two)
 model = models["relative"]
 QPM = 72
 

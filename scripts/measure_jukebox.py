@@ -15,9 +15,13 @@ classes inside each family (balanced), and the robust judge's tempo and mode hea
 Judges: the robust classifier (``classifier_robust.pt``, trained on real and codec-degraded clips: the course's judge
 of generated audio) and the clean one (``classifier.pt``, real clips only). Reported per row and judge: accuracy with
 its Wilson 95% interval, per-class accuracy and the confusion matrix (rows: asked, columns: heard). Beside them, the
-same judges on two references with the same families and counts: the held-out test clips themselves and their
+same judges on references with the same families and counts: the held-out test clips themselves, their
 reconstructions by the bottom level (the ceiling: a sample keeps no more of the instrument than the level it is
-decoded by), and chance.
+decoded by), the clips' own codes of each upper level upsampled by the upsamplers below it with the clip's family
+(where along the hierarchy a tempo or a mode is lost: the top prior cannot be blamed for what the upsamplers drop;
+from the level just above the bottom one at every guidance scale, from higher levels at the largest), and chance.
+The reconstructions and the upsampled references stand for one clip each, so they also get the mean
+``helpers.audio_quality.onset_agreement`` with it (do the notes start where the clip's do?).
 
 The JSON records every checkpoint's SHA-256 so that notebook 04 can refuse a table of other weights. Runs on one
 thread in a few minutes per guidance scale.
@@ -40,6 +44,7 @@ sys.path.insert(0, str(ROOT))
 
 from helpers import jukebox as J  # noqa: E402
 from helpers.audio_corpus import ATTRIBUTE_CLASSES, FAMILIES, AudioCorpus  # noqa: E402
+from helpers.audio_quality import onset_agreement  # noqa: E402
 from helpers.checkpoints import file_sha256, refuse_shipped_paths, write_results  # noqa: E402
 from helpers.classifier import load_classifier  # noqa: E402
 from helpers.intervals import wilson_interval  # noqa: E402
@@ -154,9 +159,34 @@ def main(argv=None):
     bottom = levels[-1]
     recon = torch.cat([bottom.reconstruct(torch.from_numpy(clips[i:i + args.batch].copy()), sr=sr)
                        for i in range(0, len(clips), args.batch)])
+    whole = torch.from_numpy(clips.copy())[:, : clips.shape[1] // levels[0].hop * levels[0].hop]  # whole top codes
+
+    def onsets(audio) -> float:  # mean onset agreement with the clip each one stands for
+        return float(np.mean([onset_agreement(c, a[: len(c)]) for c, a in zip(whole.numpy(), audio.numpy())]))
+
     for name, audio in (("held-out test clips", torch.from_numpy(clips.copy())),
                         (f"hop-{bottom.hop} reconstructions", recon)):
         results["references"][name] = judged(audio, truth)
+    results["references"][f"hop-{bottom.hop} reconstructions"]["onset_agreement"] = onsets(recon)
+    # where a label is lost: the clips' own codes of an upper level, upsampled by the upsamplers below it (the clip's
+    # family), then decoded by the bottom level: from the top level at the largest guidance asked, from the level
+    # above the bottom one at every guidance (what the last upsampler keeps, and what guidance trades)
+    fam_idx = torch.tensor([FAMILIES.index(f) for f in truth["family"]])
+    last = len(levels) - 2
+    for k, guide in [(k, max(args.guidance)) for k in range(last)] + [(last, gs) for gs in args.guidance]:
+        g = torch.Generator().manual_seed(args.seed)
+        out = []
+        for i in range(0, len(whole), args.batch):
+            codes = J.level_encode(levels[k], whole[i:i + args.batch], sr)  # (b, L_k)
+            bottom_codes = J.upsample_codes(codes, ups[k:], g, label=fam_idx[i:i + args.batch],
+                                            temperature=args.temperature, guidance_scale=guide)[-1]
+            out.append(levels[-1].decode(bottom_codes))
+        audio = torch.cat(out)
+        name = f"the clips' hop-{levels[k].hop} codes, upsampled (guidance {guide:g})"
+        results["references"][name] = dict(judged(audio, truth), guidance=guide, from_level=k,
+                                           onset_agreement=onsets(audio))
+        print(f"{name}: family {results['references'][name]['robust']['accuracy']:.2f}, onsets "
+              f"{results['references'][name]['onset_agreement']:.2f}", flush=True)
     # --- top-down samples, one generator per row (the same seed: the same top codes for each) ---------------------
     for guidance in args.guidance:
         g = torch.Generator().manual_seed(args.seed)

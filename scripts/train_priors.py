@@ -77,6 +77,14 @@ def parse_args(argv=None):
                    help="upsampler: condition it on the instrument family too (Jukebox conditions every level)")
     p.add_argument("--label-dropout", type=float, default=0.0,
                    help="upsampler with labels: fraction of crops trained with the null label (for guidance)")
+    p.add_argument("--cond-blocks", type=int, default=0,
+                   help="upsampler: residual blocks of dilated convolutions over the upper codes (Jukebox's conditioner)")
+    p.add_argument("--guide-upper", action="store_true",
+                   help="upsampler with --label-dropout: the crops with the null label lose their upper codes too (a "
+                        "learned null vector), so that guidance pushes towards the upper codes as well as the label")
+    p.add_argument("--input-noise", type=float, default=0.0,
+                   help="upsampler: fraction of the codes it reads replaced by random codes while training (the "
+                        "targets stay true), so that it follows the upper codes instead of copying its own past")
     p.add_argument("--int8", action="store_true",
                    help="store the large matrices in int8 (one scale per row) if that changes the validation loss "
                         "by less than 0.01 nats (about half the float16 file)")
@@ -108,6 +116,12 @@ def parse_args(argv=None):
         p.error(f"--conditions must start with family and name each attribute once, got {args.conditions}")
     if args.label_dropout and not (args.which == "upsampler" and args.upsampler_labels):
         p.error("--label-dropout goes with --which upsampler --upsampler-labels")
+    if args.guide_upper and not args.label_dropout:
+        p.error("--guide-upper goes with --label-dropout (the crops whose label is dropped lose their upper codes)")
+    if args.input_noise and args.which != "upsampler":
+        p.error("--input-noise is for --which upsampler")
+    if not 0.0 <= args.input_noise < 1.0:
+        p.error(f"--input-noise must lie in [0, 1), got {args.input_noise}")
     if not 0.0 <= args.label_dropout < 1.0:
         p.error(f"--label-dropout must lie in [0, 1), got {args.label_dropout}")
     refuse_shipped_paths(p, args, ("out", "work"))
@@ -196,10 +210,12 @@ def main(argv=None) -> dict:
                                      d_model=args.d_model, d_ff=4 * args.d_model, dropout=args.dropout,
                                      attn_dropout=args.attn_dropout, max_len=args.length, max_rel=args.length)
         up_labels = n_labels if args.upsampler_labels else 0
-        model = J.Upsampler(cfg, top_cfg.codebook_size, ratio, seed=args.seed, n_labels=up_labels)
+        model = J.Upsampler(cfg, top_cfg.codebook_size, ratio, seed=args.seed, n_labels=up_labels,
+                            cond_blocks=args.cond_blocks, null_upper=args.guide_upper)
         train_data = J.upsampler_batches(bottom, top, ratio, args.length, model.bos,
                                          labels=family if up_labels else None,
-                                         label_dropout=args.label_dropout if up_labels else 0.0, null_label=n_labels)
+                                         label_dropout=args.label_dropout if up_labels else 0.0, null_label=n_labels,
+                                         input_noise=args.input_noise, drop_upper=args.guide_upper)
         valid_draw = J.upsampler_batches(bottom_valid, top_valid, ratio, args.length, model.bos,
                                          labels=family_valid if up_labels else None)
         valid = [valid_draw(g, args.batch_size) for _ in range(4)]
@@ -207,7 +223,8 @@ def main(argv=None) -> dict:
 
     def fresh():  # an untrained model of the same configuration (a probe, or a copy for a storage check)
         return (MusicTransformer(cfg) if args.which == "top"
-                else J.Upsampler(cfg, top_cfg.codebook_size, ratio, n_labels=up_labels))
+                else J.Upsampler(cfg, top_cfg.codebook_size, ratio, n_labels=up_labels, cond_blocks=args.cond_blocks,
+                                 null_upper=args.guide_upper))
 
     def valid_loss_of(state: dict) -> float:  # the validation loss of a copy holding ``state``
         copy = fresh()
@@ -270,7 +287,8 @@ def main(argv=None) -> dict:
                    conditions=conditions, n_codes=int(top.shape[1] if args.which == "top" else bottom.shape[1]),
                    sampling_steps_per_second=sps, codes_per_second=codes_per_second,
                    upsampler_labels=bool(args.which == "upsampler" and args.upsampler_labels),
-                   label_dropout=args.label_dropout,
+                   label_dropout=args.label_dropout, input_noise=args.input_noise, cond_blocks=args.cond_blocks,
+                   guide_upper=args.guide_upper,
                    sampling_rtf=codes_per_second / sps)
     if args.which == "top":
         J.save_top_prior(model, label_sizes, out, half=use_half, extra=results,

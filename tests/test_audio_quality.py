@@ -87,3 +87,29 @@ def test_bad_input():
         Q.si_snr(np.stack([x, x]), np.stack([x, x]))
     with pytest.raises(ValueError, match="NaN"):
         Q.si_snr(x, np.full_like(x, np.nan))
+
+
+def test_onset_agreement_follows_where_notes_start():
+    """Notes at the same moments agree (near 1 for a gain, high for another timbre), notes elsewhere do not; the envelope
+    peaks at each onset."""
+    sr = 16000
+    rng = np.random.default_rng(0)
+
+    def notes(onsets, harmonics=1):
+        t = np.arange(sr * 2) / sr
+        x = np.zeros_like(t)
+        for o in onsets:
+            on = t >= o
+            env = np.where(on, np.exp(-(t - o) * 8.0), 0.0)
+            x += env * sum(np.sin(2 * np.pi * 440 * h * (t - o)) / h for h in range(1, harmonics + 1))
+        return (x + 1e-4 * rng.standard_normal(len(t))).astype(np.float32)
+
+    a = notes([0.2, 0.7, 1.2, 1.7])
+    env = Q.onset_envelope(a)
+    peaks = sorted(np.argsort(env.numpy())[-4:])
+    assert [round(float(p) * 256 / sr, 1) for p in peaks] == [0.2, 0.7, 1.2, 1.7]  # frame hop 256 samples
+    assert Q.onset_agreement(a, 0.5 * a) > 0.99  # (the log compression is not quite gain-blind)
+    assert Q.onset_agreement(a, notes([0.2, 0.7, 1.2, 1.7], harmonics=4)) > 0.8  # another timbre, the same timing
+    assert Q.onset_agreement(a, notes([0.45, 0.95, 1.45, 1.95])) < 0.2  # half a beat off
+    with pytest.raises(ValueError, match="constant"):
+        Q.onset_agreement(np.zeros(sr, dtype=np.float32), a[:sr])

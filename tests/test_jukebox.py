@@ -149,6 +149,27 @@ def test_upsampler_conditioning_and_batches_are_aligned():
         J.upsampler_batches(lower[:, :-1], upper, RATIO, 8, up.bos)
 
 
+def test_input_noise_corrupts_what_the_upsampler_reads_never_its_targets():
+    up = tiny_upsampler()
+    upper = torch.randint(0, K_TOP, (4, 5), generator=gen())
+    lower = torch.randint(0, K_BOTTOM, (4, 5 * RATIO), generator=gen(1))
+    clean = J.upsampler_batches(lower, upper, RATIO, 8, up.bos)(gen(2), 300)
+    noisy = J.upsampler_batches(lower, upper, RATIO, 8, up.bos, input_noise=0.5)(gen(2), 300)
+    assert "inputs" not in clean and torch.equal(noisy["tokens"], clean["tokens"])  # same crops, true targets
+    inputs, read = noisy["inputs"], noisy["tokens"][:, :-1]
+    assert inputs.shape == read.shape and int(inputs[read != up.bos].max()) < up.bos  # BOS is never drawn
+    assert torch.equal(inputs[read == up.bos], read[read == up.bos])  # the start token stays
+    changed = float((inputs != read).float().mean())  # drawn with p 0.5, a random code equals the true one 1/K_BOTTOM
+    assert 0.5 * (1 - 1 / K_BOTTOM) - 0.05 < changed < 0.5 * (1 - 1 / K_BOTTOM) + 0.05
+    # the loss reads the corrupted inputs: with them it differs from the clean batch's, with the clean ones it is equal
+    up.eval()
+    assert not torch.isclose(J.upsampler_loss(up, noisy), J.upsampler_loss(up, clean))
+    assert torch.isclose(J.upsampler_loss(up, {k: v for k, v in noisy.items() if k != "inputs"}),
+                         J.upsampler_loss(up, clean))
+    with pytest.raises(ValueError, match="input_noise"):
+        J.upsampler_batches(lower, upper, RATIO, 8, up.bos, input_noise=1.0)
+
+
 def test_upsampler_sample_shapes_determinism_prompt_and_checkpoint(tmp_path):
     up = tiny_upsampler(max_len=8)  # 20 lower codes: the window slides
     upper = torch.randint(0, K_TOP, (2, 5), generator=gen())
@@ -266,6 +287,86 @@ def test_sample_top_down_hands_the_label_to_a_label_conditioned_upsampler():
     same_top = out[0]["top"]
     b0, b1 = (up.sample(same_top, gen(7), label=torch.tensor([lab])) for lab in (0, 1))
     assert not torch.equal(b0, b1)
+
+
+def test_dilated_conditioner_widens_what_a_lower_position_sees_and_round_trips(tmp_path):
+    cfg = MusicTransformerConfig.tiny(vocab_size=K_BOTTOM + 1, max_len=16)
+    plain = J.Upsampler(cfg, K_TOP, RATIO, seed=0)
+    wide = J.Upsampler(cfg, K_TOP, RATIO, seed=0, cond_blocks=2)  # receptive field 1 + 2 (1 + 3) = 9, then k=3: 11
+    assert "cond_blocks" not in plain.to_dict() and wide.to_dict()["cond_blocks"] == 2
+    assert torch.equal(plain.up_embed.weight, wide.up_embed.weight)  # no blocks: the same draws as before
+    upper = torch.randint(0, K_TOP, (1, 12), generator=gen(1))
+    far = upper.clone()
+    far[0, 10] = (far[0, 10] + 1) % K_TOP  # five upper codes after position 5
+    with torch.no_grad():
+        for model, moves in ((plain, False), (wide, True)):
+            a, b = model.conditioning(upper), model.conditioning(far)  # (1, 48, C)
+            assert a.shape == (1, 12 * RATIO, 16)
+            assert (not torch.allclose(a[0, 5 * RATIO], b[0, 5 * RATIO])) == moves
+    path = J.save_upsampler(wide, tmp_path / "wide.pt", half=False)
+    back = J.load_upsampler(path)
+    assert back.cond_blocks == 2 and torch.equal(back.conditioning(upper), wide.eval().conditioning(upper))
+    with pytest.raises(ValueError, match="cond_blocks"):
+        J.Upsampler(cfg, K_TOP, RATIO, cond_blocks=-1)
+
+
+def test_guide_upper_drops_the_upper_codes_with_the_label_and_guidance_pushes_towards_both(tmp_path):
+    cfg = MusicTransformerConfig.tiny(vocab_size=K_BOTTOM + 1, max_len=16)
+    up = J.Upsampler(cfg, K_TOP, RATIO, seed=0, n_labels=N_LABELS, null_upper=True).eval()
+    assert up.to_dict()["null_upper"] is True and "null_upper" not in tiny_upsampler().to_dict()
+    with torch.no_grad():
+        up.up_null.normal_(0.0, 1.0)
+    lower = torch.randint(0, K_BOTTOM, (40, 5 * RATIO), generator=gen(1))
+    upper = torch.randint(0, K_TOP, (40, 5), generator=gen(2))
+    labels = torch.randint(0, N_LABELS, (40,), generator=gen(3))
+    batch = J.upsampler_batches(lower, upper, RATIO, 8, up.bos, labels=labels, label_dropout=0.5, null_label=N_LABELS,
+                                drop_upper=True)(gen(4), 200)
+    assert torch.equal(batch["drop_upper"], batch["label"] == N_LABELS)  # the same crops lose both
+    loss = J.upsampler_loss(up.train(), batch)
+    loss.backward()
+    assert up.up_null.grad.abs().sum() > 0  # the null vector is trained
+    up.eval()
+    with torch.no_grad():  # a dropped row does not depend on its upper codes, a kept one does
+        a = up.conditioning(upper[:2], labels[:2], torch.tensor([True, False]))
+        b = up.conditioning(upper[2:4], labels[:2], torch.tensor([True, False]))
+    assert torch.equal(a[0], b[0]) and not torch.allclose(a[1], b[1])
+    # guidance: the unconditional half has the null label and the null upper vector
+    top, lab = upper[:2], torch.tensor([0, 1])
+    seq = up.inputs(torch.randint(0, K_BOTTOM, (2, 7), generator=gen(6)))
+    with torch.no_grad():
+        lc = up(seq, up.conditioning(top, lab)[:, :8])[:, -1]
+        lu = up(seq, up.conditioning(top, torch.full((2,), N_LABELS), torch.ones(2, dtype=torch.bool))[:, :8])[:, -1]
+    from helpers.transformer import sample_next_token
+    greedy = sample_next_token(torch.cat([lc, lu]), gen(0), top_k=1, guidance_scale=3.0)
+    assert torch.equal(greedy, (lu + 3.0 * (lc - lu)).argmax(-1))
+    other = torch.randint(0, K_TOP, (2, 5), generator=gen(9))  # scale 0: the unconditional model, any upper codes
+    assert torch.equal(up.sample(top, gen(5), label=lab, guidance_scale=0.0),
+                       up.sample(other, gen(5), label=lab, guidance_scale=0.0))
+    back = J.load_upsampler(J.save_upsampler(up, tmp_path / "gu.pt", half=False))
+    assert back.null_upper and torch.equal(back.up_null, up.up_null)
+    with pytest.raises(ValueError, match="label_dropout"):
+        J.upsampler_batches(lower, upper, RATIO, 8, up.bos, labels=labels, null_label=N_LABELS, drop_upper=True)
+    with pytest.raises(ValueError, match="null_upper"):
+        tiny_upsampler().conditioning(upper[:1], None, torch.tensor([True]))
+    with pytest.raises(ValueError, match="n_labels"):
+        J.Upsampler(cfg, K_TOP, RATIO, null_upper=True)
+
+
+def test_upsample_codes_chains_the_upsamplers_as_top_down_sampling_does():
+    first = J.Upsampler(MusicTransformerConfig.tiny(vocab_size=K_BOTTOM + 1, max_len=16), K_TOP, RATIO, seed=0,
+                        n_labels=N_LABELS).eval()
+    second = J.Upsampler(MusicTransformerConfig.tiny(vocab_size=K_BOTTOM + 1, max_len=16), K_BOTTOM, RATIO, seed=1)
+    upper = torch.randint(0, K_TOP, (2, 3), generator=gen(1))
+    label = torch.tensor([0, 2])
+    mid, low = J.upsample_codes(upper, [first, second], gen(5), label=label, temperature=(1.0, 0.5), guidance_scale=2.0)
+    assert mid.shape == (2, 3 * RATIO) and low.shape == (2, 3 * RATIO * RATIO)
+    g = gen(5)  # by hand, one generator through both: the same codes
+    by_hand = first.sample(upper, g, label=label, guidance_scale=2.0)
+    assert torch.equal(mid, by_hand) and torch.equal(low, second.sample(by_hand, g, temperature=0.5))
+    assert not torch.equal(J.upsample_codes(upper, [first], gen(5), label=torch.tensor([1, 1]))[0],
+                           J.upsample_codes(upper, [first], gen(5), label=label)[0])  # the label reaches it
+    with pytest.raises(ValueError, match="one per upsampler"):
+        J.upsample_codes(upper, [first, second], gen(5), label=label, temperature=(1.0, 0.5, 0.5))
 
 
 def test_untrained_upsampler_draws_every_code_about_equally_and_never_bos():

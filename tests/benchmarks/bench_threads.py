@@ -11,7 +11,10 @@ against 0.28-0.62 with one thread (issue 30).
 
 What it measures, for Jukebox top-down sampling (top prior -> upsamplers -> bottom decoder, the shipped levels and
 priors: three levels, two upsamplers, guidance 3, one clip, :func:`helpers.jukebox.sample_top_down`) and MusicGen sampling (the shipped codec, LM and MiniLM,
-one prompt, guidance 3, :meth:`helpers.musicgen.MusicGen.generate`):
+one prompt, guidance 3, :meth:`helpers.musicgen.MusicGen.generate`) and notebook 03's chorale continuations (the
+shipped relative Music Transformer continuing 50 held-out openings of 8 quarter notes side by side, as notebook 03's
+section 7 does, T 0.9, top-p 0.95; "audio" is the music made at the notebook's 72 quarter notes per minute, all 50
+continuations counted):
 
 - settings: 1 thread; 2 threads; 2 threads with ``OMP_WAIT_POLICY=PASSIVE`` (waiting threads sleep). OpenMP reads
   its settings once, when the runtime starts, so each setting runs in a fresh Python process (``OMP_NUM_THREADS``
@@ -23,7 +26,7 @@ one prompt, guidance 3, :meth:`helpers.musicgen.MusicGen.generate`):
   here: CPU time far above wall time with nothing to show for it), and two ratios: against 1 thread under the same
   load, and against the same setting without the added load.
 
-Notebooks: 04_jukebox_vqvae.ipynb, 05_musicgen.ipynb (their ``torch.set_num_threads``), and the training scripts'
+Notebooks: 03_music_transformer.ipynb, 04_jukebox_vqvae.ipynb, 05_musicgen.ipynb (their ``torch.set_num_threads``), and the training scripts'
 ``--threads``. Reference: the OpenMP specification, ``OMP_WAIT_POLICY``; PyTorch's CPU threading notes
 (``torch.set_num_threads``).
 """
@@ -44,7 +47,7 @@ SETTINGS = (  # (name, threads, extra environment)
     ("2 threads", 2, {}),
     ("2 threads, PASSIVE", 2, {"OMP_WAIT_POLICY": "PASSIVE"}),
 )
-WORKLOADS = ("jukebox", "musicgen")
+WORKLOADS = ("jukebox", "musicgen", "chorales")
 SECONDS = 2.0  # of audio per sample
 REPEAT = 3
 BURNERS = 1
@@ -78,6 +81,24 @@ def _sampler(workload: str):
         def sample(seconds: float, seed: int) -> float:
             audio = pipe.generate("a slow chorale on a church organ", seconds, guidance_scale=3.0, seed=seed)
             return audio.shape[-1] / pipe.codec.config.sample_rate
+    elif workload == "chorales":
+        import numpy as np
+
+        from helpers import transformer
+        from helpers.data import load_chorales
+        from helpers.representations import ChoraleGrid
+
+        model = transformer.load_checkpoint(ckpt / "mt_relative.pt").eval()
+        grid = ChoraleGrid("repeat")  # notebook 03's encoding
+        tokens = [grid.encode(p) for p in load_chorales(["valid"])]
+        openings = torch.as_tensor(np.stack([t[:128] for t in tokens if len(t) >= 128][:50]))  # (50, 128)
+        per_second = 16 * 72 / 60  # tokens per second of music: 16 per quarter note (4 steps x 4 voices), 72 qpm
+
+        def sample(seconds: float, seed: int) -> float:
+            n = max(4, int(seconds * per_second) // 4 * 4)  # whole chords
+            transformer.generate(model, openings, n, torch.Generator().manual_seed(seed), temperature=0.9,
+                                 top_p=0.95, align=4)
+            return n / per_second * len(openings)
     else:
         raise ValueError(f"unknown workload {workload!r}: use one of {WORKLOADS}")
     return sample
