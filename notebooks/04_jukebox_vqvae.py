@@ -523,11 +523,11 @@ print(f"family at guidance {GUIDANCE:g}: robust {ci(best['robust'])}, clean {ci(
 # - **Tempo and mode** are asked of the top prior but not followed: every row's interval holds chance. The mode is
 #   lost by the bottom level itself (its reconstructions are heard in the right mode only at chance), so no prior
 #   could carry it to the judge. The tempo is not: the level keeps it (three quarters of its reconstructions), and
-#   the rows *where a label is lost* show where it goes. Upsampled from the clips' own top codes, the samples are
-#   heard at their clip's tempo only at chance, so the top prior is not the one to blame. From the clips' own middle
-#   codes, with no label (guidance 0), the last upsampler keeps the tempo above chance; the stronger the guidance
-#   towards the family, the more often the family is heard and the less often the tempo, until at the strongest it
-#   holds chance. Its onsets agree with the clip's less than half as well as the level's reconstructions do, and
+#   the rows *where a label is lost* show where it goes. Upsampled from the clips' own top codes (guidance 5), the
+#   samples are heard at their clip's tempo only at chance: whatever the top prior writes, the tempo would not reach
+#   the samples there. From the clips' own middle codes, with no label (guidance 0), the last upsampler keeps the
+#   tempo above chance; guided towards the family, it lets the family be heard more often and the tempo less often,
+#   until at the strongest guidance the tempo holds chance. Its onsets agree with the clip's less than half as well as the level's reconstructions do, and
 #   least at the strongest guidance: the last upsampler writes 250 codes per second from two layers and a second of
 #   context, and keeps the instrument better than the timing. `data/checkpoints/README.md` records three changes tried
 #   on it (a deeper model, a wider conditioner, corrupted inputs, each for 1,000 steps) and guidance on the middle
