@@ -503,6 +503,8 @@ assert max(r["onset_agreement"] for r in mid.values()) < 0.5 * ceiling["onset_ag
 assert mid[max(mid)]["onset_agreement"] < min(r["onset_agreement"] for g, r in mid.items() if g <= 1)
 assert top_up["robust tempo_band"]["low"] < chance["tempo_band"] < top_up["robust tempo_band"]["high"]
 assert one[64]["family"] < 2 / 3 < ceiling["robust"]["accuracy"]  # the clean classifier on the one scale, this judge here
+bottom_up = upsamplers[-1].config  # "two layers and a second of context"
+assert bottom_up.n_layer == 2 and 0.9 < bottom_up.max_len * jbc["hops"][-1] / SR < 1.1
 print(f"family at guidance {GUIDANCE:g}: robust {ci(best['robust'])}, clean {ci(best['clean'])}; the level's "
       f"reconstructions: robust {ci(ceiling['robust'])}, clean {ci(ceiling['clean'])}; tempo band heard in the "
       f"reconstructions {ci(ceiling['robust tempo_band'])}, mode {ci(ceiling['robust mode'])}")

@@ -210,8 +210,9 @@ def main(argv=None) -> dict:
                                      d_model=args.d_model, d_ff=4 * args.d_model, dropout=args.dropout,
                                      attn_dropout=args.attn_dropout, max_len=args.length, max_rel=args.length)
         up_labels = n_labels if args.upsampler_labels else 0
-        model = J.Upsampler(cfg, top_cfg.codebook_size, ratio, seed=args.seed, n_labels=up_labels,
-                            cond_blocks=args.cond_blocks, null_upper=args.guide_upper)
+        up_args = (cfg, top_cfg.codebook_size, ratio)  # the same upsampler for the run and every copy below
+        up_kwargs = dict(n_labels=up_labels, cond_blocks=args.cond_blocks, null_upper=args.guide_upper)
+        model = J.Upsampler(*up_args, seed=args.seed, **up_kwargs)
         train_data = J.upsampler_batches(bottom, top, ratio, args.length, model.bos,
                                          labels=family if up_labels else None,
                                          label_dropout=args.label_dropout if up_labels else 0.0, null_label=n_labels,
@@ -223,8 +224,7 @@ def main(argv=None) -> dict:
 
     def fresh():  # an untrained model of the same configuration (a probe, or a copy for a storage check)
         return (MusicTransformer(cfg) if args.which == "top"
-                else J.Upsampler(cfg, top_cfg.codebook_size, ratio, n_labels=up_labels, cond_blocks=args.cond_blocks,
-                                 null_upper=args.guide_upper))
+                else J.Upsampler(*up_args, **up_kwargs))
 
     def valid_loss_of(state: dict) -> float:  # the validation loss of a copy holding ``state``
         copy = fresh()
