@@ -20,6 +20,7 @@ the held-out real clips (the same instrument family, tempo, ...)::
 - :func:`random_codes_audio`: uniform random codes through a codec's decoder (the audio random baseline).
 - :func:`attribute_accuracy`: the classifier's accuracy on the attributes a row was asked for, with Wilson
   intervals.
+- :func:`match_peak`: every clip scaled to the corpus's peak (0.9), to see how much of a row's distance is loudness.
 
 Notebook: 06_evaluation.ipynb (section 5). Reference: Kilgour et al. 2019 (FAD against a reference set of real
 audio); Gui et al. 2024, Sec. 4 (the reference set decides the ranking); Copet et al. 2023, Sec. 4 (held-out captions).
@@ -33,7 +34,7 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .audio_corpus import CorpusRecipe, render_clip
+from .audio_corpus import PEAK, CorpusRecipe, render_clip
 from .data import Piece
 from .intervals import Interval, wilson_interval
 
@@ -101,6 +102,21 @@ def silent_window(piece: Piece, attrs: dict, recipe: CorpusRecipe, start_quarter
     """True when the window :func:`render_matched` would render from ``start_quarter`` holds no note."""
     clip_q = recipe.clip_seconds * attrs["bpm"] / 60.0
     return len(piece.slice_quarters(start_quarter, start_quarter + clip_q)) == 0
+
+
+def match_peak(audio, peak: float = PEAK) -> np.ndarray:
+    """Scale every clip of ``audio`` (n, T) so that its largest magnitude is ``peak`` (the corpus stores every clip at
+    :data:`helpers.audio_corpus.PEAK`, 0.9); a silent clip stays silent. A gain per clip: what changes is the level,
+    not the sound. Notebook 06 scores the audio rows again after it, because the classifier's embedding (a log-mel
+    front end that only ever heard clips at the corpus's peak) hears loudness too.
+    """
+    if not 0.0 < peak <= 1.0:
+        raise ValueError(f"match_peak: peak must lie in (0, 1], got {peak}")
+    a = np.asarray(audio, dtype=np.float32)
+    if a.ndim != 2:
+        raise ValueError(f"match_peak: audio must be (n, T), got shape {a.shape}")
+    top = np.abs(a).max(axis=1, keepdims=True)  # (n, 1)
+    return np.where(top > 0, a * (peak / np.maximum(top, 1e-12)), a)
 
 
 @torch.no_grad()

@@ -15,6 +15,10 @@ One readable module in the style of nanoGPT's ``model.py``:
 - The levels of Jukebox's hierarchy (hops 8, 32, 128 at 44.1 kHz there, 64 and 256 here) are independent
   :class:`VQVAE` s trained on their own (``scripts/train_vqvae.py --hop``); :mod:`helpers.jukebox` chains them.
 - :func:`loss_fn` — waveform L2 (or L1) + multi-resolution STFT + commitment, with metrics for the training loop.
+- :func:`codebook_ablation_run` — one run of notebook 04's EMA/restart ablation (:data:`ABLATION_VARIANTS`), with the
+  codebook's movement per step.
+- :class:`SharedHierarchy` — two levels under one shared decoder (VQ-VAE-2's design, which Jukebox rejected), and
+  :func:`hierarchy_reliance`, how much each level carries.
 
 When does the codebook learn? (our choice, documented here once.) The codebook gets no gradient: it is an EMA of
 the latents assigned to each code. Jukebox updates it inside ``forward`` in training mode. We split the two: in
@@ -583,6 +587,156 @@ def loss_fn(model, batch) -> tuple[torch.Tensor, dict]:
     metrics = {"recon": float(wave.detach()), "spectral": float(spectral.detach()), "commit": float(out.commit.detach()),
                "usage": float(out.usage), "perplexity": float(out.perplexity)}
     return loss, metrics
+
+
+# --- a shared hierarchy: what Jukebox did not do (notebook 04, section 8) ----------------------------------------
+class HierarchyOutput(NamedTuple):
+    audio: torch.Tensor  # (B, T) reconstruction
+    codes: tuple  # (bottom (B, T / hop), top (B, T / (hop * top_factor)))
+    commit: torch.Tensor  # scalar, both levels
+    usage: torch.Tensor  # scalar, the top level's codebook (the one that collapses)
+    perplexity: torch.Tensor  # scalar, the top level's
+
+
+class SharedHierarchy(nn.Module):
+    """Two VQ levels with one shared decoder, as in VQ-VAE-2 (Razavi et al. 2019): the design Jukebox tried and
+    replaced by separate autoencoders (Dhariwal et al. 2020, Sec. 3.2), kept here to show why::
+
+        audio (B, T) --Encoder(hop)--> z_b (B, D, T/hop) --VQ--> q_b ------------------------------.
+                                        |                                                          concat --Decoder(hop)--> audio
+                                        '--Encoder(top_factor)--> z_t (B, D, T/(hop*f)) --VQ--> q_t --Decoder(f)--> u_t (B, D, T/hop)
+
+    The top codes reach the audio only through the shared decoder, beside the bottom codes, which describe the same
+    audio at ``top_factor`` times the rate: nothing forces the top level to carry anything.
+    :func:`hierarchy_reliance` measures how much the reconstruction changes when one level's codes are swapped for
+    another clip's. ``config`` is the bottom level's (its ``hop``); the top level has the same widths and codebook.
+    """
+
+    def __init__(self, config: VQVAEConfig, top_factor: int = 4, seed: int = 0):
+        super().__init__()
+        self.config, self.top_factor = config, int(top_factor)
+        hop_strides(config.hop * self.top_factor)  # refuse a factor the hop does not allow
+        c = config
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.encoder = Encoder(c.channels, c.code_dim, c.strides, c.depth, min_channels=c.min_channels)
+            self.top_encoder = Encoder(c.channels, c.code_dim, (self.top_factor,), c.depth, in_channels=c.code_dim)
+            self.quantizer = VectorQuantizer(c.codebook_size, c.code_dim, c.mu, c.restart_threshold, c.normalize,
+                                             seed=seed + 1)
+            self.top_quantizer = VectorQuantizer(c.codebook_size, c.code_dim, c.mu, c.restart_threshold, c.normalize,
+                                                 seed=seed + 2)
+            self.top_decoder = Decoder(c.channels, c.code_dim, (self.top_factor,), c.depth, out_channels=c.code_dim)
+            self.decoder = Decoder(c.channels, 2 * c.code_dim, c.strides, c.depth, min_channels=c.min_channels)
+
+    @property
+    def hop(self) -> int:  # the whole model's input multiple: the top level's hop
+        return self.config.hop * self.top_factor
+
+    def training_hooks(self) -> list:
+        return [update_codebooks]  # both quantisers
+
+    def _audio(self, audio: torch.Tensor) -> torch.Tensor:
+        x = audio[:, 0] if audio.dim() == 3 and audio.shape[1] == 1 else audio
+        if x.dim() != 2 or x.shape[-1] < self.hop:
+            raise ValueError(f"SharedHierarchy expects audio (B, T) with T >= {self.hop}, got {tuple(audio.shape)}")
+        return F.pad(x, (0, (-x.shape[-1]) % self.hop))
+
+    def decode_latents(self, q_b: torch.Tensor, q_t: torch.Tensor) -> torch.Tensor:
+        """Quantised latents of both levels (B, D, L) and (B, D, L / top_factor) -> audio (B, L * hop)."""
+        return self.decoder(torch.cat([q_b, self.top_decoder(q_t)], dim=1))[:, 0]
+
+    def forward(self, audio: torch.Tensor) -> HierarchyOutput:
+        x = self._audio(audio)
+        T = audio.shape[-1]
+        z_b = self.encoder(x[:, None])  # (B, D, T / hop)
+        qb, qt = self.quantizer(z_b), self.top_quantizer(self.top_encoder(z_b))
+        y = self.decode_latents(qb.z_q, qt.z_q)[:, :T]
+        return HierarchyOutput(y, (qb.codes, qt.codes), qb.commit + qt.commit, qt.usage, qt.perplexity)
+
+    @torch.no_grad()
+    def encode(self, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Audio (B, T) -> (bottom codes (B, L), top codes (B, L / top_factor)), in eval mode."""
+        with evaluating(self):
+            z_b = self.encoder(self._audio(audio)[:, None])
+            return self.quantizer(z_b).codes, self.top_quantizer(self.top_encoder(z_b)).codes
+
+    @torch.no_grad()
+    def decode(self, bottom: torch.Tensor, top: torch.Tensor) -> torch.Tensor:
+        """Codes of both levels -> audio (B, L * hop)."""
+        with evaluating(self):
+            return self.decode_latents(self.quantizer.lookup(bottom), self.top_quantizer.lookup(top))
+
+
+@torch.no_grad()
+def hierarchy_reliance(model: SharedHierarchy, audio: torch.Tensor) -> dict:
+    """How much does each level of a :class:`SharedHierarchy` carry? Multi-resolution STFT distance to ``audio``
+    (B, T), B >= 2, of its reconstruction from its own codes, with the top codes of another clip (the batch rolled by
+    one), with the bottom codes of another clip, with both (the other clip's reconstruction: what a level that
+    carried everything would give when swapped), and of silence; plus the top codebook's usage and perplexity on these
+    clips. A top level that the decoder bypasses: swapping its codes changes almost nothing.
+
+    Returns:
+        ``{'own', 'top_swapped', 'bottom_swapped', 'both_swapped', 'silence', 'top_usage', 'top_perplexity'}``
+        (floats).
+    """
+    x = model._audio(audio)
+    if x.shape[0] < 2:
+        raise ValueError("hierarchy_reliance needs at least two clips (it swaps codes between them)")
+    bottom, top = model.encode(x)
+    dist_ = lambda y: float(multi_resolution_stft_loss(x, y[:, : x.shape[-1]]))  # noqa: E731
+    usage, perplexity = code_statistics(top, model.config.codebook_size)
+    return dict(own=dist_(model.decode(bottom, top)), top_swapped=dist_(model.decode(bottom, top.roll(1, 0))),
+                bottom_swapped=dist_(model.decode(bottom.roll(1, 0), top)),
+                both_swapped=dist_(model.decode(bottom.roll(1, 0), top.roll(1, 0))), silence=dist_(torch.zeros_like(x)),
+                top_usage=float(usage), top_perplexity=float(perplexity))
+
+
+# --- the codebook ablation (notebook 04, section 4) -----------------------------------------------------------------
+ABLATION_VARIANTS = {  # label -> the VQVAEConfig changes of that run: what the codebook's update does without each part
+    "EMA 0.99 + restarts": {},
+    "no restarts": {"restart_threshold": 0.0},
+    "no averaging (mu=0)": {"mu": 0.0},
+    "neither": {"mu": 0.0, "restart_threshold": 0.0},
+}
+
+
+def codebook_ablation_run(config: VQVAEConfig, train_data, valid_data, steps: int, eval_every: int = 15,
+                          lr: float = 2e-3, batch_size: int = 8, seed: int = 0, device: str = "cpu",
+                          progress: bool = False) -> dict:
+    """Train one :class:`VQVAE` level and record how its codebook moves: the runs of notebook 04's section 4 (and,
+    longer, of ``scripts/ablate_codebook.py``).
+
+    The course's training loop with AdamW at ``lr`` (5 warm-up steps, cosine decay to 1e-4 at ``steps``); after each
+    step, behind the model's own hook (the EMA update and restarts), a hook records the codebook's ``movement``: the
+    norm of the change of all code vectors relative to the codebook's norm.
+
+    Args:
+        config: the level (e.g. with one of :data:`ABLATION_VARIANTS`' changes).
+        train_data: ``(generator, batch_size) -> {'audio': (B, T)}`` (``AudioCorpus.random_crops``).
+        valid_data: a list of audio batches (B, T) (or dicts with ``'audio'``), validated every ``eval_every`` steps.
+
+    Returns:
+        the history of :func:`helpers.training.train` (``valid_step``, ``valid_metrics`` with ``usage``,
+        ``perplexity``, ``recon``, ``spectral``, ...) with ``movement``: one value per step.
+    """
+    from .training import TrainConfig, train  # training imports nothing of this module; kept local all the same
+
+    model = VQVAE(config, seed=seed)
+    movement, previous = [], [model.quantizer.codebook.detach().clone()]
+
+    def track(m, step):  # after the model's own hooks (the EMA update, the restarts)
+        book = m.quantizer.codebook.detach()
+        movement.append(float((book - previous[0]).norm() / previous[0].norm().clamp_min(1e-12)))
+        previous[0] = book.clone()
+
+    def loss(m, batch):
+        return loss_fn(m, batch["audio"] if isinstance(batch, dict) else batch)
+
+    h = train(model, loss, train_data, valid_data,
+              TrainConfig(steps=steps, batch_size=batch_size, lr=lr, warmup_steps=min(5, steps), eval_every=eval_every,
+                          seed=seed, device=device, progress=progress), hooks=[track])
+    h["movement"] = movement
+    return h
 
 
 # --- checkpoints ---------------------------------------------------------------------------------------------

@@ -18,6 +18,8 @@
 #   codebook usage ([perplexity](GLOSSARY.md#perplexity)) and to reconstruction;
 # - to hear and measure what each of **three levels** keeps (players, spectrograms, a table of four quality
 #   measures, and notebook 06's one scale with its floors), and what the lesson's first design kept at the same hops;
+#   and why Jukebox trains its levels apart (a hierarchy with one shared decoder, trained here, leans on its bottom
+#   level);
 # - top-down sampling with a **top prior** (conditioned on instrument family, tempo band and mode) and two
 #   **upsamplers** (each conditioned on the level above, added to its input as in Jukebox, and on the family too), with
 #   a prompt continuation and a widget for your own request, timed against Jukebox's published ~540× slower than
@@ -210,31 +212,17 @@ display(play(held_clip[0].numpy(), sr=SR), play(before.numpy(), sr=SR), play(aft
 # change of all code vectors relative to the codebook's norm (`movement`).
 
 # %%
-def audio_loss(model, batch):
-    return vqvae.loss_fn(model, batch["audio"] if isinstance(batch, dict) else batch)
-
 valid_crops = [torch.from_numpy(corpus.clips("valid")[i:i + 8, :8000].copy()) for i in (0, 8)]  # 2 x (8, 0.5 s)
 ABLATION = dict(sample_rate=SR, hop=64, codebook_size=64, code_dim=16, channels=16, depth=1)
+print({label: changes for label, changes in vqvae.ABLATION_VARIANTS.items()})  # each run's change to the config
 
-def codebook_run(label, steps=60, **changes):
-    cfg = vqvae.VQVAEConfig(**{**ABLATION, **changes})  # changes replace the defaults above
-    m = vqvae.VQVAE(cfg, seed=0)
-    movement, previous = [], [m.quantizer.codebook.detach().clone()]
-
-    def track(model, step):  # runs after the model's own hooks (the EMA update, the restarts)
-        book = model.quantizer.codebook.detach()
-        movement.append(float((book - previous[0]).norm() / previous[0].norm().clamp_min(1e-12)))
-        previous[0] = book.clone()
-
-    h = training.train(m, audio_loss, corpus.random_crops("train", 0.25), valid_crops,
-                       training.TrainConfig(steps=steps, batch_size=8, lr=2e-3, warmup_steps=5, eval_every=15, seed=0,
-                                            device="cpu", progress=False), hooks=[track])
-    h["movement"] = movement  # one value per step
-    return label, h
+def codebook_run(label, steps=60, **changes):  # the run named `label` (its changes, then yours), `steps` steps
+    cfg = vqvae.VQVAEConfig(**{**ABLATION, **vqvae.ABLATION_VARIANTS.get(label, {}), **changes})
+    # AdamW at 2e-3, batches of 8 crops of 0.25 s, validated every 15 steps; records the codebook's movement per step
+    return label, vqvae.codebook_ablation_run(cfg, corpus.random_crops("train", 0.25), valid_crops, steps)
 
 t0 = time.time()
-ablation = [codebook_run("EMA 0.99 + restarts"), codebook_run("no restarts", restart_threshold=0.0),
-            codebook_run("no averaging (mu=0)", mu=0.0), codebook_run("neither", mu=0.0, restart_threshold=0.0)]
+ablation = [codebook_run(label) for label in vqvae.ABLATION_VARIANTS]
 print(f"4 runs of 60 steps in {time.time() - t0:.0f} s")
 fig, ax = plt.subplots(1, 4, figsize=(15, 3))
 print(f"{'codebook update':>22} {'usage':>6} {'perplexity':>11} {'recon':>6} {'spectral':>9} {'movement':>9}"
@@ -267,18 +255,72 @@ assert spread < 0.1  # equal reconstructions, to within 10%
 assert min(m["recon"] for m in last.values()) > 0.9  # the waveform error: still silence's, in all four
 
 # %% [markdown]
-# Read the numbers above rather than trusting a rule. **Restarts** are for usage: without them, codes no latent
-# chooses stay dead for good: the run without restarts uses fewer codes than the full recipe at every validation, and
-# less than half as many at the last (asserted). **Averaging** is for stability: with decay 0.99 each code is the mean
-# of its latents over about the last 100 batches, so the codebook moves little from one step to the next (the last
-# panel, log scale: without restarts, more than ten times less than with decay 0, asserted); with decay 0 every code
-# jumps to the mean of whatever the last batch gave it, every step. A code that keeps its place keeps its meaning, so
-# the decoder can learn what each one stands for. **No averaging** uses the most codes for a reason that is not a
-# virtue: every code the last batch missed is dead at once and restarted, every step, so the codebook is mostly the
-# last batch's latents. The **reconstructions** are equal within 10% in spectral distance (asserted), and the waveform
-# error stays at silence's in all four: in a run this short, neither the codes kept alive nor the codes kept still
-# change what the decoder can do yet; the stability is measured, its payoff in reconstruction is not shown here.
-# Exercise 2 runs the restarts longer.
+# Read the numbers above rather than trusting a rule. In 60 steps **restarts** decide the usage: without them, the
+# codes no latent chooses stay unused, so the run without restarts uses fewer codes than the full recipe at every
+# validation, and less than half as many at the last (asserted). **Averaging** is for stability: with decay 0.99 each
+# code is the mean of its latents over about the last 100 batches, so the codebook moves little from one step to the
+# next (the last panel, log scale: without restarts, more than ten times less than with decay 0, asserted); with decay
+# 0 every code jumps to the mean of whatever the last batch gave it, every step. **No averaging** uses the most codes
+# for a reason that is not a virtue: every code the last batch missed is dead at once and restarted, every step, so
+# the codebook is mostly the last batch's latents. The **reconstructions** are equal within 10% in spectral distance
+# (asserted), and the waveform error stays at silence's in all four: in a run this short, neither the codes kept
+# alive nor the codes kept still change what the decoder can do yet.
+#
+# ### The same four runs, fifty times longer
+#
+# `scripts/ablate_codebook.py` ran the same four runs for 3,000 steps (the same level, learning rate and crops, the
+# cosine schedule stretched to 3,000 steps, 32 validation crops every 100 steps; its command, machine and wall time
+# print below). The curves:
+
+# %%
+long = json.loads((CKPT / "codebook_ablation.json").read_text())
+assert long["corpus"] == corpus.recipe.hash() and long["config"] == {**ABLATION, "sample_rate": SR}
+print(f"{long['command']}\n{long['machine']}, {long['wall_seconds']:.0f} s for the four runs")
+fig, ax = plt.subplots(1, 4, figsize=(15, 3))
+for label, r in long["runs"].items():
+    for a, k in zip(ax, ("usage", "recon", "spectral")):
+        a.plot(r["valid_step"], r["valid_metrics"][k], label=label)
+    ax[3].plot(r["valid_step"], r["movement"], label=label)
+ax[0].set(title="codes used (of 64)", xlabel="step"); ax[1].set(title="recon (1 = silence)", xlabel="step")
+ax[2].set(title="spectral distance", xlabel="step")
+ax[3].set(title="codebook movement per step", xlabel="step", yscale="log"); ax[0].legend(fontsize=8)
+plt.tight_layout(); plt.show()
+curves = {label: {k: np.array(v) for k, v in r["valid_metrics"].items()} for label, r in long["runs"].items()}
+steps_ = np.array(long["runs"]["no restarts"]["valid_step"])
+tail = {label: {k: float(v[-10:].mean()) for k, v in c.items()} for label, c in curves.items()}  # the last 1,000 steps
+first_90 = {label: int(steps_[np.argmax(c["usage"] >= 0.9)]) for label, c in curves.items()}
+moves = {label: float(np.mean(r["movement"][-10:])) for label, r in long["runs"].items()}
+print(format_table([(label, first_90[label], f"{t['usage']:.0%}", f"{t['recon']:.3f}", f"{t['spectral']:.3f}",
+                     f"{moves[label]:.2%}") for label, t in tail.items()],
+                   ["codebook update", "first step with 90% used", "usage", "recon", "spectral", "movement"]))
+print("(the last four columns: means over the last 1,000 steps)")
+ema, no_avg = ("EMA 0.99 + restarts", "no restarts"), ("no averaging (mu=0)", "neither")
+at_300 = list(steps_).index(300)
+assert first_90["EMA 0.99 + restarts"] <= 200 and first_90["no restarts"] >= 2 * first_90["EMA 0.99 + restarts"]
+assert curves["no restarts"]["recon"][at_300] > curves["EMA 0.99 + restarts"]["recon"][at_300]  # behind, early
+assert abs(tail["no restarts"]["usage"] - tail["EMA 0.99 + restarts"]["usage"]) < 0.05  # and then level
+assert abs(tail["no restarts"]["recon"] - tail["EMA 0.99 + restarts"]["recon"]) < 0.02
+assert max(tail[k]["recon"] for k in ema) < 0.85 * min(tail[k]["recon"] for k in no_avg) < 0.85  # averaging: better
+assert max(tail[k]["spectral"] for k in ema) < min(tail[k]["spectral"] for k in no_avg)
+assert min(moves[k] for k in no_avg) > 80 * max(moves[k] for k in ema)  # "about a hundred times" (summary)
+assert min(moves[k] for k in no_avg) > 0.5 and max(moves[k] for k in ema) < 0.01  # "half its norm", "half a percent"
+assert 1.15 < min(tail[k]["recon"] for k in no_avg) / max(tail[k]["recon"] for k in ema) < 1.35  # "about a quarter"
+
+# %% [markdown]
+# Now each part shows what it is for.
+#
+# - **Restarts are for the start.** With them, nine codes in ten are in use by step 200; without them the usage
+#   climbs only as the encoder's latents drift back onto the codes they had left (a code no latent chooses keeps its
+#   vector, so it can be chosen again), and reaches nine in ten at least twice as late; the waveform error lags
+#   meanwhile (higher at step 300), then both runs end level (asserted). So the short run's dead codes were not dead
+#   for good, here: 64 codes and about 500 latents a batch give every code a chance. With more codes per latent (a
+#   codebook of Jukebox's 2,048) the wait is longer; exercise 2 tries 256.
+# - **Averaging is for the reconstruction.** The two runs with decay 0 end with a waveform error about a quarter
+#   higher and a larger spectral distance (asserted), and their curves jitter: a codebook that moves half its norm or
+#   more every step (the last panel, against about half a percent with averaging) keeps changing what each code
+#   means, and the decoder keeps relearning it. This is the payoff of stability that the 60-step runs could not show.
+#
+# Exercise 2 runs the restarts with a larger codebook.
 #
 # ## 5. The shipped levels: what each one keeps
 #
@@ -723,6 +765,50 @@ for hop, command in commands.items():
 assert all(f"--hop {hop}" in command for hop, command in commands.items())
 
 # %% [markdown]
+# Can the course show the bypass? `scripts/shared_hierarchy.py` trained a small hierarchy of VQ-VAE-2's kind on the
+# course's clips (`vqvae.SharedHierarchy`: a hop-64 level and a hop-256 level above it, one decoder reading both
+# levels' codes) and asked every 250 steps how much each level carries: swap one level's codes for another clip's
+# (`vqvae.hierarchy_reliance`) and see how far the reconstruction moves from the clip (multi-resolution STFT
+# distance), as a share of how far it moves when both levels' codes are swapped (the other clip's reconstruction).
+# Then the same hop-256 level, trained alone for as many steps:
+
+# %%
+shared = json.loads((CKPT / "shared_hierarchy.json").read_text())
+assert shared["corpus"] == corpus.recipe.hash() and shared["hops"] == [64, 256]
+print(f"{shared['command']}\n{shared['machine']}, {shared['wall_seconds']:.0f} s; {shared['parameters']['shared']:,} "
+      f"parameters, codebooks of {shared['level']['codebook_size']}")
+curve = shared["shared"]
+share = {k: np.array([(c[f"{k}_swapped"] - c["own"]) / (c["both_swapped"] - c["own"]) for c in curve])
+         for k in ("top", "bottom")}
+fig, ax = plt.subplots(figsize=(6, 3))
+for k in share:
+    ax.plot([c["step"] for c in curve], share[k], marker="o", label=f"swap the {k} codes")
+ax.set(xlabel="training step", ylabel="share of swapping both", ylim=(0, 1), title="what each level carries (shared decoder)")
+ax.legend(); plt.tight_layout(); plt.show()
+alone = shared["top_alone"]
+print(format_table([(c["step"], f"{c['own']:.3f}", f"{share['top'][i]:.2f}", f"{share['bottom'][i]:.2f}",
+                     f"{c['top_usage']:.0%}") for i, c in enumerate(curve) if i in (0, 3, len(curve) - 1)],
+                   ["step", "distance, own codes", "top swapped (share)", "bottom swapped (share)", "top codes used"]))
+print(f"the hop-256 level trained alone: distance {alone['own']:.3f} with its codes, {alone['swapped']:.3f} with "
+      f"another clip's, {alone['silence']:.3f} for silence; {alone['usage']:.0%} of its codes used")
+assert share["top"][0] < 0.15 and share["bottom"][0] > 0.85  # bypassed at first
+assert share["top"][-1] < 0.4 < 0.65 < share["bottom"][-1]  # then about a third, the bottom level about 7 in 10
+assert all(b > 1.5 * t for b, t in zip(share["bottom"], share["top"]))  # the decoder leans on the bottom level throughout
+assert curve[-1]["top_usage"] > 0.85  # not a collapse of the top codebook: its codes are used, they carry less
+assert alone["own"] < alone["swapped"] - 0.3  # alone, the top level's codes describe the clip
+
+# %% [markdown]
+# The top level was bypassed at first (swapping its codes moved the reconstruction a tenth as far as swapping both)
+# and learnt to carry about a third of it by the last step, while the bottom level carries seven tenths: the shared
+# decoder leans on the level with four times the codes, at every step (asserted). Its codebook did not collapse
+# (nearly nine codes in ten are in use): the top codes are used, they just say less about the clip. Jukebox reports
+# worse for its larger models, a top level "utilized very little", sometimes collapsing completely (Sec. 3.2); this
+# small model, 3,000 steps, shows the lean, not the collapse. For top-down sampling even this much is a
+# problem: the codes a top prior writes would decide a third of the music at most. Trained alone, the same level has
+# to carry the whole clip and does (another clip's codes move its reconstruction far away): the course's levels are
+# trained that way.
+
+# %% [markdown]
 # ## Summary
 #
 # The numbers below are this notebook's measurements (test clips; sampling on this machine).
@@ -748,6 +834,10 @@ print(f"tempo band at guidance {GUIDANCE:g}: {ci(best['robust tempo_band'])} (ch
 print(f"live run (section 3): validation mel {vm['mel'][0]:.3f} -> {vm['mel'][-1]:.3f} in 200 steps; ablation "
       f"(section 4): usage " + ", ".join(f"{label} {u:.0%}" for label, u in use.items())
       + "; codebook movement per step " + ", ".join(f"{label} {v:.1%}" for label, v in movement.items()))
+print("ablation, 3,000 steps: first step with 90% of the codes used " + ", ".join(f"{k} {v}" for k, v in first_90.items())
+      + "; waveform error over the last 1,000 steps " + ", ".join(f"{k} {t['recon']:.2f}" for k, t in tail.items()))
+print(f"shared hierarchy: the top level carries {share['top'][0]:.2f} -> {share['top'][-1]:.2f} of a swap of both, "
+      f"the bottom level {share['bottom'][0]:.2f} -> {share['bottom'][-1]:.2f}")
 print(f"context in seconds: course bottom upsampler {contexts['course bottom upsampler']:.2f}, Jukebox bottom "
       f"upsampler {contexts['Jukebox bottom upsampler']:.2f}")
 
@@ -758,9 +848,11 @@ print(f"context in seconds: course bottom upsampler {contexts['course bottom ups
 #   time-domain levels) but only the middle one keeps more of the notes than noise; the time-domain hop-64 level keeps
 #   the notes and loses the instrument (section 5). The hop also decides how many steps a prior must take per second.
 # - The bottleneck is four ideas: nearest code, straight-through gradient, commitment loss, an EMA codebook with
-#   restarts. The codebook learns in a training hook, not by gradient. Restarts keep codes alive (section 4: without
-#   them fewer codes are used at every validation); averaging keeps them still (more than ten times less movement
-#   per step than decay 0); in runs as short as a cell neither changes the reconstruction yet.
+#   restarts. The codebook learns in a training hook, not by gradient. Restarts bring the codes into use early
+#   (section 4: in 3,000 steps, nine in ten codes by step 200, at least twice as late without them, then level);
+#   averaging keeps the codes still (about a hundred times less movement per step than decay 0) and that is what the
+#   reconstruction gains from (a waveform error about a quarter lower at the end); in runs as short as a cell
+#   neither changes the reconstruction yet.
 # - A time-domain level learns the waveform slowly; a level of the spectral autoencoder (`helpers.autoencoder`)
 #   learns within a minute (section 3's mel curve).
 # - Top-down sampling chains a top prior with label tokens in front, two upsamplers that add the upsampled codes of
@@ -777,7 +869,8 @@ print(f"context in seconds: course bottom upsampler {contexts['course bottom ups
 #   (`tests/benchmarks/bench_jukebox.py`) measures them again.
 # - Where the course departs from Jukebox (section 8): cosine codes (ViT-VQGAN's), three levels at 16 kHz whose bottom
 #   is coarser than Jukebox's top, and contexts of about a second for the bottom upsampler; like Jukebox, each level is
-#   its own autoencoder.
+#   its own autoencoder. A hierarchy with one shared decoder, trained on these clips, leans on its bottom level (its
+#   top level first bypassed, then carrying about a third).
 #
 # ## Exercises
 #
@@ -794,8 +887,9 @@ print(f"context in seconds: course bottom upsampler {contexts['course bottom ups
 #    `changes` replacing its fields, the same `TrainConfig` with `warmup_steps=min(5, steps)` and `seed=seed`), returning
 #    the fraction of the codebook used when the trained level encodes the 16 validation crops at once
 #    (`vqvae.code_statistics(m.encode(torch.cat(valid_crops), sr=SR), cfg.codebook_size)`). Compare
-#    `ablation_usage(200, codebook_size=256)` with `restart_threshold=0.0` added (or plot section 4's curves with
-#    `codebook_run(label, 200, codebook_size=256, ...)`): does the run without restarts ever recover the codes it lost?
+#    `ablation_usage(200, codebook_size=256)` with `restart_threshold=0.0` added, then both at 600 steps (or plot
+#    section 4's curves with `codebook_run(label, 600, codebook_size=256)`): with four times the codes of the
+#    3,000-step runs, how far has the run without restarts recovered the codes it lost, and how fast?
 # 3. **No STFT loss.** Train section 3's level on the mel loss alone: `mel_only = train_level(200, stft_weight=0.0)`.
 #    Listen to it next to `live` and compare both on `held_clip` with `quality_table`: which measure gets worse
 #    without the STFT term?

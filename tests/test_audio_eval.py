@@ -143,3 +143,16 @@ def test_fp16_if_lossless_keeps_float16_when_it_loses_nothing(tmp_path):
     assert [r["n_codebooks"] for r in table] == [1, 2, 3]
     _, strict, _ = audio_eval.fp16_if_lossless(model, autoencoder, tmp_path / "h.pt", clips, 16000, tolerance=0.0)
     assert strict is (delta == 0.0)
+
+
+def test_match_peak_scales_each_clip_to_the_corpus_peak_and_keeps_silence():
+    rng = np.random.default_rng(0)
+    a = np.stack([0.3 * rng.standard_normal(100), np.zeros(100), 2.0 * np.sin(np.arange(100.0))]).astype(np.float32)
+    b = ae.match_peak(a)
+    assert b.shape == a.shape and np.allclose(np.abs(b).max(1), [ac.PEAK, 0.0, ac.PEAK])
+    assert np.allclose(b[0] / a[0], b[0][0] / a[0][0])  # a gain per clip: the shape of the waveform is kept
+    assert np.allclose(ae.match_peak(b), b)  # a clip at the corpus peak is left as it is
+    with pytest.raises(ValueError, match="peak"):
+        ae.match_peak(a, peak=1.5)
+    with pytest.raises(ValueError, match=r"\(n, T\)"):
+        ae.match_peak(a[0])

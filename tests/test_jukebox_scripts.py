@@ -13,7 +13,8 @@ ROOT = Path(__file__).resolve().parent.parent
 script = load_script  # scripts/<name>.py as a module
 
 
-@pytest.mark.parametrize("name, args", [("train_vqvae", ["--hop", "64"]), ("train_priors", ["--which", "top"])])
+@pytest.mark.parametrize("name, args", [("train_vqvae", ["--hop", "64"]), ("train_priors", ["--which", "top"]),
+                                        ("ablate_codebook", []), ("shared_hierarchy", [])])
 def test_scripts_refuse_the_shipped_folder(name, args, capsys):
     mod = script(name)
     with pytest.raises(SystemExit):
@@ -134,3 +135,33 @@ def test_diagnose_upsampler_scores_the_clips_own_codes_upsampled(tmp_path):
     assert json.loads((tmp_path / "d.json").read_text())["rows"] == rows
     with pytest.raises(ValueError, match="ratio"):
         mod.main(["--per-family", "1", "--upper", str(ROOT / "data" / "checkpoints" / "level_hop1024.pt")])
+
+
+def test_ablate_codebook_runs_the_variants_and_writes_their_curves(tmp_path):
+    """Two of the four variants, a few steps: one validation per interval, one movement value per interval."""
+    import json
+
+    out = tmp_path / "a.json"
+    r = script("ablate_codebook").main(["--steps", "6", "--eval-every", "3", "--n-valid", "8", "--variants",
+                                        "no restarts", "neither", "--out", str(out)])
+    assert list(r["runs"]) == ["no restarts", "neither"]
+    for run in r["runs"].values():
+        assert run["valid_step"] == [3, 6] and len(run["movement"]) == 2
+        assert all(0 <= u <= 1 for u in run["valid_metrics"]["usage"])
+    assert r["runs"]["neither"]["config_changes"] == {"mu": 0.0, "restart_threshold": 0.0}
+    assert json.loads(out.read_text())["command"].startswith("python scripts/ablate_codebook.py --steps 6")
+    with pytest.raises(SystemExit):
+        script("ablate_codebook").parse_args(["--n-valid", "12"])
+
+
+def test_shared_hierarchy_script_scores_the_shared_model_and_the_top_level_alone(tmp_path):
+    import json
+
+    out = tmp_path / "s.json"
+    r = script("shared_hierarchy").main(["--steps", "4", "--eval-every", "2", "--n-valid", "4", "--width", "8",
+                                         "--codebook-size", "16", "--depth", "1", "--out", str(out)])
+    assert [c["step"] for c in r["shared"]] == [2, 4] and r["hops"] == [64, 256]
+    for c in r["shared"]:
+        assert c["own"] < c["silence"] and c["both_swapped"] > 0
+    assert set(r["top_alone"]) == {"own", "swapped", "silence", "usage", "perplexity"}
+    assert json.loads(out.read_text())["steps"] == 4

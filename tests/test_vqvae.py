@@ -463,3 +463,62 @@ def test_a_file_saved_before_a_config_field_existed_loads_with_its_default(tmp_p
     assert all(torch.equal(a, b) for a, b in zip(old.state_dict().values(), m.state_dict().values()))
     with pytest.raises(ValueError, match="another configuration"):
         V.load_checkpoint(tmp_path / "old.pt", V.VQVAEConfig.tiny(hop=8, channels=32, min_channels=16))
+
+
+# --- the codebook ablation and the shared hierarchy (notebook 04, sections 4 and 8) -------------------------------
+def test_codebook_ablation_run_records_the_codebook_movement_per_step():
+    """One value of movement per step; with mu = 0 a code the batch used jumps to its batch mean, so the codebook
+    moves more than with the EMA's decay of 0.99 (no restarts in either; same data, same seed)."""
+    crops = lambda g, b: {"audio": clip(B=b, T=256, seed=int(torch.randint(0, 1000, (1,), generator=g)))}  # noqa: E731
+    valid = [clip(B=4, T=256, seed=99)]
+    runs = {}
+    for label in ("no restarts", "neither"):
+        cfg = V.VQVAEConfig.tiny(hop=8, **V.ABLATION_VARIANTS[label])
+        runs[label] = V.codebook_ablation_run(cfg, crops, valid, steps=12, eval_every=4, seed=0)
+    for h in runs.values():
+        assert len(h["movement"]) == 12 and h["valid_step"] == [4, 8, 12]
+        assert {"usage", "perplexity", "recon", "spectral"} <= set(h["valid_metrics"])
+    assert np.mean(runs["neither"]["movement"][2:]) > 3 * np.mean(runs["no restarts"]["movement"][2:])
+    assert set(V.ABLATION_VARIANTS) == {"EMA 0.99 + restarts", "no restarts", "no averaging (mu=0)", "neither"}
+
+
+def test_shared_hierarchy_shapes_hooks_and_refusals():
+    cfg = V.VQVAEConfig.tiny(hop=8)
+    m = V.SharedHierarchy(cfg, top_factor=4, seed=0)
+    assert m.hop == 32
+    x = clip(B=3, T=32 * 5 + 7)
+    out = m(x)
+    assert out.audio.shape == x.shape and out.codes[0].shape == (3, 24) and out.codes[1].shape == (3, 6)
+    bottom, top = m.encode(x)
+    assert bottom.shape == (3, 24) and top.shape == (3, 6)
+    assert m.decode(bottom, top).shape == (3, 24 * 8)
+    # the one decoder reads both levels: other top codes, other audio
+    assert not torch.allclose(m.decode(bottom, top), m.decode(bottom, (top + 1) % cfg.codebook_size))
+    # both quantisers learn in the training hook
+    loss, metrics = V.loss_fn(m, x)
+    loss.backward()
+    before = [q.codebook.clone() for q in (m.quantizer, m.top_quantizer)]
+    assert len(V.update_codebooks(m)) == 2
+    assert all(not torch.equal(b, q.codebook) for b, q in zip(before, (m.quantizer, m.top_quantizer)))
+    assert {"recon", "spectral", "usage", "perplexity"} <= set(metrics)
+    with pytest.raises(ValueError, match="T >= 32"):
+        m(clip(B=2, T=16))
+    with pytest.raises(ValueError, match="hop"):
+        V.SharedHierarchy(V.VQVAEConfig.tiny(hop=8), top_factor=0)
+
+
+def test_hierarchy_reliance_swaps_codes_between_clips():
+    torch.manual_seed(0)
+    m = V.SharedHierarchy(V.VQVAEConfig.tiny(hop=8), seed=0)
+    x = clip(B=4, T=32 * 16)
+    x[1] = 0.5 * torch.sin(torch.linspace(0, 300, x.shape[1]))  # clips that differ
+    m(x)  # the first training-mode forward initialises the codebooks
+    r = V.hierarchy_reliance(m, x)
+    assert set(r) == {"own", "top_swapped", "bottom_swapped", "both_swapped", "silence", "top_usage", "top_perplexity"}
+    bottom, top = m.encode(x)
+    from helpers.audio_quality import multi_resolution_stft_loss
+    assert r["top_swapped"] == pytest.approx(float(multi_resolution_stft_loss(x, m.decode(bottom, top.roll(1, 0)))))
+    assert r["own"] == pytest.approx(float(multi_resolution_stft_loss(x, m.decode(bottom, top))))
+    assert 0 < r["top_usage"] <= 1 and r["top_perplexity"] >= 1
+    with pytest.raises(ValueError, match="two clips"):
+        V.hierarchy_reliance(m, x[:1])
