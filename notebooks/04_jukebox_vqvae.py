@@ -581,6 +581,44 @@ print(f"family at guidance {GUIDANCE:g}: robust {ci(best['robust'])}, clean {ci(
 #   scales on these same 96 samples, so that row is a little optimistic.
 
 # %% [markdown]
+# The same question for how the samples *sound*, on [notebook 06](06_evaluation.ipynb)'s one scale:
+# `scripts/jukebox_fad_stages.py` sends notebook 06's held-out chorale clips down the hierarchy as far as a stage
+# (their own codes of that level) and back up through the upsamplers below and the bottom level's decoder, and
+# measures each row's Fréchet distance to real clips (the plug-in FAD, × the real clips' own, and its bias-corrected
+# interval), also with every clip brought to the corpus's peak (notebook 06, section 5, "How much of a distance is
+# loudness?"), and the family the robust judge hears. The `top-down` row is notebook 06's Jukebox row:
+
+# %%
+stages = json.loads((CKPT / "jukebox_fad_stages.json").read_text())
+for name, rec in stages["checkpoints"].items():
+    assert file_sha256(CKPT / Path(rec["path"]).name) == rec["sha256"], f"{name}: measured on other weights"
+assert stages["corpus"] == corpus.recipe.hash()
+print(f"{stages['n_clips']} held-out chorale clips; real clips' own FAD {stages['real_fad']:.0f}; {stages['command']}")
+print(format_table([(r["row"], "" if r["guidance"] is None else f"{r['guidance']:g}", f"{r['fad']:.0f}",
+                     f"{r['fad'] / stages['real_fad']:.1f}",
+                     f"{r['fad_corrected']:.0f} [{r['fad_low']:.0f}, {r['fad_high']:.0f}]",
+                     f"{r['fad_at_corpus_peak']:.0f}", f"{r['family']:.2f}") for r in stages["rows"]],
+                   ["from the clip's own ...", "guidance", "FAD", "x real", "b.c. [95%]", "at corpus peak", "family"]))
+rec_fad = next(r["fad"] for r in stages["rows"] if r["row"] == "reconstruction")
+by_stage = {(r["row"], r["guidance"]): r["fad"] for r in stages["rows"]}
+last_share = {g: (by_stage["middle codes, last upsampler", g] - rec_fad) / (by_stage["top-down", g] - rec_fad)
+              for g in sorted({r["guidance"] for r in stages["rows"] if r["guidance"] is not None})}
+print("share of the distance from the reconstructions to the top-down samples already there after the last "
+      "upsampler: " + ", ".join(f"guidance {g:g}: {v:.0%}" for g, v in last_share.items()))
+assert all(0.7 < v <= 1.0 for v in last_share.values())  # most of the way, at every scale
+for g in last_share:  # "the distance grows at every stage"
+    assert (rec_fad < by_stage["middle codes, last upsampler", g] < by_stage["top codes, both upsamplers", g]
+            < by_stage["top-down", g])
+
+# %% [markdown]
+# The distance grows at every stage, and most of it (more than two thirds of the way from the level's
+# reconstructions to the top-down samples, at both scales; asserted) already at the last upsampler: given the
+# clips' own middle codes, its samples sit nearly as far from real clips as samples that know nothing of the clip
+# but its label. The top prior and the middle upsampler add the rest. So the stage that loses the tempo is also the
+# one that makes the samples sound least like the corpus: the next model to improve is the last upsampler (the
+# changes tried on it are in `data/checkpoints/README.md`).
+
+# %% [markdown]
 # Why are the upsamplers the slow stage? The bottom one must write 250 codes per second of audio, the middle one 62.5,
 # the top prior 15.6, one transformer step each. The measured steps per second of each model and what each candidate
 # hop would cost:
@@ -836,6 +874,8 @@ print(f"live run (section 3): validation mel {vm['mel'][0]:.3f} -> {vm['mel'][-1
       + "; codebook movement per step " + ", ".join(f"{label} {v:.1%}" for label, v in movement.items()))
 print("ablation, 3,000 steps: first step with 90% of the codes used " + ", ".join(f"{k} {v}" for k, v in first_90.items())
       + "; waveform error over the last 1,000 steps " + ", ".join(f"{k} {t['recon']:.2f}" for k, t in tail.items()))
+print("one-scale FAD, share of the way from the hop-64 reconstructions to the top-down samples already covered by the "
+      "last upsampler: " + ", ".join(f"guidance {g:g} {v:.0%}" for g, v in last_share.items()))
 print(f"shared hierarchy: the top level carries {share['top'][0]:.2f} -> {share['top'][-1]:.2f} of a swap of both, "
       f"the bottom level {share['bottom'][0]:.2f} -> {share['bottom'][-1]:.2f}")
 print(f"context in seconds: course bottom upsampler {contexts['course bottom upsampler']:.2f}, Jukebox bottom "
@@ -865,7 +905,8 @@ print(f"context in seconds: course bottom upsampler {contexts['course bottom ups
 #   hop-64 level's own reconstructions keep it (section 6's table): the level, not the priors, is now the limit.
 #   Tempo band and mode are asked of the top prior and not followed (chance): the level loses the mode, and keeps the
 #   tempo that the last upsampler then loses (its onsets agree with the clip's far less than the level's, and less
-#   the harder guidance pushes the family). Notebook 06 scores these samples on its one scale. The timings depend on the machine's load; `make bench`
+#   the harder guidance pushes the family), and it is also where most of the samples' distance from real clips on
+#   notebook 06's scale arises. Notebook 06 scores these samples on its one scale. The timings depend on the machine's load; `make bench`
 #   (`tests/benchmarks/bench_jukebox.py`) measures them again.
 # - Where the course departs from Jukebox (section 8): cosine codes (ViT-VQGAN's), three levels at 16 kHz whose bottom
 #   is coarser than Jukebox's top, and contexts of about a second for the bottom upsampler; like Jukebox, each level is

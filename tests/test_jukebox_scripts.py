@@ -14,7 +14,8 @@ script = load_script  # scripts/<name>.py as a module
 
 
 @pytest.mark.parametrize("name, args", [("train_vqvae", ["--hop", "64"]), ("train_priors", ["--which", "top"]),
-                                        ("ablate_codebook", []), ("shared_hierarchy", [])])
+                                        ("ablate_codebook", []), ("shared_hierarchy", []),
+                                        ("jukebox_fad_stages", [])])
 def test_scripts_refuse_the_shipped_folder(name, args, capsys):
     mod = script(name)
     with pytest.raises(SystemExit):
@@ -165,3 +166,21 @@ def test_shared_hierarchy_script_scores_the_shared_model_and_the_top_level_alone
         assert c["own"] < c["silence"] and c["both_swapped"] > 0
     assert set(r["top_alone"]) == {"own", "swapped", "silence", "usage", "perplexity"}
     assert json.loads(out.read_text())["steps"] == 4
+
+
+def test_jukebox_fad_stages_scores_each_stage_on_the_one_scale(tmp_path):
+    """16 held-out clips, one guidance scale: the four rows in order, the reconstruction nearer real clips than the
+    top-down samples, every row's interval holding its estimate; a too-short --n refused."""
+    import json
+
+    out = tmp_path / "f.json"
+    r = script("jukebox_fad_stages").main(["--n", "16", "--guidance", "5", "--out", str(out)])
+    assert [row["row"] for row in r["rows"]] == ["reconstruction", "middle codes, last upsampler",
+                                                 "top codes, both upsamplers", "top-down"]
+    by = {row["row"]: row for row in r["rows"]}
+    assert by["reconstruction"]["fad"] < by["top-down"]["fad"]
+    assert all(row["fad_low"] <= row["fad_corrected"] <= row["fad_high"] and 0 <= row["family"] <= 1 for row in r["rows"])
+    assert set(r["checkpoints"]) >= {"upsampler_hop64.pt", "level_hop64.pt", "prior_top.pt"}
+    assert json.loads(out.read_text())["n_clips"] == 16
+    with pytest.raises(SystemExit):
+        script("jukebox_fad_stages").parse_args(["--n", "8"])
