@@ -527,21 +527,25 @@ assert GUIDANCE == max(rows, key=lambda g: rows[g]["robust"]["accuracy"]) and GU
 assert chance["family"] < rows[0.0]["robust"]["low"] and rows[0.0]["robust"]["high"] < best["robust"]["low"]
 assert rows[1.0]["robust"]["accuracy"] > rows[0.0]["robust"]["accuracy"]  # the label as trained adds, guidance more
 assert best["robust"]["low"] <= ceiling["robust"]["accuracy"] <= best["robust"]["high"]  # as often as the level keeps it
+assert best["robust"]["accuracy"] >= 0.8  # "four clips in five"
 assert best["clean"]["accuracy"] > 2 * rows[0.0]["clean"]["accuracy"] and best["clean"]["low"] > 0.4  # the clean judge too
-for attribute in ("tempo_band", "mode"):  # asked, but not heard: every row's interval holds chance
-    assert all(r[f"robust {attribute}"]["low"] < chance[attribute] < r[f"robust {attribute}"]["high"] for r in rows.values())
+assert all(r["robust mode"]["low"] < chance["mode"] < r["robust mode"]["high"] for r in rows.values())  # mode: chance
+assert rows[0.0]["robust tempo_band"]["low"] > chance["tempo_band"]  # tempo: above chance with the null label only
+assert all(r["robust tempo_band"]["low"] < chance["tempo_band"] < r["robust tempo_band"]["high"]
+           for g, r in rows.items() if g >= 1)
 assert ceiling["robust tempo_band"]["low"] > 1.5 * chance["tempo_band"]  # the level keeps the tempo ...
 assert 0.7 < ceiling["robust tempo_band"]["accuracy"] < 0.8 and 0.7 < ceiling["robust"]["accuracy"] < 0.8  # (3/4)
-assert 0.2 < rows[0.0]["robust"]["accuracy"] < 0.3  # a quarter
+assert 0.2 < rows[0.0]["robust"]["accuracy"] < 1 / 3  # under a third
 assert ceiling["robust mode"]["low"] < chance["mode"] < ceiling["robust mode"]["high"] < real["robust mode"]["low"]
-assert best["clean"]["accuracy"] >= ceiling["clean"]["accuracy"]
+assert best["clean"]["accuracy"] > ceiling["clean"]["accuracy"]
 # where the tempo is lost: the last upsampler, from the clips' own middle-level codes, at each guidance scale
 mid = {r["guidance"]: r for r in jbc["references"].values() if r.get("from_level") == len(jbc["hops"]) - 2}
 top_up = next(r for r in jbc["references"].values() if r.get("from_level") == 0)
 assert mid[0.0]["robust tempo_band"]["low"] > chance["tempo_band"]  # with no label the tempo comes through ...
 assert mid[max(mid)]["robust tempo_band"]["low"] < chance["tempo_band"]  # ... at the strongest guidance it does not
 assert mid[max(mid)]["robust"]["accuracy"] > 2 * mid[0.0]["robust"]["accuracy"]  # while the family is heard more
-assert max(r["onset_agreement"] for r in mid.values()) < 0.5 * ceiling["onset_agreement"]  # under half the level's
+assert 0.5 < max(r["onset_agreement"] for r in mid.values()) / ceiling["onset_agreement"] < 0.7  # about 3/5 at best
+assert mid[0.0]["onset_agreement"] == max(r["onset_agreement"] for r in mid.values())  # ... with no label
 assert mid[max(mid)]["onset_agreement"] < min(r["onset_agreement"] for g, r in mid.items() if g <= 1)
 assert top_up["robust tempo_band"]["low"] < chance["tempo_band"] < top_up["robust tempo_band"]["high"]
 assert one[64]["family"] < 2 / 3 < ceiling["robust"]["accuracy"]  # the clean classifier on the one scale, this judge here
@@ -555,27 +559,30 @@ print(f"family at guidance {GUIDANCE:g}: robust {ci(best['robust'])}, clean {ci(
 # What the table shows, row by row (the cell above asserts each reading):
 #
 # - **The family.** With the null label at the upsamplers (guidance 0), the family reaches the top prior only, and
-#   the samples are heard as the asked family in about a quarter of the clips: above chance, so the top codes carry
+#   the samples are heard as the asked family in under a third of the clips: above chance, so the top codes carry
 #   a little of it down, but far from the reconstructions of real clips. Given to the upsamplers as trained
 #   (guidance 1) it is heard more often, and with classifier-free guidance more often still, up to the **ceiling**:
-#   at the best scale the robust judge hears the asked family about as often as in the hop-64 level's own
-#   reconstructions of real clips (the ceiling lies inside the row's interval). The priors now carry the family as
-#   far as the level can; the level, whose reconstructions of these clips are heard as their family in about three
-#   quarters of them by this judge (and in under two thirds by the clean classifier, section 5), is the limit. The
-#   clean judge, which hears a family only where it sounds like the real instrument, hears it in the samples at
-#   least as often as in the reconstructions.
-# - **Tempo and mode** are asked of the top prior but not followed: every row's interval holds chance. The mode is
-#   lost by the bottom level itself (its reconstructions are heard in the right mode only at chance), so no prior
-#   could carry it to the judge. The tempo is not: the level keeps it (three quarters of its reconstructions), and
-#   the rows *where a label is lost* show where it goes. Upsampled from the clips' own top codes (guidance 5), the
-#   samples are heard at their clip's tempo only at chance: whatever the top prior writes, the tempo would not reach
-#   the samples there. From the clips' own middle codes, with no label (guidance 0), the last upsampler keeps the
-#   tempo above chance; guided towards the family, it lets the family be heard more often and the tempo less often,
-#   until at the strongest guidance the tempo holds chance. Its onsets agree with the clip's less than half as well as the level's reconstructions do, and
-#   least at the strongest guidance: the last upsampler writes 250 codes per second from two layers and a second of
-#   context, and keeps the instrument better than the timing. `data/checkpoints/README.md` records three changes tried
-#   on it (a deeper model, a wider conditioner, corrupted inputs, each for 1,000 steps) and guidance on the middle
-#   codes as well as the family: none kept the timing and the instrument together (`scripts/diagnose_upsampler.py`
+#   at the best scale the robust judge hears the asked family in four clips of five, about as often as in the hop-64
+#   level's own reconstructions of real clips (the ceiling lies inside the row's interval). The priors carry the
+#   family as far as the level can; the level, whose reconstructions of these clips are heard as their family in
+#   about three quarters of them by this judge (and in under two thirds by the clean classifier, section 5), is the
+#   limit. The clean judge, which hears a family only where it sounds like the real instrument, hears it in the
+#   samples more often than in the reconstructions: guidance pushes each clip towards its family's sound.
+# - **Mode** is asked of the top prior but not followed: every row's interval holds chance. It is lost by the bottom
+#   level itself (its reconstructions are heard in the right mode only at chance), so no prior could carry it to the
+#   judge. **The tempo** is heard above chance in one row only, with the null label at the upsamplers (guidance 0);
+#   at every scale that gives them the family, it holds chance. The level keeps it (three quarters of its
+#   reconstructions), and the rows *where a label is lost* show where it goes. Upsampled from the clips' own top
+#   codes (guidance 5), the samples are heard at their clip's tempo only at chance: whatever the top prior writes,
+#   the tempo would not reach the samples there. From the clips' own middle codes, with no label (guidance 0), the
+#   last upsampler keeps the tempo above chance; guided towards the family, it lets the family be heard more often
+#   and the tempo less often, until at the strongest guidance the tempo holds chance. Its onsets agree with the
+#   clip's at best (with no label) about three fifths as well as the level's reconstructions do, and least at the
+#   strongest guidance: the last upsampler writes 250 codes per second from two layers and a second of context, and
+#   keeps the instrument better than the timing. `data/checkpoints/README.md` records what was tried on it: three
+#   changes (a deeper model, a wider conditioner, corrupted inputs, each for 1,000 steps) and guidance on the middle
+#   codes as well as the family kept the timing and the instrument together no better; the same model trained twice
+#   as long (the shipped one, 5,000 steps) kept both better than its predecessor (`scripts/diagnose_upsampler.py`
 #   scores any upsampler this way).
 # - The confusion matrix shows which families the samples are taken for. Guidance was chosen as the best of five
 #   scales on these same 96 samples, so that row is a little optimistic.
@@ -605,18 +612,24 @@ last_share = {g: (by_stage["middle codes, last upsampler", g] - rec_fad) / (by_s
               for g in sorted({r["guidance"] for r in stages["rows"] if r["guidance"] is not None})}
 print("share of the distance from the reconstructions to the top-down samples already there after the last "
       "upsampler: " + ", ".join(f"guidance {g:g}: {v:.0%}" for g, v in last_share.items()))
-assert all(0.7 < v <= 1.0 for v in last_share.values())  # most of the way, at every scale
-for g in last_share:  # "the distance grows at every stage"
-    assert (rec_fad < by_stage["middle codes, last upsampler", g] < by_stage["top codes, both upsamplers", g]
-            < by_stage["top-down", g])
+steps_added = {g: {"last upsampler": by_stage["middle codes, last upsampler", g] - rec_fad,
+                   "middle upsampler": by_stage["top codes, both upsamplers", g] - by_stage["middle codes, last upsampler", g],
+                   "top prior": by_stage["top-down", g] - by_stage["top codes, both upsamplers", g]} for g in last_share}
+for g, added in steps_added.items():
+    print(f"guidance {g:g}, FAD added by " + ", ".join(f"the {k} {v:.0f}" for k, v in added.items()))
+assert all(v > 0 for added in steps_added.values() for v in added.values())  # "the distance grows at every stage"
+g_hi, g_lo = max(last_share), min(last_share)
+assert max(steps_added[g_hi], key=steps_added[g_hi].get) == "last upsampler" and last_share[g_hi] > 0.6
+assert 0.7 < steps_added[g_lo]["top prior"] / steps_added[g_lo]["last upsampler"] < 1.4  # "about as much"
+assert last_share[g_lo] < 0.5 < last_share[g_hi]
 
 # %% [markdown]
-# The distance grows at every stage, and most of it (more than two thirds of the way from the level's
-# reconstructions to the top-down samples, at both scales; asserted) already at the last upsampler: given the
-# clips' own middle codes, its samples sit nearly as far from real clips as samples that know nothing of the clip
-# but its label. The top prior and the middle upsampler add the rest. So the stage that loses the tempo is also the
-# one that makes the samples sound least like the corpus: the next model to improve is the last upsampler (the
-# changes tried on it are in `data/checkpoints/README.md`).
+# The distance grows at every stage. At guidance 5, the scale these samples are drawn at, the last upsampler adds
+# the most, about two thirds of the way from the level's reconstructions to the top-down samples: given the clips'
+# own middle codes it already writes music further from real clips than the level's own codes are, as it writes the
+# timing worse. At guidance 1 the top prior adds about as much as the last upsampler (asserted). This upsampler was
+# trained twice as long as the one before it (5,000 steps, `data/checkpoints/README.md`); that earlier version lost
+# more at this stage, and more of the timing. The last upsampler is still the model to improve first.
 
 # %% [markdown]
 # Why are the upsamplers the slow stage? The bottom one must write 250 codes per second of audio, the middle one 62.5,
@@ -867,7 +880,7 @@ print(f"sampling, x real time (batch 1): top prior {1 / r1['top_prior']:.1f}, up
 print(f"family heard by the robust judge in {len(FAMILIES) * jbc['per_family']} samples: guidance 0 (the family at "
       f"the top prior only) {ci(rows[0.0]['robust'])}, guidance 1 {ci(rows[1.0]['robust'])}, guidance {GUIDANCE:g} "
       f"{ci(best['robust'])}; hop-64 reconstructions {ci(ceiling['robust'])}; chance {jbc['chance']['family']:.3f}")
-print(f"tempo band at guidance {GUIDANCE:g}: {ci(best['robust tempo_band'])} (chance "
+print(f"tempo band at guidance 0: {ci(rows[0.0]['robust tempo_band'])}, at guidance {GUIDANCE:g}: {ci(best['robust tempo_band'])} (chance "
       f"{jbc['chance']['tempo_band']:.2f}); mode {ci(best['robust mode'])} (chance {jbc['chance']['mode']:.2f})")
 print(f"live run (section 3): validation mel {vm['mel'][0]:.3f} -> {vm['mel'][-1]:.3f} in 200 steps; ablation "
       f"(section 4): usage " + ", ".join(f"{label} {u:.0%}" for label, u in use.items())
@@ -900,14 +913,15 @@ print(f"context in seconds: course bottom upsampler {contexts['course bottom ups
 #   upsampler, with 16 times as many codes per second as the top prior, dominates; sampling several clips side by side
 #   shares the per-step overhead. These priors are tiny (their sizes, training steps and validation losses are
 #   printed in section 6).
-# - A label must reach the level that decides the timbre: at the top prior alone the family is heard in about a
-#   quarter of the samples; given to the upsamplers too, and sampled with classifier-free guidance, as often as the
-#   hop-64 level's own reconstructions keep it (section 6's table): the level, not the priors, is now the limit.
-#   Tempo band and mode are asked of the top prior and not followed (chance): the level loses the mode, and keeps the
-#   tempo that the last upsampler then loses (its onsets agree with the clip's far less than the level's, and less
-#   the harder guidance pushes the family), and it is also where most of the samples' distance from real clips on
-#   notebook 06's scale arises. Notebook 06 scores these samples on its one scale. The timings depend on the machine's load; `make bench`
-#   (`tests/benchmarks/bench_jukebox.py`) measures them again.
+# - A label must reach the level that decides the timbre: at the top prior alone the family is heard in under a
+#   third of the samples; given to the upsamplers too, and sampled with classifier-free guidance, in four of five,
+#   as often as the hop-64 level's own reconstructions keep it (section 6's table): the level, not the priors, is
+#   now the limit. The mode is asked of the top prior and not followed (chance): the level loses it. The tempo is
+#   followed only without guidance at the upsamplers: the level keeps it, and the last upsampler loses it (its
+#   onsets agree with the clip's less than the level's, and less the harder guidance pushes the family); at
+#   guidance 5 that stage is also where most of the samples' distance from real clips on notebook 06's scale
+#   arises. Notebook 06 scores these samples on its one scale. The timings depend on the machine's load; `make
+#   bench` (`tests/benchmarks/bench_jukebox.py`) measures them again.
 # - Where the course departs from Jukebox (section 8): cosine codes (ViT-VQGAN's), three levels at 16 kHz whose bottom
 #   is coarser than Jukebox's top, and contexts of about a second for the bottom upsampler; like Jukebox, each level is
 #   its own autoencoder. A hierarchy with one shared decoder, trained on these clips, leans on its bottom level (its
