@@ -594,7 +594,7 @@ class HierarchyOutput(NamedTuple):
     audio: torch.Tensor  # (B, T) reconstruction
     codes: tuple  # (bottom (B, T / hop), top (B, T / (hop * top_factor)))
     commit: torch.Tensor  # scalar, both levels
-    usage: torch.Tensor  # scalar, the top level's codebook (the one that collapses)
+    usage: torch.Tensor  # scalar, the top level's codebook (the one Jukebox saw collapse)
     perplexity: torch.Tensor  # scalar, the top level's
 
 
@@ -719,7 +719,7 @@ def codebook_ablation_run(config: VQVAEConfig, train_data, valid_data, steps: in
         the history of :func:`helpers.training.train` (``valid_step``, ``valid_metrics`` with ``usage``,
         ``perplexity``, ``recon``, ``spectral``, ...) with ``movement``: one value per step.
     """
-    from .training import TrainConfig, train  # training imports nothing of this module; kept local all the same
+    from .training import TrainConfig, train  # here, not at the top: loading a model never needs the training loop
 
     model = VQVAE(config, seed=seed)
     movement, previous = [], [model.quantizer.codebook.detach().clone()]
