@@ -13,7 +13,8 @@ the held-out real clips (the same instrument family, tempo, ...)::
         MusicGen-style sample for the held-out caption of clip i                   |
         symbolic piece, rendered like the corpus renders clip i  <-- render_matched(piece, attrs_i)
 
-- :func:`chorale_halves`: which clips are the reference and which the held-out "generator that is real music".
+- :func:`chorale_halves`: which clips are the reference and which the held-out "generator that is real music";
+  :func:`one_scale_halves`: those halves of the corpus's valid and test clips, as notebook 06 draws them.
 - :func:`render_matched`: a generated piece rendered with the *same* SoundFont, instruments, tempo and register as
   a corpus clip, through the corpus's own :func:`helpers.audio_corpus.render_clip` (so the only difference is the
   notes).
@@ -61,6 +62,21 @@ def chorale_halves(attributes: Sequence[dict], rng: np.random.Generator, texture
     pos = pos[rng.permutation(len(pos))]
     half = (len(pos) + 1) // 2
     return pos[:half], pos[half:]
+
+
+def one_scale_halves(corpus) -> tuple[list[dict], np.ndarray, np.ndarray, np.ndarray]:
+    """Notebook 06's one scale: the valid and test clips of an :class:`helpers.audio_corpus.AudioCorpus` pooled, and
+    their chorales split by :func:`chorale_halves` with seed 0, as the notebook and every script that reports on its
+    scale split them.
+
+    Returns:
+        ``(attributes, audio, reference, heldout)``: the pooled clips' attribute dicts and audio (N, T) float32, and
+        the positions of the reference half and the held-out half in them.
+    """
+    attributes = corpus.attributes("valid") + corpus.attributes("test")
+    audio = np.concatenate([corpus.clips("valid"), corpus.clips("test")]).astype(np.float32)
+    reference, heldout = chorale_halves(attributes, np.random.default_rng(0))
+    return attributes, audio, reference, heldout
 
 
 def render_matched(piece: Piece, attrs: dict, recipe: CorpusRecipe, start_quarter: float = 0.0,

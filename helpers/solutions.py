@@ -362,8 +362,6 @@ def check_ap_11_point(ap_11_point) -> float:
 LIVE_LEVEL = dict(hop=64, synthesis_hop=64, n_fft=256, dim=64, encoder_blocks=1, decoder_blocks=2, latent_dim=32,
                   n_codebooks=1, codebook_size=256, quantizer_dropout=0.0)
 """Section 3's live level of notebook 04 (``helpers.autoencoder``, one codebook), as AutoencoderConfig fields."""
-ABLATION_LEVEL = dict(hop=64, codebook_size=64, code_dim=16, channels=16, depth=1)
-"""Section 4's small time-domain level of notebook 04 (``helpers.vqvae``), as VQVAEConfig fields."""
 
 
 def train_level_reference(steps: int, seed: int = 0, **changes):
@@ -432,7 +430,7 @@ def ablation_usage_reference(steps: int, seed: int = 0, **changes) -> float:
     from .audio_corpus import AudioCorpus
 
     corpus = AudioCorpus.build()
-    cfg = vqvae.VQVAEConfig(**{"sample_rate": corpus.recipe.sr, **ABLATION_LEVEL, **changes})  # changes win
+    cfg = vqvae.VQVAEConfig(**{"sample_rate": corpus.recipe.sr, **vqvae.ABLATION_LEVEL, **changes})  # changes win
     model = vqvae.VQVAE(cfg, seed=seed)
     training.train(model, lambda m, batch: vqvae.loss_fn(m, batch["audio"]), corpus.random_crops("train", 0.25), None,
                    training.TrainConfig(steps=steps, batch_size=8, lr=2e-3, warmup_steps=min(5, steps), seed=seed,

@@ -692,6 +692,9 @@ def hierarchy_reliance(model: SharedHierarchy, audio: torch.Tensor) -> dict:
 
 
 # --- the codebook ablation (notebook 04, section 4) -----------------------------------------------------------------
+ABLATION_LEVEL = dict(hop=64, codebook_size=64, code_dim=16, channels=16, depth=1)
+"""Section 4's small time-domain level (VQVAEConfig fields, all but the sample rate): the ablation's runs."""
+
 ABLATION_VARIANTS = {  # label -> the VQVAEConfig changes of that run: what the codebook's update does without each part
     "EMA 0.99 + restarts": {},
     "no restarts": {"restart_threshold": 0.0},

@@ -213,7 +213,8 @@ display(play(held_clip[0].numpy(), sr=SR), play(before.numpy(), sr=SR), play(aft
 
 # %%
 valid_crops = [torch.from_numpy(corpus.clips("valid")[i:i + 8, :8000].copy()) for i in (0, 8)]  # 2 x (8, 0.5 s)
-ABLATION = dict(sample_rate=SR, hop=64, codebook_size=64, code_dim=16, channels=16, depth=1)
+ABLATION = dict(sample_rate=SR, **vqvae.ABLATION_LEVEL)  # a small time-domain level: the four runs' common config
+print(ABLATION)
 print({label: changes for label, changes in vqvae.ABLATION_VARIANTS.items()})  # each run's change to the config
 
 def codebook_run(label, steps=60, **changes):  # the run named `label` (its changes, then yours), `steps` steps

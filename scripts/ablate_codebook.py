@@ -32,7 +32,7 @@ from helpers import vqvae  # noqa: E402
 from helpers.audio_corpus import AudioCorpus  # noqa: E402
 from helpers.checkpoints import refuse_shipped_paths, write_results  # noqa: E402
 
-LEVEL = dict(hop=64, codebook_size=64, code_dim=16, channels=16, depth=1)  # notebook 04, section 4 (ABLATION)
+LEVEL = vqvae.ABLATION_LEVEL  # notebook 04, section 4 (ABLATION)
 
 
 def parse_args(argv=None):

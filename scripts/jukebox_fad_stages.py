@@ -69,9 +69,7 @@ def main(argv=None) -> dict:
     t0 = time.time()
     corpus = AudioCorpus.build(verbose=False)
     sr, T = corpus.recipe.sr, corpus.recipe.clip_samples
-    pool_attrs = corpus.attributes("valid") + corpus.attributes("test")
-    pool_audio = np.concatenate([corpus.clips("valid"), corpus.clips("test")])
-    ref_pos, held_pos = audio_eval.chorale_halves(pool_attrs, np.random.default_rng(0))  # notebook 06's halves
+    pool_attrs, pool_audio, ref_pos, held_pos = audio_eval.one_scale_halves(corpus)  # notebook 06's halves
     held_pos = held_pos[: args.n]
     attrs = [pool_attrs[i] for i in held_pos]
     pipe = jukebox.load_pipeline()

@@ -114,9 +114,7 @@ def main(argv=None) -> dict:
 
     corpus = AudioCorpus.build(verbose=False)
     sr, seconds = corpus.recipe.sr, corpus.recipe.clip_seconds
-    pool_attrs = corpus.attributes("valid") + corpus.attributes("test")
-    pool = np.concatenate([corpus.clips("valid"), corpus.clips("test")]).astype(np.float32)
-    ref_pos, held_pos = audio_eval.chorale_halves(pool_attrs, np.random.default_rng(0))
+    pool_attrs, pool, ref_pos, held_pos = audio_eval.one_scale_halves(corpus)  # notebook 06's halves
     held, held_attrs = pool[held_pos], [pool_attrs[i] for i in held_pos]
     clf = load_classifier()
     ref_emb = audio_eval.embed_and_predict(clf, pool[ref_pos], sr)[0]

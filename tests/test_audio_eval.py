@@ -156,3 +156,19 @@ def test_match_peak_scales_each_clip_to_the_corpus_peak_and_keeps_silence():
         ae.match_peak(a, peak=1.5)
     with pytest.raises(ValueError, match=r"\(n, T\)"):
         ae.match_peak(a[0])
+
+
+def test_one_scale_halves_pool_valid_and_test_and_split_the_chorales_as_notebook_06_does():
+    class Corpus:  # the two methods the helper reads
+        def attributes(self, split):
+            return [{"texture": t, "split": split} for t in ("chorale", "solo", "chorale", "chorale")]
+
+        def clips(self, split):
+            return np.full((4, 10), 1 if split == "valid" else 2, dtype=np.int16)
+
+    attrs, audio, ref, held = ae.one_scale_halves(Corpus())
+    assert [a["split"] for a in attrs] == ["valid"] * 4 + ["test"] * 4
+    assert audio.dtype == np.float32 and audio.shape == (8, 10) and audio[0, 0] == 1 and audio[4, 0] == 2
+    r, h = ae.chorale_halves(attrs, np.random.default_rng(0))
+    assert np.array_equal(ref, r) and np.array_equal(held, h)
+    assert sorted([*ref, *held]) == [0, 2, 3, 4, 6, 7]  # the chorales only
