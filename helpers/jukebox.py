@@ -498,9 +498,30 @@ def level_temperatures(temperature, n_levels: int = 2) -> tuple[float, ...]:
     return temps
 
 
+def upsampler_guidance(guidance_scale, n_upsamplers: int) -> tuple[float | None, ...]:
+    """Classifier-free guidance scales, one per upsampler (top first), from None (no guidance anywhere), one number
+    (every upsampler) or one number (or None) per upsampler: the family can be pushed hard where the codes are
+    written from little context and left as trained where they are not.
+
+    >>> upsampler_guidance(None, 2), upsampler_guidance(3, 2), upsampler_guidance((5, 1.5), 2)
+    ((None, None), (3.0, 3.0), (5.0, 1.5))
+    """
+    if isinstance(guidance_scale, (tuple, list)):
+        scales = tuple(guidance_scale)
+        if len(scales) != n_upsamplers:
+            raise ValueError(f"guidance_scale: one number or one per upsampler ({n_upsamplers}), got "
+                             f"{guidance_scale!r}")
+    else:
+        scales = (guidance_scale,) * n_upsamplers
+    scales = tuple(None if g is None else float(g) for g in scales)
+    if any(g is not None and g < 0 for g in scales):
+        raise ValueError(f"guidance_scale must be >= 0, got {guidance_scale!r}")
+    return scales
+
+
 @torch.no_grad()
 def upsample_codes(codes: torch.Tensor, upsamplers, generator: torch.Generator, label=None, temperature=1.0,
-                   top_k: int | None = None, guidance_scale: float | None = None) -> list[torch.Tensor]:
+                   top_k: int | None = None, guidance_scale=None) -> list[torch.Tensor]:
     """The codes of every lower level under given upper codes (B, L): each upsampler in turn writes the level below
     the previous one, as :func:`sample_top_down` does after its top prior. Given a clip's *own* upper codes, this
     asks where along the hierarchy something is lost: what the upsamplers drop, no top prior can put back.
@@ -508,7 +529,8 @@ def upsample_codes(codes: torch.Tensor, upsamplers, generator: torch.Generator, 
     Args:
         codes: (B, L) codes of the level above ``upsamplers[0]``.
         upsamplers: :class:`Upsampler` s, top first; label: (B,) families for the label-conditioned ones.
-        temperature: one number, or one per upsampler; guidance_scale: as in :func:`sample_top_down`.
+        temperature: one number, or one per upsampler; guidance_scale: as in :func:`sample_top_down` (one number,
+            or one per upsampler).
 
     Returns:
         one (B, L x ratios so far) tensor per upsampler, the bottom level's last.
@@ -517,10 +539,11 @@ def upsample_codes(codes: torch.Tensor, upsamplers, generator: torch.Generator, 
     temps = (tuple(temperature) if isinstance(temperature, (tuple, list)) else (temperature,) * len(upsamplers))
     if len(temps) != len(upsamplers):
         raise ValueError(f"temperature: one number or one per upsampler ({len(upsamplers)}), got {temperature!r}")
+    guides = upsampler_guidance(guidance_scale, len(upsamplers))
     out = []
-    for up, t in zip(upsamplers, temps):
+    for up, t, gs in zip(upsamplers, temps, guides):
         codes = up.sample(codes, generator, None, t, top_k, label=label if up.n_labels else None,
-                          guidance_scale=guidance_scale if up.n_labels else None)  # (B, L * ratio)
+                          guidance_scale=gs if up.n_labels else None)  # (B, L * ratio)
         out.append(codes)
     return out
 
@@ -529,7 +552,7 @@ def upsample_codes(codes: torch.Tensor, upsamplers, generator: torch.Generator, 
 def sample_top_down(levels, prior: MusicTransformer, upsamplers, label, seconds: float,
                     generator: torch.Generator, prompt_audio: torch.Tensor | None = None,
                     temperature=1.0, top_k: int | None = None,
-                    sr: int | None = None, guidance_scale: float | None = None) -> dict:
+                    sr: int | None = None, guidance_scale=None) -> dict:
     """Sample audio top-down through any number of levels: label -> top codes -> each lower level's codes, written by
     its upsampler under the codes of the level above -> the bottom level's decoder -> audio; every stage timed::
 
@@ -551,7 +574,8 @@ def sample_top_down(levels, prior: MusicTransformer, upsamplers, label, seconds:
             levels at different temperatures).
         sr: the prompt's sample rate (required with ``prompt_audio``; it must be the levels' rate).
         guidance_scale: classifier-free guidance on the family in every label-conditioned upsampler (trained with
-            label dropout); None: the label as trained, no guidance.
+            label dropout), or one scale per upsampler (:func:`upsampler_guidance`); None: the label as trained, no
+            guidance.
 
     Returns:
         dict with ``codes`` (one (B, L_i) tensor per level, top first), ``top`` and ``bottom`` (the first and last of
@@ -569,6 +593,7 @@ def sample_top_down(levels, prior: MusicTransformer, upsamplers, label, seconds:
         if upper.hop != lower.hop * up.ratio:
             raise ValueError(f"upper hop {upper.hop} != lower hop {lower.hop} x upsampler ratio {up.ratio}")
     temps = level_temperatures(temperature, len(levels))
+    guides = upsampler_guidance(guidance_scale, len(upsamplers))
     rate = levels[0].config.sample_rate  # the levels' rate (the prompt's, sr, is checked against it)
     n_top = int(seconds * rate // levels[0].hop)
     if n_top < 1:
@@ -593,7 +618,7 @@ def sample_top_down(levels, prior: MusicTransformer, upsamplers, label, seconds:
         t1 = time.perf_counter()
         codes.append(up.sample(codes[-1], generator, prompts[i + 1], temps[i + 1], top_k,
                                label=family if up.n_labels else None,
-                               guidance_scale=guidance_scale if up.n_labels else None))  # (B, L_i * ratio)
+                               guidance_scale=guides[i] if up.n_labels else None))  # (B, L_i * ratio)
         t_up.append(time.perf_counter() - t1)
     t2 = time.perf_counter()
     audio = levels[-1].decode(codes[-1])  # (B, T)

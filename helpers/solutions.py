@@ -483,7 +483,7 @@ def _jukebox_models_04():
 
 
 def sample_levels_reference(temperature, seconds: float = 1.0, seed: int = 0) -> dict:
-    """Exercise 4 (notebook 04): one piano clip (moderate tempo, major) sampled top-down at ``temperature`` (a number,
+    """Exercise 4 (notebook 04): one piano clip (moderate tempo, major, middle register) sampled top-down at ``temperature`` (a number,
     or (top, rest))."""
     import torch
 
@@ -491,7 +491,8 @@ def sample_levels_reference(temperature, seconds: float = 1.0, seed: int = 0) ->
 
     m = _jukebox_models_04()
     return sample_top_down(m["levels"], m["prior"], m["upsamplers"],
-                           label_of(m["prior"], family="piano", tempo_band="moderate", mode="major"), seconds,
+                           label_of(m["prior"], family="piano", tempo_band="moderate", mode="major",
+                                    register="middle"), seconds,
                            torch.Generator().manual_seed(seed), temperature=temperature)
 
 

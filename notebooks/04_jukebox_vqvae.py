@@ -20,11 +20,11 @@
 #   measures, and notebook 06's one scale with its floors), and what the lesson's first design kept at the same hops;
 #   and why Jukebox trains its levels apart (a hierarchy with one shared decoder, trained here, leans on its bottom
 #   level);
-# - top-down sampling with a **top prior** (conditioned on instrument family, tempo band and mode) and two
+# - top-down sampling with a **top prior** (conditioned on instrument family, tempo band, mode and register) and two
 #   **upsamplers** (each conditioned on the level above, added to its input as in Jukebox, and on the family too), with
 #   a prompt continuation and a widget for your own request, timed against Jukebox's published ~540× slower than
 #   [real time](GLOSSARY.md#real-time-factor);
-# - to measure whether the samples play the family, tempo and mode they are asked for, and what the label at the
+# - to measure whether the samples play the family, tempo, mode and register they are asked for, and what the label at the
 #   upsamplers and [classifier-free guidance](GLOSSARY.md#classifier-free-guidance) change;
 # - where the course departs from the paper: cosine codes, three levels at other rates, shorter contexts.
 #
@@ -108,7 +108,7 @@ assert int(44100 / 8) == 5512 and (16000 / 1024, 16000 / 256, 16000 / 64) == (15
 #
 # The whole pipeline, drawn from the shipped levels' configurations (their hops and rate; the rates in the boxes are
 # computed from them). Left, compression: each level has its own encoder and sees the raw audio. Right, generation,
-# top-down: the top prior writes the top codes after its label tokens (instrument family, tempo band, mode); each
+# top-down: the top prior writes the top codes after its label tokens (family, tempo band, mode, register); each
 # upsampler writes the level below, conditioned on the codes of the level above (stretched ×4 in time) and, as in
 # Jukebox, on the label too (dashed). Section 6 measures what that label buys, against the same upsamplers given the
 # null label. The bottom level's decoder turns the bottom codes into audio. Sections 2 to 5 build the left half,
@@ -117,7 +117,7 @@ assert int(44100 / 8) == 5512 and (16000 / 1024, 16000 / 256, 16000 / 64) == (15
 # %%
 level_configs = {hop: json.loads((CKPT / f"level_hop{hop}.json").read_text())["config"] for hop in (64, 256, 1024)}
 assert {c["sample_rate"] for c in level_configs.values()} == {SR} and all(h == c["hop"] for h, c in level_configs.items())
-draw_jukebox_hierarchy(sorted(level_configs), SR, label="family (+ tempo, mode at the top)")
+draw_jukebox_hierarchy(sorted(level_configs), SR, label="family (+ tempo, mode, register at the top)")
 plt.show()
 
 # %% [markdown]
@@ -422,7 +422,7 @@ assert one[1024]["chroma"] < 0.5 and levels[64].config.n_fft == 256 and levels[2
 # Now the generative half (`helpers/jukebox.py`). The three priors are the course's one decoder
 # (`helpers.transformer.MusicTransformer`, relative attention, KV cache), trained by `scripts/train_priors.py` on the
 # codes of the shipped levels (all 2,400 train clips, each cut to 62 top codes, 3.97 s):
-# - the **top prior** models `[family, tempo band, mode, 62 top codes]`: three label tokens from the corpus
+# - the **top prior** models `[family, tempo band, mode, register, 62 top codes]`: four label tokens from the corpus
 #   attributes in front (Jukebox conditions on artist, genre and the lyrics);
 # - two **upsamplers**, one per lower level: hop 256 under hop 1,024, and hop 64 under hop 256. Each embeds the codes
 #   of the level above, convolves them, upsamples them ×4 with a transposed convolution and **adds them to its input**
@@ -457,14 +457,15 @@ for name, m, f, hop in [("top prior", prior, "prior_top", 1024),
 # OpenMP thread mostly waits for the first (`make bench`, `tests/benchmarks/bench_threads.py`, measured one thread
 # fastest with and without a competing process; `data/checkpoints/README.md` has the table). Each
 # clip is then played with the family the course's judge (`classifier_robust.pt`) hears in it: a label is a
-# *request*; whether the samples follow it is measured on four clips here, and on 96 in the next cell.
+# *request*; whether the samples follow it is measured on four clips here, and on 143 in the next cell.
 
 # %%
 torch.set_num_threads(1)  # sampling: one thread (the training cells above used two)
 jbc = json.loads((CKPT / "jukebox_control.json").read_text())
 GUIDANCE = max(jbc["rows"], key=lambda r: r["robust"]["accuracy"])["guidance"]  # the best measured scale (below)
 families = ["piano", "organ", "strings", "reed"]
-label4 = torch.cat([jukebox.label_of(prior, family=f, tempo_band="moderate", mode="major") for f in families])
+label4 = torch.cat([jukebox.label_of(prior, family=f, tempo_band="moderate", mode="major", register="middle")
+                    for f in families])
 out4 = jukebox.sample_top_down(pipe["levels"], prior, upsamplers, label4, 4.0, torch.Generator().manual_seed(0),
                                guidance_scale=GUIDANCE)
 out1 = jukebox.sample_top_down(pipe["levels"], prior, upsamplers, label4[:1], 4.0, torch.Generator().manual_seed(1),
@@ -481,9 +482,10 @@ for f, a, h in zip(families, out4["audio"], heard):
     print(f"asked for {f}, the judge hears {h}"); display(play(a.numpy(), sr=SR))
 
 # %% [markdown]
-# **Do the samples play what they are asked for?** Four clips say little. `scripts/measure_jukebox.py` samples 12
-# clips per family (96 in all; inside each family every tempo band and mode is asked equally often; the same top
-# codes for every row) at five guidance scales, and asks two judges what they hear: the robust classifier (trained on
+# **Do the samples play what they are asked for?** Four clips say little. `scripts/measure_jukebox.py` samples 18
+# clips per family (143 in all: the test split holds 17 pipe clips), each asked for the family, tempo band, mode and
+# register of one held-out test clip (combinations the corpus holds: it has no pipe in the low register), the same
+# top codes for every row, at five guidance scales, and asks two judges what they hear: the robust classifier (trained on
 # real and decoded clips: the course's judge of generated audio) and the clean one (real clips only: it hears a
 # family only where it sounds like the real instrument). Guidance 0 gives the upsamplers the null label: the family
 # then reaches the top prior only, as in a pipeline whose upsamplers never see it. Beside them, the same judges on the
@@ -493,22 +495,29 @@ for f, a, h in zip(families, out4["audio"], heard):
 # from the middle level at every scale, which isolates the last upsampler). For the rows that stand for one clip each,
 # the last column is the **onset agreement** with that clip (`audio_quality.onset_agreement`: the correlation of the
 # two clips' spectral flux, 1 = the notes start at the same moments). Its JSON is loaded here, every checkpoint
-# checked by its SHA-256. Accuracies with their [Wilson](GLOSSARY.md#wilson-interval) 95% intervals:
+# checked by its SHA-256. Accuracies with their [Wilson](GLOSSARY.md#wilson-interval) 95% intervals; for tempo band,
+# mode and register, in brackets, the accuracy a row would have if what it plays did not depend on what it is asked
+# *within each family* (`measure_jukebox.within_family_chance`). The corpus ties register and tempo to the
+# instrument (a pipe never plays low), so samples that play their family's usual register score above a uniform
+# guess without following the request: a row follows an attribute only above its bracketed value.
 
 # %%
 for name, rec in jbc["checkpoints"].items():
     assert file_sha256(CKPT / Path(rec["path"]).name) == rec["sha256"], f"{name}: measured on other weights"
 assert jbc["families"] == list(FAMILIES) and jbc["conditions"] == list(prior.label_names)
 ci = lambda t: f"{t['accuracy']:.2f} [{t['low']:.2f}, {t['high']:.2f}]"  # noqa: E731
-table = [(f"{r['guidance']:g}", ci(r["robust"]), ci(r["clean"]), ci(r["robust tempo_band"]), ci(r["robust mode"]), "")
+others = jbc["conditions"][1:]  # what the top prior is asked besides the family
+cu = lambda t: f"{ci(t)} ({t['unrelated']:.2f})"  # noqa: E731 (and what a sample scores that ignores the request)
+table = [(f"{r['guidance']:g}", ci(r["robust"]), ci(r["clean"]), *(cu(r[f"robust {c}"]) for c in others), "")
          for r in jbc["rows"]]
-table += [(name, ci(r["robust"]), ci(r["clean"]), ci(r["robust tempo_band"]), ci(r["robust mode"]),
+table += [(name, ci(r["robust"]), ci(r["clean"]), *(cu(r[f"robust {c}"]) for c in others),
            f"{r['onset_agreement']:.2f}" if "onset_agreement" in r else "") for name, r in jbc["references"].items()]
 table += [("chance", f"{jbc['chance']['family']:.2f}", f"{jbc['chance']['family']:.2f}",
-           f"{jbc['chance']['tempo_band']:.2f}", f"{jbc['chance']['mode']:.2f}", "")]
-print(f"{jbc['per_family']} samples per family x {len(jbc['families'])} families, {jbc['seconds']:g} s each\n")
-print(format_table(table, ["guidance / reference", "family (robust)", "family (clean)", "tempo band (robust)",
-                           "mode (robust)", "onsets"]))
+           *(f"{jbc['chance'][c]:.2f}" for c in others), "")]
+print(f"{jbc['rows'][0]['robust']['n']} samples, {jbc['per_family']} per family (fewer where the test split has fewer), "
+      f"{jbc['seconds']:g} s each\n")
+print(format_table(table, ["guidance / reference", "family (robust)", "family (clean)",
+                           *(f"{c.replace('_', ' ')} (robust)" for c in others), "onsets"]))
 rows = {r["guidance"]: r for r in jbc["rows"]}
 ceiling = jbc["references"]["hop-64 reconstructions"]
 real = jbc["references"]["held-out test clips"]
@@ -531,37 +540,45 @@ assert best["robust"]["low"] <= ceiling["robust"]["accuracy"] <= best["robust"][
 assert best["robust"]["accuracy"] >= 0.8  # "four clips in five"
 assert best["clean"]["accuracy"] > 2 * rows[0.0]["clean"]["accuracy"] and best["clean"]["low"] > 0.4  # the clean judge too
 assert all(r["robust mode"]["low"] < chance["mode"] < r["robust mode"]["high"] for r in rows.values())  # mode: chance
-assert rows[0.0]["robust tempo_band"]["low"] > chance["tempo_band"]  # tempo: above chance with the null label only
-assert all(r["robust tempo_band"]["low"] < chance["tempo_band"] < r["robust tempo_band"]["high"]
-           for g, r in rows.items() if g >= 1)
+unrelated = lambda r, c: r[f"robust {c}"]["unrelated"]  # noqa: E731 (heard independent of asked, within a family)
+assert all(r["robust register"]["low"] > unrelated(r, "register") for r in rows.values())  # register: every row
+assert all(r["robust tempo_band"]["accuracy"] > unrelated(r, "tempo_band") + 0.05 for r in rows.values())  # tempo: a
+assert any(r["robust tempo_band"]["low"] < unrelated(r, "tempo_band") for r in rows.values())  # little, not always clear
+assert max(r["robust tempo_band"]["accuracy"] for r in rows.values()) < 0.45 < ceiling["robust tempo_band"]["low"]
 assert ceiling["robust tempo_band"]["low"] > 1.5 * chance["tempo_band"]  # the level keeps the tempo ...
-assert 0.7 < ceiling["robust tempo_band"]["accuracy"] < 0.8 and 0.7 < ceiling["robust"]["accuracy"] < 0.8  # (3/4)
-assert 0.2 < rows[0.0]["robust"]["accuracy"] < 1 / 3  # under a third
+assert 0.75 < ceiling["robust tempo_band"]["accuracy"] < 0.85 and 0.7 < ceiling["robust"]["accuracy"] < 0.8  # (4/5, 3/4)
+assert 0.3 < rows[0.0]["robust"]["accuracy"] < 0.4  # about a third
 assert ceiling["robust mode"]["low"] < chance["mode"] < ceiling["robust mode"]["high"] < real["robust mode"]["low"]
 assert best["clean"]["accuracy"] > ceiling["clean"]["accuracy"]
 # where the tempo is lost: the last upsampler, from the clips' own middle-level codes, at each guidance scale
 mid = {r["guidance"]: r for r in jbc["references"].values() if r.get("from_level") == len(jbc["hops"]) - 2}
 top_up = next(r for r in jbc["references"].values() if r.get("from_level") == 0)
-assert mid[0.0]["robust tempo_band"]["low"] > chance["tempo_band"]  # with no label the tempo comes through ...
-assert mid[max(mid)]["robust tempo_band"]["low"] < chance["tempo_band"]  # ... at the strongest guidance it does not
-assert mid[max(mid)]["robust"]["accuracy"] > 2 * mid[0.0]["robust"]["accuracy"]  # while the family is heard more
-assert 0.5 < max(r["onset_agreement"] for r in mid.values()) / ceiling["onset_agreement"] < 0.7  # about 3/5 at best
+assert mid[0.0]["robust tempo_band"]["low"] > 1.5 * unrelated(mid[0.0], "tempo_band")  # with no label the tempo comes
+assert mid[max(mid)]["robust tempo_band"]["accuracy"] < mid[0.0]["robust tempo_band"]["accuracy"] - 0.1  # through; the
+assert mid[max(mid)]["robust tempo_band"]["low"] > unrelated(mid[max(mid)], "tempo_band")  # strongest guidance loses some
+assert mid[max(mid)]["robust"]["accuracy"] > 1.5 * mid[0.0]["robust"]["accuracy"]  # while the family is heard more
+assert 0.6 < max(r["onset_agreement"] for r in mid.values()) / ceiling["onset_agreement"] < 0.75  # 2/3 at best
 assert mid[0.0]["onset_agreement"] == max(r["onset_agreement"] for r in mid.values())  # ... with no label
 assert mid[max(mid)]["onset_agreement"] < min(r["onset_agreement"] for g, r in mid.items() if g <= 1)
-assert top_up["robust tempo_band"]["low"] < chance["tempo_band"] < top_up["robust tempo_band"]["high"]
+assert top_up["robust tempo_band"]["accuracy"] < mid[max(mid)]["robust tempo_band"]["accuracy"]  # less from the top
+assert 0.65 < mid[0.0]["robust tempo_band"]["accuracy"] < 0.75 and 0.45 < mid[max(mid)]["robust tempo_band"]["accuracy"] < 0.6
+assert 0.75 < ceiling["robust register"]["accuracy"] < 0.85  # the level keeps the register (four fifths)
 assert one[64]["family"] < 2 / 3 < ceiling["robust"]["accuracy"]  # the clean classifier on the one scale, this judge here
 bottom_up = upsamplers[-1].config  # "two layers and a second of context"
 assert bottom_up.n_layer == 2 and 0.9 < bottom_up.max_len * jbc["hops"][-1] / SR < 1.1
 print(f"family at guidance {GUIDANCE:g}: robust {ci(best['robust'])}, clean {ci(best['clean'])}; the level's "
       f"reconstructions: robust {ci(ceiling['robust'])}, clean {ci(ceiling['clean'])}; tempo band heard in the "
-      f"reconstructions {ci(ceiling['robust tempo_band'])}, mode {ci(ceiling['robust mode'])}")
+      f"reconstructions {ci(ceiling['robust tempo_band'])}, mode {ci(ceiling['robust mode'])}; in the samples (each "
+      f"row's 'unrelated' value in brackets): register " + ", ".join(f"{ci(r['robust register'])} "
+      f"({unrelated(r, 'register'):.2f})" for r in rows.values()) + "; tempo band " + ", ".join(
+      f"{ci(r['robust tempo_band'])} ({unrelated(r, 'tempo_band'):.2f})" for r in rows.values()))
 
 # %% [markdown]
 # What the table shows, row by row (the cell above asserts each reading):
 #
 # - **The family.** With the null label at the upsamplers (guidance 0), the family reaches the top prior only, and
-#   the samples are heard as the asked family in under a third of the clips: above chance, so the top codes carry
-#   a little of it down, but far from the reconstructions of real clips. Given to the upsamplers as trained
+#   the samples are heard as the asked family in about a third of the clips: above chance, so the top codes carry
+#   some of it down, but far from the reconstructions of real clips. Given to the upsamplers as trained
 #   (guidance 1) it is heard more often, and with classifier-free guidance more often still, up to the **ceiling**:
 #   at the best scale the robust judge hears the asked family in four clips of five, about as often as in the hop-64
 #   level's own reconstructions of real clips (the ceiling lies inside the row's interval). The priors carry the
@@ -569,24 +586,27 @@ print(f"family at guidance {GUIDANCE:g}: robust {ci(best['robust'])}, clean {ci(
 #   about three quarters of them by this judge (and in under two thirds by the clean classifier, section 5), is the
 #   limit. The clean judge, which hears a family only where it sounds like the real instrument, hears it in the
 #   samples more often than in the reconstructions: guidance pushes each clip towards its family's sound.
+# - **The register** is followed in every row: each row's interval lies above its bracketed value, the share a
+#   sample would score by playing its family's usual register whatever it is asked. The register is pitch height,
+#   which the top codes carry; the level keeps it (four fifths of its reconstructions).
 # - **Mode** is asked of the top prior but not followed: every row's interval holds chance. It is lost by the bottom
 #   level itself (its reconstructions are heard in the right mode only at chance), so no prior could carry it to the
-#   judge. **The tempo** is heard above chance in one row only, with the null label at the upsamplers (guidance 0);
-#   at every scale that gives them the family, it holds chance. The level keeps it (three quarters of its
-#   reconstructions), and the rows *where a label is lost* show where it goes. Upsampled from the clips' own top
-#   codes (guidance 5), the samples are heard at their clip's tempo only at chance: whatever the top prior writes,
-#   the tempo would not reach the samples there. From the clips' own middle codes, with no label (guidance 0), the
-#   last upsampler keeps the tempo above chance; guided towards the family, it lets the family be heard more often
-#   and the tempo less often, until at the strongest guidance the tempo holds chance. Its onsets agree with the
-#   clip's at best (with no label) about three fifths as well as the level's reconstructions do, and least at the
-#   strongest guidance: the last upsampler writes 250 codes per second from two layers and a second of context, and
-#   keeps the instrument better than the timing. `data/checkpoints/README.md` records what was tried on it: three
-#   changes (a deeper model, a wider conditioner, corrupted inputs, each for 1,000 steps) and guidance on the middle
-#   codes as well as the family kept the timing and the instrument together no better; the same model trained twice
-#   as long (the shipped one, 5,000 steps) kept both better than its predecessor (`scripts/diagnose_upsampler.py`
-#   scores any upsampler this way).
+#   judge.
+# - **The tempo** comes through a little: every row is heard at the asked tempo more often than its bracketed value,
+#   by 0.05 and more, but below 0.45, and not every interval clears that value. The level keeps the tempo (four
+#   fifths of its reconstructions), and the rows *where a label is lost* show where it goes. From the clips' own
+#   middle codes with no label (guidance 0) the last upsampler keeps it in seven clips of ten; guided towards the
+#   family, it lets the family be heard more often and the tempo less often (about half at guidance 5). From the
+#   clips' own top codes it is kept less often still. Its onsets agree with the clip's at best (with no label) about
+#   two thirds as well as the level's reconstructions do, and least at the strongest guidance: the last upsampler
+#   writes 250 codes per second from two layers and a second of context, and keeps the instrument better than the
+#   timing. `data/checkpoints/README.md` records what was tried on it: three changes (a deeper model, a wider
+#   conditioner, corrupted inputs, each for 1,000 steps) and guidance on the middle codes as well as the family kept
+#   the timing and the instrument together no better; the same model trained longer (the shipped one: 5,000 steps,
+#   then 5,000 more from those weights) kept the onsets better at each step, at every guidance scale, and the family
+#   at guidance 5 at least as well (`scripts/diagnose_upsampler.py` scores any upsampler this way).
 # - The confusion matrix shows which families the samples are taken for. Guidance was chosen as the best of five
-#   scales on these same 96 samples, so that row is a little optimistic.
+#   scales on these same 143 samples, so that row is a little optimistic.
 
 # %% [markdown]
 # The same question for how the samples *sound*, on [notebook 06](06_evaluation.ipynb)'s one scale:
@@ -620,17 +640,20 @@ for g, added in steps_added.items():
     print(f"guidance {g:g}, FAD added by " + ", ".join(f"the {k} {v:.0f}" for k, v in added.items()))
 assert all(v > 0 for added in steps_added.values() for v in added.values())  # "the distance grows at every stage"
 g_hi, g_lo = max(last_share), min(last_share)
-assert max(steps_added[g_hi], key=steps_added[g_hi].get) == "last upsampler" and last_share[g_hi] > 0.6
-assert 0.7 < steps_added[g_lo]["top prior"] / steps_added[g_lo]["last upsampler"] < 1.4  # "about as much"
+assert max(steps_added[g_hi], key=steps_added[g_hi].get) == "last upsampler" and 0.45 < last_share[g_hi] < 0.65
+assert max(steps_added[g_lo], key=steps_added[g_lo].get) == "top prior"  # guidance 1: the top prior adds the most,
+assert steps_added[g_lo]["top prior"] > 0.6 * sum(steps_added[g_lo].values())  # two thirds of the way and more
 assert last_share[g_lo] < 0.5 < last_share[g_hi]
 
 # %% [markdown]
 # The distance grows at every stage. At guidance 5, the scale these samples are drawn at, the last upsampler adds
-# the most, about two thirds of the way from the level's reconstructions to the top-down samples: given the clips'
-# own middle codes it already writes music further from real clips than the level's own codes are, as it writes the
-# timing worse. At guidance 1 the top prior adds about as much as the last upsampler (asserted). This upsampler was
-# trained twice as long as the one before it (5,000 steps, `data/checkpoints/README.md`); that earlier version lost
-# more at this stage, and more of the timing. The last upsampler is still the model to improve first.
+# the most, about half of the way from the level's reconstructions to the top-down samples: given the clips' own
+# middle codes it already writes music further from real clips than the level's own codes are, as it writes the
+# timing worse. At guidance 1 the top prior adds the most, two thirds of the way and more: the clips' own top codes,
+# upsampled, stay close to real clips, the top codes it writes do not (asserted). The last upsampler was trained four
+# times as long as its first version (10,000 steps, `data/checkpoints/README.md`), and each doubling took it closer
+# to real clips at this stage; the middle upsampler and the top prior, trained twice as long, overfit their fewer
+# codes and did not improve. The next gains lie in the top prior's data (more clips) and in the last upsampler.
 
 # %% [markdown]
 # Why are the upsamplers the slow stage? The bottom one must write 250 codes per second of audio, the middle one 62.5,
@@ -673,7 +696,7 @@ cont = jukebox.sample_top_down(pipe["levels"], prior, upsamplers,
                                guidance_scale=GUIDANCE)
 prompt_s = SR // 1024 * 1024 / SR  # the first second, cut to whole top codes
 assert torch.equal(cont["codes"][0][0, :SR // 1024], jukebox.level_encode(levels[1024], test[i:i + 1, None, :SR // 1024 * 1024], SR)[0])
-print(f"clip {i} ({test_family[i]}, {test_attrs[i]['tempo_band']}, {test_attrs[i]['mode']}): prompt {prompt_s:.2f} s "
+print(f"clip {i} ({', '.join(test_attrs[i][k] for k in prior.label_names)}): prompt {prompt_s:.2f} s "
       f"({SR // 1024} top codes), continued to {cont['seconds_audio']:.2f} s")
 display(play(test[i].numpy(), sr=SR), play(cont["audio"][0].numpy(), sr=SR))
 fig, ax = plt.subplots(1, 2, figsize=(12, 3))
@@ -682,7 +705,7 @@ plot_spectrogram(cont["audio"][0].numpy(), SR, ax=ax[1], title="1 s prompt + con
 ax[1].axvline(prompt_s, color="w", ls="--"); plt.tight_layout()
 
 # %% [markdown]
-# **Your own request.** Pick a family, a tempo band, a mode and a guidance scale; each click samples a new 4-s clip
+# **Your own request.** Pick a family, a tempo band, a mode, a register and a guidance scale; each click samples a new 4-s clip
 # (about a second or two of computing) and plays it with what the judge hears.
 
 # %%
@@ -878,11 +901,11 @@ r1 = out1["rtf"]
 print(f"sampling, x real time (batch 1): top prior {1 / r1['top_prior']:.1f}, upsamplers "
       + ", ".join(f"{1 / v:.2f}" for v in r1["upsamplers"]) + f", decode {1 / r1['decode']:.0f}, total "
       f"{1 / r1['total']:.2f}; Jukebox ~{1 / jukebox_rtf:.4f}")
-print(f"family heard by the robust judge in {len(FAMILIES) * jbc['per_family']} samples: guidance 0 (the family at "
+print(f"family heard by the robust judge in {best['robust']['n']} samples: guidance 0 (the family at "
       f"the top prior only) {ci(rows[0.0]['robust'])}, guidance 1 {ci(rows[1.0]['robust'])}, guidance {GUIDANCE:g} "
       f"{ci(best['robust'])}; hop-64 reconstructions {ci(ceiling['robust'])}; chance {jbc['chance']['family']:.3f}")
-print(f"tempo band at guidance 0: {ci(rows[0.0]['robust tempo_band'])}, at guidance {GUIDANCE:g}: {ci(best['robust tempo_band'])} (chance "
-      f"{jbc['chance']['tempo_band']:.2f}); mode {ci(best['robust mode'])} (chance {jbc['chance']['mode']:.2f})")
+print(f"at guidance {GUIDANCE:g} (in brackets: heard independently of the request, within each family): register "
+      f"{cu(best['robust register'])}, tempo band {cu(best['robust tempo_band'])}, mode {cu(best['robust mode'])}")
 print(f"live run (section 3): validation mel {vm['mel'][0]:.3f} -> {vm['mel'][-1]:.3f} in 200 steps; ablation "
       f"(section 4): usage " + ", ".join(f"{label} {u:.0%}" for label, u in use.items())
       + "; codebook movement per step " + ", ".join(f"{label} {v:.1%}" for label, v in movement.items()))
@@ -914,15 +937,15 @@ print(f"context in seconds: course bottom upsampler {contexts['course bottom ups
 #   upsampler, with 16 times as many codes per second as the top prior, dominates; sampling several clips side by side
 #   shares the per-step overhead. These priors are tiny (their sizes, training steps and validation losses are
 #   printed in section 6).
-# - A label must reach the level that decides the timbre: at the top prior alone the family is heard in under a
+# - A label must reach the level that decides the timbre: at the top prior alone the family is heard in about a
 #   third of the samples; given to the upsamplers too, and sampled with classifier-free guidance, in four of five,
 #   as often as the hop-64 level's own reconstructions keep it (section 6's table): the level, not the priors, is
-#   now the limit. The mode is asked of the top prior and not followed (chance): the level loses it. The tempo is
-#   followed only without guidance at the upsamplers: the level keeps it, and the last upsampler loses it (its
-#   onsets agree with the clip's less than the level's, and less the harder guidance pushes the family); at
-#   guidance 5 that stage is also where most of the samples' distance from real clips on notebook 06's scale
-#   arises. Notebook 06 scores these samples on its one scale. The timings depend on the machine's load; `make
-#   bench` (`tests/benchmarks/bench_jukebox.py`) measures them again.
+#   now the limit. The register, asked of the top prior, is followed at every scale. The mode is not (chance): the
+#   level loses it. The tempo comes through only a little: the level keeps it, and the last upsampler loses much of
+#   it (its onsets agree with the clip's less than the level's, and less the harder guidance pushes the family); at
+#   guidance 5 that stage is also where the largest share of the samples' distance from real clips on notebook 06's
+#   scale arises, at guidance 1 the top prior. Notebook 06 scores these samples on its one scale. The timings depend
+#   on the machine's load; `make bench` (`tests/benchmarks/bench_jukebox.py`) measures them again.
 # - Where the course departs from Jukebox (section 8): cosine codes (ViT-VQGAN's), three levels at 16 kHz whose bottom
 #   is coarser than Jukebox's top, and contexts of about a second for the bottom upsampler; like Jukebox, each level is
 #   its own autoencoder. A hierarchy with one shared decoder, trained on these clips, leans on its bottom level (its
@@ -951,8 +974,9 @@ print(f"context in seconds: course bottom upsampler {contexts['course bottom ups
 #    without the STFT term?
 # 4. **Temperature, per level.** `jukebox.sample_top_down` takes `temperature=(top, rest)`: one for the top prior,
 #    one for both upsamplers. Write `sample_levels(temperature, seconds=1.0, seed=0)`: one piano clip at a moderate
-#    tempo in major (`jukebox.label_of(prior, family="piano", tempo_band="moderate", mode="major")`) sampled top-down
-#    with the shipped levels and priors (`pipe`), seeded with `torch.Generator().manual_seed(seed)`. Sample at
+#    tempo in major, middle register (`jukebox.label_of(prior, family="piano", tempo_band="moderate", mode="major",
+#    register="middle")`) sampled top-down with the shipped levels and priors (`pipe`), seeded with
+#    `torch.Generator().manual_seed(seed)`. Sample at
 #    `(0.5, 1.0)`, `(1.5, 1.0)`, `(1.0, 0.5)` and `(1.0, 1.5)` and count the distinct codes at the top and the bottom
 #    level (`len(set(codes.tolist()))`): which level reacts more to its temperature, and what do you hear?
 # 5. **Faster upsampler.** Write `one_layer(upsampler)`: a new `jukebox.Upsampler` with the shipped one's sizes but

@@ -531,8 +531,8 @@ assert coverage[f"{JACK}, isotropic"].coverage.high < 0.93  # and where the jack
 #   a tempo, a register, 4 s at 16 kHz), split in two by a seeded permutation: one half is the reference, the other
 #   half the **held-out real clips**, the "generator" that is real music;
 # - **every row has the same number of clips, and clip i of every row is matched to held-out clip i:** the same
-#   instrument family, tempo band and mode (Jukebox's labels: all three at its top prior, the family at both
-#   upsamplers too, at notebook 04's guidance scale), the
+#   instrument family, tempo band and mode (Jukebox's labels, with the register: all four at its top prior, the
+#   family at both upsamplers too, at notebook 04's guidance scale), the
 #   same caption (MusicGen at
 #   [classifier-free guidance](GLOSSARY.md#guidance) 3, in a held-out phrasing, alternating between the two), the
 #   same instruments, tempo and register (the symbolic pieces, rendered by the corpus's own `render_clip` through
@@ -586,7 +586,7 @@ assert codec.config.sample_rate == SR_A and {lv.config.sample_rate for lv in lev
 
 held_audio = torch.from_numpy(pool_audio[held_pos])  # (N, T)
 labels = torch.cat([jukebox.label_of(jb["prior"], **{k: a[k] for k in jb["prior"].label_names})
-                    for a in held_attrs])  # (N, 3): Jukebox asked for the matched clip's family, tempo band and mode
+                    for a in held_attrs])  # (N, 4): Jukebox asked for the matched clip's family, tempo band, mode, register
 prompts = [captions_of(a, heldout=True)[i % 2] for i, a in enumerate(held_attrs)]  # held-out phrasings
 jukebox_gen = torch.Generator().manual_seed(0)
 audio_rows = {}
@@ -626,8 +626,9 @@ for name, a in audio_rows.items():
 # Each row against the reference, in the three embeddings of section 4: the bias-corrected FAD with its jackknife 95%
 # interval (blocks of whole pieces where clips share one: the held-out clips and their reconstructions by their
 # corpus piece, the symbolic rows by the generated piece; the audio models' samples are independent), and a judge's
-# accuracy on the attributes of the matched held-out clip: instrument family (what Jukebox was asked for), mode and
-# tempo band (what MusicGen's caption also asked for), with [Wilson intervals](GLOSSARY.md#wilson-interval) (a
+# accuracy on the attributes of the matched held-out clip: instrument family, mode and tempo band (Jukebox's labels
+# and MusicGen's captions asked for all three, and for the register, which notebook 04 scores for Jukebox), with
+# [Wilson intervals](GLOSSARY.md#wilson-interval) (a
 # proportion's interval that stays inside [0, 1] and is not empty at 0% or 100%). The accuracy of the held-out clips
 # themselves is the judge's ceiling, chance its floor; a symbolic row was given family and tempo by its rendering,
 # not its mode.
@@ -821,7 +822,9 @@ assert not beaten["chroma"] and afad["chroma"][r_sym].low > max(afad["chroma"][m
 # - **The audio models.** The shipped priors and LM are small and trained on a CPU (`data/checkpoints/README.md`
 #   lists their training): compare each with its bound, with random codes and with chance, not with Bach. Their
 #   family accuracy says whether the label or the caption is heard at all (the cell above prints where the interval
-#   lies wholly above chance); MusicGen's mode and tempo accuracy whether the rest of the caption is.
+#   lies wholly above chance); the mode and tempo accuracy of both whether the rest of the label or caption is.
+#   Chance here is a uniform guess; the corpus ties tempo and register to the instrument, so notebook 04 also
+#   compares Jukebox's with what its family alone explains.
 # - **The symbolic rows, three verdicts.** The classifier and the log-mel statistics rank uniformly random notes
 #   ahead of learned generators (the lines above name them): they hear instrument, register, loudness and texture,
 #   which the renderer gives every symbolic row for free, and barely hear the notes. The chroma statistics hear the

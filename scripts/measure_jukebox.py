@@ -1,4 +1,4 @@
-"""Does the Jukebox pipeline of notebook 04 play what it is asked for? Family, tempo band and mode, by two judges.
+"""Does the Jukebox pipeline of notebook 04 play what it is asked for? Family, tempo band, mode and register, judged.
 
     .venv/bin/python scripts/measure_jukebox.py --out runs/jukebox_control.json
     .venv/bin/python scripts/measure_jukebox.py --prior runs/prior.pt --upsamplers runs/up256.pt runs/up64.pt \
@@ -9,8 +9,10 @@ per lower level ``--upsamplers`` (default: the shipped files). For every ``--gui
 ``--per-family`` 4-s clips top-down for each of the corpus's instrument families (label -> top prior -> top codes ->
 each upsampler -> the bottom level's decoder; one generator seeded with ``--seed`` per row, so every row starts from
 the same top codes; guidance 0 gives every upsampler the null label: the family then reaches the top prior only).
-Where the top prior is conditioned on tempo band and mode too, the asked tempo band and mode cycle through their
-classes inside each family (balanced), and the robust judge's tempo and mode heads are scored as well.
+Each sample is asked for the attributes of one held-out test clip, ``--per-family`` clips of each family (the same
+clips as the references below): where the top prior is conditioned on tempo band, mode or register too, these are
+asked as that clip has them (the combinations the corpus holds; a factorial design would ask for, say, a pipe in the
+low register, which no training clip plays), and the robust judge's heads for them are scored as well.
 
 Judges: the robust classifier (``classifier_robust.pt``, trained on real and codec-degraded clips: the course's judge
 of generated audio) and the clean one (``classifier.pt``, real clips only). Reported per row and judge: accuracy with
@@ -33,6 +35,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -63,7 +66,7 @@ def parse_args(argv=None):
     p.add_argument("--guidance", type=float, nargs="+", default=[0.0, 1.0, 2.0, 3.0, 5.0],
                    help="guidance scales of the label-conditioned upsamplers (1: the label as trained; 0: the null "
                         "label, the family at the top prior only)")
-    p.add_argument("--per-family", type=int, default=12, help="samples per family (default 12: 96 in all)")
+    p.add_argument("--per-family", type=int, default=18, help="samples per family (default 18: 144 in all)")
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--temperature", type=float, default=1.0)
@@ -81,17 +84,38 @@ def parse_args(argv=None):
     return args
 
 
-def judge_table(asked: list[str], heard: list[str], families: list[str]) -> dict:
+def judge_table(asked: list[str], heard: list[str], families: list[str], within: list[str] | None = None) -> dict:
     """Accuracy with its Wilson interval, per-class accuracy and the confusion matrix (rows asked, columns heard) of
-    one attribute (``families``: its classes)."""
+    one attribute (``families``: its classes).
+
+    With ``within`` (each sample's instrument family), also ``unrelated``: the accuracy expected if what is heard did
+    not depend on what is asked *inside each family* (``within_family_chance``). The corpus ties register and
+    tempo to the instrument (no pipe plays low), so a sample that plays its family's usual register scores above the
+    uniform chance without following the register it is asked for; above ``unrelated``, the request itself counts."""
     if len(asked) != len(heard) or not asked:
         raise ValueError(f"asked ({len(asked)}) and heard ({len(heard)}) must be equally long and not empty")
+    if within is not None and len(within) != len(asked):
+        raise ValueError(f"within ({len(within)}) must give one family per sample ({len(asked)})")
     hits = sum(a == h for a, h in zip(asked, heard))
     ci = wilson_interval(hits, len(asked))
     confusion = [[sum(a == f and h == g for a, h in zip(asked, heard)) for g in families] for f in families]
     per_family = {f: (row[i] / sum(row) if sum(row) else None) for i, (f, row) in enumerate(zip(families, confusion))}
-    return {"accuracy": hits / len(asked), "low": ci.low, "high": ci.high, "n": len(asked),
-            "per_family": per_family, "confusion": confusion}
+    out = {"accuracy": hits / len(asked), "low": ci.low, "high": ci.high, "n": len(asked),
+           "per_family": per_family, "confusion": confusion}
+    if within is not None:
+        out["unrelated"] = within_family_chance(asked, heard, within)
+    return out
+
+
+def within_family_chance(asked: list[str], heard: list[str], family: list[str]) -> float:
+    """The accuracy expected if heard and asked were independent inside each family: the sum over families f of
+    P(f) * sum_k P(asked k | f) P(heard k | f), from the samples' own frequencies."""
+    total = 0.0
+    for f in set(family):
+        idx = [i for i, x in enumerate(family) if x == f]
+        a, h = Counter(asked[i] for i in idx), Counter(heard[i] for i in idx)
+        total += sum(a[k] * h[k] for k in a) / len(idx) / len(family)  # P(f) * sum_k P(a=k|f) P(h=k|f)
+    return total
 
 
 def balanced_test_clips(corpus: AudioCorpus, per_family: int) -> tuple[np.ndarray, dict[str, list[str]]]:
@@ -104,19 +128,11 @@ def balanced_test_clips(corpus: AudioCorpus, per_family: int) -> tuple[np.ndarra
     return corpus.clips("test")[idx], truth
 
 
-def asked_labels(conditions: list[str], per_family: int) -> torch.Tensor:
-    """(N, A) labels, ``per_family`` per family; every other condition cycles through its classes inside a family
-    (tempo band fastest, then mode), so each is balanced over the samples."""
-    rows = []
-    for f in range(len(FAMILIES)):
-        for i in range(per_family):
-            row, step = [f], i
-            for c in conditions[1:]:
-                n = len(ATTRIBUTE_CLASSES[c])
-                row.append(step % n)
-                step //= n
-            rows.append(row)
-    return torch.tensor(rows)  # (N, A)
+def asked_from_clips(conditions: list[str], truth: dict[str, list[str]]) -> torch.Tensor:
+    """(N, A) class indices of the attributes ``conditions`` (family first) of the clips whose ``truth``
+    (``balanced_test_clips``) is given: what a top prior conditioned on them is asked, clip by clip."""
+    return torch.tensor([[ATTRIBUTE_CLASSES[c].index(truth[c][i]) for c in conditions]
+                         for i in range(len(truth["family"]))])  # (N, A)
 
 
 def main(argv=None):
@@ -133,8 +149,9 @@ def main(argv=None):
     ups = [J.load_upsampler(p) for p in args.upsamplers]
     conditions = list(getattr(prior, "label_names", ("family",)))
     judges = {k: load_classifier(SHIPPED / v) for k, v in JUDGES.items()}
-    asked_idx = asked_labels(conditions, args.per_family)  # (N, A)
-    asked = {c: [ATTRIBUTE_CLASSES[c][int(v)] for v in asked_idx[:, a]] for a, c in enumerate(conditions)}
+    clips, truth = balanced_test_clips(corpus, args.per_family)  # the references, and what each sample is asked
+    asked_idx = asked_from_clips(conditions, truth)  # (N, A)
+    asked = {c: truth[c] for c in conditions}
     results = {"command": "python " + " ".join([Path(sys.argv[0]).as_posix()] + sys.argv[1:]), "seed": args.seed,
                "threads": args.threads, "per_family": args.per_family, "seconds": args.seconds,
                "temperature": args.temperature, "families": list(FAMILIES), "conditions": conditions,
@@ -151,11 +168,11 @@ def main(argv=None):
             out[k] = judge_table(truth["family"], pred["family"], list(FAMILIES))  # the family, as before
             if k == "robust":
                 for c in conditions[1:]:
-                    out[f"{k} {c}"] = judge_table(truth[c], pred[c], list(ATTRIBUTE_CLASSES[c]))
+                    out[f"{k} {c}"] = judge_table(truth[c], pred[c], list(ATTRIBUTE_CLASSES[c]),
+                                                  within=truth["family"])
         return out
 
     # --- references: the real held-out clips and their bottom-level reconstructions ------------------------------
-    clips, truth = balanced_test_clips(corpus, args.per_family)
     bottom = levels[-1]
     recon = torch.cat([bottom.reconstruct(torch.from_numpy(clips[i:i + args.batch].copy()), sr=sr)
                        for i in range(0, len(clips), args.batch)])

@@ -22,10 +22,12 @@ under it, another the hop-64 level under that (``--top`` the upper level, ``--bo
   its input, crops of ``--length`` bottom codes, ``helpers.jukebox.upsampler_loss``; with ``--upsampler-labels`` the
   clip's instrument family is added to that input too.
 
-``--minutes`` sizes the number of steps from a measured time per step (``--steps`` overrides it). At the end the
-best-validation weights are kept, stored in float16 if that changes the validation loss by less than 1e-3 nats, and
-sampling speed is measured (steps per second with the KV cache, one 4-s clip). The script refuses to write into
-``data/checkpoints/`` unless ``--overwrite-shipped`` is given.
+``--init FILE`` starts from the weights of a prior or upsampler of the same configuration (a warm start: fresh
+optimiser and schedule; the file's steps are recorded in ``init``). ``--minutes`` sizes the number of steps from a
+measured time per step (``--steps`` overrides it). At the end the best-validation weights are kept, stored in float16
+if that changes the validation loss by less than 1e-3 nats, and sampling speed is measured (steps per second with the
+KV cache, one 4-s clip). The script refuses to write into ``data/checkpoints/`` unless ``--overwrite-shipped`` is
+given.
 
 Notebook: 04_jukebox_vqvae.ipynb; exact commands of the shipped files: data/checkpoints/README.md.
 Reference: Dhariwal et al. 2020, "Jukebox" (arXiv:2005.00341), Sec. 4 (top-level prior, upsamplers).
@@ -48,8 +50,8 @@ sys.path.insert(0, str(ROOT))
 from helpers import jukebox as J  # noqa: E402
 from helpers.audio_corpus import ATTRIBUTE_CLASSES, FAMILIES, AudioCorpus  # noqa: E402
 from helpers.checkpoints import (  # noqa: E402
-    INT8_MIN_NUMEL, atomic_write, dequantize_int8, file_sha256, load_file, quantize_int8, read_checkpoint,
-    refuse_shipped_paths, write_results)
+    INT8_MIN_NUMEL, atomic_write, dequantize_int8, file_sha256, init_record, load_file, quantize_int8,
+    read_checkpoint, refuse_shipped_paths, write_results)
 from helpers.training import TrainConfig, evaluate, resolve_device, train  # noqa: E402
 from helpers.transformer import MusicTransformer, MusicTransformerConfig, next_token_loss  # noqa: E402
 
@@ -102,6 +104,10 @@ def parse_args(argv=None):
     p.add_argument("--overwrite-shipped", action="store_true",
                    help=f"allow --out/--work inside {SHIPPED.relative_to(ROOT)}/ (replaces the priors notebook 04 ships)")
     p.add_argument("--resume", action="store_true", help="continue from <work>/<out stem>/resume.pt if it exists")
+    p.add_argument("--init", default=None,
+                   help="start from the weights of this prior or upsampler (a file of the same configuration as the "
+                        "one the other arguments build, refused otherwise): a warm start with a fresh optimiser and "
+                        "learning-rate schedule")
     p.add_argument("--no-progress", action="store_true")
     args = p.parse_args(argv)
     if args.top is None:
@@ -222,6 +228,17 @@ def main(argv=None) -> dict:
         valid = [valid_draw(g, args.batch_size) for _ in range(4)]
         loss_fn = J.upsampler_loss
 
+    init = None
+    if args.init:  # a warm start: the same configuration, else refused with what differs
+        warm = (J.load_top_prior(args.init, expect=cfg) if args.which == "top"
+                else J.load_upsampler(args.init, expect=model.to_dict()))
+        if args.which == "top" and tuple(warm.label_sizes) != tuple(label_sizes):
+            raise ValueError(f"--init {args.init}: a top prior conditioned on label sizes {warm.label_sizes}, "
+                             f"this run's --conditions {conditions} give {label_sizes}")
+        model.load_state_dict(warm.state_dict())
+        init = init_record(args.init)
+        print(f"initialised from {args.init} ({init['steps']} steps, sha256 {init['sha256'][:16]}...)", flush=True)
+
     def fresh():  # an untrained model of the same configuration (a probe, or a copy for a storage check)
         return (MusicTransformer(cfg) if args.which == "top"
                 else J.Upsampler(*up_args, **up_kwargs))
@@ -288,7 +305,7 @@ def main(argv=None) -> dict:
                    sampling_steps_per_second=sps, codes_per_second=codes_per_second,
                    upsampler_labels=bool(args.which == "upsampler" and args.upsampler_labels),
                    label_dropout=args.label_dropout, input_noise=args.input_noise, cond_blocks=args.cond_blocks,
-                   guide_upper=args.guide_upper,
+                   guide_upper=args.guide_upper, init=init,
                    sampling_rtf=codes_per_second / sps)
     if args.which == "top":
         J.save_top_prior(model, label_sizes, out, half=use_half, extra=results,

@@ -287,6 +287,11 @@ def test_sample_top_down_hands_the_label_to_a_label_conditioned_upsampler():
     same_top = out[0]["top"]
     b0, b1 = (up.sample(same_top, gen(7), label=torch.tensor([lab])) for lab in (0, 1))
     assert not torch.equal(b0, b1)
+    guided = [J.sample_top_down([top, bottom], prior, [up], [0], seconds, gen(0), guidance_scale=gs)["bottom"]
+              for gs in (2.0, (2.0,))]  # one number, or one per upsampler
+    assert torch.equal(*guided) and not torch.equal(guided[0], out[0]["bottom"])
+    with pytest.raises(ValueError, match="one per upsampler"):
+        J.sample_top_down([top, bottom], prior, [up], [0], seconds, gen(0), guidance_scale=(2.0, 2.0))
 
 
 def test_dilated_conditioner_widens_what_a_lower_position_sees_and_round_trips(tmp_path):
@@ -367,6 +372,33 @@ def test_upsample_codes_chains_the_upsamplers_as_top_down_sampling_does():
                            J.upsample_codes(upper, [first], gen(5), label=label)[0])  # the label reaches it
     with pytest.raises(ValueError, match="one per upsampler"):
         J.upsample_codes(upper, [first, second], gen(5), label=label, temperature=(1.0, 0.5, 0.5))
+
+
+def test_guidance_can_differ_per_upsampler_and_one_number_means_every_one():
+    """guidance_scale=(5, 1.5): the first upsampler guided at 5, the second at 1.5, as two calls by hand give; one
+    number equals the same number per upsampler; wrong counts and negative scales are refused."""
+    first = J.Upsampler(MusicTransformerConfig.tiny(vocab_size=K_BOTTOM + 1, max_len=16), K_TOP, RATIO, seed=0,
+                        n_labels=N_LABELS).eval()
+    second = J.Upsampler(MusicTransformerConfig.tiny(vocab_size=K_BOTTOM + 1, max_len=16), K_BOTTOM, RATIO, seed=1,
+                         n_labels=N_LABELS).eval()
+    with torch.no_grad():
+        for up in (first, second):
+            up.label_embed.weight.mul_(50.0)  # a label loud enough to move the samples
+    upper, label = torch.randint(0, K_TOP, (2, 3), generator=gen(1)), torch.tensor([0, 2])
+    mid, low = J.upsample_codes(upper, [first, second], gen(5), label=label, guidance_scale=(5.0, 1.5))
+    g = gen(5)
+    by_hand = first.sample(upper, g, label=label, guidance_scale=5.0)
+    assert torch.equal(mid, by_hand)
+    assert torch.equal(low, second.sample(by_hand, g, label=label, guidance_scale=1.5))
+    same = J.upsample_codes(upper, [first, second], gen(5), label=label, guidance_scale=(2.0, 2.0))
+    assert all(torch.equal(a, b) for a, b in zip(same, J.upsample_codes(upper, [first, second], gen(5), label=label,
+                                                                        guidance_scale=2.0)))
+    assert not torch.equal(low, same[1])
+    assert J.upsampler_guidance((None, 3), 2) == (None, 3.0)
+    with pytest.raises(ValueError, match="one per upsampler"):
+        J.upsample_codes(upper, [first, second], gen(5), label=label, guidance_scale=(1.0, 2.0, 3.0))
+    with pytest.raises(ValueError, match=">= 0"):
+        J.upsampler_guidance(-1.0, 2)
 
 
 def test_untrained_upsampler_draws_every_code_about_equally_and_never_bos():

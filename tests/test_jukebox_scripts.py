@@ -92,6 +92,38 @@ def test_train_priors_trains_an_upsampler_with_every_conditioning_switch(tmp_pat
             mod.parse_args(bad)
 
 
+def test_train_priors_warm_starts_from_a_file_of_the_same_configuration_and_refuses_another(tmp_path):
+    """--init: the run starts from the file's weights (a step at a learning rate of 1e-9 gives them back: the first
+    validation loss equals the file's), records the file and its steps; a file of another size, or a top prior with
+    other conditions, is refused with what differs."""
+    import json
+
+    tiny = ["--which", "top", "--n-train", "4", "--n-valid", "2", "--batch-size", "2", "--eval-every", "1",
+            "--n-layer", "1", "--n-head", "2", "--d-model", "16", "--no-progress", "--attn-dropout", "0",
+            "--dropout", "0", "--work", str(tmp_path / "w")]
+    mod = script("train_priors")
+    first = mod.main(tiny + ["--steps", "30", "--lr", "1e-2", "--out", str(tmp_path / "a.pt")])
+    warm = mod.main(tiny + ["--steps", "1", "--lr", "1e-9", "--init", str(tmp_path / "a.pt"),
+                            "--out", str(tmp_path / "b.pt")])
+    assert warm["init"]["steps"] == 30 and warm["init"]["path"].endswith("a.pt")
+    assert len(warm["init"]["sha256"]) == 64
+    history = json.loads((tmp_path / "b.json").read_text())["history"]
+    assert history["valid_loss"][0] == pytest.approx(first["valid_nll"], abs=2e-3)  # float16 storage of a.pt
+    cold = mod.main(tiny + ["--steps", "1", "--lr", "1e-9", "--out", str(tmp_path / "c.pt")])
+    assert abs(cold["valid_nll"] - first["valid_nll"]) > 0.01  # an untrained prior scores otherwise
+    with pytest.raises(ValueError, match="d_model"):
+        mod.main(tiny[:-2] + ["--d-model", "32", "--work", str(tmp_path / "w"), "--steps", "1",
+                              "--init", str(tmp_path / "a.pt"), "--out", str(tmp_path / "d.pt")])
+    with pytest.raises(ValueError, match="vocab_size"):  # one more label token: another vocabulary
+        mod.main(tiny + ["--steps", "1", "--conditions", "family", "mode", "--init", str(tmp_path / "a.pt"),
+                         "--out", str(tmp_path / "e.pt")])
+    three = tiny + ["--steps", "1", "--conditions", "family", "tempo_band", "mode"]
+    mod.main(three + ["--out", str(tmp_path / "f.pt")])
+    with pytest.raises(ValueError, match="conditions"):  # the same vocabulary, the labels in another order
+        mod.main(tiny + ["--steps", "1", "--conditions", "family", "mode", "tempo_band",
+                         "--init", str(tmp_path / "f.pt"), "--out", str(tmp_path / "g.pt")])
+
+
 def test_measure_jukebox_judge_table_counts_hits_per_family_with_a_wilson_interval(capsys):
     mod = script("measure_jukebox")
     fams = ["piano", "organ", "reed"]
@@ -105,21 +137,39 @@ def test_measure_jukebox_judge_table_counts_hits_per_family_with_a_wilson_interv
     assert perfect["high"] == 1.0 and perfect["low"] < 1.0  # Wilson: no [1, 1] collapse
     with pytest.raises(ValueError, match="equally long"):
         mod.judge_table(asked, heard[:-1], fams)
+    # unrelated: inside each family, what is heard does not depend on what is asked
+    family = ["a", "a", "a", "a", "b", "b"]
+    regs, always_low = ["low", "low", "high", "high", "high", "high"], ["low", "low", "low", "low", "high", "high"]
+    t = mod.judge_table(regs, always_low, ["low", "high"], within=family)  # a plays low, b high, whatever is asked
+    assert t["accuracy"] == pytest.approx(4 / 6) and t["unrelated"] == pytest.approx(4 / 6)  # no more than that
+    follows = mod.judge_table(regs, regs, ["low", "high"], within=family)
+    assert follows["accuracy"] == 1.0 and follows["unrelated"] == pytest.approx(4 / 6 * 0.5 + 2 / 6 * 1.0)
+    assert mod.within_family_chance(["x", "y"], ["y", "x"], ["f", "f"]) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="one family per sample"):
+        mod.judge_table(regs, regs, ["low", "high"], within=family[:-1])
     with pytest.raises(SystemExit):
         mod.parse_args(["--levels", "a.pt", "b.pt", "c.pt", "--upsamplers", "u.pt"])
     assert "one per lower level (2)" in capsys.readouterr().err
 
 
-def test_measure_jukebox_asks_every_tempo_band_and_mode_equally_often_in_each_family():
+def test_measure_jukebox_asks_each_sample_for_a_held_out_clips_attributes_balanced_over_families():
+    """The asked labels are the attributes of the balanced test clips (the references), clip by clip: every family
+    equally often, and only combinations the corpus holds (no pipe in the low register)."""
+    from helpers.audio_corpus import ATTRIBUTE_CLASSES, FAMILIES, AudioCorpus
+
     mod = script("measure_jukebox")
-    asked = mod.asked_labels(["family", "tempo_band", "mode"], 12)  # (96, 3)
-    assert asked.shape == (96, 3)
-    for f in range(8):
-        rows = asked[asked[:, 0] == f]
-        assert len(rows) == 12
-        assert torch.bincount(rows[:, 1], minlength=3).tolist() == [4, 4, 4]
-        assert torch.bincount(rows[:, 2], minlength=2).tolist() == [6, 6]
-    assert mod.asked_labels(["family"], 2).tolist() == [[f] for f in range(8) for _ in range(2)]
+    corpus = AudioCorpus.build(verbose=False, progress=False)
+    clips, truth = mod.balanced_test_clips(corpus, 3)
+    conditions = ["family", "tempo_band", "mode", "register"]
+    asked = mod.asked_from_clips(conditions, truth)  # (24, 4)
+    assert asked.shape == (24, 4) and len(clips) == 24
+    assert torch.bincount(asked[:, 0], minlength=8).tolist() == [3] * 8
+    for a, c in enumerate(conditions):
+        assert [ATTRIBUTE_CLASSES[c][int(v)] for v in asked[:, a]] == truth[c]
+    train = corpus.labels("train")
+    held = {(int(f), int(r)) for f, r in zip(train["family"], train["register"])}
+    assert all((int(f), int(r)) in held for f, r in asked[:, [0, 3]])
+    assert FAMILIES.index("pipe") in asked[:, 0].tolist()
 
 
 def test_diagnose_upsampler_scores_the_clips_own_codes_upsampled(tmp_path):
