@@ -15,9 +15,9 @@ the course's one decoder (:class:`helpers.transformer.MusicTransformer`) and not
 
 - The **top prior** is a plain :class:`MusicTransformer` whose vocabulary is the top codebook plus one token per
   label class: a sequence is ``[label tokens..., top codes...]``, one token per attribute (:func:`label_tokens`: the
-  family alone, or family, tempo band and mode). A label prefix needs no new code in the decoder; its cost: once a
-  long sample slides the context window past it, the label is no longer seen (Jukebox feeds its conditioning at every
-  position). A 4-s clip (62 top codes + 3 labels) fits the window.
+  family alone, or family, tempo band, mode and register, as the shipped one). A label prefix needs no new code in
+  the decoder; its cost: once a long sample slides the context window past it, the label is no longer seen (Jukebox
+  feeds its conditioning at every position). A 4-s clip (62 top codes + 4 labels) fits the window.
 - An **upsampler** (:class:`Upsampler`) is a :class:`MusicTransformer` over the lower codes plus a *conditioner*:
   the upper codes are embedded, passed through a convolution, and upsampled by a transposed convolution with stride
   ``ratio`` (= upper hop / lower hop) to one vector per lower position, which is **added to the input embedding** at

@@ -10,8 +10,9 @@ is) go down the hierarchy as far as a stage and come back up through the bottom 
 - ``reconstruction``: the bottom level's own codes (the row's bound in notebook 06);
 - ``middle codes, last upsampler``: the clips' own middle-level codes, the bottom upsampler writes the rest;
 - ``top codes, both upsamplers``: the clips' own top-level codes, both upsamplers write the rest;
-- ``top-down``: nothing of the clip but its family, tempo band and mode: the top prior writes the top codes (notebook
-  06's Jukebox row, sampled the same way: batches of 32, one generator seeded with ``--seed``).
+- ``top-down``: nothing of the clip but its labels (those the top prior takes: family, tempo band, mode, register): the
+  top prior writes the top codes (notebook 06's Jukebox row, sampled the same way: batches of 32, one generator seeded
+  with ``--seed``).
 
 Each upsampled row at every ``--guidance`` scale (the clip's family at the upsamplers). Per row: the plug-in Fréchet
 distance in the clean classifier's embedding to notebook 06's reference half, the grouped jackknife's bias-corrected

@@ -1,6 +1,6 @@
 """Train the Jukebox priors of notebook 04 on the codes of the shipped VQ-VAE levels.
 
-    .venv/bin/python scripts/train_priors.py --which top --conditions family tempo_band mode --minutes 8  # runs/prior_top.pt
+    .venv/bin/python scripts/train_priors.py --which top --conditions family tempo_band mode register --minutes 8
     .venv/bin/python scripts/train_priors.py --which upsampler --upsampler-labels --label-dropout 0.2 \
         --top data/checkpoints/level_hop1024.pt --bottom data/checkpoints/level_hop256.pt --out runs/up256.pt
     (exact commands of notebook 04's files: data/checkpoints/README.md)
