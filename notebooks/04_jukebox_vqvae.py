@@ -563,6 +563,7 @@ assert mid[max(mid)]["onset_agreement"] < min(r["onset_agreement"] for g, r in m
 assert top_up["robust tempo_band"]["accuracy"] < mid[max(mid)]["robust tempo_band"]["accuracy"]  # less from the top
 assert 0.65 < mid[0.0]["robust tempo_band"]["accuracy"] < 0.75 and 0.45 < mid[max(mid)]["robust tempo_band"]["accuracy"] < 0.6
 assert 0.75 < ceiling["robust register"]["accuracy"] < 0.85  # the level keeps the register (four fifths)
+assert top_up["robust register"]["low"] > unrelated(top_up, "register")  # and the clips' own top codes carry it
 assert one[64]["family"] < 2 / 3 < ceiling["robust"]["accuracy"]  # the clean classifier on the one scale, this judge here
 bottom_up = upsamplers[-1].config  # "two layers and a second of context"
 assert bottom_up.n_layer == 2 and 0.9 < bottom_up.max_len * jbc["hops"][-1] / SR < 1.1
@@ -653,7 +654,8 @@ assert last_share[g_lo] < 0.5 < last_share[g_hi]
 # upsampled, stay close to real clips, the top codes it writes do not (asserted). The last upsampler was trained four
 # times as long as its first version (10,000 steps, `data/checkpoints/README.md`), and each doubling took it closer
 # to real clips at this stage; the middle upsampler and the top prior, trained twice as long, overfit their fewer
-# codes and did not improve. The next gains lie in the top prior's data (more clips) and in the last upsampler.
+# codes and did not improve. The next gains are likely to come from more data for the top prior and from the last
+# upsampler.
 
 # %% [markdown]
 # Why are the upsamplers the slow stage? The bottom one must write 250 codes per second of audio, the middle one 62.5,
