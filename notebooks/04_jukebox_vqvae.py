@@ -570,9 +570,8 @@ assert bottom_up.n_layer == 2 and 0.9 < bottom_up.max_len * jbc["hops"][-1] / SR
 print(f"family at guidance {GUIDANCE:g}: robust {ci(best['robust'])}, clean {ci(best['clean'])}; the level's "
       f"reconstructions: robust {ci(ceiling['robust'])}, clean {ci(ceiling['clean'])}; tempo band heard in the "
       f"reconstructions {ci(ceiling['robust tempo_band'])}, mode {ci(ceiling['robust mode'])}; in the samples (each "
-      f"row's 'unrelated' value in brackets): register " + ", ".join(f"{ci(r['robust register'])} "
-      f"({unrelated(r, 'register'):.2f})" for r in rows.values()) + "; tempo band " + ", ".join(
-      f"{ci(r['robust tempo_band'])} ({unrelated(r, 'tempo_band'):.2f})" for r in rows.values()))
+      f"row's 'unrelated' value in brackets): register " + ", ".join(cu(r["robust register"]) for r in rows.values())
+      + "; tempo band " + ", ".join(cu(r["robust tempo_band"]) for r in rows.values()))
 
 # %% [markdown]
 # What the table shows, row by row (the cell above asserts each reading):

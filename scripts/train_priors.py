@@ -232,9 +232,9 @@ def main(argv=None) -> dict:
     if args.init:  # a warm start: the same configuration, else refused with what differs
         warm = (J.load_top_prior(args.init, expect=cfg) if args.which == "top"
                 else J.load_upsampler(args.init, expect=model.to_dict()))
-        if args.which == "top" and tuple(warm.label_sizes) != tuple(label_sizes):
-            raise ValueError(f"--init {args.init}: a top prior conditioned on label sizes {warm.label_sizes}, "
-                             f"this run's --conditions {conditions} give {label_sizes}")
+        if args.which == "top" and tuple(warm.label_names) != tuple(conditions):  # same sizes, other order
+            raise ValueError(f"--init {args.init}: a top prior conditioned on {list(warm.label_names)}, this run's "
+                             f"--conditions are {conditions}")
         model.load_state_dict(warm.state_dict())
         init = init_record(args.init)
         print(f"initialised from {args.init} ({init['steps']} steps, sha256 {init['sha256'][:16]}...)", flush=True)
