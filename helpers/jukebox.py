@@ -5,13 +5,13 @@ writes the top codes (conditioned on artist and genre), then an *upsampler* per 
 conditioned on the codes of the level above, and the lowest level's VQ-VAE decoder turns them into audio. Here, with
 the course's one decoder (:class:`helpers.transformer.MusicTransformer`) and notebook 04's three levels::
 
-    family, tempo band, mode ─► top prior ─► top codes (15.6/s at hop 1024)
-                                                │ embed, conv, upsample x4  (+ the family)
-                                                ▼ (added to the input at every step)
-                                upsampler ─► middle codes (62.5/s at hop 256)
-                                                │ embed, conv, upsample x4  (+ the family)
-                                                ▼
-                                upsampler ─► bottom codes (250/s at hop 64) ─► bottom level's decoder ─► audio
+    family, tempo band, mode, register ─► top prior ─► top codes (15.6/s at hop 1024)
+                                                          │ embed, conv, upsample x4  (+ the label)
+                                                          ▼ (added to the input at every step)
+                                          upsampler ─► middle codes (62.5/s at hop 256)
+                                                          │ embed, conv, upsample x4  (+ the label)
+                                                          ▼
+                                          upsampler ─► bottom codes (250/s at hop 64) ─► bottom level's decoder ─► audio
 
 - The **top prior** is a plain :class:`MusicTransformer` whose vocabulary is the top codebook plus one token per
   label class: a sequence is ``[label tokens..., top codes...]``, one token per attribute (:func:`label_tokens`: the
@@ -148,12 +148,24 @@ class Upsampler(nn.Module):
     (``upsampler_batches(..., label_dropout=p)``), it is the unconditional model that classifier-free guidance
     extrapolates from (``sample(..., guidance_scale=s)``), as MusicGen does with its text.
 
+    ``extra_labels`` ``(("tempo_band", 3), ...)``: further attributes after the family, each with its own table
+    (classes + its null row, initialised to zero, so that a family-only file loads into it unchanged:
+    :func:`widen_upsampler`), all summed into the one label vector. The label is then (B, 1 + E), the family first;
+    guidance drops every attribute at once, so it pushes towards all of them (the tempo band and register as well as
+    the family) and not towards the family alone.
+
     Notebook: 04_jukebox_vqvae.ipynb. Reference: Dhariwal et al. 2020, Sec. 4 (upsamplers) and Appendix B.2.
     """
 
     def __init__(self, config: MusicTransformerConfig, upper_codebook_size: int, ratio: int, seed: int = 0,
-                 n_labels: int = 0, cond_blocks: int = 0, null_upper: bool = False):
+                 n_labels: int = 0, cond_blocks: int = 0, null_upper: bool = False, extra_labels=()):
         super().__init__()
+        extra_labels = tuple((str(name), int(size)) for name, size in extra_labels)
+        if extra_labels and not n_labels:
+            raise ValueError("extra_labels go with a family label (n_labels > 0): the family comes first")
+        if any(size < 1 for _, size in extra_labels) or len({n for n, _ in extra_labels}) != len(extra_labels):
+            raise ValueError(f"extra_labels must be distinct (name, classes >= 1) pairs, got {extra_labels}")
+        self.extra_labels = extra_labels
         if ratio < 1:
             raise ValueError(f"ratio must be >= 1, got {ratio}")
         if n_labels < 0:
@@ -182,6 +194,25 @@ class Upsampler(nn.Module):
                 nn.init.normal_(self.label_embed.weight, std=0.02)  # would drown the tokens at every position
             # null_upper: one learned vector that stands in for the upper codes' conditioning at every position
             self.up_null = nn.Parameter(torch.zeros(C)) if self.null_upper else None
+            # one table per further attribute (+ its null row), zero at the start: the family-only model, unchanged
+            self.extra_embeds = nn.ModuleList(nn.Embedding(size + 1, C) for _, size in extra_labels)
+            for table in self.extra_embeds:
+                nn.init.zeros_(table.weight)
+
+    @property
+    def label_names(self) -> tuple[str, ...]:
+        """The attributes the label holds, in its columns' order (``()`` without a label)."""
+        return ("family", *(name for name, _ in self.extra_labels)) if self.n_labels else ()
+
+    @property
+    def label_sizes(self) -> tuple[int, ...]:
+        """Classes per attribute of the label; each attribute's null id is its size."""
+        return (self.n_labels, *(size for _, size in self.extra_labels)) if self.n_labels else ()
+
+    def null_label(self, batch: int, device=None) -> torch.Tensor:
+        """The null label of ``batch`` rows: (B,) for a family-only upsampler, (B, 1 + E) with extra labels."""
+        row = torch.tensor(self.label_sizes, dtype=torch.long, device=device)  # each attribute's null id
+        return row.expand(batch, -1).clone() if self.extra_labels else row[:1].expand(batch).clone()
 
     def to_dict(self) -> dict:
         d = {"kind": "Upsampler", "transformer": self.config.to_dict(),
@@ -192,6 +223,8 @@ class Upsampler(nn.Module):
             d["cond_blocks"] = self.cond_blocks
         if self.null_upper:
             d["null_upper"] = True
+        if self.extra_labels:
+            d["extra_labels"] = [[name, size] for name, size in self.extra_labels]
         return d
 
     def conditioning(self, upper: torch.Tensor, label: torch.Tensor | None = None,
@@ -220,7 +253,20 @@ class Upsampler(nn.Module):
             return up
         if label is None:
             raise ValueError(f"this upsampler is conditioned on a label in 0..{self.n_labels - 1}: pass label")
-        label = torch.as_tensor(label, dtype=torch.long, device=upper.device).reshape(-1)
+        label = torch.as_tensor(label, dtype=torch.long, device=upper.device)
+        if self.extra_labels:
+            if label.dim() != 2 or label.shape != (upper.shape[0], len(self.label_sizes)):
+                raise ValueError(f"this upsampler is conditioned on {list(self.label_names)}: label must be "
+                                 f"(B={upper.shape[0]}, {len(self.label_sizes)}), got shape {tuple(label.shape)}")
+            for a, (name, size) in enumerate(zip(self.label_names, self.label_sizes)):
+                if int(label[:, a].min()) < 0 or int(label[:, a].max()) > size:
+                    raise ValueError(f"label {name} must lie in 0..{size - 1} (or {size}, its null label), got "
+                                     f"{label[:, a].tolist()}")
+            vec = self.label_embed(label[:, 0])  # (B, C)
+            for a, table in enumerate(self.extra_embeds):
+                vec = vec + table(label[:, a + 1])
+            return up + vec[:, None, :]  # (B, L, C): the label at every position
+        label = label.reshape(-1)
         if label.shape[0] != upper.shape[0] or int(label.min()) < 0 or int(label.max()) > self.n_labels:
             raise ValueError(f"label must be {upper.shape[0]} values in 0..{self.n_labels - 1} (or {self.n_labels}, "
                              f"the null label), got {label.tolist()}")
@@ -254,7 +300,7 @@ class Upsampler(nn.Module):
                 raise ValueError("guidance_scale needs a label-conditioned upsampler (n_labels > 0)")
             B = upper.shape[0]
             drop = torch.ones(B, dtype=torch.bool) if self.null_upper else None
-            up_null = self.conditioning(upper, torch.full((B,), self.n_labels, dtype=torch.long), drop)
+            up_null = self.conditioning(upper, self.null_label(B, upper.device), drop)  # every attribute dropped
         L = up.shape[1]
         start = self.inputs(prompt if prompt is not None else upper.new_zeros(upper.shape[0], 0))  # (B, 1 + P)
         if prompt is not None and (prompt.shape[0] != upper.shape[0] or int(prompt.max()) >= self.bos):
@@ -276,7 +322,8 @@ def upsampler_batches(lower: torch.Tensor, upper: torch.Tensor, ratio: int, leng
     ``b_s .. b_{s+length-1}`` (any start s), the tokens before them ``b_{s-1} ..`` (BOS when s = 0), and the upper codes
     of the whole clip (the conditioning is computed for the clip, then cut at the same place), and with ``labels``
     (N,) each clip's label, replaced by ``null_label`` in a fraction ``label_dropout`` of the crops (drawn with the
-    batch's generator: what classifier-free guidance needs).
+    batch's generator: what classifier-free guidance needs). With ``labels`` (N, A) (an upsampler with
+    ``extra_labels``), ``null_label`` is its ``label_sizes`` (each attribute's null id) and a dropped crop loses all.
 
     ``drop_upper``: the crops that get the null label also get ``drop_upper`` True (for an upsampler with
     ``null_upper``): the unconditional model that guidance extrapolates from then hears neither the label nor the
@@ -319,10 +366,11 @@ def upsampler_batches(lower: torch.Tensor, upper: torch.Tensor, ratio: int, leng
             batch["inputs"] = torch.where(noisy, random, inputs)
         if labels is None:
             return batch
-        label = labels[i]
+        label = labels[i]  # (B,) or (B, A)
         if label_dropout:
             drop = torch.rand(batch_size, generator=generator) < label_dropout  # (B,)
-            label = torch.where(drop, torch.full_like(label, null_label), label)
+            null = torch.as_tensor(null_label, dtype=torch.long).expand_as(label)  # one null id per attribute
+            label = torch.where(drop.reshape(-1, *[1] * (label.dim() - 1)), null, label)  # a dropped crop: all null
             if drop_upper:
                 batch["drop_upper"] = drop
         return dict(batch, label=label)
@@ -401,9 +449,27 @@ def load_upsampler(path, expect: dict | None = None) -> Upsampler:
         raise ValueError(f"checkpoint {path} does not hold an upsampler (config kind {cfg.get('kind')!r})")
     model = Upsampler(MusicTransformerConfig.from_dict(cfg["transformer"]), cfg["upper_codebook_size"], cfg["ratio"],
                       n_labels=cfg.get("n_labels", 0), cond_blocks=cfg.get("cond_blocks", 0),
-                      null_upper=cfg.get("null_upper", False))
+                      null_upper=cfg.get("null_upper", False), extra_labels=cfg.get("extra_labels", ()))
     load_weights(model, path, expect if expect is not None else model.to_dict(), ckpt=ckpt)
     return model.eval()
+
+
+def widen_upsampler(model: Upsampler, extra_labels) -> Upsampler:
+    """A copy of a family-conditioned upsampler that also takes ``extra_labels`` (``(("tempo_band", 3), ...)``):
+    every weight copied, the new tables zero, so that its logits equal the original's for any value of the new
+    attributes until it is trained further (a warm start, ``train_priors.py --init``).
+
+    Raises:
+        ValueError: the upsampler takes no family label, or already has extra labels.
+    """
+    if not model.n_labels or model.extra_labels:
+        raise ValueError(f"widen_upsampler takes a family-only upsampler, got label {list(model.label_names)}")
+    wide = Upsampler(model.config, model.upper_codebook_size, model.ratio, n_labels=model.n_labels,
+                     cond_blocks=model.cond_blocks, null_upper=model.null_upper, extra_labels=extra_labels)
+    missing, unexpected = wide.load_state_dict(model.state_dict(), strict=False)
+    if unexpected or any(not k.startswith("extra_embeds.") for k in missing):
+        raise ValueError(f"widen_upsampler: unexpected weights {unexpected}, missing {missing}")
+    return wide.train(model.training)
 
 
 # --- the levels: either autoencoder design ------------------------------------------------------------------------
@@ -519,16 +585,45 @@ def upsampler_guidance(guidance_scale, n_upsamplers: int) -> tuple[float | None,
     return scales
 
 
+def upsampler_label(upsampler: Upsampler, label, label_names=("family",)) -> torch.Tensor | None:
+    """What ``upsampler`` takes of a label whose columns are ``label_names``: None (no label), the family (B,), or
+    (B, 1 + E) columns picked by name (an upsampler with ``extra_labels``), so that the top prior's (B, A) label
+    (family, tempo band, mode, register) serves every upsampler whatever it was trained on.
+
+    >>> up = Upsampler(MusicTransformerConfig(vocab_size=9, n_layer=1, n_head=1, d_model=8, d_ff=8, max_len=8,
+    ...                max_rel=8), 4, 2, n_labels=8, extra_labels=[("register", 3)])
+    >>> upsampler_label(up, [[5, 2, 1, 0]], ("family", "tempo_band", "mode", "register")).tolist()
+    [[5, 0]]
+
+    Raises:
+        ValueError: ``label_names`` does not match the label's columns, or lacks an attribute the upsampler needs.
+    """
+    if not upsampler.n_labels:
+        return None
+    label = torch.as_tensor(label, dtype=torch.long)
+    label = label.reshape(-1, 1) if label.dim() < 2 else label  # (B, A)
+    names = tuple(label_names)
+    if label.shape[1] != len(names):
+        raise ValueError(f"label has {label.shape[1]} columns but label_names names {len(names)}: {list(names)}")
+    missing = [n for n in upsampler.label_names if n not in names]
+    if missing:
+        raise ValueError(f"this upsampler is conditioned on {list(upsampler.label_names)}; the label lacks {missing} "
+                         f"(it holds {list(names)})")
+    cols = label[:, [names.index(n) for n in upsampler.label_names]]  # (B, 1 + E)
+    return cols if upsampler.extra_labels else cols[:, 0]
+
+
 @torch.no_grad()
 def upsample_codes(codes: torch.Tensor, upsamplers, generator: torch.Generator, label=None, temperature=1.0,
-                   top_k: int | None = None, guidance_scale=None) -> list[torch.Tensor]:
+                   top_k: int | None = None, guidance_scale=None, label_names=("family",)) -> list[torch.Tensor]:
     """The codes of every lower level under given upper codes (B, L): each upsampler in turn writes the level below
     the previous one, as :func:`sample_top_down` does after its top prior. Given a clip's *own* upper codes, this
     asks where along the hierarchy something is lost: what the upsamplers drop, no top prior can put back.
 
     Args:
         codes: (B, L) codes of the level above ``upsamplers[0]``.
-        upsamplers: :class:`Upsampler` s, top first; label: (B,) families for the label-conditioned ones.
+        upsamplers: :class:`Upsampler` s, top first; label: (B,) families for the label-conditioned ones, or
+            (B, A) whose columns ``label_names`` names (each upsampler takes its own, :func:`upsampler_label`).
         temperature: one number, or one per upsampler; guidance_scale: as in :func:`sample_top_down` (one number,
             or one per upsampler).
 
@@ -542,7 +637,7 @@ def upsample_codes(codes: torch.Tensor, upsamplers, generator: torch.Generator, 
     guides = upsampler_guidance(guidance_scale, len(upsamplers))
     out = []
     for up, t, gs in zip(upsamplers, temps, guides):
-        codes = up.sample(codes, generator, None, t, top_k, label=label if up.n_labels else None,
+        codes = up.sample(codes, generator, None, t, top_k, label=upsampler_label(up, label, label_names),
                           guidance_scale=gs if up.n_labels else None)  # (B, L * ratio)
         out.append(codes)
     return out
@@ -564,7 +659,8 @@ def sample_top_down(levels, prior: MusicTransformer, upsamplers, label, seconds:
         prior: the top prior (:func:`load_top_prior`); upsamplers: one :class:`Upsampler` per lower level, in the same
             order (``upsamplers[i]`` writes ``levels[i + 1]`` under ``levels[i]``).
         label: instrument family index (int) or (B,) indices; for a prior conditioned on several attributes, (B, A)
-            with the family first (the upsamplers take the family).
+            in the order of ``prior.label_names``, the family first (each upsampler takes the attributes it was
+            trained on: the family, or more, :func:`upsampler_label`).
         seconds: length of the result (rounded down to whole top codes).
         generator: draws every sample (same seed, same audio).
         prompt_audio: (B, T) or (B, 1, T) audio whose codes the sample continues at every level, or None (from
@@ -600,7 +696,9 @@ def sample_top_down(levels, prior: MusicTransformer, upsamplers, label, seconds:
         raise ValueError(f"seconds={seconds} is shorter than one top code ({levels[0].hop / rate:.3f} s)")
     label = torch.as_tensor(label, dtype=torch.long)
     label = label.reshape(-1) if label.dim() < 2 else label  # (B,) or (B, A)
-    family = label if label.dim() == 1 else label[:, 0]  # (B,): what the upsamplers take
+    family = label if label.dim() == 1 else label[:, 0]  # (B,)
+    names = (tuple(getattr(prior, "label_names", None) or ()) if label.dim() == 2 else ("family",)) or (
+        "family", *(f"attribute {a}" for a in range(1, label.shape[1])))  # unnamed columns: the family first
     prompts = [None] * len(levels)
     if prompt_audio is not None:
         if prompt_audio.dim() == 2:  # (B, T): B clips (a (2, T) prompt is two clips, not stereo)
@@ -617,7 +715,7 @@ def sample_top_down(levels, prior: MusicTransformer, upsamplers, label, seconds:
     for i, up in enumerate(upsamplers):
         t1 = time.perf_counter()
         codes.append(up.sample(codes[-1], generator, prompts[i + 1], temps[i + 1], top_k,
-                               label=family if up.n_labels else None,
+                               label=upsampler_label(up, label, names),
                                guidance_scale=guides[i] if up.n_labels else None))  # (B, L_i * ratio)
         t_up.append(time.perf_counter() - t1)
     t2 = time.perf_counter()

@@ -526,7 +526,7 @@ def one_layer_upsampler_reference(upsampler):
     from .jukebox import Upsampler
 
     return Upsampler(replace(upsampler.config, n_layer=1), upsampler.upper_codebook_size, upsampler.ratio, seed=0,
-                     n_labels=upsampler.n_labels)
+                     n_labels=upsampler.n_labels, extra_labels=upsampler.extra_labels)
 
 
 @_register("faster_upsampler", "04_jukebox_vqvae", ["one_layer"], [one_layer_upsampler_reference],
@@ -544,13 +544,15 @@ def check_faster_upsampler(one_layer) -> dict:
     _require(small.config.n_layer == 1, f"it has one transformer layer (got {small.config.n_layer})")
     same = {k: v for k, v in asdict(shipped.config).items() if k != "n_layer"}
     _require({k: v for k, v in asdict(small.config).items() if k != "n_layer"} == same
-             and (small.ratio, small.upper_codebook_size, small.n_labels)
-             == (shipped.ratio, shipped.upper_codebook_size, shipped.n_labels),
+             and (small.ratio, small.upper_codebook_size, small.label_sizes)
+             == (shipped.ratio, shipped.upper_codebook_size, shipped.label_sizes),
              "every other size is the shipped upsampler's (vocabulary, width, heads, ratio, context, labels)")
     n_small, n_shipped = (sum(p.numel() for p in m.parameters()) for m in (small, shipped))
     _require(n_small < n_shipped, f"it has fewer parameters ({n_small:,} vs {n_shipped:,})")
     top = torch.zeros(1, 4, dtype=torch.long)
-    label = torch.zeros(1, dtype=torch.long) if small.n_labels else None  # a label-conditioned one needs a label
+    label = None
+    if small.n_labels:  # class 0 of each attribute it takes: (1,) for the family alone, (1, 1 + E) with more
+        label = torch.zeros((1, len(small.label_sizes)) if small.extra_labels else (1,), dtype=torch.long)
     out = small.sample(top, torch.Generator().manual_seed(0), label=label)
     _require(tuple(out.shape) == (1, 4 * shipped.ratio), f"4 top codes give {4 * shipped.ratio} bottom codes")
     return {"parameters": n_small, "shipped": n_shipped}

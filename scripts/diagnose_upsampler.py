@@ -5,7 +5,7 @@ asks the robust judge what it hears, and how well the notes start where the clip
     .venv/bin/python scripts/diagnose_upsampler.py --upsampler runs/up.pt --bottom runs/level_hop64.pt --guidance 3
 
 For 12 test clips per family (96; ``measure_jukebox.balanced_test_clips``), cut to whole top codes (``--multiple``): the
-clips' codes of the ``--upper`` level, upsampled by ``--upsampler`` with each clip's family (one generator seeded
+clips' codes of the ``--upper`` level, upsampled by ``--upsampler`` with each clip's label (one generator seeded
 with ``--seed`` per guidance scale), decoded by the ``--bottom`` level; judged by ``classifier_robust.pt`` (family,
 tempo band, mode against the clip's own) and scored by ``helpers.audio_quality.onset_agreement`` with the clip.
 ``--reconstruction`` adds the bottom level's reconstructions of the same clips (the ceiling). Prints one line per
@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
 from helpers import jukebox as J  # noqa: E402
-from helpers.audio_corpus import FAMILIES, AudioCorpus  # noqa: E402
+from helpers.audio_corpus import ATTRIBUTE_CLASSES, AudioCorpus  # noqa: E402
 from helpers.audio_quality import onset_agreement  # noqa: E402
 from helpers.classifier import load_classifier  # noqa: E402
 from measure_jukebox import balanced_test_clips  # noqa: E402
@@ -78,7 +78,8 @@ def main(argv=None) -> list[dict]:
     if args.multiple % upper.hop:
         raise ValueError(f"--multiple {args.multiple} must be a multiple of the --upper level's hop {upper.hop}")
     clips = torch.from_numpy(clips.copy())[:, : clips.shape[1] // args.multiple * args.multiple]  # whole top codes
-    family = torch.tensor([FAMILIES.index(f) for f in truth["family"]])
+    label = torch.tensor([[ATTRIBUTE_CLASSES[a].index(truth[a][i]) for a in ATTRIBUTE_CLASSES]
+                          for i in range(len(clips))])  # (N, 4): each clip's own attributes, the family first
     rows = []
     if args.reconstruction:
         rows.append(dict(row="reconstruction", **scored(bottom.reconstruct(clips, sr=sr), clips, truth, judge, sr)))
@@ -87,7 +88,8 @@ def main(argv=None) -> list[dict]:
         t0 = time.perf_counter()
         codes = J.level_encode(upper, clips, sr)  # (N, L_upper), all clips at once
         audio = torch.cat([bottom.decode(J.upsample_codes(codes[i:i + args.batch], [up], g,
-                                                          label=family[i:i + args.batch], guidance_scale=gs)[-1])
+                                                          label=label[i:i + args.batch], guidance_scale=gs,
+                                                          label_names=tuple(ATTRIBUTE_CLASSES))[-1])
                            for i in range(0, len(clips), args.batch)])
         rows.append(dict(row=f"upsampled, guidance {gs:g}", guidance=gs, seconds=round(time.perf_counter() - t0, 1),
                          **scored(audio[:, : clips.shape[1]], clips, truth, judge, sr)))

@@ -251,9 +251,10 @@ def shipped_forwards(device: str) -> dict:
         first = torch.zeros(1, len(p.label_sizes), dtype=torch.long)  # the first class of every attribute
         greedy = jukebox.sample_top(p, first, GREEDY_STEPS, torch.Generator(device=dev), temperature=0)
         out["prior_top"] = (p(x.to(dev)).cpu(), greedy.cpu())
-        label = torch.tensor([3, 5])
+        full = torch.tensor([[3, 0, 0, 0], [5, 1, 1, 1]])[:, : len(p.label_sizes)]  # (2, A): the prior's attributes
         for name in jukebox.SHIPPED_UPSAMPLERS:  # the label at every level, guided
             ul = jukebox.load_upsampler(ck / name).to(dev)
+            label = jukebox.upsampler_label(ul, full, p.label_names)  # the attributes this upsampler takes
             upper = torch.randint(0, ul.upper_codebook_size, (2, 16), generator=g)
             seq = torch.randint(0, ul.config.vocab_size, (2, 64), generator=g)
             greedy = ul.sample(upper[:1, :8].to(dev), torch.Generator(device=dev), temperature=0,

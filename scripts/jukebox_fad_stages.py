@@ -14,10 +14,10 @@ is) go down the hierarchy as far as a stage and come back up through the bottom 
   top prior writes the top codes (notebook 06's Jukebox row, sampled the same way: batches of 32, one generator seeded
   with ``--seed``).
 
-Each upsampled row at every ``--guidance`` scale (the clip's family at the upsamplers). Per row: the plug-in Fréchet
-distance in the clean classifier's embedding to notebook 06's reference half, the grouped jackknife's bias-corrected
-estimate with its 95% interval, the same distance with every clip at the corpus's peak
-(:func:`helpers.audio_eval.match_peak`), and the family heard by the robust judge. The JSON holds the checkpoints'
+Each upsampled row at every ``--guidance`` scale (the clip's label at the upsamplers, the attributes each one takes).
+Per row: the plug-in Fréchet distance in the clean classifier's embedding to notebook 06's reference half, the
+grouped jackknife's bias-corrected estimate with its 95% interval, the same distance with every clip at the corpus's
+peak (:func:`helpers.audio_eval.match_peak`), and the family heard by the robust judge. The JSON holds the checkpoints'
 SHA-256; notebook 04 loads it.
 
 Notebook: 04_jukebox_vqvae.ipynb (section 6), 06_evaluation.ipynb (section 5).
@@ -38,7 +38,7 @@ SHIPPED = ROOT / "data" / "checkpoints"
 sys.path.insert(0, str(ROOT))
 
 from helpers import audio_eval, jukebox  # noqa: E402
-from helpers.audio_corpus import FAMILIES, AudioCorpus  # noqa: E402
+from helpers.audio_corpus import AudioCorpus  # noqa: E402
 from helpers.checkpoints import file_sha256, refuse_shipped_paths, write_results  # noqa: E402
 from helpers.classifier import load_classifier  # noqa: E402
 from helpers.fad import fad_jackknife  # noqa: E402
@@ -83,7 +83,6 @@ def main(argv=None) -> dict:
     judge = load_classifier(SHIPPED / "classifier_robust.pt")
     embed = lambda a: clean.embed(a, sr=sr).numpy().astype(np.float64)  # noqa: E731
     ref, ref_groups = embed(pool_audio[ref_pos]), np.array([pool_attrs[i]["piece_id"] for i in ref_pos])
-    family = torch.tensor([FAMILIES.index(a["family"]) for a in attrs])
     labels = torch.cat([jukebox.label_of(prior, **{k: a[k] for k in prior.label_names}) for a in attrs])
     batches = range(0, len(held), BATCH)
     rows = []
@@ -113,8 +112,9 @@ def main(argv=None) -> dict:
             for name, start, chain in (("middle codes, last upsampler", own[1], ups[1:]),
                                        ("top codes, both upsamplers", own[0], ups)):
                 gen = torch.Generator().manual_seed(args.seed)
-                low = torch.cat([jukebox.upsample_codes(start[i : i + BATCH], chain, gen, label=family[i : i + BATCH],
-                                                        guidance_scale=g)[-1] for i in batches])
+                low = torch.cat([jukebox.upsample_codes(start[i : i + BATCH], chain, gen, label=labels[i : i + BATCH],
+                                                        guidance_scale=g, label_names=prior.label_names)[-1]
+                                 for i in batches])
                 score(name, g, decode(low))
             gen = torch.Generator().manual_seed(args.seed)
             score("top-down", g, torch.cat([jukebox.sample_top_down(levels, prior, ups, labels[i : i + BATCH],

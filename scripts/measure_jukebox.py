@@ -19,7 +19,7 @@ of generated audio) and the clean one (``classifier.pt``, real clips only). Repo
 its Wilson 95% interval, per-class accuracy and the confusion matrix (rows: asked, columns: heard). Beside them, the
 same judges on references with the same families and counts: the held-out test clips themselves, their
 reconstructions by the bottom level (the ceiling: a sample keeps no more of the instrument than the level it is
-decoded by), the clips' own codes of each upper level upsampled by the upsamplers below it with the clip's family
+decoded by), the clips' own codes of each upper level upsampled by the upsamplers below it with the clip's label
 (where along the hierarchy a tempo or a mode is lost: the top prior cannot be blamed for what the upsamplers drop;
 from the level just above the bottom one at every guidance scale, from higher levels at the largest), and chance.
 The reconstructions and the upsampled references stand for one clip each, so they also get the mean
@@ -186,17 +186,17 @@ def main(argv=None):
         results["references"][name] = judged(audio, truth)
     results["references"][f"hop-{bottom.hop} reconstructions"]["onset_agreement"] = onsets(recon)
     # where a label is lost: the clips' own codes of an upper level, upsampled by the upsamplers below it (the clip's
-    # family), then decoded by the bottom level: from the top level at the largest guidance asked, from the level
+    # own label), then decoded by the bottom level: from the top level at the largest guidance asked, from the level
     # above the bottom one at every guidance (what the last upsampler keeps, and what guidance trades)
-    fam_idx = torch.tensor([FAMILIES.index(f) for f in truth["family"]])
     last = len(levels) - 2
     for k, guide in [(k, max(args.guidance)) for k in range(last)] + [(last, gs) for gs in args.guidance]:
         g = torch.Generator().manual_seed(args.seed)
         out = []
         for i in range(0, len(whole), args.batch):
             codes = J.level_encode(levels[k], whole[i:i + args.batch], sr)  # (b, L_k)
-            bottom_codes = J.upsample_codes(codes, ups[k:], g, label=fam_idx[i:i + args.batch],
-                                            temperature=args.temperature, guidance_scale=guide)[-1]
+            bottom_codes = J.upsample_codes(codes, ups[k:], g, label=asked_idx[i:i + args.batch],
+                                            temperature=args.temperature, guidance_scale=guide,
+                                            label_names=conditions)[-1]  # the clip's own attributes
             out.append(levels[-1].decode(bottom_codes))
         audio = torch.cat(out)
         name = f"the clips' hop-{levels[k].hop} codes, upsampled (guidance {guide:g})"

@@ -20,11 +20,17 @@ under it, another the hop-64 level under that (``--top`` the upper level, ``--bo
   each), ``next_token_loss``.
 - ``--which upsampler``: :class:`helpers.jukebox.Upsampler` over bottom codes with the upsampled top codes added to
   its input, crops of ``--length`` bottom codes, ``helpers.jukebox.upsampler_loss``; with ``--upsampler-labels`` the
-  clip's instrument family is added to that input too.
+  clip's instrument family is added to that input too, and with ``--upsampler-conditions family tempo_band ...``
+  the other attributes named (each its own table; guidance then pushes towards all of them).
+
+``--extra-train SEED N`` adds N training clips rendered by the corpus recipe with another seed (the same train-split
+pieces in other instruments, keys, registers and crops; its own corpus cache and code caches): the top prior and the
+middle upsampler see each clip many times in a run and overfit the 2,400 clips of the corpus alone.
 
 ``--init FILE`` starts from the weights of a prior or upsampler of the same configuration (a warm start: fresh
-optimiser and schedule; the file's steps are recorded in ``init``). ``--minutes`` sizes the number of steps from a
-measured time per step (``--steps`` overrides it). At the end the best-validation weights are kept, stored in float16
+optimiser and schedule; the file's steps are recorded in ``init``); a family-only upsampler file also starts an
+upsampler with more ``--upsampler-conditions`` (the new tables zero: ``helpers.jukebox.widen_upsampler``).
+``--minutes`` sizes the number of steps from a measured time per step (``--steps`` overrides it). At the end the best-validation weights are kept, stored in float16
 if that changes the validation loss by less than 1e-3 nats, and sampling speed is measured (steps per second with the
 KV cache, one 4-s clip). The script refuses to write into ``data/checkpoints/`` unless ``--overwrite-shipped`` is
 given.
@@ -48,7 +54,7 @@ SHIPPED = ROOT / "data" / "checkpoints"
 sys.path.insert(0, str(ROOT))
 
 from helpers import jukebox as J  # noqa: E402
-from helpers.audio_corpus import ATTRIBUTE_CLASSES, FAMILIES, AudioCorpus  # noqa: E402
+from helpers.audio_corpus import ATTRIBUTE_CLASSES, FAMILIES, AudioCorpus, CorpusRecipe  # noqa: E402
 from helpers.checkpoints import (  # noqa: E402
     INT8_MIN_NUMEL, atomic_write, dequantize_int8, file_sha256, init_record, load_file, quantize_int8,
     read_checkpoint, refuse_shipped_paths, write_results)
@@ -77,6 +83,12 @@ def parse_args(argv=None):
     p.add_argument("--length", type=int, default=256, help="upsampler: training window in bottom codes")
     p.add_argument("--upsampler-labels", action="store_true",
                    help="upsampler: condition it on the instrument family too (Jukebox conditions every level)")
+    p.add_argument("--extra-train", type=int, nargs=2, action="append", default=[], metavar=("SEED", "N"),
+                   help="add N training clips rendered by the corpus recipe with another SEED (other pieces of the "
+                        "train split, other instruments, keys and registers; built into its own cache)")
+    p.add_argument("--upsampler-conditions", nargs="+", default=["family"], choices=list(ATTRIBUTE_CLASSES),
+                   help="upsampler with --upsampler-labels: the attributes of its label, family first (the others "
+                        "get tables of their own; an --init file conditioned on the family alone is widened)")
     p.add_argument("--label-dropout", type=float, default=0.0,
                    help="upsampler with labels: fraction of crops trained with the null label (for guidance)")
     p.add_argument("--cond-blocks", type=int, default=0,
@@ -120,6 +132,12 @@ def parse_args(argv=None):
         args.out = "runs/prior_top.pt" if args.which == "top" else "runs/upsampler.pt"
     if args.conditions[0] != "family" or len(set(args.conditions)) != len(args.conditions):
         p.error(f"--conditions must start with family and name each attribute once, got {args.conditions}")
+    up_conds = args.upsampler_conditions
+    if up_conds[0] != "family" or len(set(up_conds)) != len(up_conds):
+        p.error(f"--upsampler-conditions must start with family and name each attribute once, got "
+                f"{args.upsampler_conditions}")
+    if len(args.upsampler_conditions) > 1 and not (args.which == "upsampler" and args.upsampler_labels):
+        p.error("--upsampler-conditions goes with --which upsampler --upsampler-labels")
     if args.label_dropout and not (args.which == "upsampler" and args.upsampler_labels):
         p.error("--label-dropout goes with --which upsampler --upsampler-labels")
     if args.guide_upper and not args.label_dropout:
@@ -130,6 +148,10 @@ def parse_args(argv=None):
         p.error(f"--input-noise must lie in [0, 1), got {args.input_noise}")
     if not 0.0 <= args.label_dropout < 1.0:
         p.error(f"--label-dropout must lie in [0, 1), got {args.label_dropout}")
+    for seed, n in args.extra_train:
+        if n < 1 or seed == CorpusRecipe().seed:
+            p.error(f"--extra-train SEED N: need N >= 1 and a SEED other than the default corpus's "
+                    f"({CorpusRecipe().seed}), got {seed} {n}")
     refuse_shipped_paths(p, args, ("out", "work"))
     return args
 
@@ -144,7 +166,8 @@ def level_codes(path: str, corpus: AudioCorpus, split: str, n: int | None, cache
     clips = corpus.clips(split, dtype=np.int16)  # memory-mapped
     clips = clips[: n or len(clips)]
     T = clips.shape[1] // multiple * multiple
-    cache = Path(cache_dir) / f"{Path(path).stem}_{digest}_{split}_{len(clips)}x{T}.pt"
+    other = "" if corpus.recipe == CorpusRecipe() else f"_corpus{corpus.recipe.hash()}"  # another recipe's clips
+    cache = Path(cache_dir) / f"{Path(path).stem}_{digest}{other}_{split}_{len(clips)}x{T}.pt"
     if cache.exists():
         return load_file(cache, "code cache")
     model = J.load_level(path)
@@ -189,6 +212,18 @@ def main(argv=None) -> dict:
     top_valid = level_codes(args.top, corpus, "valid", args.n_valid, codes, multiple=top_cfg.hop)
     conditions = args.conditions if args.which == "top" else ["family"]
     train_labels, valid_labels = corpus.labels("train"), corpus.labels("valid")
+    train_labels = {k: v[: len(top)] for k, v in train_labels.items()}
+    extra_train = []
+    for seed, n in args.extra_train:  # more training clips: another recipe seed, its own corpus and code caches
+        extra = AudioCorpus.build(CorpusRecipe(seed=seed, n_train=n, n_valid=1, n_test=1), verbose=False,
+                                  progress=False)
+        extra_train.append(dict(seed=seed, n=n, corpus=extra.recipe.hash()))
+        if args.which == "upsampler":
+            bottom = torch.cat([bottom, level_codes(args.bottom, extra, "train", None, codes, multiple=top_cfg.hop)])
+        top = torch.cat([top, level_codes(args.top, extra, "train", None, codes, multiple=top_cfg.hop)])
+        more = extra.labels("train")
+        train_labels = {k: np.concatenate([v, more[k]]) for k, v in train_labels.items()}
+        print(f"--extra-train {seed} {n}: {len(top)} training clips in all", flush=True)
     family = torch.from_numpy(train_labels["family"][: len(top)])
     family_valid = torch.from_numpy(valid_labels["family"][: len(top_valid)])
     label_sizes = tuple(len(ATTRIBUTE_CLASSES[c]) for c in conditions)  # (8,) or (8, 3, 2)
@@ -216,27 +251,43 @@ def main(argv=None) -> dict:
                                      d_model=args.d_model, d_ff=4 * args.d_model, dropout=args.dropout,
                                      attn_dropout=args.attn_dropout, max_len=args.length, max_rel=args.length)
         up_labels = n_labels if args.upsampler_labels else 0
+        up_conditions = args.upsampler_conditions if up_labels else []
+        extra = [(c, len(ATTRIBUTE_CLASSES[c])) for c in up_conditions[1:]]  # beyond the family: a table each
         up_args = (cfg, top_cfg.codebook_size, ratio)  # the same upsampler for the run and every copy below
-        up_kwargs = dict(n_labels=up_labels, cond_blocks=args.cond_blocks, null_upper=args.guide_upper)
+        up_kwargs = dict(n_labels=up_labels, cond_blocks=args.cond_blocks, null_upper=args.guide_upper,
+                         extra_labels=extra)
         model = J.Upsampler(*up_args, seed=args.seed, **up_kwargs)
+        if extra:  # (N, A): the family first, then each further attribute
+            up_train = torch.stack([torch.from_numpy(train_labels[c][: len(top)]) for c in up_conditions], 1)
+            up_valid = torch.stack([torch.from_numpy(valid_labels[c][: len(top_valid)]) for c in up_conditions], 1)
+        else:
+            up_train, up_valid = family, family_valid
         train_data = J.upsampler_batches(bottom, top, ratio, args.length, model.bos,
-                                         labels=family if up_labels else None,
-                                         label_dropout=args.label_dropout if up_labels else 0.0, null_label=n_labels,
+                                         labels=up_train if up_labels else None,
+                                         label_dropout=args.label_dropout if up_labels else 0.0,
+                                         null_label=list(model.label_sizes) if extra else n_labels,
                                          input_noise=args.input_noise, drop_upper=args.guide_upper)
         valid_draw = J.upsampler_batches(bottom_valid, top_valid, ratio, args.length, model.bos,
-                                         labels=family_valid if up_labels else None)
+                                         labels=up_valid if up_labels else None)
         valid = [valid_draw(g, args.batch_size) for _ in range(4)]
         loss_fn = J.upsampler_loss
 
     init = None
+    widened = None
     if args.init:  # a warm start: the same configuration, else refused with what differs
-        warm = (J.load_top_prior(args.init, expect=cfg) if args.which == "top"
-                else J.load_upsampler(args.init, expect=model.to_dict()))
+        if args.which == "upsampler" and model.extra_labels and not J.load_upsampler(args.init).extra_labels:
+            # a family-only file: the same configuration without the further tables, widened with zero ones
+            narrow = {k: v for k, v in model.to_dict().items() if k != "extra_labels"}
+            warm = J.widen_upsampler(J.load_upsampler(args.init, expect=narrow), model.extra_labels)
+            widened = [name for name, _ in model.extra_labels]
+        else:
+            warm = (J.load_top_prior(args.init, expect=cfg) if args.which == "top"
+                    else J.load_upsampler(args.init, expect=model.to_dict()))
         if args.which == "top" and tuple(warm.label_names) != tuple(conditions):  # same sizes, other order
             raise ValueError(f"--init {args.init}: a top prior conditioned on {list(warm.label_names)}, this run's "
                              f"--conditions are {conditions}")
         model.load_state_dict(warm.state_dict())
-        init = init_record(args.init)
+        init = dict(init_record(args.init), **({"widened_with": widened} if widened else {}))
         print(f"initialised from {args.init} ({init['steps']} steps, sha256 {init['sha256'][:16]}...)", flush=True)
 
     def fresh():  # an untrained model of the same configuration (a probe, or a copy for a storage check)
@@ -291,7 +342,7 @@ def main(argv=None) -> dict:
         codes_per_second = top_cfg.sample_rate / top_cfg.hop
     else:
         n = bottom.shape[1]
-        sps = steps_per_second(lambda: model.sample(top_valid[:1], sg, label=family_valid[:1] if up_labels else None), n)
+        sps = steps_per_second(lambda: model.sample(top_valid[:1], sg, label=up_valid[:1] if up_labels else None), n)
         codes_per_second = bottom_cfg.sample_rate / bottom_cfg.hop
     results = dict(command=command, seed=args.seed, which=args.which, steps=steps, batch_size=args.batch_size,
                    train_seconds=round(seconds, 1), threads=args.threads, n_params=n_params, n_train_clips=len(top),
@@ -304,6 +355,8 @@ def main(argv=None) -> dict:
                    conditions=conditions, n_codes=int(top.shape[1] if args.which == "top" else bottom.shape[1]),
                    sampling_steps_per_second=sps, codes_per_second=codes_per_second,
                    upsampler_labels=bool(args.which == "upsampler" and args.upsampler_labels),
+                   upsampler_conditions=(up_conditions if args.which == "upsampler" else None),
+                   extra_train=extra_train,
                    label_dropout=args.label_dropout, input_noise=args.input_noise, cond_blocks=args.cond_blocks,
                    guide_upper=args.guide_upper, init=init,
                    sampling_rtf=codes_per_second / sps)

@@ -218,6 +218,64 @@ def test_a_label_conditioned_upsampler_hears_its_label_at_every_position(tmp_pat
     assert batch["label"].shape == (4,) and up.label_embed.weight.grad.abs().sum() > 0
 
 
+def test_an_upsampler_with_extra_labels_hears_every_attribute_and_widens_a_family_only_one(tmp_path):
+    cfg = MusicTransformerConfig.tiny(vocab_size=K_BOTTOM + 1, max_len=8)
+    narrow = J.Upsampler(cfg, K_TOP, RATIO, seed=0, n_labels=N_LABELS).eval()
+    extra = (("tempo_band", 3), ("register", 2))
+    up = J.widen_upsampler(narrow, extra).eval()
+    assert up.label_names == ("family", "tempo_band", "register") and up.label_sizes == (N_LABELS, 3, 2)
+    assert up.to_dict() == dict(narrow.to_dict(), extra_labels=[["tempo_band", 3], ["register", 2]])
+    upper = torch.randint(0, K_TOP, (2, 5), generator=gen())
+    seq = up.inputs(torch.randint(0, K_BOTTOM, (2, 7), generator=gen(1)))  # (2, 8)
+    lab = torch.tensor([[0, 1, 0], [2, 0, 1]])
+    with torch.no_grad():  # widened: the new tables are zero, so the logits are the family-only model's
+        assert torch.equal(up(seq, up.conditioning(upper, lab)[:, :8]),
+                           narrow(seq, narrow.conditioning(upper, lab[:, 0])[:, :8]))
+        for table in up.extra_embeds:
+            table.weight.normal_(0.0, 1.0)  # as if trained
+        base = up(seq, up.conditioning(upper, lab)[:, :8])
+        for a in range(3):  # changing any one attribute changes the logits at every position
+            other = lab.clone()
+            other[:, a] = (other[:, a] + 1) % up.label_sizes[a]
+            assert (up(seq, up.conditioning(upper, other)[:, :8]) - base).abs().amax(dim=-1).min() > 0
+    assert torch.equal(up.null_label(2), torch.tensor([[N_LABELS, 3, 2]] * 2))
+    with pytest.raises(ValueError, match=r"label must be \(B=2, 3\)"):
+        up.conditioning(upper, lab[:, 0])  # the family alone is not enough
+    with pytest.raises(ValueError, match="label tempo_band must lie in 0..2"):
+        up.conditioning(upper, torch.tensor([[0, 4, 0], [0, 0, 0]]))
+    with pytest.raises(ValueError, match="family-only"):
+        J.widen_upsampler(up, extra)
+    with pytest.raises(ValueError, match="extra_labels go with"):
+        J.Upsampler(cfg, K_TOP, RATIO, extra_labels=extra)
+    # guidance drops every attribute at once: scale 0 is the all-null label
+    assert torch.equal(up.sample(upper, gen(5), label=lab, guidance_scale=0.0),
+                       up.sample(upper, gen(5), label=up.null_label(2)))
+    a = up.sample(upper, gen(3), label=lab, guidance_scale=3.0)
+    back = J.load_upsampler(J.save_upsampler(up, tmp_path / "u.pt", half=False))
+    assert back.extra_labels == extra and torch.equal(back.sample(upper, gen(3), label=lab, guidance_scale=3.0), a)
+    with pytest.raises(ValueError, match="differ in"):
+        J.load_upsampler(tmp_path / "u.pt", expect=narrow.to_dict())  # a file of another configuration
+    # the columns it takes, by name, from a wider label (the top prior's)
+    names = ("family", "tempo_band", "mode", "register")
+    wide = torch.tensor([[2, 1, 0, 1]])
+    assert J.upsampler_label(up, wide, names).tolist() == [[2, 1, 1]]
+    assert J.upsampler_label(narrow, wide, names).tolist() == [2]  # a family-only upsampler takes the family
+    with pytest.raises(ValueError, match="lacks"):
+        J.upsampler_label(up, wide[:, :3], names[:3])
+    # batches: (N, A) labels, a dropped crop loses every attribute
+    lower = torch.randint(0, K_BOTTOM, (40, 5 * RATIO), generator=gen(1))
+    uppers = torch.randint(0, K_TOP, (40, 5), generator=gen(2))
+    labels = torch.stack([torch.randint(0, n, (40,), generator=gen(3 + i)) for i, n in enumerate(up.label_sizes)], 1)
+    batch = J.upsampler_batches(lower, uppers, RATIO, 8, up.bos, labels=labels, label_dropout=0.5,
+                                null_label=list(up.label_sizes))(gen(4), 400)
+    dropped = (batch["label"] == torch.tensor(up.label_sizes)).all(1)
+    assert 0.4 < float(dropped.float().mean()) < 0.6
+    assert not (batch["label"][~dropped] == torch.tensor(up.label_sizes)).any()  # no attribute dropped alone
+    loss = J.upsampler_loss(up.train(), batch)
+    loss.backward()
+    assert all(t.weight.grad.abs().sum() > 0 for t in up.extra_embeds)
+
+
 def test_label_dropout_trains_the_null_label_and_guidance_mixes_the_two_halves():
     cfg = MusicTransformerConfig.tiny(vocab_size=K_BOTTOM + 1, max_len=8)
     up = J.Upsampler(cfg, K_TOP, RATIO, seed=0, n_labels=N_LABELS).eval()

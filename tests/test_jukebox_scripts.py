@@ -92,6 +92,71 @@ def test_train_priors_trains_an_upsampler_with_every_conditioning_switch(tmp_pat
             mod.parse_args(bad)
 
 
+def test_train_priors_widens_a_family_only_upsampler_with_further_conditions(tmp_path):
+    """--upsampler-conditions: an upsampler that also takes the tempo band and register, warm-started from a
+    family-only file (the new tables zero: the first validation loss is the file's), recorded in the JSON; a file
+    that already has other further conditions is refused, and so are conditions without the family first."""
+    import json
+
+    from helpers import jukebox as J
+
+    tiny = ["--which", "upsampler", "--n-train", "4", "--n-valid", "2", "--batch-size", "2", "--eval-every", "1",
+            "--n-layer", "1", "--n-head", "2", "--d-model", "16", "--length", "32", "--no-progress", "--attn-dropout",
+            "0", "--dropout", "0", "--upsampler-labels", "--label-dropout", "0.5", "--work", str(tmp_path / "w")]
+    mod = script("train_priors")
+    first = mod.main(tiny + ["--steps", "20", "--lr", "1e-2", "--out", str(tmp_path / "a.pt")])
+    more = ["--upsampler-conditions", "family", "tempo_band", "register"]
+    wide = mod.main(tiny + more + ["--steps", "1", "--lr", "1e-9", "--init", str(tmp_path / "a.pt"),
+                                   "--out", str(tmp_path / "b.pt")])
+    assert wide["upsampler_conditions"] == ["family", "tempo_band", "register"]
+    assert wide["init"]["widened_with"] == ["tempo_band", "register"] and wide["init"]["steps"] == 20
+    history = json.loads((tmp_path / "b.json").read_text())["history"]
+    assert history["valid_loss"][0] == pytest.approx(first["valid_nll"], abs=2e-3)  # float16 storage of a.pt
+    up = J.load_upsampler(tmp_path / "b.pt")
+    assert up.label_names == ("family", "tempo_band", "register") and up.label_sizes == (8, 3, 3)
+    again = mod.main(tiny + more + ["--steps", "1", "--init", str(tmp_path / "b.pt"), "--out", str(tmp_path / "c.pt")])
+    assert "widened_with" not in again["init"]  # the same configuration: a plain warm start
+    with pytest.raises(ValueError, match="extra_labels"):  # other further conditions than the file's
+        mod.main(tiny + ["--upsampler-conditions", "family", "mode", "--steps", "1", "--init", str(tmp_path / "b.pt"),
+                         "--out", str(tmp_path / "d.pt")])
+    for bad in (["--which", "upsampler", "--upsampler-labels", "--upsampler-conditions", "mode", "family"],
+                ["--which", "upsampler", "--upsampler-conditions", "family", "mode"]):  # without --upsampler-labels
+        with pytest.raises(SystemExit):
+            mod.parse_args(bad)
+
+
+def test_train_priors_extra_train_option_and_a_code_cache_per_recipe(tmp_path, capsys):
+    """--extra-train SEED N parses like train_musicgen's (the default seed and N < 1 refused), and level_codes keeps
+    the codes of another recipe's clips in a cache file of their own (the same level, split and size otherwise)."""
+    import numpy as np
+    from helpers.audio_corpus import CorpusRecipe
+
+    mod = script("train_priors")
+    assert mod.parse_args(["--which", "top"]).extra_train == []
+    assert mod.parse_args(["--which", "top", "--extra-train", "1", "4800"]).extra_train == [[1, 4800]]
+    for bad in (["0", "10"], ["1", "0"]):
+        with pytest.raises(SystemExit):
+            mod.parse_args(["--which", "top", "--extra-train", *bad])
+        assert "--extra-train SEED N" in capsys.readouterr().err
+
+    class Clips:  # what level_codes reads of a corpus: its recipe and a split's clips
+        def __init__(self, recipe, seed):
+            self.recipe = recipe
+            self._clips = (np.random.default_rng(seed).standard_normal((2, 4096)) * 3000).astype(np.int16)
+
+        def clips(self, split, dtype=None):
+            return self._clips
+
+    level = ROOT / "data" / "checkpoints" / "level_hop1024.pt"
+    default, other = Clips(CorpusRecipe(), 0), Clips(CorpusRecipe(seed=5, n_train=2, n_valid=1, n_test=1), 1)
+    a = mod.level_codes(str(level), default, "train", None, tmp_path, multiple=1024)
+    b = mod.level_codes(str(level), other, "train", None, tmp_path, multiple=1024)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len(names) == 2 and any(f"corpus{other.recipe.hash()}" in n for n in names)
+    assert a.shape == b.shape == (2, 4) and not torch.equal(a, b)  # two caches, each its own clips' codes
+    assert torch.equal(mod.level_codes(str(level), other, "train", None, tmp_path, multiple=1024), b)  # read back
+
+
 def test_train_priors_warm_starts_from_a_file_of_the_same_configuration_and_refuses_another(tmp_path):
     """--init: the run starts from the file's weights (a step at a learning rate of 1e-9 gives them back: the first
     validation loss equals the file's), records the file and its steps; a file of another size, or a top prior with
