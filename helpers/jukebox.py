@@ -697,8 +697,8 @@ def sample_top_down(levels, prior: MusicTransformer, upsamplers, label, seconds:
     label = torch.as_tensor(label, dtype=torch.long)
     label = label.reshape(-1) if label.dim() < 2 else label  # (B,) or (B, A)
     family = label if label.dim() == 1 else label[:, 0]  # (B,)
-    names = (tuple(getattr(prior, "label_names", None) or ()) if label.dim() == 2 else ("family",)) or (
-        "family", *(f"attribute {a}" for a in range(1, label.shape[1])))  # unnamed columns: the family first
+    names = ("family",) if label.dim() == 1 else tuple(  # a prior without names: the family first
+        getattr(prior, "label_names", None) or ("family", *(f"attribute {a}" for a in range(1, label.shape[1]))))
     prompts = [None] * len(levels)
     if prompt_audio is not None:
         if prompt_audio.dim() == 2:  # (B, T): B clips (a (2, T) prompt is two clips, not stereo)

@@ -653,10 +653,8 @@ assert last_share[g_lo] < 0.5 < last_share[g_hi]
 # upsampled, stay close to real clips, the top codes it writes do not (asserted). The last upsampler was trained four
 # times as long as its first version (10,000 steps, `data/checkpoints/README.md`), and each doubling took it closer
 # to real clips at this stage; the middle upsampler and the top prior, trained twice as long, overfit their fewer
-# codes and did not improve. Trained on three times the clips instead (the same recipe rendered with another seed),
-# both reached clearly lower validation losses, yet the samples came no measurably closer to real clips, and the
-# family was heard no more often (`data/checkpoints/README.md`, "Tried"): the next gain is likely to come from the
-# last upsampler and the bottom level.
+# codes and did not improve. `data/checkpoints/README.md` ("Tried") records what training both on three times the
+# clips did instead (the same recipe rendered with another seed), measured as this table and section 6's are.
 
 # %% [markdown]
 # Why are the upsamplers the slow stage? The bottom one must write 250 codes per second of audio, the middle one 62.5,

@@ -275,7 +275,8 @@ def main(argv=None) -> dict:
     init = None
     widened = None
     if args.init:  # a warm start: the same configuration, else refused with what differs
-        if args.which == "upsampler" and model.extra_labels and not J.load_upsampler(args.init).extra_labels:
+        family_only = args.which == "upsampler" and not read_checkpoint(args.init)["config"].get("extra_labels")
+        if family_only and model.extra_labels:
             # a family-only file: the same configuration without the further tables, widened with zero ones
             narrow = {k: v for k, v in model.to_dict().items() if k != "extra_labels"}
             warm = J.widen_upsampler(J.load_upsampler(args.init, expect=narrow), model.extra_labels)
