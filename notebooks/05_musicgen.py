@@ -568,12 +568,15 @@ runs = {(r["lm"], r["seed_offset"]): r["fad"] for r in ls["runs"]}
 print("FAD per seed: " + "; ".join(f"{Path(lm).name}: " + ", ".join(f"{runs[lm, s]:.0f}" for s in ls["seeds"])
                                    for lm in ls["summary"]))
 gap, spread = int8["fad_mean"] - fp16["fad_mean"], max(fp16["fad_std"], int8["fad_std"])
-assert spread > 10 and abs(gap) < spread and abs(int8["family_mean"] - fp16["family_mean"]) < 0.05
+span = max(max(runs[lm, s] for s in ls["seeds"]) - min(runs[lm, s] for s in ls["seeds"]) for lm in ls["summary"])
+print(f"largest spread of one file over the seeds: {span:.0f}")
+assert spread > 5 and 10 < span < 30 and abs(gap) < spread and abs(int8["family_mean"] - fp16["family_mean"]) < 0.05
 
 # %% [markdown]
-# One run's distance moves by tens between seeds. The int8 file's mean lies above the float16 file's by less than
-# that spread: five seeds cannot tell the two files apart, and the family heard does not move. It also says how to
-# read notebook 06's MusicGen row, which is one seed: a difference of a few tens there is within the noise.
+# One run's distance moves by ten or twenty between seeds. The int8 file's mean lies above the float16 file's by less
+# than one standard deviation: five seeds cannot tell the two files apart, and the family heard does not move. It
+# also says how to read notebook 06's MusicGen row, which is one seed: a difference of a few tens there is within the
+# noise.
 #
 # Now generate: a caption in a phrasing never seen in training, 4 s, guidance 3.
 
@@ -699,7 +702,8 @@ axes[1].set(xlabel="guidance scale", ylabel="family accuracy", ylim=(0, 1.02), t
 axes[1].legend(fontsize=7); plt.show()
 best = max(table, key=lambda r: r["family"])
 vocab_best = max(r["family"] for r in SETS["held-out words"])
-assert best["family"] >= 0.85 and table[0]["family"] < 2 * chance["family"]  # from near chance to about 0.9
+assert best["family"] >= 0.9 and table[0]["family"] < 2 * chance["family"]  # from near chance to above 0.9
+assert all(r["family"] > 0.9 for r in table if r["guidance_scale"] >= 2)  # from guidance 2 on
 assert "family" in above["held-out phrasing"]
 assert all(abs(a["family"] - b["family"]) < 0.1 for a, b in zip(SETS["held-out phrasing"], SETS["training phrasing"]))
 assert vocab_best < 0.3  # words it never read: hardly followed (below)
@@ -707,12 +711,19 @@ by_g = {r["guidance_scale"]: r for r in table}
 ci_best = wilson_interval(round(best["family"] * n), n)
 assert best["guidance_scale"] >= 2 and all(ci_best.low <= by_g[g]["family"] for g in (2.0, 3.0, 5.0))  # 2, 3, 5 alike
 assert all(r["judges"]["clean"]["family"] < r["family"] for r in table[1:])  # the clean judge agrees less often
-assert max(r["judges"]["clean"]["family"] for r in table) < control["ceilings"]["clean"]["real_clips_decoded"]["family"]
+clean_best = max(table, key=lambda r: r["judges"]["clean"]["family"])
+clean_ci = wilson_interval(round(clean_best["judges"]["clean"]["family"] * n), n)
+assert clean_best["judges"]["clean"]["family"] >= 0.9  # the clean judge too, at its best guidance
+assert clean_ci.low <= control["ceilings"]["clean"]["real_clips_decoded"]["family"] <= clean_ci.high  # ~ its ceiling
 assert "register" in above["held-out phrasing"]
-tempo_above = [r for r in table if wilson_interval(round(r["tempo_band"] * n), n).low > chance["tempo_band"]]
-assert not tempo_above  # tempo: at no guidance wholly above chance
+tempo_above = [r["guidance_scale"] for r in table if wilson_interval(round(r["tempo_band"] * n), n).low > chance["tempo_band"]]
+print(f"tempo band wholly above chance at guidance {tempo_above}")
+tempo0 = wilson_interval(round(table[0]["tempo_band"] * n), n)
+assert tempo_above == [1.0, 5.0]  # tempo: at two of the four guidance scales, not at 2 and 3
+assert all(by_g[g]["tempo_band"] > tempo0.high for g in tempo_above)  # ... and there above the unconditional row
+assert max(r["tempo_band"] for r in table) < 0.5 < min(r["register"] for r in table[1:])  # far less than register
 mode0 = wilson_interval(round(table[0]["mode"] * n), n)
-assert all(mode0.low <= r["mode"] <= mode0.high for r in table)  # mode: where the unconditional model already is
+assert all(r["mode"] <= mode0.high for r in table)  # mode: never above where the unconditional model already is
 ceil = control["ceilings"]["robust"]["real_clips_decoded"]
 assert max(ceil["tempo_band"], ceil["mode"]) < ceil["family"]  # the judge's ceiling for tempo and mode is lower
 
@@ -725,19 +736,22 @@ assert max(ceil["tempo_band"], ceil["mode"]) < ceil["family"]  # the judge's cei
 # How to read it (every claim below is asserted in the cell above):
 #
 # - **Guidance 0** is the unconditional model: every attribute near chance. That row is the baseline.
-# - **The instrument family** follows the text from guidance 1 and from guidance 2 on stays near 0.9 (robust
+# - **The instrument family** follows the text from guidance 1 and from guidance 2 on stays above 0.9 (robust
 #   judge), guidance 2, 3 and 5 within the best one's interval (more guidance pushes towards what the text says *and*
-#   away from what the unconditional model plays, which stops paying once the instrument is right). The clean judge,
-#   which hears only what sounds like the real instrument, agrees less often at every guidance from 1 on, and less
-#   often than it hears the family in the codec's own reconstructions of real clips (its ceiling).
+#   away from what the unconditional model plays, which stops paying once the instrument is right: the small fall
+#   after the best scale lies inside that interval). The clean judge, which hears only what sounds like the real
+#   instrument, agrees a little less often at every guidance from 1 on, reaches 0.9 at its best, and there hears the
+#   family about as often as in the codec's own reconstructions of real clips (its ceiling lies inside the interval).
 # - **New sentences, old words**: the held-out phrasing and a training phrasing score within 0.1 of each other at
 #   every guidance. **New words**: barely followed (the held-out-words rows: above chance, far below the same
 #   clips described in the words the LM read). The next cells show why, in part.
-# - **Register** follows the text; **tempo band** and **mode** do not. Tempo's interval lies wholly above chance
-#   at no guidance. Mode sits at every guidance inside the interval of the unconditional row (guidance 0), which is
-#   already a little above one half, so if the list printed above names mode, it names where the model plays
-#   anyway, not what the caption asked for. A tempo or a key is a pattern over seconds, which this small LM has not
-#   learnt to produce on request, and the judge's own ceiling for them is lower (the "through codec" row).
+# - **Register** follows the text; the **tempo band** only a little; **mode** does not. Tempo's interval lies
+#   wholly above chance, and above the unconditional row, at guidance 1 and 5 but not at 2 and 3, and it never
+#   reaches one half (register: above it at every guidance from 1 on). Mode never rises above the interval of the
+#   unconditional row (guidance 0), which is already a little above one half, so if the list printed above names
+#   mode, it names where the model plays anyway, not what the caption asked for. A tempo or a key
+#   is a pattern over seconds, which this small LM has barely learnt to produce on request, and the judge's own
+#   ceiling for them is lower (the "through codec" row).
 #
 # Which families does the model confuse (held-out phrasing, best guidance, robust judge)?
 
@@ -860,15 +874,15 @@ assert 1.5 < mini_rich["n_training_words"] / mini["n_training_words"] < 1.8  # "
 # MusicGen cross-attends to every token embedding of T5. The shipped LM reads MiniLM's mean token (its sentence
 # embedding) followed by its tokens (`--text-pooling both`, `musicgen.pool_text`). Does the choice matter?
 # `scripts/compare_text_pooling.py` trained the LM three times from scratch, once per pooling, with the same data,
-# seed and 2,400 steps (about an eighteenth of the shipped LM's training, so every number is lower than in the table
+# seed and 2,400 steps (under a twentieth of the shipped LM's training, so every number is lower than in the table
 # above), and measured each on the first 96 test clips of each caption set at guidance 2 and 3 (robust judge, best
-# of the two, with its Wilson interval). It ran on the codes of the previous iSTFT codec, the one the shipped LM's
-# sixth run learnt (the cell checks that link); a comparison between poolings, it was not repeated on the current
-# codec's codes (three trainings of about 25 minutes each):
+# of the two, with its Wilson interval). It ran on the codes of the previous iSTFT codec (the one the shipped LM's
+# sixth run learnt; the cell checks that it is not the current one); a comparison between poolings, it was not
+# repeated on the current codec's codes (three trainings of about 25 minutes each):
 
 # %%
 pool = json.loads((CKPT / "musicgen_pooling.json").read_text())
-assert pool["codec_sha256"][:16] == shipped["init"]["codec_sha256_16"]  # the codec of the LM this one started from
+assert pool["codec_sha256"] != file_sha256(CKPT / "codec_istft.pt")  # the previous iSTFT codec's codes
 assert pool["corpus"] == corpus.recipe.hash()
 assert pool["classifier_sha256"] == file_sha256(CKPT / "classifier_robust.pt")
 POOL_SETS = ("heldout_phrasing", "heldout_vocabulary", "trained_phrasing")
@@ -884,7 +898,7 @@ leaders = {k: max(poolings, key=lambda p: fam[p, k]) for k in POOL_SETS}
 print("best pooling per caption set:", leaders)
 vloss = {r["pooling"]: r["valid_loss"] for r in pool["rows"]}
 words = [wilson_interval(round(fam[p, "heldout_vocabulary"] * pool["n"]), pool["n"]) for p in poolings]
-assert sorted(poolings) == sorted(["tokens", "pooled", "both"]) and 17 < total_steps / pool["rows"][0]["steps"] < 20
+assert sorted(poolings) == sorted(["tokens", "pooled", "both"]) and 20 < total_steps / pool["rows"][0]["steps"] < 25
 assert len(set(leaders.values())) > 1  # no pooling leads on every caption set
 assert all(a.low <= b.estimate <= a.high for a in words for b in words)  # held-out words: within each other's intervals
 assert max(fam[p, "heldout_vocabulary"] for p in poolings) < mini["heldout_vocabulary"]  # all below the probe
