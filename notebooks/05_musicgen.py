@@ -716,14 +716,15 @@ clean_ci = wilson_interval(round(clean_best["judges"]["clean"]["family"] * n), n
 assert clean_best["judges"]["clean"]["family"] >= 0.9  # the clean judge too, at its best guidance
 assert clean_ci.low <= control["ceilings"]["clean"]["real_clips_decoded"]["family"] <= clean_ci.high  # ~ its ceiling
 assert "register" in above["held-out phrasing"]
-tempo_above = [r["guidance_scale"] for r in table if wilson_interval(round(r["tempo_band"] * n), n).low > chance["tempo_band"]]
+tempo_ci = {g: wilson_interval(round(r["tempo_band"] * n), n) for g, r in by_g.items()}  # per guidance scale
+tempo_above = [g for g, ci in tempo_ci.items() if ci.low > chance["tempo_band"]]
 print(f"tempo band wholly above chance at guidance {tempo_above}")
-tempo0 = wilson_interval(round(table[0]["tempo_band"] * n), n)
+tempo0 = tempo_ci[0.0]
 assert tempo_above == [1.0, 5.0]  # tempo: at two of the four guidance scales, not at 2 and 3
 assert all(by_g[g]["tempo_band"] > tempo0.high for g in tempo_above)  # ... and there above the unconditional row
 assert max(r["tempo_band"] for r in table) < 0.5 < min(r["register"] for r in table[1:])  # far less than register
-tempo_ci = [wilson_interval(round(r["tempo_band"] * n), n) for r in table[1:]]
-assert all(u.low <= v.high for u in tempo_ci for v in tempo_ci)  # guidance 1 to 5: the tempo intervals all overlap
+guided = [ci for g, ci in tempo_ci.items() if g > 0]
+assert all(u.low <= v.high for u in guided for v in guided)  # guidance 1 to 5: the tempo intervals all overlap
 mode0 = wilson_interval(round(table[0]["mode"] * n), n)
 assert all(r["mode"] <= mode0.high for r in table)  # mode: never above where the unconditional model already is
 ceil = control["ceilings"]["robust"]["real_clips_decoded"]
