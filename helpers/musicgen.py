@@ -49,8 +49,8 @@ from .melody import SILENCE, drop_melody, melody_positions
 from .modes import in_eval_mode
 from .patterns import PATTERNS, START_STEPS, decoding_steps, make_pattern, max_timesteps
 from .transformer import (  # noqa: F401 (MusicTransformer re-exported)
-    MusicTransformer, MusicTransformerConfig, banned_ids, drop_condition, guidance_condition, load_checkpoint,
-    sample_next_token, stream_cross_entropy)
+    MusicTransformer, MusicTransformerConfig, banned_ids, decoding_threads, drop_condition, guidance_condition,
+    load_checkpoint, sample_next_token, stream_cross_entropy)
 
 DEFAULT_PATTERN = "delay"  # MusicGen's, and that of every LM checkpoint saved before the pattern was recorded
 
@@ -407,13 +407,14 @@ def sample_codes(
         x_add = torch.cat([x_add, model.project_add(melody_positions(torch.full_like(melody, SILENCE).to(device),
                                                                       p.sequence_length, pattern))]) if guided else x_add
     cache = model.start_cache(cond, cond_mask, len(x))  # the text's keys/values, once
-    for s in range(p.start, p.sequence_length):
-        new = None if x_add is None else x_add[:, cache.length : x.shape[-1]]  # the melody of the new positions
-        logits, cache = model(x[..., cache.length:], past=cache, use_cache=True, x_add=new)  # (2B|B, K, new, V)
-        nxt = sample_next_token(logits[..., -1, :], generator, temperature, top_k, None, guidance_scale, ban)  # (B, K)
-        nxt = torch.where(filled[:, s], nxt, torch.full_like(nxt, special))  # empty slots: special
-        nxt = torch.cat([nxt, nxt]) if guided else nxt  # both halves go on with the same tokens
-        x = torch.cat([x, nxt[..., None]], dim=-1)  # (2B|B, K, s + 1)
+    with decoding_threads(len(x), device):  # small steps: one CPU thread (faster on a small machine)
+        for s in range(p.start, p.sequence_length):
+            new = None if x_add is None else x_add[:, cache.length : x.shape[-1]]  # the melody of the new positions
+            logits, cache = model(x[..., cache.length:], past=cache, use_cache=True, x_add=new)  # (2B|B, K, new, V)
+            nxt = sample_next_token(logits[..., -1, :], generator, temperature, top_k, None, guidance_scale, ban)
+            nxt = torch.where(filled[:, s], nxt, torch.full_like(nxt, special))  # (B, K); empty slots: special
+            nxt = torch.cat([nxt, nxt]) if guided else nxt  # both halves go on with the same tokens
+            x = torch.cat([x, nxt[..., None]], dim=-1)  # (2B|B, K, s + 1)
     return p.from_steps(x[:B])  # (B, K, n_frames)
 
 

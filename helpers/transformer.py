@@ -23,7 +23,8 @@ One readable module in the style of nanoGPT's ``model.py``:
   top-p, one draw on the model's device from a caller's ``torch.Generator``.
 - :func:`generate` — nanoGPT's loop, plus the cache (the relative term of each new query is computed against the
   cache, see ``helpers.attention.relative_logits_gather``), a sliding window to generate past ``max_len``, guidance
-  and per-position extra inputs, each in its own few lines.
+  and per-position extra inputs, each in its own few lines; :func:`decoding_threads` runs a small batch's steps on
+  one CPU thread (faster on a small machine, measured in ``make bench``).
 - :func:`next_token_loss` (one stream), :func:`stream_cross_entropy` (K streams, one cross-entropy each),
   :func:`drop_condition` (condition dropout for guidance), :func:`sequence_nll` (per-token NLL of a long piece).
 - :func:`save_checkpoint` / :func:`load_checkpoint` — weights-only files (``torch.load(weights_only=True)``,
@@ -43,6 +44,7 @@ Copet et al. 2023, "Simple and Controllable Music Generation" (MusicGen), Sec. 2
 """
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -621,6 +623,42 @@ def guidance_condition(cond: torch.Tensor | None, cond_mask: torch.Tensor | None
     return cond, cond_mask
 
 
+ONE_THREAD_ROWS = 8
+"""On a CPU, decoding steps of at most this many rows (the batch, doubled under guidance) run on one intra-op thread
+(:func:`decoding_threads`). 0 turns the rule off (every step uses ``torch.get_num_threads()``)."""
+
+
+@contextlib.contextmanager
+def decoding_threads(rows: int, device):
+    """``with decoding_threads(rows, device):`` one intra-op thread inside when the steps are small, the caller's
+    thread count restored afterwards (even after an error).
+
+    A decoding step of a small batch is a hundred small operations (tens of microseconds each on one core). With two
+    threads each operation pays for handing half of it to the other thread and waiting for it at the end; with
+    ``OMP_WAIT_POLICY=PASSIVE`` (the notebooks' setting, which keeps idle threads from spinning on a busy machine) that
+    costs more than the second core gives back. ``tests/benchmarks/bench_musicgen.py`` prints it side by side (the
+    shipped MusicGen LM, guidance 3, 200 frames, the course's 2-core machine, quiet, 6 December 2026): with the passive
+    policy, batch 1 (2 rows) 270 steps/s with this rule against 127 on two threads, batch 16 (32 rows, two threads
+    either way) 53 and 53; a one-off run over batch sizes, 8 rows: about 150 against 90. Without the passive policy
+    the idle thread spins, and on a quiet machine two threads win at batch 1 (385 against 304 steps/s), but lose
+    badly once other work holds the other core (``tests/benchmarks/bench_threads.py``). Hence one thread up to
+    :data:`ONE_THREAD_ROWS` rows, on CPU only (a GPU's work is not split by these threads); training and batched
+    scoring are untouched.
+
+    Notebook: 03, 04, 05 (every sampler goes through :func:`generate` or :func:`helpers.musicgen.sample_codes`).
+    Reference: PyTorch's CPU threading notes (``torch.set_num_threads``); the OpenMP specification, ``OMP_WAIT_POLICY``.
+    """
+    before = torch.get_num_threads()
+    small = torch.device(device).type == "cpu" and 0 < rows <= ONE_THREAD_ROWS and before > 1
+    if small:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        if small:
+            torch.set_num_threads(before)
+
+
 def _as_streams(prompt, K: int, device) -> tuple[torch.Tensor, bool, bool]:
     """A prompt of any accepted shape -> ``(x, unbatched, flat)``: x (B, K, T0) int64 on ``device``, and how to give
     the result the prompt's shape again (``unbatched``: no batch axis; ``flat``: K = 1 without a stream axis)."""
@@ -739,19 +777,20 @@ def generate(
     start = _window_start(T0, W, align)  # absolute position of the window's first step
     empty = model.start_cache(cond, cond_mask, len(x)) if use_cache else None  # the condition's keys/values, once
     cache = None  # no keys/values yet: the next step reads the whole window
-    for _ in range(n_new):
-        T = x.shape[-1]
-        if T - start > W:  # the window is full: slide it, rebuild the cache from what it keeps
-            start, cache = _window_start(T, max(W // 2, 1), align), None
-        if not use_cache:  # the whole window, the condition too, every step
-            logits = model(x[..., start:], cond=cond, cond_mask=cond_mask, x_add=_positions(x_add, start, T))
-        else:  # prefill the window once, then the newest step only
-            first = start if cache is None else T - 1
-            logits, cache = model(x[..., first:], past=empty if cache is None else cache, use_cache=True,
-                                  x_add=_positions(x_add, first, T))
-        nxt = sample_next_token(logits[..., -1, :], generator, temperature, top_k, top_p, guidance_scale, ban)  # (B, K)
-        nxt = torch.cat([nxt, nxt]) if guided else nxt  # both halves go on with the same token
-        x = torch.cat([x, nxt[..., None]], dim=-1)  # (2B|B, K, T + 1)
+    with decoding_threads(len(x), device):  # small steps: one CPU thread (faster, see its docstring)
+        for _ in range(n_new):
+            T = x.shape[-1]
+            if T - start > W:  # the window is full: slide it, rebuild the cache from what it keeps
+                start, cache = _window_start(T, max(W // 2, 1), align), None
+            if not use_cache:  # the whole window, the condition too, every step
+                logits = model(x[..., start:], cond=cond, cond_mask=cond_mask, x_add=_positions(x_add, start, T))
+            else:  # prefill the window once, then the newest step only
+                first = start if cache is None else T - 1
+                logits, cache = model(x[..., first:], past=empty if cache is None else cache, use_cache=True,
+                                      x_add=_positions(x_add, first, T))
+            nxt = sample_next_token(logits[..., -1, :], generator, temperature, top_k, top_p, guidance_scale, ban)
+            nxt = torch.cat([nxt, nxt]) if guided else nxt  # (2B|B, K): both halves go on with the same token
+            x = torch.cat([x, nxt[..., None]], dim=-1)  # (2B|B, K, T + 1)
 
     x = x[:B, 0] if flat else x[:B]
     return x[0] if unbatched else x

@@ -455,3 +455,44 @@ def test_a_checkpoint_loads_to_the_same_logits_whatever_the_fresh_initialisation
     torch.manual_seed(123)
     b = load_checkpoint(path, MusicTransformer(saved.config)).double()
     assert torch.equal(a(x), b(x)) and torch.allclose(a(x), saved(x))
+
+
+@pytest.mark.parametrize("B, inside", [(1, 1), (4, 1), (5, 2)])
+def test_small_decoding_steps_run_on_one_thread_and_the_thread_count_comes_back(monkeypatch, B, inside):
+    """decoding_threads: up to ONE_THREAD_ROWS rows (the batch, doubled under guidance) every step of generate and of
+    MusicGen's sample_codes runs on one CPU thread; more rows keep the caller's count; the count is restored, also
+    after an error inside."""
+    from helpers import musicgen
+    from helpers.transformer import ONE_THREAD_ROWS, decoding_threads
+
+    assert ONE_THREAD_ROWS == 8
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        model = MusicTransformer(MusicTransformerConfig.tiny(vocab_size=12, d_cond=4))
+        seen = []
+        forward = model.forward
+
+        def spy(*args, **kwargs):
+            seen.append(torch.get_num_threads())
+            return forward(*args, **kwargs)
+
+        monkeypatch.setattr(model, "forward", spy)
+        # guidance doubles the batch: 2, 8, 10 rows
+        cond = torch.randn(B, 3, 4)
+        generate(model, torch.ones(B, 2, dtype=torch.long), 4, torch.Generator().manual_seed(0), cond=cond,
+                 guidance_scale=3.0)
+        assert seen == [inside] * 4 and torch.get_num_threads() == 2
+        seen.clear()
+        lm = MusicTransformer(musicgen.lm_config(2, 8, max_frames=8, d_text=4, d_model=16, n_layer=1, n_head=2, d_ff=32))
+        lm_forward = lm.forward
+        monkeypatch.setattr(lm, "forward", lambda *a, **k: (seen.append(torch.get_num_threads()), lm_forward(*a, **k))[1])
+        musicgen.sample_codes(lm, 3, torch.Generator().manual_seed(0), cond, None, 3.0)
+        assert seen and set(seen) == {inside} and torch.get_num_threads() == 2
+        with pytest.raises(RuntimeError, match="inside"):
+            with decoding_threads(2, "cpu"):
+                assert torch.get_num_threads() == 1
+                raise RuntimeError("an error inside")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)

@@ -8,7 +8,13 @@ conditional and unconditional halves in one pass) for a batch of 1 and of 16 cap
 (``helpers.transformer.generate`` with ``use_cache=False``, which ``test_transformer.py`` holds equal to the cached
 path). Prints steps per second and the real-time factor against MusicGen's 50 steps per second of audio
 (> 1: faster than real time). Random caption embeddings stand in for the text encoder (its cost is paid once per
-prompt, not per step). Single-threaded if TORCH_THREADS=1. Notebook: 05_musicgen.ipynb.
+prompt, not per step). Single-threaded if TORCH_THREADS=1.
+
+A third row per batch, "all threads", is the KV-cache path with the small-step rule of
+:func:`helpers.transformer.decoding_threads` turned off (``ONE_THREAD_ROWS = 0``): every step on all the process's
+threads. The first row keeps the rule (batch 1 with guidance, 2 rows, decodes on one thread; batch 16, 32 rows, on
+all), so its ratio to the third says what the rule gains. Run it with ``OMP_WAIT_POLICY=PASSIVE`` (the notebooks'
+setting) and without: the rule was chosen for both. Notebook: 05_musicgen.ipynb.
 """
 from __future__ import annotations
 
@@ -18,6 +24,7 @@ import time
 import torch
 
 from helpers import musicgen as mg
+from helpers import transformer
 from helpers.data import DATA_DIR
 from helpers.transformer import generate, load_checkpoint
 
@@ -39,7 +46,9 @@ def main(frames: int = FRAMES) -> list[dict]:
     steps = frames + K - 1
     print(f"MusicGen LM ({lm.num_params():,} parameters), {frames} frames = {frames / 50:g} s, guidance 3, "
           f"{torch.get_num_threads()} thread(s)")
-    print(f"{'batch':>5} {'path':>10} {'steps/s':>8} {'x real time':>12} {'cache speed-up':>15}")
+    print(f"OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '(unset)')}; one thread for steps of at most "
+          f"{transformer.ONE_THREAD_ROWS} rows (guidance doubles the batch)")
+    print(f"{'batch':>5} {'path':>12} {'steps/s':>8} {'x real time':>12} {'against KV cache':>17}")
     rows = []
     for batch in (1, 16):
         g = torch.Generator().manual_seed(batch)
@@ -52,10 +61,16 @@ def main(frames: int = FRAMES) -> list[dict]:
         t0 = time.perf_counter()
         _uncached(lm, frames, cond, mask, 3.0)
         plain = steps / (time.perf_counter() - t0)
-        for path, sps in (("KV cache", cached), ("recompute", plain)):
+        rule, transformer.ONE_THREAD_ROWS = transformer.ONE_THREAD_ROWS, 0  # every step on all threads
+        try:
+            t0 = time.perf_counter()
+            mg.sample_codes(lm, frames, torch.Generator().manual_seed(0), cond, mask, 3.0)
+            all_threads = steps / (time.perf_counter() - t0)
+        finally:
+            transformer.ONE_THREAD_ROWS = rule
+        for path, sps in (("KV cache", cached), ("recompute", plain), ("all threads", all_threads)):
             rows.append(dict(batch=batch, path=path, steps_per_second=sps, real_time=sps / 50))
-            print(f"{batch:>5} {path:>10} {sps:>8.1f} {sps / 50:>12.2f} "
-                  f"{(cached / plain if path == 'KV cache' else 1.0):>14.1f}x")
+            print(f"{batch:>5} {path:>12} {sps:>8.1f} {sps / 50:>12.2f} {sps / cached:>16.2f}x")
     return rows
 
 
