@@ -75,7 +75,7 @@ from helpers.text_encoder import MiniLMEncoder
 from helpers.transformer import MusicTransformer
 from helpers.widgets import AudioPanel
 
-torch.set_num_threads(2)  # passive wait policy; batch-1 sampling alone is faster on one thread (make bench)
+torch.set_num_threads(2)  # passive wait policy; a small batch's sampling steps use one (transformer.decoding_threads)
 plt.rcParams.update({"figure.dpi": 80, "figure.figsize": (9, 3)})
 CKPT = DATA_DIR / "checkpoints"
 
@@ -570,11 +570,11 @@ print("FAD per seed: " + "; ".join(f"{Path(lm).name}: " + ", ".join(f"{runs[lm, 
 gap, spread = int8["fad_mean"] - fp16["fad_mean"], max(fp16["fad_std"], int8["fad_std"])
 span = max(max(runs[lm, s] for s in ls["seeds"]) - min(runs[lm, s] for s in ls["seeds"]) for lm in ls["summary"])
 print(f"largest spread of one file over the seeds: {span:.0f}")
-assert spread > 5 and 10 < span < 30 and abs(gap) < spread and abs(int8["family_mean"] - fp16["family_mean"]) < 0.05
+assert spread > 5 and 10 < span < 80 and abs(gap) < spread and abs(int8["family_mean"] - fp16["family_mean"]) < 0.05
 
 # %% [markdown]
-# One run's distance moves by ten or twenty between seeds. The int8 file's mean lies above the float16 file's by less
-# than one standard deviation: five seeds cannot tell the two files apart, and the family heard does not move. It
+# One run's distance moves by tens between seeds (the largest spread is printed above). The two files' means lie
+# less than one standard deviation apart: five seeds cannot tell them apart, and the family heard does not move. It
 # also says how to read notebook 06's MusicGen row, which is one seed: a difference of a few tens there is within the
 # noise.
 #
@@ -720,13 +720,17 @@ tempo_ci = {g: wilson_interval(round(r["tempo_band"] * n), n) for g, r in by_g.i
 tempo_above = [g for g, ci in tempo_ci.items() if ci.low > chance["tempo_band"]]
 print(f"tempo band wholly above chance at guidance {tempo_above}")
 tempo0 = tempo_ci[0.0]
-assert tempo_above == [1.0, 5.0]  # tempo: at two of the four guidance scales, not at 2 and 3
-assert all(by_g[g]["tempo_band"] > tempo0.high for g in tempo_above)  # ... and there above the unconditional row
+assert tempo_above == []  # tempo: at no guidance scale wholly above chance
+assert all(r["tempo_band"] <= tempo0.high for r in table)  # ... nor above the unconditional row's interval
 assert max(r["tempo_band"] for r in table) < 0.5 < min(r["register"] for r in table[1:])  # far less than register
 guided = [ci for g, ci in tempo_ci.items() if g > 0]
 assert all(u.low <= v.high for u in guided for v in guided)  # guidance 1 to 5: the tempo intervals all overlap
-mode0 = wilson_interval(round(table[0]["mode"] * n), n)
-assert all(r["mode"] <= mode0.high for r in table)  # mode: never above where the unconditional model already is
+mode_ci = {g: wilson_interval(round(r["mode"] * n), n) for g, r in by_g.items()}
+mode0 = mode_ci[0.0]
+mode_above = [g for g, r in by_g.items() if r["mode"] > mode0.high]
+print(f"mode above the unconditional row's interval at guidance {mode_above}")
+assert mode_above == [3.0] and mode_ci[3.0].low <= mode0.high  # mode: at one scale, just; the intervals overlap
+assert all(by_g[g]["mode"] <= mode0.high for g in (1.0, 2.0, 5.0))  # the others: where the model plays anyway
 ceil = control["ceilings"]["robust"]["real_clips_decoded"]
 assert max(ceil["tempo_band"], ceil["mode"]) < ceil["family"]  # the judge's ceiling for tempo and mode is lower
 
@@ -741,19 +745,20 @@ assert max(ceil["tempo_band"], ceil["mode"]) < ceil["family"]  # the judge's cei
 # - **Guidance 0** is the unconditional model: every attribute near chance. That row is the baseline.
 # - **The instrument family** follows the text from guidance 1 and from guidance 2 on stays above 0.9 (robust
 #   judge), guidance 2, 3 and 5 within the best one's interval (more guidance pushes towards what the text says *and*
-#   away from what the unconditional model plays, which stops paying once the instrument is right: the small fall
-#   after the best scale lies inside that interval). The clean judge, which hears only what sounds like the real
+#   away from what the unconditional model plays, which stops paying once the instrument is right). The clean
+#   judge, which hears only what sounds like the real
 #   instrument, agrees a little less often at every guidance from 1 on, reaches 0.9 at its best, and there hears the
 #   family about as often as in the codec's own reconstructions of real clips (its ceiling lies inside the interval).
 # - **New sentences, old words**: the held-out phrasing and a training phrasing score within 0.1 of each other at
 #   every guidance. **New words**: barely followed (the held-out-words rows: above chance, far below the same
 #   clips described in the words the LM read). The next cells show why, in part.
-# - **Register** follows the text; the **tempo band** only a little; **mode** does not. Tempo's interval lies
-#   wholly above chance, and above the unconditional row, at guidance 1 and 5 but not at 2 and 3 (the four
-#   intervals overlap one another: the dip at 2 and 3 is within the noise of 192 clips, not something guidance
-#   does), and it never reaches one half (register: above it at every guidance from 1 on). Mode never rises above the interval of the
-#   unconditional row (guidance 0), which is already a little above one half, so if the list printed above names
-#   mode, it names where the model plays anyway, not what the caption asked for. A tempo or a key
+# - **Register** follows the text; the **tempo band** and **mode** do not, measurably. Tempo's interval lies wholly
+#   above chance at no guidance, never above the unconditional row's, and never reaches one half (register: above it
+#   at every guidance from 1 on). Mode sits where the unconditional model (guidance 0) already plays, a little above
+#   one half, at guidance 1, 2 and 5; at guidance 3 it lies just above that row's interval, but its own interval
+#   overlaps it, and 192 clips cannot tell that from noise (the previous LM, run 8 in
+#   `data/checkpoints/README.md`, crossed these lines for tempo at guidance 1 and 5 instead). So if the list printed
+#   above names mode, it names mostly where the model plays anyway, not what the caption asked for. A tempo or a key
 #   is a pattern over seconds, which this small LM has barely learnt to produce on request, and the judge's own
 #   ceiling for them is lower (the "through codec" row).
 #
