@@ -16,7 +16,9 @@ shipped relative Music Transformer continuing 50 held-out openings of 8 quarter 
 section 7 does, T 0.9, top-p 0.95; "audio" is the music made at the notebook's 72 quarter notes per minute, all 50
 continuations counted):
 
-- settings: 1 thread; 2 threads; 2 threads with ``OMP_WAIT_POLICY=PASSIVE`` (waiting threads sleep). OpenMP reads
+- settings: 1 thread; 2 threads; 2 threads with ``OMP_WAIT_POLICY=PASSIVE`` (waiting threads sleep), each in every
+  decoding step (the library's rule of one thread for small steps, ``helpers.transformer.decoding_threads``, which
+  this measurement motivated, is switched off in the workers, so that the setting is the one measured). OpenMP reads
   its settings once, when the runtime starts, so each setting runs in a fresh Python process (``OMP_NUM_THREADS``
   and ``torch.set_num_threads`` both set to the thread count);
 - load: none added, and ``--burners`` competing processes that burn a core each (a pure-Python busy loop) for the
@@ -108,7 +110,10 @@ def worker(workload: str, threads: int, seconds: float, repeat: int) -> dict:
     """Sample ``repeat`` times after a warm-up; wall and CPU seconds per second of audio (medians)."""
     import torch
 
+    from helpers import transformer
+
     torch.set_num_threads(threads)
+    transformer.ONE_THREAD_ROWS = 0  # the setting under study, in every step (not decoding_threads)
     sample = _sampler(workload)
     sample(min(seconds, 0.25), seed=99)  # warm-up: first-call allocations and kernel choices
     wall, cpu = [], []
