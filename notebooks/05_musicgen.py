@@ -549,7 +549,7 @@ sizes = {f: (CKPT / f).stat().st_size / 1e6 for f in
          ("musicgen_lm.pt", "codec_istft.pt", "codec.pt", "classifier_robust.pt", "classifier.pt")}
 print("this notebook's checkpoints: " + ", ".join(f"{f} {mb:.1f} MB" for f, mb in sizes.items())
       + f"; {sum(sizes.values()):.1f} MB in all")
-assert abs(storage["valid_loss_int8"] - storage["valid_loss_before"]) < 0.001  # the loss moves by under 0.001 nats
+assert abs(storage["valid_loss_int8"] - storage["valid_loss_before"]) < 0.002  # moves by about a thousandth of a nat
 assert storage["source_sha256"] != file_sha256(CKPT / "musicgen_lm.pt")  # measured on the float16 file it replaced
 
 # %% [markdown]
@@ -709,56 +709,53 @@ assert all(abs(a["family"] - b["family"]) < 0.1 for a, b in zip(SETS["held-out p
 assert vocab_best < 0.3  # words it never read: hardly followed (below)
 by_g = {r["guidance_scale"]: r for r in table}
 ci_best = wilson_interval(round(best["family"] * n), n)
-assert best["guidance_scale"] >= 2 and all(ci_best.low <= by_g[g]["family"] for g in (2.0, 3.0, 5.0))  # 2, 3, 5 alike
+assert best["guidance_scale"] >= 2 and all(ci_best.low <= by_g[g]["family"] for g in (3.0, 5.0))  # 3 and 5 alike
 assert all(r["judges"]["clean"]["family"] < r["family"] for r in table[1:])  # the clean judge agrees less often
 clean_best = max(table, key=lambda r: r["judges"]["clean"]["family"])
 clean_ci = wilson_interval(round(clean_best["judges"]["clean"]["family"] * n), n)
 assert clean_best["judges"]["clean"]["family"] >= 0.9  # the clean judge too, at its best guidance
-assert clean_ci.low <= control["ceilings"]["clean"]["real_clips_decoded"]["family"] <= clean_ci.high  # ~ its ceiling
+assert clean_best["judges"]["clean"]["family"] >= control["ceilings"]["clean"]["real_clips_decoded"]["family"]
 assert "register" in above["held-out phrasing"]
 tempo_ci = {g: wilson_interval(round(r["tempo_band"] * n), n) for g, r in by_g.items()}  # per guidance scale
 tempo_above = [g for g, ci in tempo_ci.items() if ci.low > chance["tempo_band"]]
 print(f"tempo band wholly above chance at guidance {tempo_above}")
 tempo0 = tempo_ci[0.0]
-assert tempo_above == []  # tempo: at no guidance scale wholly above chance
-assert all(r["tempo_band"] <= tempo0.high for r in table)  # ... nor above the unconditional row's interval
+assert tempo_above == [5.0]  # tempo: wholly above chance at guidance 5 only
+assert by_g[5.0]["tempo_band"] > tempo0.high  # ... and there above the unconditional row's interval
+assert (np.diff([r["tempo_band"] for r in table]) > 0).all()  # rising with every step of guidance
 assert max(r["tempo_band"] for r in table) < 0.5 < min(r["register"] for r in table[1:])  # far less than register
 guided = [ci for g, ci in tempo_ci.items() if g > 0]
 assert all(u.low <= v.high for u in guided for v in guided)  # guidance 1 to 5: the tempo intervals all overlap
-mode_ci = {g: wilson_interval(round(r["mode"] * n), n) for g, r in by_g.items()}
-mode0 = mode_ci[0.0]
-mode_above = [g for g, r in by_g.items() if r["mode"] > mode0.high]
-print(f"mode above the unconditional row's interval at guidance {mode_above}")
-assert mode_above == [3.0] and mode_ci[3.0].low <= mode0.high  # mode: at one scale, just; the intervals overlap
-assert all(by_g[g]["mode"] <= mode0.high for g in (1.0, 2.0, 5.0))  # the others: where the model plays anyway
+assert all(r["mode"] <= table[0]["mode"] for r in table)  # mode: never above where the unconditional model plays
 ceil = control["ceilings"]["robust"]["real_clips_decoded"]
 assert max(ceil["tempo_band"], ceil["mode"]) < ceil["family"]  # the judge's ceiling for tempo and mode is lower
 
 # %% [markdown]
 # Each cell is the share of the generated clips in which the judge hears what the caption asked for, with a
 # [Wilson](GLOSSARY.md#wilson-interval) 95% interval; "real clips" is the same judge on the real test clips the
-# captions describe, and "through codec" on their codec reconstructions: the ceiling of any LM whose codes this codec
-# decodes (for the robust judge).
+# captions describe, and "through codec" on their codec reconstructions: what the judge hears once this codec has
+# decoded real music, the ceiling of an LM that reproduces real clips exactly (a generator can exceed it by playing
+# each instrument more plainly than real pieces do).
 #
 # How to read it (every claim below is asserted in the cell above):
 #
 # - **Guidance 0** is the unconditional model: every attribute near chance. That row is the baseline.
 # - **The instrument family** follows the text from guidance 1 and from guidance 2 on stays above 0.9 (robust
-#   judge), guidance 2, 3 and 5 within the best one's interval (more guidance pushes towards what the text says *and*
+#   judge), guidance 3 and 5 within the best one's interval (more guidance pushes towards what the text says *and*
 #   away from what the unconditional model plays, which stops paying once the instrument is right). The clean
 #   judge, which hears only what sounds like the real
 #   instrument, agrees a little less often at every guidance from 1 on, reaches 0.9 at its best, and there hears the
-#   family about as often as in the codec's own reconstructions of real clips (its ceiling lies inside the interval).
+#   family at least as often as in the codec's own reconstructions of real clips (the "through codec" row): that row
+#   bounds a model that copies real clips, not one that may play each instrument more plainly than real pieces do.
 # - **New sentences, old words**: the held-out phrasing and a training phrasing score within 0.1 of each other at
 #   every guidance. **New words**: barely followed (the held-out-words rows: above chance, far below the same
 #   clips described in the words the LM read). The next cells show why, in part.
-# - **Register** follows the text; the **tempo band** and **mode** do not, measurably. Tempo's interval lies wholly
-#   above chance at no guidance, never above the unconditional row's, and never reaches one half (register: above it
-#   at every guidance from 1 on). Mode sits where the unconditional model (guidance 0) already plays, a little above
-#   one half, at guidance 1, 2 and 5; at guidance 3 it lies just above that row's interval, but its own interval
-#   overlaps it, and 192 clips cannot tell that from noise (the previous LM, run 8 in
-#   `data/checkpoints/README.md`, crossed these lines for tempo at guidance 1 and 5 instead). So if the list printed
-#   above names mode, it names mostly where the model plays anyway, not what the caption asked for. A tempo or a key
+# - **Register** follows the text; the **tempo band** barely; **mode** not at all. Tempo rises with every step of
+#   guidance but its interval clears chance, and the unconditional row's, only at guidance 5, and only just; it never
+#   reaches one half (register: above it at every guidance from 1 on). The previous LMs crossed that line at other
+#   scales or at none (runs 8 and 9 in `data/checkpoints/README.md`): a small effect near the noise of 192 clips. Mode
+#   is never above where the unconditional model (guidance 0) already plays, a little above one half, so if the list
+#   printed above names mode, it names where the model plays anyway, not what the caption asked for. A tempo or a key
 #   is a pattern over seconds, which this small LM has barely learnt to produce on request, and the judge's own
 #   ceiling for them is lower (the "through codec" row).
 #
@@ -907,7 +904,7 @@ leaders = {k: max(poolings, key=lambda p: fam[p, k]) for k in POOL_SETS}
 print("best pooling per caption set:", leaders)
 vloss = {r["pooling"]: r["valid_loss"] for r in pool["rows"]}
 words = [wilson_interval(round(fam[p, "heldout_vocabulary"] * pool["n"]), pool["n"]) for p in poolings]
-assert sorted(poolings) == sorted(["tokens", "pooled", "both"]) and 20 < total_steps / pool["rows"][0]["steps"] < 25
+assert sorted(poolings) == sorted(["tokens", "pooled", "both"]) and total_steps / pool["rows"][0]["steps"] > 20
 assert len(set(leaders.values())) > 1  # no pooling leads on every caption set
 assert all(a.low <= b.estimate <= a.high for a in words for b in words)  # held-out words: within each other's intervals
 assert max(fam[p, "heldout_vocabulary"] for p in poolings) < mini["heldout_vocabulary"]  # all below the probe
