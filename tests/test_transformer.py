@@ -469,24 +469,27 @@ def test_small_decoding_steps_run_on_one_thread_and_the_thread_count_comes_back(
     before = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        model = MusicTransformer(MusicTransformerConfig.tiny(vocab_size=12, d_cond=4))
         seen = []
-        forward = model.forward
 
-        def spy(*args, **kwargs):
-            seen.append(torch.get_num_threads())
-            return forward(*args, **kwargs)
+        def record_threads(module):  # every forward call notes the intra-op thread count it ran with
+            forward = module.forward
 
-        monkeypatch.setattr(model, "forward", spy)
+            def spy(*args, **kwargs):
+                seen.append(torch.get_num_threads())
+                return forward(*args, **kwargs)
+
+            monkeypatch.setattr(module, "forward", spy)
+            return module
+
+        model = record_threads(MusicTransformer(MusicTransformerConfig.tiny(vocab_size=12, d_cond=4)))
         # guidance doubles the batch: 2, 8, 10 rows
         cond = torch.randn(B, 3, 4)
         generate(model, torch.ones(B, 2, dtype=torch.long), 4, torch.Generator().manual_seed(0), cond=cond,
                  guidance_scale=3.0)
         assert seen == [inside] * 4 and torch.get_num_threads() == 2
         seen.clear()
-        lm = MusicTransformer(musicgen.lm_config(2, 8, max_frames=8, d_text=4, d_model=16, n_layer=1, n_head=2, d_ff=32))
-        lm_forward = lm.forward
-        monkeypatch.setattr(lm, "forward", lambda *a, **k: (seen.append(torch.get_num_threads()), lm_forward(*a, **k))[1])
+        lm = record_threads(MusicTransformer(musicgen.lm_config(2, 8, max_frames=8, d_text=4, d_model=16, n_layer=1,
+                                                                n_head=2, d_ff=32)))
         musicgen.sample_codes(lm, 3, torch.Generator().manual_seed(0), cond, None, 3.0)
         assert seen and set(seen) == {inside} and torch.get_num_threads() == 2
         with pytest.raises(RuntimeError, match="inside"):
